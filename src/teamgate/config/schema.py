@@ -1,0 +1,160 @@
+"""The typed, frozen shape of teamgate's configuration.
+
+:func:`teamgate.config.loader.load_settings` builds a :class:`Settings` from YAML
+plus ``TEAMGATE_*`` environment overrides; everything downstream reads only
+these objects. Money is :class:`~decimal.Decimal` dollars here (exact, as the
+operator wrote it); the pricing and budget code turn it into integer
+picodollars.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+OnLimit = Literal["queue", "reject"]
+KeyState = Literal["active", "draining", "retired"]
+FailureMode = Literal["closed", "open"]
+KeySelection = Literal["first", "round_robin"]
+
+DEFAULT_THRESHOLDS: tuple[Decimal, ...] = (Decimal("0.5"), Decimal("0.8"), Decimal("0.95"))
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = 10 * 1024 * 1024
+    grace_period_s: float = 30.0
+    admin_host: str | None = None  # None: the admin API shares the proxy's address
+    admin_port: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamSettings:
+    base_url: str = "https://api.groq.com"
+    timeout_s: float = 60.0
+    connect_timeout_s: float = 5.0
+    max_connections: int = 256
+    retry_429_deadline_s: float = 10.0  # wait out Groq's retry-after when it fits in this
+    key_selection: KeySelection = "first"
+    failed_key_backoff_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class StorageSettings:
+    url: str = "sqlite:///teamgate.db"
+    flush_interval_ms: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class RedisSettings:
+    url: str | None = None
+    failure_mode: FailureMode = "closed"
+    instances: int = 1  # N for fail-open limits at 1/N
+
+
+@dataclass(frozen=True, slots=True)
+class AdminSettings:
+    key_env: str = "TEAMGATE_ADMIN_KEY"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSettings:
+    thresholds: tuple[Decimal, ...] = DEFAULT_THRESHOLDS
+    webhook_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SecretSettings:
+    refresh_interval_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Rate limits of one scope (a team, a team's model, the org, the org's model).
+
+    ``None`` means unlimited.
+    """
+
+    rpm: int | None = None
+    tpm: int | None = None
+    rpd: int | None = None
+    tpd: int | None = None
+    concurrency: int | None = None
+    max_queue_wait_s: float = 30.0
+
+    @property
+    def is_empty(self) -> bool:
+        return all(v is None for v in (self.rpm, self.tpm, self.rpd, self.tpd, self.concurrency))
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """USD per 1M tokens (input, output), and the day the figure was last checked."""
+
+    input: Decimal
+    output: Decimal
+    checked: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamKeyConfig:
+    """One Groq key of a project. ``secret`` is a reference (``env:NAME``, ``file:/p``, …)."""
+
+    name: str
+    secret: str
+    state: KeyState = "active"
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentConfig:
+    """One environment of a team, which is one Groq Project with its keys."""
+
+    name: str
+    upstream_keys: tuple[UpstreamKeyConfig, ...]
+    project: str = ""  # the Groq Project's name, for the operator's runbook; defaults to team-env
+
+
+@dataclass(frozen=True, slots=True)
+class TeamConfig:
+    name: str
+    allowed_models: tuple[str, ...]
+    max_tokens_per_request: int
+    monthly_budget_usd: Decimal | None = None
+    limits: Limits = field(default_factory=Limits)
+    model_limits: dict[str, Limits] = field(default_factory=dict)
+    on_limit: OnLimit = "queue"
+    environments: dict[str, EnvironmentConfig] = field(default_factory=dict)
+    alert_thresholds: tuple[Decimal, ...] | None = None  # None: alerts.thresholds
+
+
+@dataclass(frozen=True, slots=True)
+class OrgConfig:
+    monthly_budget_usd: Decimal | None = None
+    limits: Limits = field(default_factory=Limits)
+    model_limits: dict[str, Limits] = field(default_factory=dict)
+    fair_share: bool = False
+    timezone: str = "UTC"  # budget months are calendar months in this zone
+    alert_thresholds: tuple[Decimal, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The whole configuration. Build with ``load_settings``; never mutate."""
+
+    teams: dict[str, TeamConfig]
+    upstream: UpstreamSettings = field(default_factory=UpstreamSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    admin: AdminSettings = field(default_factory=AdminSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    secrets: SecretSettings = field(default_factory=SecretSettings)
+    org: OrgConfig = field(default_factory=OrgConfig)
+    pricing: dict[str, Price] = field(default_factory=dict)  # overrides of the built-in table
+    pricing_default: Price | None = None  # an explicit fallback; absent: unpriced models are errors
+    aliases: dict[str, str] = field(default_factory=dict)
+    source: str = ""  # the file it came from, for messages

@@ -1,0 +1,199 @@
+"""Every error teamgate can answer with, in Groq's shape.
+
+One hierarchy, one place that turns an error into bytes (:meth:`GatewayError.body`).
+A handler raises; the app catches :class:`GatewayError` and sends
+``status``, ``headers`` and ``body()``. Nothing else writes error bodies.
+
+>>> err = ModelNotAllowed("Team `analytics` may not use model `x`.")
+>>> err.status, err.code
+(403, 'model_not_allowed')
+"""
+
+from __future__ import annotations
+
+import orjson
+
+
+class GatewayError(Exception):
+    """Base of every client-visible error. Subclasses set status, type and code."""
+
+    status: int = 500
+    type: str = "internal_server_error"
+    code: str = "internal_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        type: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if type is not None:
+            self.type = type
+        self.headers: dict[str, str] = dict(headers or {})
+
+    def body(self) -> bytes:
+        """The JSON body Groq would send: ``{"error": {"message", "type", "code"}}``."""
+        return orjson.dumps(
+            {"error": {"message": self.message, "type": self.type, "code": self.code}}
+        )
+
+
+class InvalidRequest(GatewayError):
+    """400: the body or a field is wrong."""
+
+    status = 400
+    type = "invalid_request_error"
+    code = "invalid_request"
+
+
+class InvalidApiKey(GatewayError):
+    """401: missing, unknown, revoked or expired client key (Groq's exact body)."""
+
+    status = 401
+    type = "invalid_request_error"
+    code = "invalid_api_key"
+
+    def __init__(self, message: str = "Invalid API Key") -> None:
+        super().__init__(message)
+
+
+class PermissionDenied(GatewayError):
+    """403: the key is valid but may not do this (e.g. another team's usage)."""
+
+    status = 403
+    type = "permission_error"
+    code = "permission_denied"
+
+
+class ModelNotAllowed(PermissionDenied):
+    """403: the model is outside the team's allowlist."""
+
+    type = "invalid_request_error"
+    code = "model_not_allowed"
+
+
+class NotFound(GatewayError):
+    """404: unknown path or resource."""
+
+    status = 404
+    type = "invalid_request_error"
+    code = "unknown_url"
+
+
+class ModelNotFound(NotFound):
+    """404: the model does not exist or the team may not see it."""
+
+    code = "model_not_found"
+
+
+class PayloadTooLarge(GatewayError):
+    """413: the request body is over the configured limit."""
+
+    status = 413
+    type = "invalid_request_error"
+    code = "request_too_large"
+
+
+class MethodNotAllowed(GatewayError):
+    """405: the path exists but not with this method."""
+
+    status = 405
+    type = "invalid_request_error"
+    code = "method_not_allowed"
+
+
+class RateLimited(GatewayError):
+    """429: a team or org rate limit is hit. ``type`` is ``requests`` or ``tokens`` as Groq's."""
+
+    status = 429
+    type = "requests"
+    code = "rate_limit_exceeded"
+
+    def __init__(
+        self, message: str, *, retry_after_s: float, type: str = "requests",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        wait = max(retry_after_s, 0.0)
+        merged = {
+            "retry-after": str(max(1, int(-(-wait // 1)))),
+            "retry-after-ms": str(int(-(-wait * 1000 // 1))),
+        }
+        merged.update(headers or {})
+        super().__init__(message, type=type, headers=merged)
+        self.retry_after_s = wait
+
+
+class BudgetExceeded(GatewayError):
+    """429 ``insufficient_quota``: a team's or the org's monthly budget is spent.
+
+    ``x-should-retry: false`` stops the SDKs from retrying in vain.
+    """
+
+    status = 429
+    type = "insufficient_quota"
+    code = "budget_exceeded"
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+        merged = {"x-should-retry": "false"}
+        merged.update(headers or {})
+        super().__init__(message, headers=merged)
+
+
+class UpstreamKeyRejected(GatewayError):
+    """503: Groq rejected every upstream key of the project; the operator is alerted."""
+
+    status = 503
+    type = "server_error"
+    code = "upstream_key_rejected"
+
+
+class UpstreamUnavailable(GatewayError):
+    """502: Groq could not be reached or answered with something unusable."""
+
+    status = 502
+    type = "server_error"
+    code = "upstream_unavailable"
+
+
+class UpstreamTimeout(GatewayError):
+    """504: Groq did not answer within ``upstream.timeout_s``."""
+
+    status = 504
+    type = "server_error"
+    code = "upstream_timeout"
+
+
+class StateUnavailable(GatewayError):
+    """503: the shared state (database, Redis) cannot be reached; failing closed."""
+
+    status = 503
+    type = "server_error"
+    code = "gateway_state_unavailable"
+
+
+class ServiceStopping(GatewayError):
+    """503: the gateway is shutting down and takes no new requests."""
+
+    status = 503
+    type = "server_error"
+    code = "service_unavailable"
+    headers_default = {"retry-after": "1"}
+
+
+class ConfigError(Exception):
+    """A configuration problem, with the dotted key path it concerns.
+
+    >>> str(ConfigError("teams.chatbot.limits.rpm", "must be a positive integer, got -5"))
+    'teams.chatbot.limits.rpm: must be a positive integer, got -5'
+    """
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}" if path else problem)

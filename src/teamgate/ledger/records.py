@@ -1,0 +1,75 @@
+"""The rows teamgate keeps: usage records and client keys.
+
+Money is integer picodollars (1 USD = 10**12): every Groq price has at most six
+decimals per million tokens, so tokens x price is an exact integer and sums of
+any number of records are exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+UsageSource = Literal["reported", "estimated", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    """One request that reached (or was meant for) Groq, priced.
+
+    ``status`` is the HTTP status the client got; ``refusal`` names why teamgate
+    refused it (``budget``, ``rate_limit``, ``model_not_allowed``, …) or is
+    empty for requests that were forwarded.
+    """
+
+    ts: float  # unix seconds, when the request arrived
+    request_id: str  # teamgate's own id (also sent to the client as x-request-id)
+    groq_id: str  # x_groq.id, empty when Groq gave none
+    team: str
+    environment: str
+    purpose: str
+    client_key: str  # the client key's name, never its secret
+    upstream_key: str  # the upstream key's name, never its secret
+    model_requested: str
+    model_served: str
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    cost_pusd: int  # picodollars
+    status: int
+    latency_ms: float
+    streamed: bool
+    usage_source: UsageSource
+    endpoint: str = "chat.completions"
+    refusal: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientKey:
+    """A team key as stored: only its SHA-256 hash, never the secret."""
+
+    name: str  # {team}-{environment}-{purpose}
+    key_hash: str  # hex sha256 of the full secret
+    fingerprint: str  # "tg_…" + last 4 characters, for listings
+    team: str
+    environment: str
+    purpose: str
+    created_at: float
+    expires_at: float | None = None
+    revoked_at: float | None = None
+    last_used_at: float | None = None
+
+    def usable(self, now: float) -> bool:
+        if self.revoked_at is not None and self.revoked_at <= now:
+            return False
+        return self.expires_at is None or self.expires_at > now
+
+
+@dataclass(frozen=True, slots=True)
+class SpendTotal:
+    """Settled spend of one team in one budget period (a month key like ``2026-11``)."""
+
+    team: str
+    period: str
+    cost_pusd: int
+    requests: int

@@ -1,0 +1,60 @@
+"""The storage protocol every backend (SQLite now, PostgreSQL later) implements.
+
+A store holds client keys, the usage ledger, alert state and upstream key state.
+It is opened in the app's lifespan and closed there. All methods are async;
+a backend that blocks (sqlite3) runs them on its own single writer thread.
+
+The shared test suite in ``tests/ledger/test_store_contract.py`` runs against
+every backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from teamgate.ledger.records import ClientKey, SpendTotal, UsageRecord
+
+
+class Store(Protocol):
+    async def open(self) -> None:
+        """Connect and create or check the schema."""
+
+    async def close(self) -> None: ...
+
+    # --- client keys -------------------------------------------------------
+    async def add_client_key(self, key: ClientKey) -> None:
+        """Store a new key; raises ``KeyError`` if the name is taken by a live key."""
+
+    async def get_client_key(self, name: str) -> ClientKey | None: ...
+
+    async def list_client_keys(self, *, include_revoked: bool = False) -> list[ClientKey]: ...
+
+    async def revoke_client_key(self, name: str, at: float) -> bool:
+        """Mark revoked; False if no such live key."""
+
+    async def expire_client_key(self, name: str, at: float) -> bool:
+        """Set (or bring forward) the expiry; False if no such live key."""
+
+    async def touch_client_keys(self, last_used: dict[str, float]) -> None:
+        """Record last-use times, batched by the caller (name -> unix time)."""
+
+    async def client_keys_version(self) -> int:
+        """A number that changes whenever any key is added, revoked or expired.
+
+        Gateways poll it (cheaply) to refresh their key cache within seconds.
+        """
+
+    # --- usage ledger --------------------------------------------------------
+    async def append_usage(self, records: Sequence[UsageRecord]) -> None:
+        """Write a batch of records in one transaction (all or none)."""
+
+    async def spend_by_team(self, period_start: float, period_end: float) -> list[SpendTotal]:
+        """Settled cost and request count per team for records in [start, end)."""
+
+    async def usage_records(self, start: float, end: float) -> list[UsageRecord]:
+        """Every record in [start, end), oldest first (reports, tests)."""
+
+    # --- alert state -------------------------------------------------------------
+    async def mark_alert_fired(self, scope: str, period: str, threshold: str) -> bool:
+        """Record that an alert fired; True only the first time for (scope, period, threshold)."""
