@@ -1,0 +1,5 @@
+import sys
+
+from teamgate.cli import main
+
+sys.exit(main())

@@ -1,0 +1,108 @@
+"""``create_app(settings)``: the ASGI app. Routes only; the work is in the handlers.
+
+Paths are served under ``/openai/v1/`` (the groq SDK, and the openai SDK with
+``base_url=<root>/openai/v1``) and under ``/v1/`` (``base_url=<root>/v1``).
+
+>>> # app = create_app(load_settings("teamgate.yaml")); uvicorn.run(app)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from teamgate.asgi import JSON, ClientDisconnected, Receive, Scope, Send, header, send_bytes, send_error
+from teamgate.config.schema import Settings
+from teamgate.errors import GatewayError, MethodNotAllowed, NotFound
+from teamgate.ledger.store import Store
+from teamgate.models_route import get_model, list_models
+from teamgate.proxy import handle_chat
+from teamgate.runtime import Gateway
+
+log = logging.getLogger("teamgate")
+
+_PREFIXES = ("/openai/v1/", "/v1/")
+
+
+def _unknown(method: str, path: str) -> NotFound:
+    return NotFound(
+        f"Unknown request URL: {method} {path}. Please check the URL for typos, "
+        "or see the docs at https://console.groq.com/docs/"
+    )
+
+
+class TeamgateApp:
+    """The gateway as an ASGI callable; its :class:`Gateway` is built in the lifespan."""
+
+    def __init__(
+        self, settings: Settings, *, env: Mapping[str, str] | None = None, store: Store | None = None
+    ) -> None:
+        self.settings = settings
+        self.gateway = Gateway(settings, **({"env": env} if env is not None else {}), store=store)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.gateway.open()
+                except Exception as exc:
+                    log.exception("gateway failed to start")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.gateway.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        try:
+            for prefix in _PREFIXES:
+                if path.startswith(prefix):
+                    await self._groq_route(path[len(prefix) :], method, scope, receive, send)
+                    return
+            if path in ("/health", "/healthz"):
+                await send_bytes(send, 200, b'{"status":"ok"}', [JSON])
+                return
+            raise _unknown(method, path)
+        except GatewayError as exc:
+            await send_error(send, exc)
+        except ClientDisconnected:
+            return
+
+    async def _groq_route(
+        self, route: str, method: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        gw = self.gateway
+        if route == "chat/completions":
+            if method != "POST":
+                raise MethodNotAllowed(f"Method {method} is not allowed for {scope['path']}.")
+            key = gw.keys.authenticate(header(scope, b"authorization"))
+            await handle_chat(gw, scope, receive, send, key)
+            return
+        if route == "models" or route.startswith("models/"):
+            if method != "GET":
+                raise MethodNotAllowed(f"Method {method} is not allowed for {scope['path']}.")
+            key = gw.keys.authenticate(header(scope, b"authorization"))
+            policy = gw.policies[key.team]
+            body = list_models(policy) if route == "models" else get_model(policy, route[7:])
+            await send_bytes(send, 200, body, [JSON])
+            return
+        raise _unknown(method, scope["path"])
+
+
+def create_app(
+    settings: Settings, *, env: Mapping[str, str] | None = None, store: Store | None = None
+) -> TeamgateApp:
+    """Build the gateway app. Nothing is opened until the ASGI lifespan starts it."""
+    return TeamgateApp(settings, env=env, store=store)

@@ -1,0 +1,104 @@
+"""Client-key authentication with a cache that follows the store.
+
+The cache maps key hashes to :class:`ClientKey` records. A background task
+polls ``store.client_keys_version()`` every ``refresh_s`` (1 s by default) and
+reloads when it changed, so a key revoked by the CLI, the admin API or
+another gateway instance is refused within about a second, without a restart.
+Expiry is checked on every lookup against the clock.
+
+>>> # cache = KeyCache(store); await cache.start(); cache.authenticate("Bearer tg_...")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import time
+from collections.abc import Callable
+
+from teamgate.errors import InvalidApiKey
+from teamgate.keys import PREFIX, hash_secret
+from teamgate.ledger.records import ClientKey
+from teamgate.ledger.store import Store
+
+log = logging.getLogger("teamgate.auth")
+
+
+class KeyCache:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        refresh_s: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._refresh_s = refresh_s
+        self._clock = clock
+        self._by_hash: dict[str, ClientKey] = {}
+        self._version: int | None = None
+        self._last_used: dict[str, float] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.refresh()
+        self._task = asyncio.create_task(self._poll(), name="teamgate-key-cache")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._flush_last_used()
+
+    async def refresh(self, *, force: bool = False) -> None:
+        version = await self._store.client_keys_version()
+        if force or version != self._version:
+            keys = await self._store.list_client_keys()
+            self._by_hash = {k.key_hash: k for k in keys}
+            self._version = version
+
+    def authenticate(self, authorization: bytes | str | None) -> ClientKey:
+        """The live key for an ``Authorization`` header value, else :class:`InvalidApiKey`."""
+        if not authorization:
+            raise InvalidApiKey()
+        if isinstance(authorization, bytes):
+            try:
+                authorization = authorization.decode("latin-1")
+            except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes any byte
+                raise InvalidApiKey() from None
+        scheme, _, secret = authorization.partition(" ")
+        secret = secret.strip()
+        if scheme.lower() != "bearer" or not secret.startswith(PREFIX):
+            raise InvalidApiKey()
+        digest = hash_secret(secret)
+        key = self._by_hash.get(digest)
+        # The dict lookup is by hash of the secret; compare again in constant time
+        # so that no timing difference depends on how much of the secret matched.
+        if key is None or not hmac.compare_digest(key.key_hash, digest):
+            raise InvalidApiKey()
+        now = self._clock()
+        if not key.usable(now):
+            raise InvalidApiKey()
+        self._last_used[key.name] = now
+        return key
+
+    def __len__(self) -> int:
+        return len(self._by_hash)
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self._refresh_s)
+            try:
+                await self.refresh()
+                await self._flush_last_used()
+            except Exception:  # the store may be briefly unavailable; keep serving
+                log.exception("key cache refresh failed; serving the cached keys")
+
+    async def _flush_last_used(self) -> None:
+        if self._last_used:
+            batch, self._last_used = self._last_used, {}
+            await self._store.touch_client_keys(batch)

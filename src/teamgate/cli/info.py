@@ -1,0 +1,107 @@
+"""``teamgate check``, ``teamgate pricing`` and ``teamgate usage``."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+import orjson
+
+from teamgate.budget.period import month_of
+from teamgate.cli.options import add_config, config_path, settings_from, with_store
+from teamgate.config.loader import render_summary
+from teamgate.ledger.records import SpendTotal
+from teamgate.ledger.store import Store
+from teamgate.pricing import (
+    PriceTable,
+    format_usd,
+    pico_to_decimal_usd,
+    render_price_table,
+    usd_to_pico,
+)
+
+
+def add_commands(sub: Any) -> None:
+    check = sub.add_parser("check", help="validate a config and print a summary")
+    add_config(check)
+    check.set_defaults(func=cmd_check)
+
+    pricing = sub.add_parser("pricing", help="print the price table in force")
+    add_config(pricing)
+    pricing.set_defaults(func=cmd_pricing)
+
+    usage = sub.add_parser("usage", help="month-to-date spend against budgets")
+    add_config(usage)
+    usage.add_argument("--json", action="store_true")
+    usage.set_defaults(func=cmd_usage)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    print(f"{config_path(args)}: OK")
+    print(render_summary(settings))
+    return 0
+
+
+def cmd_pricing(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    print(render_price_table(PriceTable.from_settings(settings)))
+    return 0
+
+
+def cmd_usage(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    period = month_of(time.time(), settings.org.timezone)
+
+    async def fetch(store: Store) -> list[SpendTotal]:
+        return await store.spend_by_team(period.start_ts, period.end_ts)
+
+    spent = {s.team: s for s in with_store(settings, fetch)}
+    rows: list[dict[str, Any]] = []
+    for name, team in settings.teams.items():
+        total = spent.get(name)
+        cost = total.cost_pusd if total else 0
+        budget = usd_to_pico(team.monthly_budget_usd) if team.monthly_budget_usd is not None else None
+        rows.append(_row(name, cost, total.requests if total else 0, budget))
+    org_cost = sum(s.cost_pusd for s in spent.values())
+    org_budget = settings.org.monthly_budget_usd
+    rows.append(
+        _row(
+            "(org)",
+            org_cost,
+            sum(s.requests for s in spent.values()),
+            usd_to_pico(org_budget) if org_budget is not None else None,
+        )
+    )
+    if args.json:
+        print(orjson.dumps({"period": period.key, "scopes": rows}, option=orjson.OPT_INDENT_2).decode())
+        return 0
+    print(f"Month to date: {period.key} ({settings.org.timezone})")
+    header = ("SCOPE", "REQUESTS", "SPENT", "BUDGET", "USED")
+    table = [
+        (
+            r["scope"],
+            str(r["requests"]),
+            format_usd(r["spent_pusd"]),
+            format_usd(r["budget_pusd"]) if r["budget_pusd"] is not None else "-",
+            f"{r['percent']:.1f} %" if r["percent"] is not None else "-",
+        )
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in [header, *table]) for i in range(len(header))]
+    for row in [header, *table]:
+        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
+        print("  ".join(cells))
+    return 0
+
+
+def _row(scope: str, cost: int, requests: int, budget: int | None) -> dict[str, Any]:
+    return {
+        "scope": scope,
+        "requests": requests,
+        "spent_pusd": cost,
+        "spent_usd": str(pico_to_decimal_usd(cost)),
+        "budget_pusd": budget,
+        "percent": (cost * 1000 // budget) / 10 if budget else None,
+    }

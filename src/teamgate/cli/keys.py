@@ -1,0 +1,138 @@
+"""``teamgate keys create | list | revoke``: team keys, stored hashed."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from teamgate.cli.options import add_config, settings_from, with_store
+from teamgate.keys import new_client_key, parse_duration
+from teamgate.ledger.store import Store
+
+
+def add_commands(sub: Any) -> None:
+    keys = sub.add_parser("keys", help="create, list and revoke team keys")
+    ksub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+
+    create = ksub.add_parser("create", help="issue a key {team}-{env}-{purpose}; prints it once")
+    add_config(create)
+    create.add_argument("--team", required=True)
+    create.add_argument("--env", required=True, help="an environment of the team")
+    create.add_argument("--purpose", required=True, help="what the key is for, e.g. web")
+    create.add_argument("--expires", metavar="DURATION", help="e.g. 30d, 12h (default: never)")
+    create.add_argument("--json", action="store_true", help='print {"name": ..., "key": ...}')
+    create.set_defaults(func=cmd_create)
+
+    listing = ksub.add_parser("list", help="list keys (never shows a secret)")
+    add_config(listing)
+    listing.add_argument("--all", action="store_true", help="include revoked keys")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_list)
+
+    revoke = ksub.add_parser("revoke", help="revoke a key; a running gateway refuses it within 2 s")
+    add_config(revoke)
+    revoke.add_argument("name")
+    revoke.set_defaults(func=cmd_revoke)
+
+
+def _fail(message: str) -> int:
+    print(f"teamgate: {message}", file=sys.stderr)
+    return 2
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    team = settings.teams.get(args.team)
+    if team is None:
+        return _fail(f"unknown team {args.team!r}; teams: {', '.join(sorted(settings.teams))}")
+    if args.env not in team.environments:
+        return _fail(
+            f"team {args.team!r} has no environment {args.env!r}; "
+            f"environments: {', '.join(sorted(team.environments))}"
+        )
+    try:
+        expires = parse_duration(args.expires) if args.expires else None
+        record, secret = new_client_key(args.team, args.env, args.purpose, expires_in_s=expires)
+    except ValueError as exc:
+        return _fail(str(exc))
+
+    async def add(store: Store) -> None:
+        await store.add_client_key(record)
+
+    try:
+        with_store(settings, add)
+    except KeyError:
+        return _fail(f"a live key named {record.name!r} exists; revoke it first or pick another purpose")
+    if args.json:
+        print(orjson.dumps({"name": record.name, "key": secret}).decode())
+    else:
+        print(f"Created key {record.name} for team {args.team}, environment {args.env}.")
+        print("Store it now; it is not shown again:")
+        print(secret)
+    return 0
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+
+    async def fetch(store: Store) -> list[Any]:
+        return await store.list_client_keys(include_revoked=args.all)
+
+    keys = with_store(settings, fetch)
+    now = time.time()
+    if args.json:
+        rows = [
+            {
+                "name": k.name,
+                "team": k.team,
+                "environment": k.environment,
+                "purpose": k.purpose,
+                "fingerprint": k.fingerprint,
+                "created_at": k.created_at,
+                "expires_at": k.expires_at,
+                "revoked_at": k.revoked_at,
+                "last_used_at": k.last_used_at,
+                "usable": k.usable(now),
+            }
+            for k in keys
+        ]
+        print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        return 0
+    header = ("NAME", "TEAM", "ENV", "PURPOSE", "FINGERPRINT", "CREATED", "EXPIRES", "LAST USED", "STATE")
+    rows_t = [
+        (
+            k.name, k.team, k.environment, k.purpose, k.fingerprint, _when(k.created_at),
+            _when(k.expires_at), _when(k.last_used_at),
+            "revoked" if k.revoked_at else ("expired" if not k.usable(now) else "active"),
+        )
+        for k in keys
+    ]
+    widths = [max(len(str(r[i])) for r in [header, *rows_t]) for i in range(len(header))]
+    for row in [header, *rows_t]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    if not rows_t:
+        print("(no keys)")
+    return 0
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+
+    async def revoke(store: Store) -> bool:
+        return await store.revoke_client_key(args.name, time.time())
+
+    if not with_store(settings, revoke):
+        return _fail(f"no live key named {args.name!r}")
+    print(f"Revoked {args.name}. Running gateways refuse it within 2 seconds.")
+    return 0

@@ -1,0 +1,183 @@
+"""``teamgate serve``, ``teamgate simulator`` and ``teamgate demo``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from teamgate.cli.options import add_config, config_path, settings_from, with_store
+from teamgate.config.schema import Settings
+from teamgate.keys import new_client_key
+from teamgate.ledger.store import Store
+
+
+def add_commands(sub: Any) -> None:
+    serve = sub.add_parser("serve", help="run the gateway")
+    add_config(serve)
+    serve.add_argument("--host", help="address to bind (default: server.host)")
+    serve.add_argument("--port", type=int, help="port (default: server.port)")
+    serve.add_argument(
+        "--simulator",
+        action="store_true",
+        help="use the built-in Groq simulator as upstream (automatic when no Groq key is set)",
+    )
+    serve.add_argument("--ssl-certfile", help="serve HTTPS with this certificate")
+    serve.add_argument("--ssl-keyfile", help="the certificate's private key")
+    serve.set_defaults(func=cmd_serve)
+
+    sim = sub.add_parser("simulator", help="run the Groq simulator (for tests, demos, benchmarks)")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=9090)
+    sim.add_argument("--fast", action="store_true", help="record less, for benchmarks")
+    sim.set_defaults(func=cmd_simulator)
+
+    demo = sub.add_parser("demo", help="a scripted tour: three teams, a burst, some refusals")
+    demo.add_argument("--requests", type=int, default=30, help="requests per team in the burst")
+    demo.set_defaults(func=cmd_demo)
+
+
+def env_secret_names(settings: Settings) -> list[str]:
+    """The environment variables that the config's ``env:`` references name."""
+    names = []
+    for team in settings.teams.values():
+        for environment in team.environments.values():
+            for key in environment.upstream_keys:
+                if key.secret.startswith("env:"):
+                    names.append(key.secret[4:])
+    return names
+
+
+def upstream_env(settings: Settings, env: Mapping[str, str], simulate: bool) -> tuple[dict[str, str], str]:
+    """The environment the gateway resolves secrets from, and the mode it runs in.
+
+    Modes: ``groq`` (every reference resolves), ``groq-fallback`` (unset ``env:``
+    references use ``GROQ_API_KEY``), ``simulator`` (no Groq key: simulated keys).
+    """
+    out = dict(env)
+    missing = [n for n in env_secret_names(settings) if not out.get(n)]
+    if simulate or (missing and not out.get("GROQ_API_KEY")):
+        for name in env_secret_names(settings):
+            if simulate or not out.get(name):
+                out[name] = f"gsk_simulated_{name.lower()}"
+        return out, "simulator"
+    if missing:
+        for name in missing:
+            out[name] = out["GROQ_API_KEY"]
+        return out, "groq-fallback"
+    return out, "groq"
+
+
+def _banner(lines: list[str]) -> None:
+    width = max(len(line) for line in lines) + 4
+    print("=" * width, file=sys.stderr)
+    for line in lines:
+        print(f"  {line}", file=sys.stderr)
+    print("=" * width, file=sys.stderr, flush=True)
+
+
+def _quickstart_keys(settings: Settings) -> list[tuple[str, str]]:
+    """In simulator mode with an empty key store: one key per team, shown once."""
+
+    async def make(store: Store) -> list[tuple[str, str]]:
+        if await store.list_client_keys(include_revoked=True):
+            return []
+        made = []
+        for team in settings.teams.values():
+            env_name = next(iter(team.environments))
+            record, secret = new_client_key(team.name, env_name, "quickstart")
+            await store.add_client_key(record)
+            made.append((record.name, secret))
+        return made
+
+    return with_store(settings, make)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from teamgate.app import create_app
+    from teamgate.serving import ServerThread
+    from teamgate.simulator import create_simulator
+
+    settings = settings_from(args)
+    if args.host or args.port is not None:
+        server = dataclasses.replace(
+            settings.server,
+            host=args.host or settings.server.host,
+            port=settings.server.port if args.port is None else args.port,
+        )
+        settings = dataclasses.replace(settings, server=server)
+    env, mode = upstream_env(settings, os.environ, args.simulator)
+    simulator = None
+    if mode == "simulator":
+        simulator = ServerThread(create_simulator().app)
+        url = simulator.start()
+        settings = dataclasses.replace(
+            settings, upstream=dataclasses.replace(settings.upstream, base_url=url)
+        )
+        lines = [
+            "SIMULATOR MODE: no GROQ_API_KEY is set, so upstream is teamgate's built-in",
+            f"Groq simulator at {url}. Answers are simulated; nothing reaches Groq.",
+            "Set GROQ_API_KEY (or the config's upstream key variables) to use Groq.",
+        ]
+        made = _quickstart_keys(settings)
+        if made:
+            lines.append("Keys created for this store (shown once):")
+            lines += [f"  {name}: {secret}" for name, secret in made]
+        _banner(lines)
+    elif mode == "groq-fallback":
+        print("teamgate: upstream key variables unset; using GROQ_API_KEY for them", file=sys.stderr)
+    print(
+        f"teamgate: config {config_path(args)}, storage {settings.storage.url}, "
+        f"{len(settings.teams)} teams, upstream {settings.upstream.base_url}",
+        file=sys.stderr,
+        flush=True,
+    )
+    config = uvicorn.Config(
+        create_app(settings, env=env),
+        host=settings.server.host,
+        port=settings.server.port,
+        loop="uvloop" if _has_uvloop() else "asyncio",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        server_header=False,
+        date_header=True,
+        timeout_graceful_shutdown=int(settings.server.grace_period_s),
+        ssl_certfile=args.ssl_certfile,
+        ssl_keyfile=args.ssl_keyfile,
+        log_level="info",
+    )
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        if simulator is not None:
+            simulator.stop()
+    return 0
+
+
+def _has_uvloop() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        return False
+    return True
+
+
+def cmd_simulator(args: argparse.Namespace) -> int:
+    from teamgate.simulator.cli import main as simulator_main
+
+    argv = ["--host", args.host, "--port", str(args.port)]
+    if args.fast:
+        argv.append("--fast")
+    return simulator_main(argv)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from teamgate.demo import run_demo
+
+    return run_demo(requests_per_team=args.requests)

@@ -1,0 +1,92 @@
+"""Client keys: format, generation, hashing and naming.
+
+A client key is ``tg_`` followed by 40 random base62 characters. Only its
+SHA-256 hash is stored; the secret is printed once when the key is created.
+Names follow the seed's convention ``{team}-{environment}-{purpose}``.
+
+>>> secret = generate_secret()
+>>> secret.startswith("tg_") and len(secret) == 43
+True
+>>> len(hash_secret(secret))
+64
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+
+from teamgate.ledger.records import ClientKey
+
+PREFIX = "tg_"
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_RANDOM_CHARS = 40
+_PURPOSE = re.compile(r"^[a-z0-9][a-z0-9_]{0,39}$")
+_DURATION = re.compile(r"^(\d+)([smhdw])$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def generate_secret() -> str:
+    """A new random key: ``tg_`` + 40 base62 characters (about 238 bits)."""
+    return PREFIX + "".join(secrets.choice(_ALPHABET) for _ in range(_RANDOM_CHARS))
+
+
+def hash_secret(secret: str) -> str:
+    """Hex SHA-256 of the whole secret, as stored and looked up."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def fingerprint(secret: str) -> str:
+    """A short, non-secret label for listings: prefix and the last four characters."""
+    return f"{secret[:3]}…{secret[-4:]}"
+
+
+def key_name(team: str, environment: str, purpose: str) -> str:
+    return f"{team}-{environment}-{purpose}"
+
+
+def validate_purpose(purpose: str) -> str:
+    if not _PURPOSE.match(purpose):
+        raise ValueError(
+            f"purpose must be lowercase letters, digits or _ (at most 40), got {purpose!r}"
+        )
+    return purpose
+
+
+def parse_duration(text: str) -> float:
+    """``30d`` → seconds. Units: s, m, h, d, w.
+
+    >>> parse_duration("7d")
+    604800.0
+    """
+    m = _DURATION.match(text.strip())
+    if not m or int(m.group(1)) <= 0:
+        raise ValueError(f"a duration is a positive number and a unit (s m h d w), got {text!r}")
+    return float(int(m.group(1)) * _UNIT_S[m.group(2)])
+
+
+def new_client_key(
+    team: str,
+    environment: str,
+    purpose: str,
+    *,
+    expires_in_s: float | None = None,
+    now: float | None = None,
+) -> tuple[ClientKey, str]:
+    """Build a key record and its secret. The caller stores the record and shows the secret once."""
+    validate_purpose(purpose)
+    at = time.time() if now is None else now
+    secret = generate_secret()
+    record = ClientKey(
+        name=key_name(team, environment, purpose),
+        key_hash=hash_secret(secret),
+        fingerprint=fingerprint(secret),
+        team=team,
+        environment=environment,
+        purpose=purpose,
+        created_at=at,
+        expires_at=None if expires_in_s is None else at + expires_in_s,
+    )
+    return record, secret

@@ -1,0 +1,374 @@
+"""The chat completions pipeline: policy → limits → budget → upstream → meter → ledger.
+
+One function per stage, each small; :func:`handle_chat` strings them together.
+Groq's bytes go back to the client untouched; usage is read on the way past.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+
+import aiohttp
+import orjson
+
+from teamgate.asgi import JSON, Receive, Scope, Send, encode_headers, read_body, send_bytes
+from teamgate.errors import (
+    BudgetExceeded,
+    GatewayError,
+    InvalidRequest,
+    RateLimited,
+    UpstreamKeyRejected,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from teamgate.ledger.records import ClientKey, UsageRecord
+from teamgate.policy import ChatPlan, plan_chat
+from teamgate.runtime import Gateway
+from teamgate.streaming import StreamMeter, Usage, read_usage
+from teamgate.tokens import prompt_token_bound
+from teamgate.upstream.client import DROP_RESPONSE, forward_headers
+from teamgate.upstream.pool import UpstreamKey
+
+log = logging.getLogger("teamgate.proxy")
+
+CHAT_PATH = "/openai/v1/chat/completions"
+
+
+@dataclass(slots=True)
+class Exchange:
+    """What one request has gathered so far, for its ledger record."""
+
+    key: ClientKey
+    request_id: str
+    ts: float
+    started: float
+    model_requested: str = ""
+    model: str = ""
+    upstream_key: str = ""
+    streamed: bool = False
+
+
+def decode_body(raw: bytes) -> dict[str, object]:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"Request body is not valid JSON: {exc}", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("Request body must be a JSON object", code="invalid_json")
+    return body
+
+
+def upstream_body(raw: bytes, body: dict[str, object], plan: ChatPlan) -> bytes:
+    """The bytes to send to Groq: the client's own, unless policy had to change them."""
+    if plan.model_rewritten:
+        changed = dict(body, model=plan.model)
+        if plan.cap_injected:
+            changed["max_completion_tokens"] = plan.max_completion_tokens
+        return orjson.dumps(changed)
+    if plan.cap_injected:
+        # Insert the cap as the object's first member: no re-encoding of the rest.
+        start = raw.index(b"{") + 1
+        return b"%s\"max_completion_tokens\":%d,%s" % (raw[:start], plan.max_completion_tokens, raw[start:])
+    return raw
+
+
+def team_headers(gw: Gateway, team: str, limit_headers: dict[str, str]) -> list[tuple[str, str]]:
+    out = list(limit_headers.items())
+    remaining = gw.budget.remaining_pico(team)
+    if remaining is not None:
+        out.append(("x-teamgate-budget-remaining-usd", f"{remaining // 10**6 / 10**6:.6f}"))
+    return out
+
+
+def record(
+    gw: Gateway,
+    ex: Exchange,
+    *,
+    status: int,
+    usage: Usage | None = None,
+    cost: int = 0,
+    groq_id: str = "",
+    model_served: str = "",
+    source: str = "none",
+    refusal: str = "",
+) -> None:
+    gw.ledger.append(
+        UsageRecord(
+            ts=ex.ts,
+            request_id=ex.request_id,
+            groq_id=groq_id,
+            team=ex.key.team,
+            environment=ex.key.environment,
+            purpose=ex.key.purpose,
+            client_key=ex.key.name,
+            upstream_key=ex.upstream_key,
+            model_requested=ex.model_requested,
+            model_served=model_served or ex.model,
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            cached_tokens=usage.cached_tokens if usage else 0,
+            cost_pusd=cost,
+            status=status,
+            latency_ms=(time.perf_counter() - ex.started) * 1000,
+            streamed=ex.streamed,
+            usage_source=source,  # type: ignore[arg-type]
+            refusal=refusal,
+        )
+    )
+
+
+async def handle_chat(gw: Gateway, scope: Scope, receive: Receive, send: Send, key: ClientKey) -> None:
+    ex = Exchange(key, "req_" + uuid.uuid4().hex[:26], time.time(), time.perf_counter())
+    raw = await read_body(scope, receive, gw.settings.server.max_body_bytes)
+    try:
+        body = decode_body(raw)
+        ex.model_requested = str(body.get("model", ""))[:200]
+        plan = plan_chat(gw.policies[key.team], body)
+    except GatewayError as exc:
+        record(gw, ex, status=exc.status, refusal=exc.code)
+        exc.headers.update(team_headers(gw, key.team, gw.limiter.headers(key.team)))
+        raise
+    ex.model, ex.streamed = plan.model, plan.stream
+    bound = prompt_token_bound(body)
+    worst = gw.prices.worst_case(plan.model, bound, plan.max_completion_tokens)
+    gone = ClientWatch(receive)
+    try:
+        ticket = await gw.limiter.admit(
+            key.team, plan.model, bound + plan.max_completion_tokens, client_gone=gone
+        )
+    except RateLimited as exc:
+        record(gw, ex, status=exc.status, refusal="rate_limit")
+        exc.headers.update(team_headers(gw, key.team, gw.limiter.headers(key.team)))
+        raise
+    try:
+        try:
+            reservation = await gw.budget.reserve(key.team, worst, client_gone=gone)
+        except BudgetExceeded as exc:
+            ticket.correct(0)
+            record(gw, ex, status=exc.status, refusal="budget")
+            exc.headers.update(team_headers(gw, key.team, ticket.headers()))
+            raise
+        settled = False
+        try:
+            out = upstream_body(raw, body, plan)
+            usage, cost, source = await forward(gw, ex, scope, send, out, plan, bound, ticket, gone)
+            await reservation.settle(cost)
+            settled = True
+            ticket.correct(usage.total_tokens if usage else 0)
+        finally:
+            if not settled:
+                await reservation.release()
+                ticket.correct(0)
+    finally:
+        ticket.release()
+        gone.close()
+
+
+class ClientWatch:
+    """Tells, when asked, whether the client has gone. Starts listening on first use."""
+
+    __slots__ = ("_gone", "_receive", "_task")
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._task: asyncio.Task[None] | None = None
+        self._gone = False
+
+    def __call__(self) -> bool:
+        if self._task is None:
+            self._task = asyncio.create_task(self._listen())
+        return self._gone
+
+    async def _listen(self) -> None:
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                self._gone = True
+                return
+
+    @property
+    def gone(self) -> bool:
+        return self._gone
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
+async def forward(
+    gw: Gateway,
+    ex: Exchange,
+    scope: Scope,
+    send: Send,
+    body: bytes,
+    plan: ChatPlan,
+    bound: int,
+    ticket: object,
+    gone: ClientWatch,
+) -> tuple[Usage | None, int, str]:
+    """Send to Groq (with failover and retries), relay the answer, return (usage, cost, source)."""
+    resp, up_key = await open_upstream(gw, ex, scope, body, plan)
+    try:
+        limit_headers = ticket.headers()  # type: ignore[attr-defined]
+        gw.limiter.observe_upstream(plan.model, resp.headers)
+        headers = [(k, v) for k, v in resp.headers.items() if k.lower() not in DROP_RESPONSE]
+        headers += team_headers(gw, ex.key.team, limit_headers)
+        ctype = resp.headers.get("content-type", "")
+        if resp.status == 200 and plan.stream and ctype.startswith("text/event-stream"):
+            return await relay_stream(gw, ex, send, resp, headers, plan, bound, gone)
+        data = await resp.read()
+        await send_bytes(send, resp.status, data, encode_headers(headers))
+        if resp.status != 200:
+            # Groq does not bill failed requests.
+            record(gw, ex, status=resp.status)
+            return None, 0, "none"
+        facts = read_usage(data)
+        if facts.usage is None:
+            usage = Usage(bound, plan.max_completion_tokens)
+            source = "estimated"
+        else:
+            usage, source = facts.usage, "reported"
+        cost = gw.prices.cost(plan.model, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+        record(gw, ex, status=200, usage=usage, cost=cost, groq_id=facts.groq_id,
+               model_served=facts.model, source=source)
+        return usage, cost, source
+    finally:
+        resp.release()
+        up_key.last_used = time.time()
+
+
+async def open_upstream(
+    gw: Gateway, ex: Exchange, scope: Scope, body: bytes, plan: ChatPlan
+) -> tuple[aiohttp.ClientResponse, UpstreamKey]:
+    """Send the request; fail over on rejected keys, retry once on 5xx, wait out short 429s."""
+    project = gw.projects[(ex.key.team, ex.key.environment)]
+    tried: set[str] = set()
+    deadline = time.monotonic() + gw.settings.upstream.retry_429_deadline_s
+    server_retry_used = False
+    while True:
+        now = time.time()
+        up = project.choose(now, frozenset(tried))
+        if up is None:
+            if tried and all(k.failed_until > now for k in project.keys if k.name in tried):
+                raise UpstreamKeyRejected(
+                    f"Groq rejected every upstream key of project `{project.project}`. "
+                    "The operator has been alerted."
+                )
+            raise UpstreamKeyRejected(
+                f"No usable upstream key for project `{project.project}`. "
+                "The operator has been alerted."
+            )
+        ex.upstream_key = up.name
+        headers = forward_headers(scope["headers"], up.secret)
+        try:
+            resp = await gw.client.send("POST", CHAT_PATH, body, headers)
+        except asyncio.TimeoutError:
+            raise UpstreamTimeout("Groq did not answer in time.") from None
+        except aiohttp.ClientError as exc:
+            if not server_retry_used and len(project.keys) > 1:
+                server_retry_used = True
+                tried.add(up.name)
+                continue
+            raise UpstreamUnavailable(f"Could not reach Groq: {type(exc).__name__}") from None
+        up.requests += 1
+        if resp.status == 401:
+            resp.release()
+            project.mark_failed(up, now, gw.settings.upstream.failed_key_backoff_s)
+            tried.add(up.name)
+            log.error("upstream key %s of project %s was rejected by Groq (401)", up.name, project.project)
+            gw.alerts.notify(
+                "upstream_key_rejected",
+                f"Groq rejected upstream key `{up.name}` ({up.fingerprint}) of project "
+                f"`{project.project}`; traffic moved to the next key.",
+                {"key": up.name, "project": project.project},
+            )
+            continue
+        if resp.status == 429:
+            wait = retry_after(resp.headers)
+            if wait is not None and time.monotonic() + wait <= deadline:
+                resp.release()
+                await asyncio.sleep(wait)
+                continue
+            return resp, up
+        if resp.status >= 500 and not server_retry_used:
+            alternative = project.choose(now, frozenset({*tried, up.name}))
+            if alternative is not None:
+                server_retry_used = True
+                resp.release()
+                tried.add(up.name)
+                continue
+        return resp, up
+
+
+def retry_after(headers: "aiohttp.typedefs.LooseHeaders") -> float | None:
+    get = headers.get  # type: ignore[union-attr]
+    ms = get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    seconds = get("retry-after")
+    if seconds:
+        try:
+            return max(0.0, float(seconds))
+        except ValueError:
+            return None
+    return None
+
+
+async def relay_stream(
+    gw: Gateway,
+    ex: Exchange,
+    send: Send,
+    resp: aiohttp.ClientResponse,
+    headers: list[tuple[str, str]],
+    plan: ChatPlan,
+    bound: int,
+    gone: ClientWatch,
+) -> tuple[Usage | None, int, str]:
+    meter = StreamMeter()
+    gone()  # start listening: a client that leaves mid-stream cancels the upstream request
+    await send({"type": "http.response.start", "status": 200, "headers": encode_headers(headers)})
+    broken = ""
+    try:
+        async for chunk in resp.content.iter_any():
+            meter.feed(chunk)
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            if gone.gone:
+                broken = "client disconnected"
+                resp.close()
+                break
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        broken = f"upstream stream broke: {type(exc).__name__}"
+    except OSError:
+        broken = "client disconnected"
+    if broken.startswith("upstream"):
+        error = GatewayError(
+            "The upstream stream was interrupted before it completed.",
+            code="stream_interrupted",
+            type="server_error",
+        )
+        try:
+            await send({"type": "http.response.body", "body": b"data: " + error.body() + b"\n\n", "more_body": True})
+        except OSError:
+            pass
+    try:
+        await send({"type": "http.response.body", "body": b""})
+    except OSError:
+        pass
+    if meter.usage is not None and not broken:
+        usage, source = meter.usage, "reported"
+    else:
+        usage = Usage(bound, meter.estimated_completion_tokens(plan.max_completion_tokens))
+        source = "estimated"
+        if broken:
+            log.warning("stream for team %s cut (%s); charging an estimate", ex.key.team, broken)
+    cost = gw.prices.cost(plan.model, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+    record(gw, ex, status=200, usage=usage, cost=cost, groq_id=meter.groq_id,
+           model_served=meter.model, source=source)
+    return usage, cost, source

@@ -1,0 +1,112 @@
+"""The pooled HTTP client that carries requests to Groq.
+
+One ``aiohttp.ClientSession`` with a bounded keep-alive pool, opened in the
+app's lifespan. The client's own ``Authorization`` is never forwarded: the
+request goes out with the upstream key chosen for the team's project.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import aiohttp
+
+# Request headers never forwarded to Groq.
+_DROP_REQUEST = frozenset(
+    {
+        b"authorization",
+        b"host",
+        b"content-length",
+        b"connection",
+        b"keep-alive",
+        b"transfer-encoding",
+        b"te",
+        b"upgrade",
+        b"proxy-authorization",
+        b"cookie",
+        b"accept-encoding",
+        b"expect",
+    }
+)
+
+# Response headers never passed back: hop-by-hop ones, and Groq's org-wide
+# rate-limit headers, which teamgate replaces with the team's own.
+DROP_RESPONSE = frozenset(
+    {
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "content-encoding",
+        "server",
+        "date",
+        "x-ratelimit-limit-requests",
+        "x-ratelimit-remaining-requests",
+        "x-ratelimit-reset-requests",
+        "x-ratelimit-limit-tokens",
+        "x-ratelimit-remaining-tokens",
+        "x-ratelimit-reset-tokens",
+        "set-cookie",
+    }
+)
+
+
+def forward_headers(raw: Iterable[tuple[bytes, bytes]], secret: str) -> dict[str, str]:
+    """The request headers to send upstream: the client's, minus auth and hop-by-hop."""
+    out = {"authorization": f"Bearer {secret}"}
+    for name, value in raw:
+        if name not in _DROP_REQUEST and not name.startswith(b"x-teamgate-"):
+            out[name.decode("latin-1")] = value.decode("latin-1")
+    return out
+
+
+class UpstreamClient:
+    """A keep-alive pool to one upstream base URL.
+
+    >>> # client = UpstreamClient("https://api.groq.com", timeout_s=60)
+    >>> # await client.open(); resp = await client.send("POST", "/openai/v1/chat/completions", ...)
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_s: float = 60.0,
+        connect_timeout_s: float = 5.0,
+        max_connections: int = 256,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, connect=connect_timeout_s, sock_read=timeout_s
+        )
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    async def open(self) -> None:
+        connector = aiohttp.TCPConnector(
+            limit=self._max_connections,
+            keepalive_timeout=30,
+            enable_cleanup_closed=False,
+            ttl_dns_cache=300,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=self._timeout,
+            auto_decompress=True,
+            skip_auto_headers=("User-Agent",),
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def send(
+        self, method: str, path: str, body: bytes | None, headers: dict[str, str]
+    ) -> aiohttp.ClientResponse:
+        """Start a request; the caller reads (or streams) and releases the response."""
+        assert self._session is not None, "UpstreamClient.open() was not called"
+        return await self._session.request(
+            method, self.base_url + path, data=body, headers=headers, allow_redirects=False
+        )
