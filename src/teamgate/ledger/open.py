@@ -1,0 +1,42 @@
+"""Pick the store backend from ``storage.url``.
+
+``sqlite:///teamgate.db`` is a path relative to the working directory,
+``sqlite:////var/lib/teamgate/teamgate.db`` an absolute one (SQLAlchemy's
+convention), ``sqlite://:memory:`` (or ``sqlite:///:memory:``) an in-memory
+database for tests. The store comes back unopened: ``await store.open()``.
+
+>>> open_store("sqlite:///data/teamgate.db")
+SQLiteStore('data/teamgate.db')
+>>> open_store("sqlite:////var/lib/teamgate.db")
+SQLiteStore('/var/lib/teamgate.db')
+"""
+
+from __future__ import annotations
+
+from teamgate.errors import ConfigError
+from teamgate.ledger.sqlite import SQLiteStore
+from teamgate.ledger.store import Store
+
+_MEMORY_URLS = ("sqlite://:memory:", "sqlite:///:memory:")
+
+
+def open_store(url: str) -> Store:
+    """The store for ``url``; :class:`ConfigError` (path ``storage.url``) if unsupported."""
+    if url in _MEMORY_URLS:
+        return SQLiteStore(":memory:")
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+        if not path or path.endswith("/"):
+            raise ConfigError("storage.url", f"no database file in {url!r}")
+        return SQLiteStore(path)
+    scheme = url.partition("://")[0].lower()
+    if scheme in ("postgresql", "postgres") or scheme.startswith("postgresql+"):
+        raise ConfigError(
+            "storage.url",
+            "PostgreSQL store is not available yet (use sqlite:///path/to/teamgate.db)",
+        )
+    raise ConfigError(
+        "storage.url",
+        f"unsupported URL {scheme + '://…' if '://' in url else repr(url)}: "
+        "expected sqlite:///path/to/teamgate.db",
+    )

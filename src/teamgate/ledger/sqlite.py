@@ -1,0 +1,398 @@
+"""The SQLite :class:`~teamgate.ledger.store.Store`: one file in WAL mode, one writer thread.
+
+Every call runs on a single dedicated worker thread that owns the connection,
+so writes are serialized and the event loop never blocks on disk. WAL with
+``synchronous=NORMAL`` keeps every committed transaction across a crash of the
+process (kill -9); only a power loss can take the last commits.
+
+>>> import asyncio
+>>> async def demo() -> int:
+...     store = SQLiteStore(":memory:")
+...     await store.open()
+...     try:
+...         return await store.client_keys_version()
+...     finally:
+...         await store.close()
+>>> asyncio.run(demo())
+0
+
+Client keys: a name is unique among non-revoked keys (a partial unique index).
+``revoke_client_key`` and ``expire_client_key`` act on the non-revoked key of
+that name, expired or not. Adding a key whose name belongs to a key that has
+already expired (at the new key's ``created_at``) retires the old one first, by
+setting its ``revoked_at`` to its expiry time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar, cast
+
+from teamgate.ledger.records import ClientKey, SpendTotal, UsageRecord, UsageSource
+
+SCHEMA_VERSION = 1
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+_USAGE_COLUMNS = tuple(f.name for f in dataclasses.fields(UsageRecord))
+_KEY_COLUMNS = tuple(f.name for f in dataclasses.fields(ClientKey))
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO meta (key, value) VALUES ('keys_version', 0);
+
+CREATE TABLE IF NOT EXISTS client_keys (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    key_hash TEXT NOT NULL UNIQUE,
+    fingerprint TEXT NOT NULL,
+    team TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL,
+    revoked_at REAL,
+    last_used_at REAL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS client_keys_live_name
+    ON client_keys (name) WHERE revoked_at IS NULL;
+
+CREATE TABLE IF NOT EXISTS usage (
+    id INTEGER PRIMARY KEY,
+    ts REAL NOT NULL,
+    request_id TEXT NOT NULL,
+    groq_id TEXT NOT NULL,
+    team TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    client_key TEXT NOT NULL,
+    upstream_key TEXT NOT NULL,
+    model_requested TEXT NOT NULL,
+    model_served TEXT NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    cached_tokens INTEGER NOT NULL,
+    cost_pusd INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    latency_ms REAL NOT NULL,
+    streamed INTEGER NOT NULL,
+    usage_source TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    refusal TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS usage_ts ON usage (ts);
+CREATE INDEX IF NOT EXISTS usage_team_ts ON usage (team, ts, cost_pusd);
+
+CREATE TABLE IF NOT EXISTS alerts_fired (
+    scope TEXT NOT NULL,
+    period TEXT NOT NULL,
+    threshold TEXT NOT NULL,
+    fired_at REAL NOT NULL,
+    PRIMARY KEY (scope, period, threshold)
+) WITHOUT ROWID;
+"""
+
+# SQL built from the dataclasses' own field names only (constants, no input).
+_INSERT_USAGE = (
+    f"INSERT INTO usage ({', '.join(_USAGE_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join('?' for _ in _USAGE_COLUMNS)})"
+)
+_SELECT_USAGE = f"SELECT {', '.join(_USAGE_COLUMNS)} FROM usage"  # noqa: S608
+_INSERT_KEY = (
+    f"INSERT INTO client_keys ({', '.join(_KEY_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join('?' for _ in _KEY_COLUMNS)})"
+)
+_SELECT_KEY = f"SELECT {', '.join(_KEY_COLUMNS)} FROM client_keys"  # noqa: S608
+_BUMP_KEYS_VERSION = "UPDATE meta SET value = value + 1 WHERE key = 'keys_version'"
+
+
+class UnknownSchemaVersion(RuntimeError):
+    """The database was written by a teamgate with another schema; refuse to use it."""
+
+
+def _period_label(start: float, end: float) -> str:
+    """``YYYY-MM`` of the range's midpoint in UTC: the budget month for any timezone."""
+    return datetime.fromtimestamp((start + end) / 2, UTC).strftime("%Y-%m")
+
+
+def _key_from_row(row: Sequence[Any]) -> ClientKey:
+    return ClientKey(*row)
+
+
+def _usage_from_row(row: Sequence[Any]) -> UsageRecord:
+    values = dict(zip(_USAGE_COLUMNS, row, strict=True))
+    values["streamed"] = bool(values["streamed"])
+    values["usage_source"] = cast(UsageSource, values["usage_source"])
+    return UsageRecord(**values)
+
+
+def _usage_to_row(record: UsageRecord) -> tuple[Any, ...]:
+    return tuple(
+        int(v) if isinstance(v, bool) else v
+        for v in (getattr(record, name) for name in _USAGE_COLUMNS)
+    )
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+class SQLiteStore:
+    """A :class:`~teamgate.ledger.store.Store` on one SQLite file (or ``":memory:"``).
+
+    Usage::
+
+        store = SQLiteStore("teamgate.db")
+        await store.open()
+        await store.append_usage(records)
+        totals = await store.spend_by_team(month_start, month_end)
+        await store.close()
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._executor: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r})"
+
+    async def _run(self, fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        if self._executor is None:
+            raise RuntimeError(f"{self!r} is not open")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError(f"{self!r} is not open")
+        return self._conn
+
+    # --- lifecycle ---------------------------------------------------------------
+    async def open(self) -> None:
+        if self._executor is not None:
+            return
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="teamgate-sqlite")
+        try:
+            await self._run(self._open_sync)
+        except BaseException:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+            raise
+
+    def _open_sync(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=5000")
+            row = conn.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+                if self._has_table(conn, "meta")
+                else "SELECT NULL"
+            ).fetchone()
+            if row is not None and row[0] is not None and row[0] != SCHEMA_VERSION:
+                raise UnknownSchemaVersion(
+                    f"{self.path}: schema version {row[0]} is not known to this teamgate "
+                    f"(it knows version {SCHEMA_VERSION})"
+                )
+            with _transaction(conn):
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                    (SCHEMA_VERSION,),
+                )
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    @staticmethod
+    def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+        found = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()
+        return found is not None
+
+    async def close(self) -> None:
+        executor = self._executor
+        if executor is None:
+            return
+        try:
+            await self._run(self._close_sync)
+        finally:
+            self._executor = None
+            executor.shutdown(wait=False)
+
+    def _close_sync(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # --- client keys ----------------------------------------------------------------
+    async def add_client_key(self, key: ClientKey) -> None:
+        await self._run(self._add_client_key, key)
+
+    def _add_client_key(self, key: ClientKey) -> None:
+        conn = self._db()
+        with _transaction(conn):
+            live = conn.execute(
+                "SELECT id, expires_at FROM client_keys WHERE name = ? AND revoked_at IS NULL",
+                (key.name,),
+            ).fetchone()
+            if live is not None:
+                key_id, expires_at = live
+                if expires_at is None or expires_at > key.created_at:
+                    raise KeyError(f"a live client key is already named `{key.name}`")
+                conn.execute(
+                    "UPDATE client_keys SET revoked_at = expires_at WHERE id = ?", (key_id,)
+                )
+            try:
+                conn.execute(_INSERT_KEY, dataclasses.astuple(key))
+            except sqlite3.IntegrityError:
+                raise ValueError(
+                    f"client key `{key.name}`: a key with the same hash is already stored"
+                ) from None
+            conn.execute(_BUMP_KEYS_VERSION)
+
+    async def get_client_key(self, name: str) -> ClientKey | None:
+        """The non-revoked key of that name, else the most recently created revoked one."""
+        return await self._run(self._get_client_key, name)
+
+    def _get_client_key(self, name: str) -> ClientKey | None:
+        row = (
+            self._db()
+            .execute(
+                f"{_SELECT_KEY} WHERE name = ? ORDER BY revoked_at IS NULL DESC, created_at DESC, "
+                "id DESC LIMIT 1",
+                (name,),
+            )
+            .fetchone()
+        )
+        return None if row is None else _key_from_row(row)
+
+    async def list_client_keys(self, *, include_revoked: bool = False) -> list[ClientKey]:
+        """Keys by name then creation; expired keys are listed, revoked ones only on request."""
+        return await self._run(self._list_client_keys, include_revoked)
+
+    def _list_client_keys(self, include_revoked: bool) -> list[ClientKey]:
+        where = "" if include_revoked else " WHERE revoked_at IS NULL"
+        rows = self._db().execute(f"{_SELECT_KEY}{where} ORDER BY name, created_at, id")
+        return [_key_from_row(row) for row in rows]
+
+    async def revoke_client_key(self, name: str, at: float) -> bool:
+        return await self._run(
+            self._update_live_key, name, "UPDATE client_keys SET revoked_at = ?", (at,)
+        )
+
+    async def expire_client_key(self, name: str, at: float) -> bool:
+        return await self._run(
+            self._update_live_key,
+            name,
+            "UPDATE client_keys SET expires_at = "
+            "CASE WHEN expires_at IS NULL OR expires_at > ? THEN ? ELSE expires_at END",
+            (at, at),
+        )
+
+    def _update_live_key(self, name: str, update: str, params: tuple[float, ...]) -> bool:
+        conn = self._db()
+        with _transaction(conn):
+            cursor = conn.execute(
+                f"{update} WHERE name = ? AND revoked_at IS NULL", (*params, name)
+            )
+            if cursor.rowcount == 0:
+                return False
+            conn.execute(_BUMP_KEYS_VERSION)
+        return True
+
+    async def touch_client_keys(self, last_used: dict[str, float]) -> None:
+        if last_used:
+            await self._run(self._touch_client_keys, list(last_used.items()))
+
+    def _touch_client_keys(self, items: list[tuple[str, float]]) -> None:
+        conn = self._db()
+        with _transaction(conn):
+            conn.executemany(
+                "UPDATE client_keys SET last_used_at = ?2 WHERE name = ?1 "
+                "AND revoked_at IS NULL AND (last_used_at IS NULL OR last_used_at < ?2)",
+                items,
+            )
+
+    async def client_keys_version(self) -> int:
+        return await self._run(self._client_keys_version)
+
+    def _client_keys_version(self) -> int:
+        row = self._db().execute("SELECT value FROM meta WHERE key = 'keys_version'").fetchone()
+        return int(row[0])
+
+    # --- usage ledger ----------------------------------------------------------------
+    async def append_usage(self, records: Sequence[UsageRecord]) -> None:
+        if records:
+            await self._run(self._append_usage, [_usage_to_row(r) for r in records])
+
+    def _append_usage(self, rows: list[tuple[Any, ...]]) -> None:
+        conn = self._db()
+        with _transaction(conn):
+            conn.executemany(_INSERT_USAGE, rows)
+
+    async def spend_by_team(self, period_start: float, period_end: float) -> list[SpendTotal]:
+        """Per team, by name. ``period`` is the UTC ``YYYY-MM`` of the range's midpoint,
+        which is the budget month whatever the timezone when the range is one month."""
+        return await self._run(self._spend_by_team, period_start, period_end)
+
+    def _spend_by_team(self, start: float, end: float) -> list[SpendTotal]:
+        rows = self._db().execute(
+            "SELECT team, SUM(cost_pusd), COUNT(*) FROM usage WHERE ts >= ? AND ts < ? "
+            "GROUP BY team ORDER BY team",
+            (start, end),
+        )
+        period = _period_label(start, end)
+        return [SpendTotal(team, period, int(cost), int(n)) for team, cost, n in rows]
+
+    async def usage_records(self, start: float, end: float) -> list[UsageRecord]:
+        return await self._run(self._usage_records, start, end)
+
+    def _usage_records(self, start: float, end: float) -> list[UsageRecord]:
+        rows = self._db().execute(
+            f"{_SELECT_USAGE} WHERE ts >= ? AND ts < ? ORDER BY ts, id",
+            (start, end),
+        )
+        return [_usage_from_row(row) for row in rows]
+
+    # --- alert state -------------------------------------------------------------------
+    async def mark_alert_fired(self, scope: str, period: str, threshold: str) -> bool:
+        return await self._run(self._mark_alert_fired, scope, period, threshold)
+
+    def _mark_alert_fired(self, scope: str, period: str, threshold: str) -> bool:
+        conn = self._db()
+        with _transaction(conn):
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO alerts_fired (scope, period, threshold, fired_at) "
+                "VALUES (?, ?, ?, ?)",
+                (scope, period, threshold, time.time()),
+            )
+        return cursor.rowcount == 1

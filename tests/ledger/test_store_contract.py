@@ -1,0 +1,244 @@
+"""The Store contract: every backend (see ``STORE_FACTORIES`` in conftest) must pass it."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import pytest
+
+from teamgate.ledger.records import SpendTotal
+from teamgate.ledger.store import Store
+
+from .conftest import make_key, make_record
+
+T0 = 1_700_000_000.0
+
+# --- client keys -------------------------------------------------------------------
+
+
+async def test_add_get_list_key(store: Store) -> None:
+    key = make_key("chatbot-prod-web", expires_at=T0 + 86400)
+    await store.add_client_key(key)
+    assert await store.get_client_key("chatbot-prod-web") == key
+    assert await store.get_client_key("nobody") is None
+    other = make_key("analytics-prod-batch")
+    await store.add_client_key(other)
+    assert await store.list_client_keys() == [other, key]  # by name
+
+
+async def test_every_key_field_round_trips(store: Store) -> None:
+    key = make_key(
+        "a-b-c",
+        key_hash="ab" * 32,
+        fingerprint="tg_…Zz9q",
+        created_at=T0 + 0.123456,
+        expires_at=T0 + 1.5,
+        last_used_at=None,
+    )
+    await store.add_client_key(key)
+    assert await store.get_client_key("a-b-c") == key
+
+
+async def test_live_name_is_unique(store: Store) -> None:
+    await store.add_client_key(make_key("chatbot-prod-web"))
+    with pytest.raises(KeyError):
+        await store.add_client_key(make_key("chatbot-prod-web", key_hash="another"))
+    # The failed add left nothing behind.
+    assert len(await store.list_client_keys(include_revoked=True)) == 1
+
+
+async def test_name_is_reusable_after_revocation(store: Store) -> None:
+    old = make_key("chatbot-prod-web", key_hash="old")
+    await store.add_client_key(old)
+    assert await store.revoke_client_key("chatbot-prod-web", T0 + 10)
+    new = make_key("chatbot-prod-web", key_hash="new", created_at=T0 + 20)
+    await store.add_client_key(new)
+    assert await store.get_client_key("chatbot-prod-web") == new
+    assert await store.list_client_keys() == [new]
+    listed = await store.list_client_keys(include_revoked=True)
+    assert listed == [dataclasses.replace(old, revoked_at=T0 + 10), new]
+
+
+async def test_name_of_an_expired_key_is_reusable(store: Store) -> None:
+    old = make_key("chatbot-prod-web", key_hash="old", expires_at=T0 + 5)
+    await store.add_client_key(old)
+    # Not expired yet at the new key's creation: the name is taken.
+    with pytest.raises(KeyError):
+        await store.add_client_key(make_key("chatbot-prod-web", key_hash="new", created_at=T0 + 1))
+    new = make_key("chatbot-prod-web", key_hash="new", created_at=T0 + 6)
+    await store.add_client_key(new)
+    assert await store.get_client_key("chatbot-prod-web") == new
+    retired = await store.list_client_keys(include_revoked=True)
+    assert retired[0] == dataclasses.replace(old, revoked_at=T0 + 5)
+    assert not retired[0].usable(T0 + 6)
+
+
+async def test_revoke(store: Store) -> None:
+    key = make_key()
+    await store.add_client_key(key)
+    assert await store.revoke_client_key(key.name, T0 + 100)
+    assert not await store.revoke_client_key(key.name, T0 + 200)  # already revoked
+    assert not await store.revoke_client_key("no-such-key", T0)
+    revoked = await store.get_client_key(key.name)
+    assert revoked is not None and revoked.revoked_at == T0 + 100
+    assert not revoked.usable(T0 + 100) and revoked.usable(T0 + 99)
+    assert await store.list_client_keys() == []
+    assert await store.list_client_keys(include_revoked=True) == [revoked]
+
+
+async def test_expire_sets_or_brings_forward(store: Store) -> None:
+    await store.add_client_key(make_key("a-b-c"))
+    assert await store.expire_client_key("a-b-c", T0 + 100)
+    got = await store.get_client_key("a-b-c")
+    assert got is not None and got.expires_at == T0 + 100
+    assert await store.expire_client_key("a-b-c", T0 + 50)  # earlier: brought forward
+    got = await store.get_client_key("a-b-c")
+    assert got is not None and got.expires_at == T0 + 50
+    assert await store.expire_client_key("a-b-c", T0 + 500)  # later: never extended
+    got = await store.get_client_key("a-b-c")
+    assert got is not None and got.expires_at == T0 + 50
+    assert not got.usable(T0 + 50)
+    assert not await store.expire_client_key("no-such-key", T0)
+    await store.revoke_client_key("a-b-c", T0 + 1)
+    assert not await store.expire_client_key("a-b-c", T0)
+
+
+async def test_keys_version_changes_on_add_revoke_expire_only(store: Store) -> None:
+    versions = [await store.client_keys_version()]
+
+    async def changed() -> bool:
+        versions.append(await store.client_keys_version())
+        return versions[-1] != versions[-2]
+
+    await store.add_client_key(make_key("a-b-c"))
+    assert await changed()
+    await store.touch_client_keys({"a-b-c": T0 + 1})
+    assert not await changed()
+    await store.expire_client_key("a-b-c", T0 + 100)
+    assert await changed()
+    await store.revoke_client_key("a-b-c", T0 + 50)
+    assert await changed()
+    await store.revoke_client_key("a-b-c", T0 + 60)  # no such live key: nothing changed
+    assert not await changed()
+    await store.add_client_key(make_key("x-y-z"))
+    assert await changed()
+    with pytest.raises(KeyError):
+        await store.add_client_key(make_key("x-y-z", key_hash="other"))
+    assert not await changed()  # a refused add changes nothing
+
+
+async def test_touch_client_keys_keeps_the_latest_time(store: Store) -> None:
+    await store.add_client_key(make_key("a-b-c"))
+    await store.add_client_key(make_key("d-e-f"))
+    await store.touch_client_keys({})
+    await store.touch_client_keys({"a-b-c": T0 + 10, "d-e-f": T0 + 5, "unknown": T0})
+    await store.touch_client_keys({"a-b-c": T0 + 3})  # older: ignored
+    a = await store.get_client_key("a-b-c")
+    d = await store.get_client_key("d-e-f")
+    assert a is not None and a.last_used_at == T0 + 10
+    assert d is not None and d.last_used_at == T0 + 5
+
+
+# --- usage ledger ---------------------------------------------------------------------
+
+
+async def test_append_usage_round_trips_every_field(store: Store) -> None:
+    records = [
+        make_record(
+            T0 + 0.000123,
+            request_id="r1",
+            groq_id="",
+            model_requested="openai/gpt-oss-120b",
+            model_served="openai/gpt-oss-120b",
+            prompt_tokens=123_456,
+            completion_tokens=7,
+            cached_tokens=1024,
+            cost_pusd=2**62 + 12345,  # large values survive exactly
+            status=200,
+            latency_ms=1234.5678,
+            streamed=True,
+            usage_source="estimated",
+            endpoint="chat.completions",
+            refusal="",
+        ),
+        make_record(
+            T0 + 1,
+            request_id="r2",
+            team="analytics",
+            environment="staging",
+            purpose="batch-jobs",
+            client_key="analytics-staging-batch-jobs",
+            upstream_key="",
+            prompt_tokens=0,
+            completion_tokens=0,
+            cost_pusd=0,
+            status=429,
+            latency_ms=0.1,
+            usage_source="none",
+            endpoint="audio.transcriptions",
+            refusal="budget",
+        ),
+        make_record(T0 + 2, request_id="r3", team="ünïcode-团队", groq_id="req_ü"),
+    ]
+    await store.append_usage(records)
+    got = await store.usage_records(T0, T0 + 3)
+    assert got == records
+    assert [type(r.streamed) for r in got] == [bool, bool, bool]
+
+
+async def test_usage_records_range_is_half_open_and_ordered(store: Store) -> None:
+    await store.append_usage([make_record(T0 + 2, request_id="c")])
+    await store.append_usage([make_record(T0, request_id="a"), make_record(T0 + 1, request_id="b")])
+    await store.append_usage([])
+    assert [r.request_id for r in await store.usage_records(T0, T0 + 3)] == ["a", "b", "c"]
+    assert [r.request_id for r in await store.usage_records(T0, T0 + 2)] == ["a", "b"]
+    assert [r.request_id for r in await store.usage_records(T0 + 1, T0 + 1)] == []
+
+
+async def test_spend_by_team_sums_exactly(store: Store) -> None:
+    month_start, month_end = 1_790_812_800.0, 1_793_491_200.0  # 2026-10-01 .. 2026-11-01 UTC
+    records = [
+        make_record(month_start, team="chatbot", cost_pusd=31_310_000),
+        make_record(month_start + 5, team="chatbot", cost_pusd=1),
+        make_record(month_start + 6, team="analytics", cost_pusd=10**15, status=200),
+        make_record(month_start + 7, team="analytics", cost_pusd=0, status=429, refusal="budget"),
+        make_record(month_start - 0.001, team="chatbot", cost_pusd=999),  # previous month
+        make_record(month_end, team="chatbot", cost_pusd=999),  # next month
+        make_record(month_end + 9, team="search", cost_pusd=999),
+    ]
+    await store.append_usage(records)
+    assert await store.spend_by_team(month_start, month_end) == [
+        SpendTotal("analytics", "2026-10", 10**15, 2),
+        SpendTotal("chatbot", "2026-10", 31_310_001, 2),
+    ]
+    assert await store.spend_by_team(0, 1) == []
+
+
+async def test_a_million_picodollar_costs_sum_exactly(store: Store) -> None:
+    per_request = 37 * 590_000 + 12 * 790_000
+    batch = [make_record(T0 + i * 1e-3, cost_pusd=per_request) for i in range(10_000)]
+    await store.append_usage(batch)
+    (total,) = await store.spend_by_team(T0, T0 + 3600)
+    assert total.cost_pusd == 10_000 * per_request and total.requests == 10_000
+
+
+async def test_concurrent_appends_all_land(store: Store) -> None:
+    async def append(i: int) -> None:
+        await store.append_usage([make_record(T0 + i, request_id=f"{i}-{j}") for j in range(10)])
+
+    await asyncio.gather(*(append(i) for i in range(50)))
+    records = await store.usage_records(T0, T0 + 100)
+    assert len(records) == 500 and len({r.request_id for r in records}) == 500
+
+
+# --- alert state -------------------------------------------------------------------------
+
+
+async def test_mark_alert_fired_once_per_scope_period_threshold(store: Store) -> None:
+    assert await store.mark_alert_fired("team:chatbot", "2026-11", "0.8")
+    assert not await store.mark_alert_fired("team:chatbot", "2026-11", "0.8")
+    assert await store.mark_alert_fired("team:chatbot", "2026-11", "0.95")
+    assert await store.mark_alert_fired("team:chatbot", "2026-12", "0.8")
+    assert await store.mark_alert_fired("org", "2026-11", "0.8")
+    assert not await store.mark_alert_fired("org", "2026-11", "0.8")
