@@ -82,7 +82,7 @@ class Gateway:
         self.ledger = LedgerWriter(
             self.store, flush_interval_s=self.settings.storage.flush_interval_ms / 1000
         )
-        await self.ledger.start()
+        self.ledger.start()
         self.alerts = AlertManager(self.settings, self.store)
         await self.budget.load(self.store)
         await self.client.open()
