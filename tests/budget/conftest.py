@@ -19,9 +19,7 @@ def make_settings(
         name: TeamConfig(name, ("llama-3.1-8b-instant",), 1000, monthly_budget_usd=budget)
         for name, budget in team_budgets.items()
     }
-    return Settings(
-        teams=teams, org=OrgConfig(monthly_budget_usd=org_budget, timezone=timezone)
-    )
+    return Settings(teams=teams, org=OrgConfig(monthly_budget_usd=org_budget, timezone=timezone))
 
 
 class FakeClock:

@@ -54,8 +54,10 @@ def period_named(key: str, tz: str) -> BudgetPeriod:
         raise ValueError(f"not a budget period: {key!r}")
     zone = ZoneInfo(tz)
     start = datetime(year, month, 1, tzinfo=zone)
-    end = datetime(year + 1, 1, 1, tzinfo=zone) if month == 12 else datetime(
-        year, month + 1, 1, tzinfo=zone
+    end = (
+        datetime(year + 1, 1, 1, tzinfo=zone)
+        if month == 12
+        else datetime(year, month + 1, 1, tzinfo=zone)
     )
     return BudgetPeriod(
         key=f"{year:04d}-{month:02d}",
