@@ -39,6 +39,7 @@ settle it is called once per budgeted scope as
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -286,22 +287,21 @@ class BudgetBook:
             await self._wait_for_change(changed, remaining, client_gone)
 
     async def _wait_for_change(
-        self, changed: asyncio.Event, timeout: float, client_gone: asyncio.Event | None
+        self, changed: asyncio.Event, within_s: float, client_gone: asyncio.Event | None
     ) -> None:
+        """Return when ``changed`` is set or ``within_s`` passed; raise if the client left."""
         self._waiters += 1
         try:
             if client_gone is None:
-                try:
-                    await asyncio.wait_for(changed.wait(), timeout)
-                except TimeoutError:
-                    pass
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), within_s)
                 return
             waits = {
                 asyncio.ensure_future(changed.wait()),
                 asyncio.ensure_future(client_gone.wait()),
             }
             try:
-                await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(waits, timeout=within_s, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 for task in waits:
                     task.cancel()
