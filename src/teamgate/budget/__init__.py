@@ -1,0 +1,37 @@
+"""Monthly budgets: periods, atomic counters, and the book that reserves and settles."""
+
+from teamgate.budget.book import (
+    BudgetBook,
+    BudgetStatus,
+    Reservation,
+    ReservationAbandoned,
+    SpendSource,
+    usd_to_pico,
+)
+from teamgate.budget.counters import (
+    BudgetCounters,
+    BudgetScope,
+    MemoryBudgetCounters,
+    ReserveOutcome,
+    ReserveResult,
+    ScopeTotals,
+)
+from teamgate.budget.period import BudgetPeriod, month_of, period_named
+
+__all__ = [
+    "BudgetBook",
+    "BudgetCounters",
+    "BudgetPeriod",
+    "BudgetScope",
+    "BudgetStatus",
+    "MemoryBudgetCounters",
+    "Reservation",
+    "ReservationAbandoned",
+    "ReserveOutcome",
+    "ReserveResult",
+    "ScopeTotals",
+    "SpendSource",
+    "month_of",
+    "period_named",
+    "usd_to_pico",
+]

@@ -1,0 +1,166 @@
+"""The budget-counter protocol, and its in-memory backend.
+
+A backend keeps, per scope key (``"team:chatbot:2026-11"``, ``"org:2026-11"``),
+two integers in picodollars: the *settled* spend and the sum of *open
+reservations*. Every method is one atomic step across all the scopes it is
+given, so a Redis backend implements each as one Lua script; the in-memory
+backend gets atomicity for free because its methods never await.
+
+Decision rule of :meth:`BudgetCounters.reserve`, per scope with a budget:
+
+- ``settled + amount > budget`` in any scope -> ``REFUSED`` (that scope reported);
+- else ``settled + reserved + amount > budget`` in any scope -> ``WAIT``
+  (the amount fits once open reservations settle or are released);
+- else ``OK``: ``amount`` is added to the reservations of *every* scope.
+
+A scope whose ``budget_pico`` is ``None`` is counted but never limits.
+
+>>> import asyncio
+>>> c = MemoryBudgetCounters()
+>>> scopes = [BudgetScope("team:a:2026-11", 100), BudgetScope("org:2026-11", None)]
+>>> asyncio.run(c.reserve(scopes, 60)).outcome
+<ReserveOutcome.OK: 'ok'>
+>>> asyncio.run(c.reserve(scopes, 60)).outcome  # fits beside settled 0, not beside reserved 60
+<ReserveOutcome.WAIT: 'wait'>
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetScope:
+    """A counter key and its budget in picodollars (``None``: counted, unlimited)."""
+
+    key: str
+    budget_pico: int | None
+
+
+class ScopeTotals(NamedTuple):
+    """Settled spend and open reservations of one scope, picodollars."""
+
+    settled: int
+    reserved: int
+
+
+class ReserveOutcome(enum.Enum):
+    OK = "ok"
+    REFUSED = "refused"
+    WAIT = "wait"
+
+
+@dataclass(frozen=True, slots=True)
+class ReserveResult:
+    """What :meth:`BudgetCounters.reserve` decided.
+
+    For ``REFUSED`` and ``WAIT``, ``scope_key`` names the scope that decided it and
+    ``settled``/``reserved``/``budget_pico`` are that scope's numbers. ``totals``
+    holds every given scope's totals after the step (for cheap local caches).
+    """
+
+    outcome: ReserveOutcome
+    scope_key: str | None = None
+    settled: int = 0
+    reserved: int = 0
+    budget_pico: int | None = None
+    totals: Mapping[str, ScopeTotals] = field(default_factory=dict)
+
+
+class BudgetCounters(Protocol):
+    """Atomic budget counters; see the module docstring for the decision rule."""
+
+    async def reserve(self, scopes: Sequence[BudgetScope], amount: int) -> ReserveResult:
+        """Reserve ``amount`` against all ``scopes`` at once, or none of them."""
+        ...
+
+    async def settle(
+        self, scopes: Sequence[BudgetScope], reserved: int, actual: int
+    ) -> dict[str, ScopeTotals]:
+        """Drop ``reserved`` from the reservations and add ``actual`` to the settled spend.
+
+        ``actual`` may exceed ``reserved`` (an estimated cost): it is settled anyway.
+        Returns the totals of the scopes after the step.
+        """
+        ...
+
+    async def release(self, scopes: Sequence[BudgetScope], reserved: int) -> dict[str, ScopeTotals]:
+        """Drop ``reserved`` from the reservations without spending it."""
+        ...
+
+    async def totals(self, scope_key: str) -> ScopeTotals:
+        """``(settled, reserved)`` of one scope; zeros for a scope never seen."""
+        ...
+
+    async def load_settled(self, scope_key: str, settled: int) -> None:
+        """Set the settled spend of a scope (from the ledger), keeping its reservations."""
+        ...
+
+
+class MemoryBudgetCounters:
+    """:class:`BudgetCounters` in one process's memory (the single-instance default).
+
+    >>> import asyncio
+    >>> c = MemoryBudgetCounters()
+    >>> s = [BudgetScope("org:2026-11", 10)]
+    >>> asyncio.run(c.settle(s, 0, 4))["org:2026-11"]
+    ScopeTotals(settled=4, reserved=0)
+    """
+
+    def __init__(self) -> None:
+        self._settled: dict[str, int] = {}
+        self._reserved: dict[str, int] = {}
+
+    def _totals(self, key: str) -> ScopeTotals:
+        return ScopeTotals(self._settled.get(key, 0), self._reserved.get(key, 0))
+
+    def _all_totals(self, scopes: Sequence[BudgetScope]) -> dict[str, ScopeTotals]:
+        return {s.key: self._totals(s.key) for s in scopes}
+
+    async def reserve(self, scopes: Sequence[BudgetScope], amount: int) -> ReserveResult:
+        if amount < 0:
+            raise ValueError("a reservation cannot be negative")
+        for outcome, counts_reserved in (
+            (ReserveOutcome.REFUSED, False),
+            (ReserveOutcome.WAIT, True),
+        ):
+            for scope in scopes:
+                if scope.budget_pico is None:
+                    continue
+                settled, reserved = self._totals(scope.key)
+                used = settled + (reserved if counts_reserved else 0)
+                if used + amount > scope.budget_pico:
+                    return ReserveResult(
+                        outcome,
+                        scope_key=scope.key,
+                        settled=settled,
+                        reserved=reserved,
+                        budget_pico=scope.budget_pico,
+                        totals=self._all_totals(scopes),
+                    )
+        for scope in scopes:
+            self._reserved[scope.key] = self._reserved.get(scope.key, 0) + amount
+        return ReserveResult(ReserveOutcome.OK, totals=self._all_totals(scopes))
+
+    async def settle(
+        self, scopes: Sequence[BudgetScope], reserved: int, actual: int
+    ) -> dict[str, ScopeTotals]:
+        if actual < 0:
+            raise ValueError("a cost cannot be negative")
+        for scope in scopes:
+            self._settled[scope.key] = self._settled.get(scope.key, 0) + actual
+        return await self.release(scopes, reserved)
+
+    async def release(self, scopes: Sequence[BudgetScope], reserved: int) -> dict[str, ScopeTotals]:
+        for scope in scopes:
+            self._reserved[scope.key] = max(0, self._reserved.get(scope.key, 0) - reserved)
+        return self._all_totals(scopes)
+
+    async def totals(self, scope_key: str) -> ScopeTotals:
+        return self._totals(scope_key)
+
+    async def load_settled(self, scope_key: str, settled: int) -> None:
+        self._settled[scope_key] = settled

@@ -1,0 +1,81 @@
+"""Dollar text and the refusal messages of the budget book.
+
+Money stays integer picodollars until this edge, where it becomes text.
+
+>>> usd_text(199_985_000_000_000)
+'199.99'
+>>> format_usd(12_345 * 10**10), format_usd(45 * 10**7)
+('$123.45', '$0.000450')
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+PICO_PER_USD = 10**12
+
+
+def usd_text(pico: int, places: int = 2) -> str:
+    """Picodollars as dollars with ``places`` decimals, rounded half up: ``"160.00"``."""
+    quantum = Decimal(1).scaleb(-places)
+    return str((Decimal(pico) / PICO_PER_USD).quantize(quantum, rounding=ROUND_HALF_UP))
+
+
+def format_usd(pico: int) -> str:
+    """``"$12.34"``; sums below a cent keep six decimals (``"$0.000450"``) to stay visible."""
+    if 0 < abs(pico) < PICO_PER_USD // 100:
+        return "$" + usd_text(pico, 6)
+    return "$" + usd_text(pico)
+
+
+def _who(team: str | None) -> str:
+    return f"Team `{team}` has" if team is not None else "The organization has"
+
+
+def _whose(team: str | None) -> str:
+    return f"Team `{team}`'s" if team is not None else "The organization's"
+
+
+def refusal_message(
+    *,
+    team: str | None,
+    settled: int,
+    budget: int,
+    amount: int,
+    period_key: str,
+    reset_text: str,
+) -> str:
+    """Why a request is refused: its worst case does not fit beside the settled spend.
+
+    ``team`` is ``None`` for the organization's cap (auto-pause).
+
+    >>> refusal_message(team="chatbot", settled=200 * 10**12, budget=200 * 10**12,
+    ...     amount=10**10, period_key="2026-11", reset_text="2026-12-01 00:00 UTC")
+    'Team `chatbot` has reached its monthly budget: spent $200.00 of $200.00 this month (2026-11); the budget resets on 2026-12-01 00:00 UTC.'
+    """  # noqa: E501
+    head = _who(team) + " reached its monthly budget"
+    if team is None:
+        head += " (auto-pause)"
+    spent = f"spent {format_usd(settled)} of {format_usd(budget)} this month ({period_key})"
+    if settled < budget:
+        spent += f", and this request may cost up to {format_usd(amount)}"
+    return f"{head}: {spent}; the budget resets on {reset_text}."
+
+
+def wait_timeout_message(
+    *,
+    team: str | None,
+    settled: int,
+    reserved: int,
+    budget: int,
+    amount: int,
+    period_key: str,
+    waited_s: float,
+) -> str:
+    """Why a request that waited for reservations in flight gave up."""
+    return (
+        f"{_whose(team)} monthly budget is held by requests in flight: spent "
+        f"{format_usd(settled)} and reserved {format_usd(reserved)} of {format_usd(budget)} "
+        f"this month ({period_key}), and this request may cost up to {format_usd(amount)}; "
+        f"waited {waited_s:g} s for them to finish. Retry shortly or lower max_tokens."
+    )
