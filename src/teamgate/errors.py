@@ -116,7 +116,11 @@ class RateLimited(GatewayError):
     code = "rate_limit_exceeded"
 
     def __init__(
-        self, message: str, *, retry_after_s: float, type: str = "requests",
+        self,
+        message: str,
+        *,
+        retry_after_s: float,
+        type: str = "requests",
         headers: dict[str, str] | None = None,
     ) -> None:
         wait = max(retry_after_s, 0.0)

@@ -44,7 +44,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 
 def make_key(name: str = "chatbot-prod-web", **overrides: Any) -> ClientKey:
-    team, environment, purpose = (name.split("-", 2) + ["x", "x"])[:3]
+    team, environment, purpose = [*name.split("-", 2), "x", "x"][:3]
     values: dict[str, Any] = {
         "name": name,
         "key_hash": f"hash-of-{name}",

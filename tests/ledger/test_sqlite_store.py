@@ -10,6 +10,7 @@ import pytest
 
 from teamgate.errors import ConfigError
 from teamgate.ledger.open import open_store
+from teamgate.ledger.records import UsageRecord
 from teamgate.ledger.sqlite import SQLiteStore, UnknownSchemaVersion
 
 from .conftest import make_key, make_record
@@ -47,9 +48,9 @@ async def test_every_call_runs_on_one_worker_thread(monkeypatch: pytest.MonkeyPa
     threads: set[str] = set()
     original = SQLiteStore._append_usage
 
-    def spy(self: SQLiteStore, rows: list[tuple[object, ...]]) -> None:
+    def spy(self: SQLiteStore, records: list[UsageRecord]) -> None:
         threads.add(threading.current_thread().name)
-        original(self, rows)
+        original(self, records)
 
     monkeypatch.setattr(SQLiteStore, "_append_usage", spy)
     await store.open()

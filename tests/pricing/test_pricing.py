@@ -23,9 +23,7 @@ from teamgate.pricing import (
 )
 
 
-def table(
-    pricing: dict[str, Price] | None = None, default: Price | None = None
-) -> PriceTable:
+def table(pricing: dict[str, Price] | None = None, default: Price | None = None) -> PriceTable:
     return PriceTable.from_settings(
         Settings(teams={}, pricing=pricing or {}, pricing_default=default)
     )

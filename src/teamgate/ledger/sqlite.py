@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import operator
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -46,6 +47,8 @@ _T = TypeVar("_T")
 
 _USAGE_COLUMNS = tuple(f.name for f in dataclasses.fields(UsageRecord))
 _KEY_COLUMNS = tuple(f.name for f in dataclasses.fields(ClientKey))
+# A record as a row, in _USAGE_COLUMNS order (sqlite3 stores a bool as 0/1).
+_usage_to_row = operator.attrgetter(*_USAGE_COLUMNS)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -93,8 +96,8 @@ CREATE TABLE IF NOT EXISTS usage (
     endpoint TEXT NOT NULL,
     refusal TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS usage_ts ON usage (ts);
-CREATE INDEX IF NOT EXISTS usage_team_ts ON usage (team, ts, cost_pusd);
+CREATE INDEX IF NOT EXISTS usage_ts ON usage (ts, team, cost_pusd);  -- covers spend_by_team
+CREATE INDEX IF NOT EXISTS usage_team_ts ON usage (team, ts);
 
 CREATE TABLE IF NOT EXISTS alerts_fired (
     scope TEXT NOT NULL,
@@ -137,13 +140,6 @@ def _usage_from_row(row: Sequence[Any]) -> UsageRecord:
     values["streamed"] = bool(values["streamed"])
     values["usage_source"] = cast(UsageSource, values["usage_source"])
     return UsageRecord(**values)
-
-
-def _usage_to_row(record: UsageRecord) -> tuple[Any, ...]:
-    return tuple(
-        int(v) if isinstance(v, bool) else v
-        for v in (getattr(record, name) for name in _USAGE_COLUMNS)
-    )
 
 
 @contextmanager
@@ -352,12 +348,12 @@ class SQLiteStore:
     # --- usage ledger ----------------------------------------------------------------
     async def append_usage(self, records: Sequence[UsageRecord]) -> None:
         if records:
-            await self._run(self._append_usage, [_usage_to_row(r) for r in records])
+            await self._run(self._append_usage, list(records))
 
-    def _append_usage(self, rows: list[tuple[Any, ...]]) -> None:
+    def _append_usage(self, records: list[UsageRecord]) -> None:
         conn = self._db()
         with _transaction(conn):
-            conn.executemany(_INSERT_USAGE, rows)
+            conn.executemany(_INSERT_USAGE, map(_usage_to_row, records))
 
     async def spend_by_team(self, period_start: float, period_end: float) -> list[SpendTotal]:
         """Per team, by name. ``period`` is the UTC ``YYYY-MM`` of the range's midpoint,

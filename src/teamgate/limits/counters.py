@@ -1,0 +1,92 @@
+"""The counter protocol every rate-limit backend implements (memory now, Redis later).
+
+A backend stores one float per rate key (the GCRA theoretical arrival time,
+see :mod:`teamgate.limits.gcra`) and one integer per concurrency key. Each
+method is one atomic step: :meth:`Counters.acquire` checks *all* its checks
+and commits them only if every one passes (all-or-nothing). In Redis that is
+one Lua script over ``KEYS = [c.key for c in checks]`` with
+``ARGV = now, then (limit, period, cost) per check``: read every TAT, run
+:func:`~teamgate.limits.gcra.gcra_check` for each, and ``SET ... PX`` all new
+TATs (expiring at the TAT, after which the key is "full" anyway) only if all
+passed. Keys are plain strings such as ``team:chatbot:rpm``,
+``team:chatbot:model:llama-3.1-8b-instant:tpm``, ``org:rpm`` and
+``org:model:M:tpm``; a Redis backend may prefix them but uses them as they are.
+
+>>> check = RateCheck("team:chatbot:rpm", limit=60, period=60.0, cost=1)
+>>> check.key
+'team:chatbot:rpm'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class RateCheck:
+    """One limit to check: ``cost`` units against ``limit`` per ``period`` seconds."""
+
+    key: str
+    limit: int
+    period: float
+    cost: int
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of :meth:`Counters.acquire`.
+
+    - ``allowed``: every check passed and all were committed.
+    - ``retry_after``: 0 when allowed; else the exact wait after which every
+      blocking check passes (the max over them; ``inf`` if one can never pass).
+    - ``blocking``: indices (into the checks) of every check that refused.
+    - ``blocked_remaining``: units left on the first blocking check before this
+      request (so ``used = limit - blocked_remaining``); 0 when allowed.
+    - ``tats``: every check's TAT after the decision (committed or unchanged),
+      for callers that want to compute headers without another round trip.
+    """
+
+    allowed: bool
+    retry_after: float
+    blocking: tuple[int, ...]
+    blocked_remaining: int
+    tats: tuple[float, ...]
+
+    def blocked(self, checks: Sequence[RateCheck]) -> RateCheck | None:
+        """The first blocking check, or None when allowed."""
+        return checks[self.blocking[0]] if self.blocking else None
+
+
+@runtime_checkable
+class Counters(Protocol):
+    """Atomic rate counters and concurrency slots, shared by every gateway instance.
+
+    Usage::
+
+        decision = await counters.acquire([RateCheck("org:rpm", 30, 60.0, 1)], now)
+        if decision.allowed:
+            ...
+        await counters.refund("team:a:tpm", 10000, 60.0, amount=1900, now=now)
+    """
+
+    async def acquire(self, checks: Sequence[RateCheck], now: float) -> Decision:
+        """Check every check; commit all of them iff all pass."""
+        ...
+
+    async def refund(self, key: str, limit: int, period: float, amount: int, now: float) -> float:
+        """Give back ``amount`` units of ``key`` (never below empty); the new TAT."""
+        ...
+
+    async def peek(self, key: str, limit: int, period: float, now: float) -> tuple[int, float]:
+        """``(remaining, reset_after_s)`` of ``key`` without changing it."""
+        ...
+
+    async def try_take_slot(self, key: str, limit: int) -> bool:
+        """Take one concurrency slot of ``key`` if fewer than ``limit`` are taken."""
+        ...
+
+    async def release_slot(self, key: str) -> None:
+        """Give back one concurrency slot of ``key`` (never below zero)."""
+        ...

@@ -1,0 +1,341 @@
+"""The rate limiter: admit a request against team, model and org limits, or queue, or 429.
+
+One :class:`Limiter` per gateway process, built from the settings and a
+:class:`~teamgate.limits.counters.Counters` backend. :meth:`Limiter.admit`
+checks, in ONE atomic ``acquire``: the team's RPM, RPD, TPM, TPD, the team's
+per-model limits, the org's limits and the org's per-model limits; and it
+holds the team's (and per-model, and org) concurrency slots. A refused request
+raises :class:`~teamgate.errors.RateLimited` at once (``on_limit: reject``) or
+waits its turn (``on_limit: queue``): FIFO within the team, at most
+``limits.max_queue_wait_s``, and with ``org.fair_share`` teams blocked by org
+limits take org capacity in turn.
+
+>>> import asyncio
+>>> from teamgate.config.schema import Limits, Settings, TeamConfig
+>>> from teamgate.limits.memory import MemoryCounters
+>>> team = TeamConfig("chatbot", ("m",), 4096, limits=Limits(rpm=60, tpm=10000))
+>>> limiter = Limiter(Settings(teams={"chatbot": team}), MemoryCounters(), clock=lambda: 0.0)
+>>> async def demo():
+...     ticket = await limiter.admit("chatbot", "m", tokens=2000)
+...     await ticket.correct(500)
+...     await ticket.release()
+...     return ticket.headers()["x-ratelimit-remaining-tokens"]
+>>> asyncio.run(demo())
+'9500'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+from teamgate.config.schema import Settings
+from teamgate.limits.counters import Counters, RateCheck
+from teamgate.limits.feedback import upstream_hold_s
+from teamgate.limits.gcra import EPSILON_S, gcra_peek
+from teamgate.limits.headers import LimitState, ratelimit_headers
+from teamgate.limits.plan import PERIOD_S, AdmissionPlan, Metric, PlannedSlot, build_plan, team_key
+from teamgate.limits.queue import FairRing, TeamQueue
+from teamgate.limits.refusal import (
+    Refusal,
+    pause_refusal,
+    queue_timeout_refusal,
+    rate_refusal,
+    slot_refusal,
+    too_large_error,
+)
+from teamgate.limits.ticket import Ticket
+
+
+class ClientGone(Exception):
+    """The client disconnected while its request waited in the queue; nothing to answer."""
+
+
+class Limiter:
+    """Admits requests against the configured limits. See the module docstring.
+
+    ``clock`` gives wall-clock seconds (``time.time``); waits use the event
+    loop's timers, so in tests run the loop on virtual time and pass
+    ``clock=loop.time``. ``slot_recheck_s``: with a shared backend (Redis),
+    slots released by other instances wake nobody here, so a head blocked on a
+    slot rechecks at this interval; None (the memory backend) waits for a local
+    release.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        counters: Counters,
+        *,
+        clock: Callable[[], float] = time.time,
+        client_check_s: float = 1.0,
+        slot_recheck_s: float | None = None,
+    ) -> None:
+        self._settings = settings
+        self._counters = counters
+        self._clock = clock
+        self._client_check_s = client_check_s
+        self._slot_recheck_s = slot_recheck_s
+        self._queues: dict[str, TeamQueue] = {}
+        self._ring = FairRing()
+        self._tats: dict[str, float] = {}
+        self._paused_until: dict[str, float] = {}
+        peek_now = getattr(counters, "peek_now", None)
+        self._peek_now: Callable[[str, int, float, float], tuple[int, float]] | None = (
+            peek_now if callable(peek_now) else None
+        )
+
+    # ---- public API -------------------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    def reconfigure(self, settings: Settings) -> None:
+        """Swap the limits at runtime; counter state and queued requests are kept.
+
+        A key's state is its TAT, so a changed limit reinterprets the same
+        *fraction* of the period as used (a team that was full stays full).
+        """
+        self._settings = settings
+        self._notify_all()
+
+    async def admit(
+        self,
+        team: str,
+        model: str,
+        tokens: int,
+        *,
+        client_gone: Callable[[], bool] | None = None,
+    ) -> Ticket:
+        """Admit one request of ``team`` for ``model`` reserving ``tokens``, or raise.
+
+        ``tokens`` is the prompt bound plus the max completion tokens. Raises
+        :class:`RateLimited` (429), :class:`PayloadTooLarge` (413, code
+        ``rate_limit_exceeded``) when ``tokens`` exceeds a TPM/TPD limit outright,
+        or :class:`ClientGone` when ``client_gone()`` turned true while queued.
+        Cancelling the awaiting task removes it from the queue.
+        """
+        plan = build_plan(self._settings, team, model, tokens)
+        _raise_if_too_large(plan)
+        if plan.is_empty and model not in self._paused_until:
+            return self._ticket(plan, ())
+        team_cfg = self._settings.teams.get(team)
+        if team_cfg is not None and team_cfg.on_limit == "reject":
+            outcome = await self._attempt(plan)
+            if isinstance(outcome, Ticket):
+                return outcome
+            raise outcome.error(self.headers(team))
+        max_wait = team_cfg.limits.max_queue_wait_s if team_cfg is not None else 30.0
+        return await self._admit_queued(team, model, tokens, max_wait, client_gone)
+
+    def headers(self, team: str) -> dict[str, str]:
+        """The team's own ``x-ratelimit-*`` headers, with Groq's semantics and formats.
+
+        As Groq's: ``limit-requests`` is the requests-per-day limit (RPD); a team
+        with no RPD gets its RPM there instead. ``limit-tokens`` is TPM, else TPD.
+        ``remaining`` is what is left now, ``reset`` the time until full. A team
+        without either limit gets no such headers. No I/O: computed from the
+        memory backend directly, or from the last state this process saw.
+        """
+        team_cfg = self._settings.teams.get(team)
+        if team_cfg is None:
+            return {}
+        limits = team_cfg.limits
+        now = self._clock()
+        return ratelimit_headers(
+            self._limit_state(team, ("rpd", limits.rpd), ("rpm", limits.rpm), now),
+            self._limit_state(team, ("tpm", limits.tpm), ("tpd", limits.tpd), now),
+        )
+
+    def observe_upstream(self, model: str, headers: Mapping[str, str]) -> None:
+        """Read Groq's ``x-ratelimit-*`` headers; hold new admissions of ``model`` if exhausted."""
+        hold = upstream_hold_s(headers)
+        if hold <= 0:
+            return
+        until = self._clock() + hold
+        if until > self._paused_until.get(model, 0.0):
+            self._paused_until[model] = until
+
+    def queued(self, team: str) -> int:
+        """How many requests of ``team`` wait in its queue now (for metrics and tests)."""
+        queue = self._queues.get(team)
+        return len(queue) if queue is not None else 0
+
+    # ---- one attempt ------------------------------------------------------------------
+
+    async def _attempt(self, plan: AdmissionPlan) -> Ticket | Refusal:
+        now = self._clock()
+        paused = self._paused_until.get(plan.model)
+        if paused is not None:
+            if paused > now:
+                return pause_refusal(plan, paused - now)
+            del self._paused_until[plan.model]
+        taken: list[PlannedSlot] = []
+        for slot in plan.slots:
+            if not await self._counters.try_take_slot(slot.key, slot.limit):
+                await self._give_back(taken)
+                return slot_refusal(plan, slot)
+            taken.append(slot)
+        checks = plan.rate_checks
+        if checks:
+            decision = await self._counters.acquire(checks, now)
+            for check, tat in zip(checks, decision.tats, strict=True):
+                self._tats[check.key] = tat
+            if not decision.allowed:
+                await self._give_back(taken)
+                return rate_refusal(
+                    plan, decision.blocking, decision.blocked_remaining, decision.retry_after
+                )
+        return self._ticket(plan, tuple(taken))
+
+    async def _give_back(self, slots: Sequence[PlannedSlot]) -> None:
+        for slot in slots:
+            await self._counters.release_slot(slot.key)
+
+    def _ticket(self, plan: AdmissionPlan, slots: tuple[PlannedSlot, ...]) -> Ticket:
+        team = plan.team
+
+        async def release() -> None:
+            await self._give_back(slots)
+            if slots:
+                self._notify(team, any(s.scope in ("org", "org_model") for s in slots))
+
+        return Ticket(
+            team=team,
+            model=plan.model,
+            reserved_tokens=plan.tokens,
+            token_checks=[p.check for p in plan.checks if p.is_tokens],
+            refund=self._refund,
+            release=release,
+            headers=lambda: self.headers(team),
+        )
+
+    async def _refund(self, checks: Sequence[RateCheck], amount: int) -> None:
+        now = self._clock()
+        for check in checks:
+            self._tats[check.key] = await self._counters.refund(
+                check.key, check.limit, check.period, amount, now
+            )
+        teams = {c.key.split(":", 2)[1] for c in checks if c.key.startswith("team:")}
+        if any(c.key.startswith("org:") for c in checks):
+            self._notify_all()
+        else:
+            for team in teams:
+                self._notify(team, False)
+
+    # ---- queueing ---------------------------------------------------------------------
+
+    async def _admit_queued(
+        self,
+        team: str,
+        model: str,
+        tokens: int,
+        max_wait: float,
+        client_gone: Callable[[], bool] | None,
+    ) -> Ticket:
+        queue = self._queues.setdefault(team, TeamQueue())
+        waiter = queue.join()
+        deadline = self._clock() + max_wait
+        ring = self._ring
+        in_ring = False  # only the team's head joins the ring; this waiter's own membership
+        last: Refusal | None = None
+        try:
+            while True:
+                if not waiter.turn.is_set():
+                    await self._wait(waiter.turn, deadline, client_gone)
+                    if not waiter.turn.is_set():
+                        raise (last or queue_timeout_refusal(team)).error(self.headers(team))
+                plan = build_plan(self._settings, team, model, tokens)
+                _raise_if_too_large(plan)
+                fair = self._settings.org.fair_share and plan.has_org_checks
+                final = self._clock() >= deadline - EPSILON_S
+                if fair and len(ring) and not ring.is_front(team) and not final:
+                    ring.join(team)
+                    in_ring = True
+                    await self._wait(ring.turn(team), deadline, client_gone)
+                    continue
+                changed = queue.changed
+                outcome = await self._attempt(plan)
+                if isinstance(outcome, Ticket):
+                    return outcome
+                last = outcome
+                if final:
+                    raise (last or queue_timeout_refusal(team)).error(self.headers(team))
+                if fair and outcome.org_blocked and not outcome.team_blocked:
+                    ring.join(team)
+                    in_ring = True
+                    if not ring.is_front(team):
+                        continue
+                elif in_ring:
+                    ring.leave(team)
+                    in_ring = False
+                until = deadline
+                if outcome.retry_after is not None:
+                    until = min(deadline, self._clock() + outcome.retry_after)
+                elif self._slot_recheck_s is not None:
+                    until = min(deadline, self._clock() + self._slot_recheck_s)
+                await self._wait(changed, until, client_gone)
+        finally:
+            queue.leave(waiter)
+            if in_ring:
+                ring.leave(team)
+            if not len(queue) and self._queues.get(team) is queue:
+                del self._queues[team]
+
+    async def _wait(
+        self, event: asyncio.Event, until: float, client_gone: Callable[[], bool] | None
+    ) -> None:
+        """Until ``event`` is set or the clock reaches ``until``; raise ClientGone if gone."""
+        while not event.is_set():
+            left = until - self._clock()
+            if left <= EPSILON_S:
+                return
+            step = left if client_gone is None else min(left, self._client_check_s)
+            try:
+                async with asyncio.timeout(step):
+                    await event.wait()
+            except TimeoutError:
+                pass
+            if client_gone is not None and client_gone():
+                raise ClientGone
+
+    def _notify(self, team: str, org_wide: bool) -> None:
+        if org_wide:
+            self._notify_all()
+            return
+        queue = self._queues.get(team)
+        if queue is not None:
+            queue.notify()
+
+    def _notify_all(self) -> None:
+        for queue in self._queues.values():
+            queue.notify()
+
+    # ---- headers --------------------------------------------------------------------
+
+    def _limit_state(
+        self,
+        team: str,
+        first: tuple[Metric, int | None],
+        second: tuple[Metric, int | None],
+        now: float,
+    ) -> LimitState | None:
+        metric, limit = first if first[1] is not None else second
+        if limit is None:
+            return None
+        key = team_key(team, metric)
+        period = PERIOD_S[metric]
+        if self._peek_now is not None:
+            remaining, reset = self._peek_now(key, limit, period, now)
+        else:
+            remaining, reset = gcra_peek(self._tats.get(key, now), now, limit, period)
+        return LimitState(limit, remaining, reset if not math.isinf(reset) else 0.0)
+
+
+def _raise_if_too_large(plan: AdmissionPlan) -> None:
+    error = too_large_error(plan)
+    if error is not None:
+        raise error

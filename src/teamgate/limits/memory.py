@@ -1,0 +1,87 @@
+"""In-memory :class:`~teamgate.limits.counters.Counters`: one process, no I/O.
+
+Every method is a plain function under the hood (there is no ``await``
+inside), so each call is atomic on the event loop. The ``*_now`` variants are
+the same operations without a coroutine, for hot paths such as headers.
+
+>>> import asyncio
+>>> from teamgate.limits.counters import RateCheck
+>>> c = MemoryCounters()
+>>> asyncio.run(c.acquire([RateCheck("org:rpm", 2, 60.0, 1)], now=0.0)).allowed
+True
+>>> c.peek_now("org:rpm", 2, 60.0, now=0.0)
+(1, 30.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from teamgate.limits.counters import Decision, RateCheck
+from teamgate.limits.gcra import gcra_check, gcra_peek, gcra_refund
+
+
+class MemoryCounters:
+    """TATs in a dict of floats, concurrency slots in a dict of ints."""
+
+    def __init__(self) -> None:
+        self._tats: dict[str, float] = {}
+        self._slots: dict[str, int] = {}
+
+    def acquire_now(self, checks: Sequence[RateCheck], now: float) -> Decision:
+        """Synchronous :meth:`acquire`."""
+        results = [
+            gcra_check(self._tats.get(c.key, now), now, c.cost, c.limit, c.period) for c in checks
+        ]
+        blocking = tuple(i for i, r in enumerate(results) if not r.allowed)
+        if not blocking:
+            for check, result in zip(checks, results, strict=True):
+                self._tats[check.key] = result.new_tat
+            return Decision(True, 0.0, (), 0, tuple(r.new_tat for r in results))
+        return Decision(
+            allowed=False,
+            retry_after=max(results[i].retry_after for i in blocking),
+            blocking=blocking,
+            blocked_remaining=results[blocking[0]].remaining,
+            tats=tuple(self._tats.get(c.key, now) for c in checks),
+        )
+
+    async def acquire(self, checks: Sequence[RateCheck], now: float) -> Decision:
+        return self.acquire_now(checks, now)
+
+    def refund_now(self, key: str, limit: int, period: float, amount: int, now: float) -> float:
+        """Synchronous :meth:`refund`."""
+        tat = self._tats.get(key)
+        if tat is None:
+            return now
+        new_tat = gcra_refund(tat, now, amount, limit, period)
+        self._tats[key] = new_tat
+        return new_tat
+
+    async def refund(self, key: str, limit: int, period: float, amount: int, now: float) -> float:
+        return self.refund_now(key, limit, period, amount, now)
+
+    def peek_now(self, key: str, limit: int, period: float, now: float) -> tuple[int, float]:
+        """Synchronous :meth:`peek`."""
+        return gcra_peek(self._tats.get(key, now), now, limit, period)
+
+    async def peek(self, key: str, limit: int, period: float, now: float) -> tuple[int, float]:
+        return self.peek_now(key, limit, period, now)
+
+    async def try_take_slot(self, key: str, limit: int) -> bool:
+        taken = self._slots.get(key, 0)
+        if taken >= limit:
+            return False
+        self._slots[key] = taken + 1
+        return True
+
+    async def release_slot(self, key: str) -> None:
+        taken = self._slots.get(key, 0)
+        if taken <= 1:
+            self._slots.pop(key, None)
+        else:
+            self._slots[key] = taken - 1
+
+    def slots_taken(self, key: str) -> int:
+        """How many slots of ``key`` are taken (for tests and metrics)."""
+        return self._slots.get(key, 0)

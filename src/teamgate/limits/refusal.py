@@ -1,0 +1,128 @@
+"""Why an admission attempt failed, in Groq's words.
+
+Messages are modeled on Groq's 429s ("Rate limit reached for model `M` in
+organization `org_…` … on tokens per minute (TPM): Limit 6000, Used 5000,
+Requested 1200. Please try again in 2.1s."), naming the team instead of the org.
+
+>>> from teamgate.config.schema import Limits, Settings, TeamConfig
+>>> from teamgate.limits.plan import build_plan
+>>> team = TeamConfig("chatbot", ("m",), 4096, limits=Limits(rpm=60))
+>>> plan = build_plan(Settings(teams={"chatbot": team}), "chatbot", "m", tokens=10)
+>>> print(rate_refusal(plan, blocking=(0,), remaining=0, retry_after=1.2).message)
+... # doctest: +NORMALIZE_WHITESPACE
+Rate limit reached for team `chatbot` on requests per minute (RPM):
+Limit 60, Used 60, Requested 1. Please try again in 1.2s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from teamgate.errors import PayloadTooLarge, RateLimited
+from teamgate.limits.headers import format_reset
+from teamgate.limits.plan import METRIC_NAMES, AdmissionPlan, PlannedSlot, describe_scope
+
+CONCURRENCY_RETRY_S = 1.0
+"""The retry-after of a refusal by a concurrency limit (when a slot frees is unknowable)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A failed attempt. ``retry_after`` None means "when a concurrency slot frees".
+
+    ``org_blocked`` / ``team_blocked``: whether an org-level / team-level limit
+    refused (both can be true).
+    """
+
+    message: str
+    type: str
+    retry_after: float | None
+    org_blocked: bool
+    team_blocked: bool
+
+    def error(self, headers: dict[str, str]) -> RateLimited:
+        """The 429 to answer with (``retry-after`` rounded up, so it is true)."""
+        retry = CONCURRENCY_RETRY_S if self.retry_after is None else self.retry_after
+        return RateLimited(self.message, retry_after_s=retry, type=self.type, headers=headers)
+
+
+def too_large_error(plan: AdmissionPlan) -> PayloadTooLarge | None:
+    """Groq's 413 when the request alone exceeds a token limit, else None."""
+    planned = plan.too_large
+    if planned is None:
+        return None
+    check = planned.check
+    return PayloadTooLarge(
+        f"Request too large for {describe_scope(planned.scope, plan.team, plan.model)} on "
+        f"{METRIC_NAMES[planned.metric]}: Limit {check.limit}, Requested {check.cost}, "
+        "please reduce your message size and try again.",
+        code="rate_limit_exceeded",
+        type="tokens",
+    )
+
+
+def rate_refusal(
+    plan: AdmissionPlan, blocking: Sequence[int], remaining: int, retry_after: float
+) -> Refusal:
+    """Refused by rate checks ``blocking`` (indices into ``plan.checks``)."""
+    first = plan.checks[blocking[0]]
+    check = first.check
+    message = (
+        f"Rate limit reached for {describe_scope(first.scope, plan.team, plan.model)} on "
+        f"{METRIC_NAMES[first.metric]}: Limit {check.limit}, Used {check.limit - remaining}, "
+        f"Requested {check.cost}. Please try again in {format_reset(retry_after)}."
+    )
+    blockers = [plan.checks[i] for i in blocking]
+    return Refusal(
+        message=message,
+        type="tokens" if first.is_tokens else "requests",
+        retry_after=retry_after,
+        org_blocked=any(p.is_org for p in blockers),
+        team_blocked=any(not p.is_org for p in blockers),
+    )
+
+
+def slot_refusal(plan: AdmissionPlan, slot: PlannedSlot) -> Refusal:
+    """Refused because every concurrency slot of ``slot`` is taken."""
+    is_org = slot.scope in ("org", "org_model")
+    return Refusal(
+        message=(
+            f"Rate limit reached for {describe_scope(slot.scope, plan.team, plan.model)} on "
+            f"concurrent requests: Limit {slot.limit}, Used {slot.limit}, Requested 1. "
+            f"Please try again in {format_reset(CONCURRENCY_RETRY_S)}."
+        ),
+        type="requests",
+        retry_after=None,
+        org_blocked=is_org,
+        team_blocked=not is_org,
+    )
+
+
+def pause_refusal(plan: AdmissionPlan, wait: float) -> Refusal:
+    """Held because Groq's own headers said the org's limit for the model is exhausted."""
+    return Refusal(
+        message=(
+            f"Rate limit reached for team `{plan.team}`: Groq reports the organization's "
+            f"limit for model `{plan.model}` is exhausted. "
+            f"Please try again in {format_reset(wait)}."
+        ),
+        type="requests",
+        retry_after=wait,
+        org_blocked=False,
+        team_blocked=False,
+    )
+
+
+def queue_timeout_refusal(team: str) -> Refusal:
+    """Timed out in the queue without ever having tried (others were ahead)."""
+    return Refusal(
+        message=(
+            f"Rate limit reached for team `{team}`: the request waited its turn in the "
+            "team's queue for the longest allowed. Please try again in 1s."
+        ),
+        type="requests",
+        retry_after=CONCURRENCY_RETRY_S,
+        org_blocked=False,
+        team_blocked=True,
+    )
