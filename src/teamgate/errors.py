@@ -187,7 +187,6 @@ class ServiceStopping(GatewayError):
     status = 503
     type = "server_error"
     code = "service_unavailable"
-    headers_default = {"retry-after": "1"}
 
 
 class ConfigError(Exception):

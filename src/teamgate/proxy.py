@@ -11,11 +11,13 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Literal
 
 import aiohttp
 import orjson
 
 from teamgate.asgi import JSON, Receive, Scope, Send, encode_headers, read_body, send_bytes
+from teamgate.budget.messages import usd_text
 from teamgate.errors import (
     BudgetExceeded,
     GatewayError,
@@ -80,7 +82,7 @@ def team_headers(gw: Gateway, team: str, limit_headers: dict[str, str]) -> list[
     out = list(limit_headers.items())
     remaining = gw.budget.remaining_pico(team)
     if remaining is not None:
-        out.append(("x-teamgate-budget-remaining-usd", f"{remaining // 10**6 / 10**6:.6f}"))
+        out.append(("x-teamgate-budget-remaining-usd", usd_text(remaining, 6)))
     return out
 
 
@@ -146,9 +148,9 @@ async def handle_chat(gw: Gateway, scope: Scope, receive: Receive, send: Send, k
         raise
     try:
         try:
-            reservation = await gw.budget.reserve(key.team, worst, client_gone=gone)
+            reservation = await gw.budget.reserve(key.team, worst, client_gone=gone.event)
         except BudgetExceeded as exc:
-            ticket.correct(0)
+            await ticket.correct(0)
             record(gw, ex, status=exc.status, refusal="budget")
             exc.headers.update(team_headers(gw, key.team, ticket.headers()))
             raise
@@ -158,41 +160,60 @@ async def handle_chat(gw: Gateway, scope: Scope, receive: Receive, send: Send, k
             usage, cost, source = await forward(gw, ex, scope, send, out, plan, bound, ticket, gone)
             await reservation.settle(cost)
             settled = True
-            ticket.correct(usage.total_tokens if usage else 0)
+            await ticket.correct(usage.total_tokens if usage else 0)
         finally:
             if not settled:
                 await reservation.release()
-                ticket.correct(0)
+                await ticket.correct(0)
     finally:
-        ticket.release()
+        await ticket.release()
         gone.close()
 
 
-class ClientWatch:
-    """Tells, when asked, whether the client has gone. Starts listening on first use."""
+class _GoneEvent(asyncio.Event):
+    """Set when the client disconnects; waiting on it starts the listening."""
 
-    __slots__ = ("_gone", "_receive", "_task")
+    def __init__(self, watch: ClientWatch) -> None:
+        super().__init__()
+        self._watch = watch
+
+    async def wait(self) -> Literal[True]:
+        self._watch.start()
+        return await super().wait()
+
+
+class ClientWatch:
+    """Tells whether the client has gone. Listens only once someone asks.
+
+    Calling it (as the limiter does while queued) or waiting on :attr:`event`
+    (as the budget book does) starts a task that reads ``http.disconnect``.
+    """
+
+    __slots__ = ("_receive", "_task", "event")
 
     def __init__(self, receive: Receive) -> None:
         self._receive = receive
         self._task: asyncio.Task[None] | None = None
-        self._gone = False
+        self.event = _GoneEvent(self)
 
-    def __call__(self) -> bool:
+    def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._listen())
-        return self._gone
+
+    def __call__(self) -> bool:
+        self.start()
+        return self.event.is_set()
+
+    @property
+    def gone(self) -> bool:
+        return self.event.is_set()
 
     async def _listen(self) -> None:
         while True:
             message = await self._receive()
             if message["type"] == "http.disconnect":
-                self._gone = True
+                self.event.set()
                 return
-
-    @property
-    def gone(self) -> bool:
-        return self._gone
 
     def close(self) -> None:
         if self._task is not None:

@@ -64,7 +64,6 @@ class Gateway:
         self.prices = PriceTable.from_settings(s)
         self.projects = build_projects(s, self.env)
         self.limiter = Limiter(s, MemoryCounters())
-        self.budget = BudgetBook(s, MemoryBudgetCounters())
         self.client = UpstreamClient(
             s.upstream.base_url,
             timeout_s=s.upstream.timeout_s,
@@ -84,6 +83,9 @@ class Gateway:
         )
         self.ledger.start()
         self.alerts = AlertManager(self.settings, self.store)
+        self.budget = BudgetBook(
+            self.settings, MemoryBudgetCounters(), on_settled=self.alerts.check_nowait
+        )
         await self.budget.load(self.store)
         await self.client.open()
 

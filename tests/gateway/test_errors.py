@@ -49,7 +49,7 @@ def assert_groq_error(resp: httpx.Response, status: int, code: str) -> str:
 def test_bad_bodies_are_400(gateway: RunningGateway, content: bytes, code: str) -> None:
     resp = post(gateway, gateway.key("analytics"), content)
     assert_groq_error(resp, 400, code)
-    assert gateway.simulator.state.total_requests() == 0
+    assert gateway.simulator.state.request_count() == 0
 
 
 def test_body_over_limit_is_413(gateway: RunningGateway) -> None:

@@ -11,6 +11,15 @@ from tests.conftest import UPSTREAM_SECRETS, RunningGateway
 MSG = [{"role": "user", "content": "Hello there"}]
 
 
+def error_of(exc: groq.APIStatusError | openai.APIStatusError) -> dict[str, str]:
+    """The ``error`` object of an SDK exception's body."""
+    body = exc.body
+    assert isinstance(body, dict)
+    inner = body.get("error", body)
+    assert isinstance(inner, dict)
+    return inner
+
+
 def groq_client(gw: RunningGateway, key: str) -> groq.Groq:
     return groq.Groq(api_key=key, base_url=gw.url, max_retries=0)
 
@@ -67,19 +76,19 @@ def test_models_list_only_allowed(gateway: RunningGateway) -> None:
     assert client.models.retrieve("llama-3.1-8b-instant").id == "llama-3.1-8b-instant"
     with pytest.raises(groq.NotFoundError) as err:
         client.models.retrieve("llama-3.3-70b-versatile")
-    assert err.value.body["code"] == "model_not_found"  # type: ignore[index]
+    assert error_of(err.value)["code"] == "model_not_found"
 
 
 def test_model_outside_allowlist_is_403(gateway: RunningGateway) -> None:
     client = groq_client(gateway, gateway.key("analytics"))
     with pytest.raises(groq.PermissionDeniedError) as err:
         client.chat.completions.create(model="llama-3.3-70b-versatile", messages=MSG)
-    body = err.value.body
-    assert body["code"] == "model_not_allowed"  # type: ignore[index]
-    message = body["message"]  # type: ignore[index]
+    body = error_of(err.value)
+    assert body["code"] == "model_not_allowed"
+    message = body["message"]
     assert "analytics" in message and "llama-3.3-70b-versatile" in message
     assert "llama-3.1-8b-instant" in message
-    assert gateway.simulator.state.total_requests() == 0
+    assert gateway.simulator.state.request_count() == 0
 
 
 def test_alias_resolves_before_the_check(gateway: RunningGateway) -> None:
@@ -96,7 +105,7 @@ def test_token_cap(gateway: RunningGateway) -> None:
             client.chat.completions.create(
                 model="llama-3.1-8b-instant", messages=MSG, **{field: 513}
             )
-        assert "512" in err.value.body["message"]  # type: ignore[index]
+        assert "512" in error_of(err.value)["message"]
     client.chat.completions.create(model="llama-3.1-8b-instant", messages=MSG)
     sent = gateway.simulator.state.requests()[-1].body
     assert sent["max_completion_tokens"] == 512
@@ -109,7 +118,7 @@ def test_bad_keys_are_401(gateway: RunningGateway) -> None:
         client = groq.Groq(api_key=key or "none", base_url=gateway.url, max_retries=0)
         with pytest.raises(groq.AuthenticationError) as err:
             client.chat.completions.create(model="llama-3.1-8b-instant", messages=MSG)
-        assert err.value.body == {  # type: ignore[comparison-overlap]
+        assert error_of(err.value) == {
             "message": "Invalid API Key",
             "type": "invalid_request_error",
             "code": "invalid_api_key",
