@@ -391,6 +391,21 @@ CASES: list[tuple[str, Mutation, str]] = [
         "alerts.thresholds[1]: must be a fraction in (0, 1], got 80 (write 80% as 0.8)",
     ),
     (
+        "thresholds not a list",
+        put("alerts", "thresholds", value=0.5),
+        "alerts.thresholds: must be a list, got 0.5",
+    ),
+    (
+        "teams as a list",
+        put("teams", value=["chatbot"]),
+        "teams: must be a mapping, got ['chatbot']",
+    ),
+    (
+        "a number too big for a float",
+        put("upstream", "timeout_s", value=10**400),
+        "upstream.timeout_s: must be a positive number, got " + repr(10**400)[:57] + "...",
+    ),
+    (
         "team threshold zero",
         put("teams", "chatbot", "alert_thresholds", value=[0]),
         "teams.chatbot.alert_thresholds[0]: must be a fraction in (0, 1], got 0",
@@ -503,3 +518,13 @@ def test_defaults_fill_what_the_file_leaves_out(config: dict[str, Any]) -> None:
     assert settings.server.port == 8080
     assert settings.redis.url is None
     assert settings.org.timezone == "UTC"
+
+
+def test_null_thresholds_mean_the_defaults_and_empty_means_none(config: dict[str, Any]) -> None:
+    config["alerts"]["thresholds"] = None
+    config["teams"]["chatbot"]["alert_thresholds"] = []
+    config["org"]["alert_thresholds"] = [0.9]
+    settings = parse_settings(config)
+    assert settings.alerts.thresholds == (Decimal("0.5"), Decimal("0.8"), Decimal("0.95"))
+    assert settings.teams["chatbot"].alert_thresholds == ()
+    assert settings.org.alert_thresholds == (Decimal("0.9"),)

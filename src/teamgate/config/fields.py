@@ -197,7 +197,13 @@ def optional(check: Callable[[Any], T]) -> Callable[[Any], T | None]:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """An int or float (not a bool) that fits in a finite float."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def positive_int(value: Any) -> int:
@@ -213,13 +219,13 @@ def port_number(value: Any) -> int:
 
 
 def positive_number(value: Any) -> float:
-    if _is_number(value) and math.isfinite(value) and value > 0:
+    if _is_number(value) and value > 0:
         return float(value)
     raise Invalid(f"must be a positive number, got {shown(value)}")
 
 
 def non_negative_number(value: Any) -> float:
-    if _is_number(value) and math.isfinite(value) and value >= 0:
+    if _is_number(value) and value >= 0:
         return float(value)
     raise Invalid(f"must be a number >= 0, got {shown(value)}")
 

@@ -178,8 +178,8 @@ def read_thresholds(problems: Problems, path: str, value: object) -> tuple[Decim
 def read_alerts(problems: Problems, value: object) -> AlertSettings:
     d = AlertSettings()
     s = Section(problems, "alerts", value, known=_fields(d))
-    thresholds = d.thresholds
-    if s.has("thresholds"):
+    thresholds = d.thresholds  # absent or null: the defaults; []: no alerts
+    if s.raw("thresholds") is not None:
         thresholds = read_thresholds(problems, s.at("thresholds"), s.raw("thresholds"))
     return AlertSettings(
         thresholds=thresholds,
