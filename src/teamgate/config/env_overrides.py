@@ -53,11 +53,17 @@ def override_paths(env: Mapping[str, str]) -> list[tuple[str, list[str]]]:
 
 
 def parse_value(text: str) -> Any:
-    """A YAML scalar (or flow collection); text that is not valid YAML stays a string."""
+    """A YAML scalar, or a flow collection (``[...]``, ``{...}``); anything else is the text.
+
+    ``sqlite://:memory:`` stays a string although YAML would read a mapping.
+    """
     try:
-        return yaml.safe_load(text)
+        value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
+    if isinstance(value, list | dict) and not text.lstrip().startswith(("[", "{")):
+        return text
+    return value
 
 
 def apply_env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:

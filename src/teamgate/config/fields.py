@@ -9,8 +9,10 @@ in :class:`Problems`, so one pass over a file reports all of its problems.
 >>> server = Section(problems, "server", {"port": -1, "hots": "x"}, known=("host", "port"))
 >>> server.get("port", port_number, 8080)
 8080
->>> problems.lines()
-['server.hots: unknown key (did you mean host?)', 'server.port: must be a port number in 0..65535 (0: pick a free port), got -1']
+>>> for line in problems.lines():
+...     print(line)
+server.hots: unknown key (did you mean host?)
+server.port: must be a port number in 0..65535 (0: pick a free port), got -1
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from teamgate.errors import ConfigError
 
 T = TypeVar("T")
 
-_PLAIN_KEY = re.compile(r"^[^.\[\]\s\"']+$")
+# Model names hold dots (llama-3.3-70b-versatile) and stay readable unquoted;
+# only keys with spaces, brackets or quotes (or empty ones) are bracketed.
+_PLAIN_KEY = re.compile(r"^[^\[\]\s\"']+$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -55,11 +59,13 @@ class InvalidConfig(ConfigError):
         self.source = source
 
     def __str__(self) -> str:
-        return "\n".join(f"{path}: {problem}" if path else problem for path, problem in self.problems)
+        return "\n".join(
+            f"{path}: {problem}" if path else problem for path, problem in self.problems
+        )
 
 
 def child(path: str, key: object) -> str:
-    """The path of ``key`` inside ``path``; keys with dots or spaces are bracketed."""
+    """The path of ``key`` inside ``path``; keys with spaces or brackets are bracketed."""
     text = str(key)
     if not _PLAIN_KEY.match(text):
         return f"{path}[{json.dumps(text)}]"
@@ -191,7 +197,13 @@ def optional(check: Callable[[Any], T]) -> Callable[[Any], T | None]:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """An int or float (not a bool) that fits in a finite float."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def positive_int(value: Any) -> int:
@@ -207,13 +219,13 @@ def port_number(value: Any) -> int:
 
 
 def positive_number(value: Any) -> float:
-    if _is_number(value) and math.isfinite(value) and value > 0:
+    if _is_number(value) and value > 0:
         return float(value)
     raise Invalid(f"must be a positive number, got {shown(value)}")
 
 
 def non_negative_number(value: Any) -> float:
-    if _is_number(value) and math.isfinite(value) and value >= 0:
+    if _is_number(value) and value >= 0:
         return float(value)
     raise Invalid(f"must be a number >= 0, got {shown(value)}")
 

@@ -44,9 +44,7 @@ def example_config_path() -> Path:
     return Path(__file__).resolve().parent.parent / EXAMPLE_FILE_NAME
 
 
-def resolve_config_path(
-    path: str | Path | None, env: Mapping[str, str] | None = None
-) -> Path:
+def resolve_config_path(path: str | Path | None, env: Mapping[str, str] | None = None) -> Path:
     """``path``, else ``$TEAMGATE_CONFIG``, else the packaged example."""
     environ = os.environ if env is None else env
     if path is not None and str(path):
@@ -61,7 +59,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _value in node.value:
-            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=True)
             if isinstance(key, list | dict):
                 continue  # unhashable; SafeLoader reports it
             if key in seen:

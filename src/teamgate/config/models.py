@@ -111,7 +111,7 @@ def build_catalog(
             )
         elif target == alias:
             problems.add(path, "an alias cannot point at itself")
-        elif target in entries:
+        elif target in entries and target not in prices:
             problems.add(
                 path,
                 f"points at '{target}', which is itself an alias; point at a model directly",

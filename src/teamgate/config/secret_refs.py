@@ -46,7 +46,10 @@ def check_secret_reference(value: Any) -> str:
     if not sep or scheme not in SECRET_SCHEMES:
         hint = ""
         if value.startswith("gsk_"):
-            hint = "; this looks like a Groq key itself: put it in an environment variable and write env:NAME"
+            hint = (
+                "; this looks like a Groq key itself: "
+                "put it in an environment variable and write env:NAME"
+            )
         raise Invalid(
             f"must start with env:, file:, aws-sm: or gcp-sm: (the value is not shown){hint}"
         )
@@ -61,7 +64,5 @@ def check_secret_reference(value: Any) -> str:
     if scheme in _EXTRAS:
         module, extra, label = _EXTRAS[scheme]
         if not module_available(module):
-            raise Invalid(
-                f"{scheme}: needs the {label} extra: pip install 'teamgate[{extra}]'"
-            )
+            raise Invalid(f"{scheme}: needs the {label} extra: pip install 'teamgate[{extra}]'")
     return value

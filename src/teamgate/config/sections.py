@@ -11,6 +11,7 @@ Limits(rpm=60, tpm=None, rpd=None, tpd=None, concurrency=None, max_queue_wait_s=
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from typing import Any, cast
 
@@ -90,7 +91,8 @@ def read_upstream(problems: Problems, value: object) -> UpstreamSettings:
             "retry_429_deadline_s", non_negative_number, d.retry_429_deadline_s
         ),
         key_selection=cast(
-            KeySelection, s.get("key_selection", choice("first", "round_robin"), d.key_selection)
+            KeySelection,
+            s.get("key_selection", choice("first", "round_robin"), str(d.key_selection)),
         ),
         failed_key_backoff_s=s.get(
             "failed_key_backoff_s", non_negative_number, d.failed_key_backoff_s
@@ -142,7 +144,7 @@ def read_redis(problems: Problems, value: object) -> RedisSettings:
     return RedisSettings(
         url=s.get("url", optional(_redis_url), d.url),
         failure_mode=cast(
-            FailureMode, s.get("failure_mode", choice("closed", "open"), d.failure_mode)
+            FailureMode, s.get("failure_mode", choice("closed", "open"), str(d.failure_mode))
         ),
         instances=s.get("instances", positive_int, d.instances),
     )
@@ -176,8 +178,8 @@ def read_thresholds(problems: Problems, path: str, value: object) -> tuple[Decim
 def read_alerts(problems: Problems, value: object) -> AlertSettings:
     d = AlertSettings()
     s = Section(problems, "alerts", value, known=_fields(d))
-    thresholds = d.thresholds
-    if s.has("thresholds"):
+    thresholds = d.thresholds  # absent or null: the defaults; []: no alerts
+    if s.raw("thresholds") is not None:
         thresholds = read_thresholds(problems, s.at("thresholds"), s.raw("thresholds"))
     return AlertSettings(
         thresholds=thresholds,
@@ -208,5 +210,5 @@ def read_limits(problems: Problems, path: str, value: object) -> Limits:
     )
 
 
-def _fields(instance: object) -> tuple[str, ...]:
-    return tuple(type(instance).__slots__)
+def _fields(instance: Any) -> tuple[str, ...]:
+    return tuple(field.name for field in dataclasses.fields(instance))

@@ -109,7 +109,8 @@ def render_summary(settings: Settings) -> str:
         lines.append(f"pricing: overrides for {overridden}; pricing.default {fallback}")
     lines += [
         f"storage: {redact_url(settings.storage.url)}",
-        f"upstream: {settings.upstream.base_url} (timeout {settings.upstream.timeout_s:g}s)",
+        f"upstream: {redact_url(settings.upstream.base_url)} "
+        f"(timeout {settings.upstream.timeout_s:g}s)",
     ]
     if settings.redis.url:
         lines.append(

@@ -24,7 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from teamgate.config.fields import Invalid, Problems, Section, boolean, money, optional, shown
-from teamgate.config.models import build_catalog, read_model_limits, read_pricing
+from teamgate.config.models import ModelCatalog, build_catalog, read_model_limits, read_pricing
 from teamgate.config.schema import OrgConfig, Settings, TeamConfig
 from teamgate.config.sections import (
     read_admin,
@@ -37,7 +37,6 @@ from teamgate.config.sections import (
     read_thresholds,
     read_upstream,
 )
-from teamgate.config.models import ModelCatalog
 from teamgate.config.teams import read_teams
 
 TOP_LEVEL_KEYS = (
