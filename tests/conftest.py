@@ -45,7 +45,10 @@ BASE_CONFIG: dict[str, Any] = {
                 },
                 "staging": {
                     "upstream_keys": [
-                        {"name": "chatbot-staging-2026-04", "secret": "env:GROQ_KEY_CHATBOT_STAGING"}
+                        {
+                            "name": "chatbot-staging-2026-04",
+                            "secret": "env:GROQ_KEY_CHATBOT_STAGING",
+                        }
                     ]
                 },
             },
@@ -98,7 +101,9 @@ def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
 
 def build_settings(upstream_url: str, db: Path, patch: dict[str, Any] | None = None) -> Settings:
     data = merge(BASE_CONFIG, patch or {})
-    data = merge(data, {"upstream": {"base_url": upstream_url}, "storage": {"url": f"sqlite:///{db}"}})
+    data = merge(
+        data, {"upstream": {"base_url": upstream_url}, "storage": {"url": f"sqlite:///{db}"}}
+    )
     return parse_settings(data)
 
 

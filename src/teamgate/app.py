@@ -11,7 +11,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from teamgate.asgi import JSON, ClientDisconnected, Receive, Scope, Send, header, send_bytes, send_error
+from teamgate.asgi import (
+    JSON,
+    ClientDisconnected,
+    Receive,
+    Scope,
+    Send,
+    header,
+    send_bytes,
+    send_error,
+)
 from teamgate.config.schema import Settings
 from teamgate.errors import GatewayError, MethodNotAllowed, NotFound
 from teamgate.ledger.store import Store
@@ -35,7 +44,11 @@ class TeamgateApp:
     """The gateway as an ASGI callable; its :class:`Gateway` is built in the lifespan."""
 
     def __init__(
-        self, settings: Settings, *, env: Mapping[str, str] | None = None, store: Store | None = None
+        self,
+        settings: Settings,
+        *,
+        env: Mapping[str, str] | None = None,
+        store: Store | None = None,
     ) -> None:
         self.settings = settings
         self.gateway = Gateway(settings, **({"env": env} if env is not None else {}), store=store)

@@ -58,7 +58,9 @@ def _requests_for(team: str, settings: Settings, count: int) -> list[dict[str, o
     return bodies
 
 
-async def _burst(base: str, secrets: dict[str, str], settings: Settings, count: int) -> dict[str, Counter[str]]:
+async def _burst(
+    base: str, secrets: dict[str, str], settings: Settings, count: int
+) -> dict[str, Counter[str]]:
     outcome: dict[str, Counter[str]] = {team: Counter() for team in secrets}
     async with aiohttp.ClientSession() as session:
 
@@ -116,8 +118,14 @@ def run_demo(requests_per_team: int = 30) -> int:
         refused = ", ".join(f"{n}x {why}" for why, n in sorted(counts.items()) if why != "ok")
         budget = settings.teams[team].monthly_budget_usd
         rows.append(
-            (team, str(counts["ok"]), refused or "-", str(tokens[team]), format_usd(cost[team], places=6),
-             f"${budget}" if budget is not None else "-")
+            (
+                team,
+                str(counts["ok"]),
+                refused or "-",
+                str(tokens[team]),
+                format_usd(cost[team], places=6),
+                f"${budget}" if budget is not None else "-",
+            )
         )
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:

@@ -7,6 +7,7 @@ Groq's bytes go back to the client untouched; usage is read on the way past.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -15,8 +16,9 @@ from typing import Literal
 
 import aiohttp
 import orjson
+from multidict import CIMultiDictProxy
 
-from teamgate.asgi import JSON, Receive, Scope, Send, encode_headers, read_body, send_bytes
+from teamgate.asgi import Receive, Scope, Send, encode_headers, read_body, send_bytes
 from teamgate.budget.messages import usd_text
 from teamgate.errors import (
     BudgetExceeded,
@@ -58,7 +60,9 @@ def decode_body(raw: bytes) -> dict[str, object]:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"Request body is not valid JSON: {exc}", code="invalid_json") from None
+        raise InvalidRequest(
+            f"Request body is not valid JSON: {exc}", code="invalid_json"
+        ) from None
     if not isinstance(body, dict):
         raise InvalidRequest("Request body must be a JSON object", code="invalid_json")
     return body
@@ -74,7 +78,11 @@ def upstream_body(raw: bytes, body: dict[str, object], plan: ChatPlan) -> bytes:
     if plan.cap_injected:
         # Insert the cap as the object's first member: no re-encoding of the rest.
         start = raw.index(b"{") + 1
-        return b"%s\"max_completion_tokens\":%d,%s" % (raw[:start], plan.max_completion_tokens, raw[start:])
+        return b'%s"max_completion_tokens":%d,%s' % (
+            raw[:start],
+            plan.max_completion_tokens,
+            raw[start:],
+        )
     return raw
 
 
@@ -123,7 +131,9 @@ def record(
     )
 
 
-async def handle_chat(gw: Gateway, scope: Scope, receive: Receive, send: Send, key: ClientKey) -> None:
+async def handle_chat(
+    gw: Gateway, scope: Scope, receive: Receive, send: Send, key: ClientKey
+) -> None:
     ex = Exchange(key, "req_" + uuid.uuid4().hex[:26], time.time(), time.perf_counter())
     raw = await read_body(scope, receive, gw.settings.server.max_body_bytes)
     try:
@@ -157,7 +167,7 @@ async def handle_chat(gw: Gateway, scope: Scope, receive: Receive, send: Send, k
         settled = False
         try:
             out = upstream_body(raw, body, plan)
-            usage, cost, source = await forward(gw, ex, scope, send, out, plan, bound, ticket, gone)
+            usage, cost, _ = await forward(gw, ex, scope, send, out, plan, bound, ticket, gone)
             await reservation.settle(cost)
             settled = True
             await ticket.correct(usage.total_tokens if usage else 0)
@@ -253,9 +263,19 @@ async def forward(
             source = "estimated"
         else:
             usage, source = facts.usage, "reported"
-        cost = gw.prices.cost(plan.model, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
-        record(gw, ex, status=200, usage=usage, cost=cost, groq_id=facts.groq_id,
-               model_served=facts.model, source=source)
+        cost = gw.prices.cost(
+            plan.model, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens
+        )
+        record(
+            gw,
+            ex,
+            status=200,
+            usage=usage,
+            cost=cost,
+            groq_id=facts.groq_id,
+            model_served=facts.model,
+            source=source,
+        )
         return usage, cost, source
     finally:
         resp.release()
@@ -287,7 +307,7 @@ async def open_upstream(
         headers = forward_headers(scope["headers"], up.secret)
         try:
             resp = await gw.client.send("POST", CHAT_PATH, body, headers)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise UpstreamTimeout("Groq did not answer in time.") from None
         except aiohttp.ClientError as exc:
             if not server_retry_used and len(project.keys) > 1:
@@ -300,7 +320,9 @@ async def open_upstream(
             resp.release()
             project.mark_failed(up, now, gw.settings.upstream.failed_key_backoff_s)
             tried.add(up.name)
-            log.error("upstream key %s of project %s was rejected by Groq (401)", up.name, project.project)
+            log.error(
+                "upstream key %s of project %s was rejected by Groq (401)", up.name, project.project
+            )
             gw.alerts.notify(
                 "upstream_key_rejected",
                 f"Groq rejected upstream key `{up.name}` ({up.fingerprint}) of project "
@@ -325,8 +347,9 @@ async def open_upstream(
         return resp, up
 
 
-def retry_after(headers: "aiohttp.typedefs.LooseHeaders") -> float | None:
-    get = headers.get  # type: ignore[union-attr]
+def retry_after(headers: CIMultiDictProxy[str]) -> float | None:
+    """Groq's requested wait in seconds (``retry-after-ms`` first), or None."""
+    get = headers.get
     ms = get("retry-after-ms")
     if ms:
         try:
@@ -364,7 +387,7 @@ async def relay_stream(
                 broken = "client disconnected"
                 resp.close()
                 break
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         broken = f"upstream stream broke: {type(exc).__name__}"
     except OSError:
         broken = "client disconnected"
@@ -374,14 +397,16 @@ async def relay_stream(
             code="stream_interrupted",
             type="server_error",
         )
-        try:
-            await send({"type": "http.response.body", "body": b"data: " + error.body() + b"\n\n", "more_body": True})
-        except OSError:
-            pass
-    try:
+        with contextlib.suppress(OSError):
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": b"data: " + error.body() + b"\n\n",
+                    "more_body": True,
+                }
+            )
+    with contextlib.suppress(OSError):
         await send({"type": "http.response.body", "body": b""})
-    except OSError:
-        pass
     if meter.usage is not None and not broken:
         usage, source = meter.usage, "reported"
     else:
@@ -389,7 +414,17 @@ async def relay_stream(
         source = "estimated"
         if broken:
             log.warning("stream for team %s cut (%s); charging an estimate", ex.key.team, broken)
-    cost = gw.prices.cost(plan.model, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
-    record(gw, ex, status=200, usage=usage, cost=cost, groq_id=meter.groq_id,
-           model_served=meter.model, source=source)
+    cost = gw.prices.cost(
+        plan.model, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens
+    )
+    record(
+        gw,
+        ex,
+        status=200,
+        usage=usage,
+        cost=cost,
+        groq_id=meter.groq_id,
+        model_served=meter.model,
+        source=source,
+    )
     return usage, cost, source

@@ -32,7 +32,9 @@ from teamgate.upstream.pool import ProjectKeys, UpstreamKey
 log = logging.getLogger("teamgate")
 
 
-def build_projects(settings: Settings, env: Mapping[str, str]) -> dict[tuple[str, str], ProjectKeys]:
+def build_projects(
+    settings: Settings, env: Mapping[str, str]
+) -> dict[tuple[str, str], ProjectKeys]:
     """Resolve every upstream key's secret; a missing one is an error naming its reference."""
     projects: dict[tuple[str, str], ProjectKeys] = {}
     for team in settings.teams.values():

@@ -137,7 +137,9 @@ class StreamMeter:
                 if isinstance(delta, dict):
                     content = delta.get("content")
                     if isinstance(content, str):
-                        self.content_bytes += len(content.encode()) if not content.isascii() else len(content)
+                        self.content_bytes += (
+                            len(content.encode()) if not content.isascii() else len(content)
+                        )
 
     def estimated_completion_tokens(self, cap: int) -> int:
         """An upper bound of the tokens streamed so far (no token is shorter than a byte)."""

@@ -6,12 +6,16 @@ import time
 
 import httpx
 import pytest
-
 from tests.conftest import RunningGateway
 
 
-def post(gw: RunningGateway, key: str | None, content: bytes, path: str = "/openai/v1/chat/completions",
-         **headers: str) -> httpx.Response:
+def post(
+    gw: RunningGateway,
+    key: str | None,
+    content: bytes,
+    path: str = "/openai/v1/chat/completions",
+    **headers: str,
+) -> httpx.Response:
     h = {"content-type": "application/json", **headers}
     if key:
         h["authorization"] = f"Bearer {key}"
@@ -36,14 +40,25 @@ def assert_groq_error(resp: httpx.Response, status: int, code: str) -> str:
         (b'"text"', "invalid_json"),
         (b'{"messages": [{"role": "user", "content": "x"}]}', "invalid_request"),
         (b'{"model": "llama-3.1-8b-instant"}', "invalid_request"),
-        (b'{"model": "llama-3.1-8b-instant", "messages": [{"role":"user","content":"x"}], '
-         b'"max_completion_tokens": -5}', "invalid_value"),
-        (b'{"model": "llama-3.1-8b-instant", "messages": [{"role":"user","content":"x"}], '
-         b'"max_tokens": "many"}', "invalid_type"),
-        (b'{"model": "llama-3.1-8b-instant", "messages": [{"role":"user","content":"x"}], '
-         b'"max_tokens": true}', "invalid_type"),
-        (b'{"model": "llama-3.1-8b-instant", "messages": [{"role":"user","content":"x"}], "n": 3}',
-         "invalid_value"),
+        (
+            b'{"model": "llama-3.1-8b-instant", "messages": [{"role":"user","content":"x"}], '
+            b'"max_completion_tokens": -5}',
+            "invalid_value",
+        ),
+        (
+            b'{"model": "llama-3.1-8b-instant", "messages": [{"role":"user","content":"x"}], '
+            b'"max_tokens": "many"}',
+            "invalid_type",
+        ),
+        (
+            b'{"model": "llama-3.1-8b-instant", "messages": [{"role":"user","content":"x"}], '
+            b'"max_tokens": true}',
+            "invalid_type",
+        ),
+        (
+            b'{"model": "llama-3.1-8b-instant", "messages": [{"role":"user","content":"x"}], "n": 3}',
+            "invalid_value",
+        ),
     ],
 )
 def test_bad_bodies_are_400(gateway: RunningGateway, content: bytes, code: str) -> None:
@@ -53,7 +68,11 @@ def test_bad_bodies_are_400(gateway: RunningGateway, content: bytes, code: str) 
 
 
 def test_body_over_limit_is_413(gateway: RunningGateway) -> None:
-    big = b'{"model": "x", "messages": [{"role": "user", "content": "' + b"a" * (11 * 1024 * 1024) + b'"}]}'
+    big = (
+        b'{"model": "x", "messages": [{"role": "user", "content": "'
+        + b"a" * (11 * 1024 * 1024)
+        + b'"}]}'
+    )
     resp = post(gateway, gateway.key("analytics"), big)
     assert_groq_error(resp, 413, "request_too_large")
 
@@ -78,6 +97,7 @@ def test_revoked_and_expired_keys_refused_without_restart(gateway: RunningGatewa
         assert time.monotonic() < deadline
         time.sleep(0.1)
     from tests.conftest import run
+
     from teamgate.ledger import open_store
 
     async def revoke() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import groq
 import openai
 import pytest
-
 from tests.conftest import UPSTREAM_SECRETS, RunningGateway
 
 MSG = [{"role": "user", "content": "Hello there"}]
@@ -40,9 +39,7 @@ def test_groq_sdk_chat_completion_uses_team_upstream_key(gateway: RunningGateway
 
 def test_groq_sdk_streaming(gateway: RunningGateway) -> None:
     client = groq_client(gateway, gateway.key("analytics"))
-    stream = client.chat.completions.create(
-        model="llama-3.1-8b-instant", messages=MSG, stream=True
-    )
+    stream = client.chat.completions.create(model="llama-3.1-8b-instant", messages=MSG, stream=True)
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text.strip()

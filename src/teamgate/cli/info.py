@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from teamgate.budget.period import month_of
-from teamgate.cli.options import add_config, config_path, settings_from, with_store
+from teamgate.cli.options import add_config, settings_from, with_store
 from teamgate.config.loader import render_summary
 from teamgate.ledger.records import SpendTotal
 from teamgate.ledger.store import Store
@@ -39,7 +39,6 @@ def add_commands(sub: Any) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    print(f"{config_path(args)}: OK")
     print(render_summary(settings))
     return 0
 
@@ -62,7 +61,9 @@ def cmd_usage(args: argparse.Namespace) -> int:
     for name, team in settings.teams.items():
         total = spent.get(name)
         cost = total.cost_pusd if total else 0
-        budget = usd_to_pico(team.monthly_budget_usd) if team.monthly_budget_usd is not None else None
+        budget = (
+            usd_to_pico(team.monthly_budget_usd) if team.monthly_budget_usd is not None else None
+        )
         rows.append(_row(name, cost, total.requests if total else 0, budget))
     org_cost = sum(s.cost_pusd for s in spent.values())
     org_budget = settings.org.monthly_budget_usd
@@ -75,7 +76,11 @@ def cmd_usage(args: argparse.Namespace) -> int:
         )
     )
     if args.json:
-        print(orjson.dumps({"period": period.key, "scopes": rows}, option=orjson.OPT_INDENT_2).decode())
+        print(
+            orjson.dumps(
+                {"period": period.key, "scopes": rows}, option=orjson.OPT_INDENT_2
+            ).decode()
+        )
         return 0
     print(f"Month to date: {period.key} ({settings.org.timezone})")
     header = ("SCOPE", "REQUESTS", "SPENT", "BUDGET", "USED")
@@ -91,7 +96,9 @@ def cmd_usage(args: argparse.Namespace) -> int:
     ]
     widths = [max(len(row[i]) for row in [header, *table]) for i in range(len(header))]
     for row in [header, *table]:
-        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
+        cells = [row[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
+        ]
         print("  ".join(cells))
     return 0
 

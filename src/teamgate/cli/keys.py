@@ -67,7 +67,9 @@ def cmd_create(args: argparse.Namespace) -> int:
     try:
         with_store(settings, add)
     except KeyError:
-        return _fail(f"a live key named {record.name!r} exists; revoke it first or pick another purpose")
+        return _fail(
+            f"a live key named {record.name!r} exists; revoke it first or pick another purpose"
+        )
     if args.json:
         print(orjson.dumps({"name": record.name, "key": secret}).decode())
     else:
@@ -109,11 +111,27 @@ def cmd_list(args: argparse.Namespace) -> int:
         ]
         print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
         return 0
-    header = ("NAME", "TEAM", "ENV", "PURPOSE", "FINGERPRINT", "CREATED", "EXPIRES", "LAST USED", "STATE")
+    header = (
+        "NAME",
+        "TEAM",
+        "ENV",
+        "PURPOSE",
+        "FINGERPRINT",
+        "CREATED",
+        "EXPIRES",
+        "LAST USED",
+        "STATE",
+    )
     rows_t = [
         (
-            k.name, k.team, k.environment, k.purpose, k.fingerprint, _when(k.created_at),
-            _when(k.expires_at), _when(k.last_used_at),
+            k.name,
+            k.team,
+            k.environment,
+            k.purpose,
+            k.fingerprint,
+            _when(k.created_at),
+            _when(k.expires_at),
+            _when(k.last_used_at),
             "revoked" if k.revoked_at else ("expired" if not k.usable(now) else "active"),
         )
         for k in keys

@@ -22,7 +22,7 @@ def add_config(parser: argparse.ArgumentParser) -> None:
         "--config",
         "-c",
         metavar="FILE",
-        help="YAML config (default: $TEAMGATE_CONFIG, else ./teamgate.yaml, else the built-in example)",
+        help="YAML config (default: $TEAMGATE_CONFIG, else ./teamgate.yaml, else the example)",
     )
 
 

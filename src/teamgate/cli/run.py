@@ -51,7 +51,9 @@ def env_secret_names(settings: Settings) -> list[str]:
     return names
 
 
-def upstream_env(settings: Settings, env: Mapping[str, str], simulate: bool) -> tuple[dict[str, str], str]:
+def upstream_env(
+    settings: Settings, env: Mapping[str, str], simulate: bool
+) -> tuple[dict[str, str], str]:
     """The environment the gateway resolves secrets from, and the mode it runs in.
 
     Modes: ``groq`` (every reference resolves), ``groq-fallback`` (unset ``env:``
@@ -130,7 +132,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             lines += [f"  {name}: {secret}" for name, secret in made]
         _banner(lines)
     elif mode == "groq-fallback":
-        print("teamgate: upstream key variables unset; using GROQ_API_KEY for them", file=sys.stderr)
+        print(
+            "teamgate: upstream key variables unset; using GROQ_API_KEY for them", file=sys.stderr
+        )
     print(
         f"teamgate: config {config_path(args)}, storage {settings.storage.url}, "
         f"{len(settings.teams)} teams, upstream {settings.upstream.base_url}",
