@@ -56,7 +56,8 @@ def assert_groq_error(resp: httpx.Response, status: int, code: str) -> str:
             "invalid_type",
         ),
         (
-            b'{"model": "llama-3.1-8b-instant", "messages": [{"role":"user","content":"x"}], "n": 3}',
+            b'{"model": "llama-3.1-8b-instant", "messages": [{"role":"user","content":"x"}], '
+            b'"n": 3}',
             "invalid_value",
         ),
     ],
