@@ -46,6 +46,7 @@ from teamgate.simulator.groq_errors import (
     model_not_found,
     unknown_url,
 )
+from teamgate.simulator.hold import HoldGate
 from teamgate.simulator.keys import KeyRegistry
 from teamgate.simulator.ratelimits import RateLimitCounter
 from teamgate.simulator.requests import ChatRequest, RequestHeaders, parse_chat_request
@@ -71,6 +72,7 @@ class Simulator:
         self.state = SimulatorState()
         self.keys = KeyRegistry(self.config.keys)
         self.faults = FaultQueue()
+        self.gate = HoldGate()
         self.ratelimits = RateLimitCounter(
             self.config.ratelimit_limit_requests,
             self.config.ratelimit_limit_tokens,
@@ -99,16 +101,30 @@ class Simulator:
         """Accept ``key`` from now on."""
         self.keys.add(key)
 
+    def wait_held(self, count: int, timeout_s: float = 10.0) -> bool:
+        """Block (in a thread other than the server's) until ``count`` requests are held."""
+        return self.gate.wait_held(count, timeout_s)
+
+    def release_held(self) -> int:
+        """Let every request held by the ``hold`` fault go on; returns how many."""
+        return self.gate.release()
+
     def reset(self) -> None:
         """Forget recordings, queued faults, rate-limit counters, added and revoked keys."""
         self.state.reset()
         self.faults.clear()
         self.keys.reset()
         self.ratelimits.reset()
+        self.gate.release()
 
     # -- ASGI -----------------------------------------------------------------
 
-    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+    @property
+    def app(self) -> Simulator:
+        """The ASGI 3 application (the simulator itself is callable)."""
+        return self
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The ASGI 3 entry point."""
         kind = scope["type"]
         if kind == "http":
@@ -159,40 +175,41 @@ class Simulator:
         handle = self._begin(method, path, headers)
         status: int | None = None
         try:
-            if headers.key is None or not self.keys.accepts(headers.key):
-                answer = invalid_api_key()
-            elif method != "GET":
-                answer = unknown_url(method, path)
-            else:
-                plan = NO_FAULT
-                if headers.fault is not None:
-                    try:
-                        plan = parse_fault_spec(headers.fault)
-                    except FaultSpecError as exc:
-                        plan, answer = NO_FAULT, invalid_request(str(exc), "invalid_fault_spec")
-                        status = answer[0]
-                        await self._answer(send, answer, request_id)
-                        return
-                if await self._early_fault(plan, send, receive):
-                    return
-                if plan.status is not None:
-                    answer = fault_answer(plan, "-", 0)
-                elif path == MODELS_PATH:
-                    answer = (200, [_JSON], self._models_body)
-                else:
-                    model = path[len(MODELS_PATH) + 1 :]
-                    found = self._model_bodies.get(model)
-                    answer = (200, [_JSON], found) if found else model_not_found(model)
-            status = answer[0]
-            await self._answer(send, answer, request_id)
+            answer = await self._models_answer(method, path, headers, send, receive)
+            if answer is not None:
+                status = answer[0]
+                await self._answer(send, answer, request_id)
         finally:
             self.state.finish(handle, status)
 
+    async def _models_answer(
+        self, method: str, path: str, headers: RequestHeaders, send: Send, receive: Receive
+    ) -> ErrorAnswer | None:
+        if headers.key is None or not self.keys.accepts(headers.key):
+            return invalid_api_key()
+        if method != "GET":
+            return unknown_url(method, path)
+        try:
+            plan = NO_FAULT if headers.fault is None else parse_fault_spec(headers.fault)
+        except FaultSpecError as exc:
+            return invalid_request(str(exc), "invalid_fault_spec")
+        if await self._early_fault(plan, send, receive):
+            return None
+        if plan.status is not None:
+            return fault_answer(plan, "-", 0)
+        if path == MODELS_PATH:
+            return 200, [_JSON], self._models_body
+        model = path[len(MODELS_PATH) + 1 :]
+        found = self._model_bodies.get(model)
+        return (200, [_JSON], found) if found else model_not_found(model)
+
     async def _early_fault(self, plan: FaultPlan, send: Send, receive: Receive) -> bool:
-        """Latency, then a hang-up if the plan asks for one. True when the connection is gone."""
+        """Latency, a hold, then a hang-up if asked. True when the connection is gone."""
         delay = self.config.latency_s + plan.latency_s
         if delay > 0:
             await asyncio.sleep(delay)
+        if plan.hold_s is not None:
+            await self.gate.hold(plan.hold_s)
         if plan.disconnect is not None:
             await drop_connection(send, receive, reset=plan.disconnect == "reset")
             return True
