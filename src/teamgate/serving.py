@@ -84,7 +84,7 @@ class ServerThread:
             loop=_event_loop_name(),
             http="httptools",
             ws="none",
-        interface="asgi3",
+            interface="asgi3",
             lifespan="on",
             log_level="warning",
             access_log=False,

@@ -52,4 +52,3 @@ def start_simulator() -> Iterator[Callable[[SimulatorConfig], tuple[Simulator, s
     yield start
     for server in servers:
         server.stop()
-

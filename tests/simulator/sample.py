@@ -15,8 +15,4 @@ def chat_body(content: str = "hello", **extra: object) -> dict[str, object]:
 
 def sse_payloads(text: str) -> list[str]:
     """The ``data:`` payloads of an SSE body, in order."""
-    return [
-        line.removeprefix("data: ")
-        for line in text.split("\n\n")
-        if line.startswith("data: ")
-    ]
+    return [line.removeprefix("data: ") for line in text.split("\n\n") if line.startswith("data: ")]

@@ -34,7 +34,10 @@ def test_groq_non_streaming_completion(sim: Simulator, url: str) -> None:
 def test_groq_streaming_completion_has_usage_in_last_chunk(url: str) -> None:
     with groq.Groq(api_key=KEY, base_url=url, max_retries=0) as client:
         stream = client.chat.completions.create(
-            model=MODEL, messages=MESSAGES, stream=True, max_completion_tokens=10  # type: ignore[arg-type]
+            model=MODEL,
+            messages=MESSAGES,
+            stream=True,
+            max_completion_tokens=10,  # type: ignore[arg-type]
         )
         chunks = list(stream)
     assert chunks[0].choices[0].delta.role == "assistant"
@@ -67,7 +70,9 @@ def test_openai_streaming_include_usage_chunk(url: str) -> None:
 def test_openai_non_streaming_completion(url: str) -> None:
     with openai.OpenAI(api_key=KEY, base_url=url + "/openai/v1", max_retries=0) as client:
         completion = client.chat.completions.create(
-            model=MODEL, messages=MESSAGES, max_tokens=3  # type: ignore[arg-type]
+            model=MODEL,
+            messages=MESSAGES,
+            max_tokens=3,  # type: ignore[arg-type]
         )
     assert completion.choices[0].message.content == "tok tok tok"
     assert completion.choices[0].finish_reason == "length"
@@ -121,7 +126,9 @@ def test_unknown_model_is_not_found(url: str) -> None:
     assert raised.value.body == {"error": {**raised.value.body["error"], "code": "model_not_found"}}  # type: ignore[index]
 
 
-def test_429_is_rate_limit_error_and_sdk_retry_honours_retry_after(sim: Simulator, url: str) -> None:
+def test_429_is_rate_limit_error_and_sdk_retry_honours_retry_after(
+    sim: Simulator, url: str
+) -> None:
     sim.push_faults(KEY, "429;retry_after=0")
     with groq.Groq(api_key=KEY, base_url=url, max_retries=0) as client:
         with pytest.raises(groq.RateLimitError) as raised:

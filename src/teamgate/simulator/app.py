@@ -175,7 +175,7 @@ class Simulator:
         handle = self._begin(method, path, headers)
         status: int | None = None
         try:
-            answer = await self._models_answer(method, path, headers, send, receive)
+            answer = await self._models_answer(method, path, headers, send, receive, handle)
             if answer is not None:
                 status = answer[0]
                 await self._answer(send, answer, request_id)
@@ -183,7 +183,13 @@ class Simulator:
             self.state.finish(handle, status)
 
     async def _models_answer(
-        self, method: str, path: str, headers: RequestHeaders, send: Send, receive: Receive
+        self,
+        method: str,
+        path: str,
+        headers: RequestHeaders,
+        send: Send,
+        receive: Receive,
+        handle: InFlight,
     ) -> ErrorAnswer | None:
         if headers.key is None or not self.keys.accepts(headers.key):
             return invalid_api_key()
@@ -193,7 +199,7 @@ class Simulator:
             plan = NO_FAULT if headers.fault is None else parse_fault_spec(headers.fault)
         except FaultSpecError as exc:
             return invalid_request(str(exc), "invalid_fault_spec")
-        if await self._early_fault(plan, send, receive):
+        if await self._early_fault(plan, send, receive, handle):
             return None
         if plan.status is not None:
             return fault_answer(plan, "-", 0)
@@ -203,7 +209,9 @@ class Simulator:
         found = self._model_bodies.get(model)
         return (200, [_JSON], found) if found else model_not_found(model)
 
-    async def _early_fault(self, plan: FaultPlan, send: Send, receive: Receive) -> bool:
+    async def _early_fault(
+        self, plan: FaultPlan, send: Send, receive: Receive, handle: InFlight
+    ) -> bool:
         """Latency, a hold, then a hang-up if asked. True when the connection is gone."""
         delay = self.config.latency_s + plan.latency_s
         if delay > 0:
@@ -211,9 +219,16 @@ class Simulator:
         if plan.hold_s is not None:
             await self.gate.hold(plan.hold_s)
         if plan.disconnect is not None:
-            await drop_connection(send, receive, reset=plan.disconnect == "reset")
+            await self._cut(handle, None, send, receive, reset=plan.disconnect == "reset")
             return True
         return False
+
+    async def _cut(
+        self, handle: InFlight, status: int | None, send: Send, receive: Receive, *, reset: bool
+    ) -> None:
+        """Record the request as finished (unbilled), then hang up on the client."""
+        self.state.finish(handle, status)
+        await drop_connection(send, receive, reset=reset)
 
     def _chat_fault(self, headers: RequestHeaders) -> FaultPlan:
         if headers.fault is not None:
@@ -242,14 +257,14 @@ class Simulator:
                 else:
                     if handle.record is not None:
                         handle.record.fault = None if plan is NO_FAULT else plan.spec
-                    if await self._early_fault(plan, send, receive):
+                    if await self._early_fault(plan, send, receive, handle):
                         return
                     if plan.status is not None:
                         requested = request.prompt_tokens + (request.cap or 0)
                         answer = fault_answer(plan, request.model or "-", requested)
                     else:
                         status, billed = await self._complete(
-                            request, headers, plan, request_id, send, receive
+                            request, headers, plan, request_id, send, receive, handle
                         )
                         self.state.finish(handle, status, billed)
                         return
@@ -273,6 +288,7 @@ class Simulator:
         request_id: str,
         send: Send,
         receive: Receive,
+        handle: InFlight,
     ) -> tuple[int, tuple[int, int] | None]:
         """Answer a chat request past auth and faults: ``(status, billed tokens or None)``."""
         error = self._validate(request)
@@ -298,15 +314,21 @@ class Simulator:
             await send_response(send, 200, [_JSON, *base], _MALFORMED_BODY)
             return 200, None
         if request.stream:
-            done = await self._stream(completion, request, plan, base, send, receive)
+            done = await self._stream(completion, request, plan, base, send, receive, handle)
         else:
-            done = await self._whole(completion, plan, base, send, receive)
+            done = await self._whole(completion, plan, base, send, receive, handle)
         if not done:
             return 200, None
         return 200, (completion.prompt_tokens, completion.completion_tokens)
 
     async def _whole(
-        self, completion: Completion, plan: FaultPlan, base: Headers, send: Send, receive: Receive
+        self,
+        completion: Completion,
+        plan: FaultPlan,
+        base: Headers,
+        send: Send,
+        receive: Receive,
+        handle: InFlight,
     ) -> bool:
         body = completion.body()
         if plan.stream_break_after is None:
@@ -317,7 +339,7 @@ class Simulator:
         await send(
             {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
         )
-        await drop_connection(send, receive, reset=False)
+        await self._cut(handle, 200, send, receive, reset=False)
         return False
 
     async def _stream(
@@ -328,6 +350,7 @@ class Simulator:
         base: Headers,
         send: Send,
         receive: Receive,
+        handle: InFlight,
     ) -> bool:
         events = completion.stream(
             self.config.chunk_tokens,
@@ -339,7 +362,7 @@ class Simulator:
         delay = plan.chunk_delay_s
         for index, event in enumerate(events.contents):
             if index == plan.stream_break_after:
-                await drop_connection(send, receive, reset=False)
+                await self._cut(handle, 200, send, receive, reset=False)
                 return False
             if index == plan.stream_error_after:
                 await send({"type": "http.response.body", "body": completion.error_event()})
@@ -348,7 +371,7 @@ class Simulator:
                 await asyncio.sleep(delay)
             await send({"type": "http.response.body", "body": event, "more_body": True})
         if plan.stream_break_after is not None:
-            await drop_connection(send, receive, reset=False)
+            await self._cut(handle, 200, send, receive, reset=False)
             return False
         if plan.stream_error_after is not None:
             await send({"type": "http.response.body", "body": completion.error_event()})
