@@ -112,13 +112,14 @@ def test_stream_break_cuts_after_n_content_chunks(
     client: httpx.Client, sim: Simulator, uvicorn_errors: list[logging.LogRecord]
 ) -> None:
     received: list[bytes] = []
-    with pytest.raises(httpx.RemoteProtocolError):  # noqa: PT012
-        with client.stream(
-            "POST", CHAT, json=chat_body(stream=True), headers=fault("stream_break;after=2")
-        ) as response:
-            assert response.status_code == 200
-            for piece in response.iter_bytes():
-                received.append(piece)
+    headers = fault("stream_break;after=2")
+    with (
+        pytest.raises(httpx.RemoteProtocolError),
+        client.stream("POST", CHAT, json=chat_body(stream=True), headers=headers) as response,
+    ):
+        assert response.status_code == 200
+        for piece in response.iter_bytes():
+            received.append(piece)
     payloads = sse_payloads(b"".join(received).decode())
     assert len(payloads) == 3  # role chunk + 2 content chunks
     assert "[DONE]" not in payloads
