@@ -28,7 +28,7 @@ from teamgate.simulator.asgi import (
     read_body,
     send_response,
 )
-from teamgate.simulator.completions import Completion, new_request_id, system_fingerprint
+from teamgate.simulator.completions import Completion, IdSource, system_fingerprint
 from teamgate.simulator.config import SimulatorConfig, model_card
 from teamgate.simulator.control import handle_control
 from teamgate.simulator.faults import (
@@ -73,6 +73,7 @@ class Simulator:
         self.keys = KeyRegistry(self.config.keys)
         self.faults = FaultQueue()
         self.gate = HoldGate()
+        self._ids = IdSource()
         self.ratelimits = RateLimitCounter(
             self.config.ratelimit_limit_requests,
             self.config.ratelimit_limit_tokens,
@@ -151,7 +152,7 @@ class Simulator:
             await self._models_route(method, path, headers, receive, send)
         else:
             await read_body(receive)
-            await self._answer(send, unknown_url(method, path), new_request_id())
+            await self._answer(send, unknown_url(method, path), self._ids.request_id())
 
     async def _answer(self, send: Send, answer: ErrorAnswer, request_id: str) -> None:
         status, headers, body = answer
@@ -171,7 +172,7 @@ class Simulator:
         self, method: str, path: str, headers: RequestHeaders, receive: Receive, send: Send
     ) -> None:
         await read_body(receive)
-        request_id = new_request_id()
+        request_id = self._ids.request_id()
         handle = self._begin(method, path, headers)
         status: int | None = None
         try:
@@ -240,7 +241,7 @@ class Simulator:
 
     async def _chat(self, headers: RequestHeaders, receive: Receive, send: Send) -> None:
         raw = await read_body(receive)
-        request_id = new_request_id()
+        request_id = self._ids.request_id()
         request = parse_chat_request(raw)
         handle = self._begin("POST", CHAT_PATH, headers, request.body)
         if handle.record is not None:
@@ -305,6 +306,7 @@ class Simulator:
             cap=request.cap,
             wanted=self.config.completion_tokens if wanted is None else wanted,
             request_id=request_id,
+            completion_id=self._ids.completion_id(request_id),
             fingerprint=self._fingerprints[model],
         )
         total = completion.prompt_tokens + completion.completion_tokens
