@@ -113,3 +113,16 @@ def test_reset_forgets_everything(
         sim.reset()
     assert sim.state.request_count() == 0
     assert client.post(CHAT, json=chat_body()).status_code == 200
+
+
+async def test_reset_while_requests_are_in_flight(sim: Simulator, url: str) -> None:
+    headers = {"authorization": f"Bearer {KEY}", "x-sim-fault": "hold"}
+    async with httpx.AsyncClient(base_url=url, headers=headers) as http:
+        task = asyncio.create_task(http.post(CHAT, json=chat_body()))
+        assert await asyncio.to_thread(sim.wait_held, 1)
+        sim.reset()  # also releases the held request
+        response = await task
+    assert response.status_code == 200
+    assert sim.state.in_flight() == 0
+    assert sim.state.request_count() == 0
+    assert sim.state.billed(KEY) == (0, 0)
