@@ -248,3 +248,12 @@ def test_fixed_key_set(start_simulator) -> None:  # type: ignore[no-untyped-def]
         sim.add_key("custom-key")
         assert status("custom-key") == 200
         assert http.post(CHAT, json=chat_body()).status_code == 401  # no Authorization
+
+
+def test_chunk_latency_spaces_out_stream_chunks(client: httpx.Client) -> None:
+    started = time.monotonic()
+    response = client.post(
+        CHAT, json=chat_body(stream=True), headers=fault("latency;s=0;chunk_s=0.03")
+    )
+    assert response.text.endswith("data: [DONE]\n\n")
+    assert time.monotonic() - started >= 4 * 0.03  # 16 tokens in 4 chunks

@@ -15,6 +15,7 @@ sets the completion length (still capped by the request's max tokens).
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 import orjson
@@ -31,6 +32,7 @@ from teamgate.simulator.asgi import (
 from teamgate.simulator.completions import Completion, IdSource, system_fingerprint
 from teamgate.simulator.config import SimulatorConfig, model_card
 from teamgate.simulator.control import handle_control
+from teamgate.simulator.delivery import JSON_CONTENT, deliver_stream, deliver_whole
 from teamgate.simulator.faults import (
     NO_FAULT,
     FaultPlan,
@@ -54,8 +56,7 @@ from teamgate.simulator.state import InFlight, RecordedRequest, SimulatorState
 
 CHAT_PATH = "/openai/v1/chat/completions"
 MODELS_PATH = "/openai/v1/models"
-_JSON = (b"content-type", b"application/json")
-_SSE = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
+_JSON = JSON_CONTENT
 _MALFORMED_BODY = b'{"id":"chatcmpl-broken","object":"chat.completion","choices":[{"index":0,'
 
 
@@ -315,77 +316,22 @@ class Simulator:
         if plan.malformed:
             await send_response(send, 200, [_JSON, *base], _MALFORMED_BODY)
             return 200, None
+        cut = functools.partial(self._cut, handle, 200, send, receive, reset=False)
         if request.stream:
-            done = await self._stream(completion, request, plan, base, send, receive, handle)
+            done = await deliver_stream(
+                send,
+                completion,
+                plan,
+                base,
+                cut,
+                chunk_tokens=self.config.chunk_tokens,
+                include_usage=request.include_usage,
+            )
         else:
-            done = await self._whole(completion, plan, base, send, receive, handle)
+            done = await deliver_whole(send, completion, plan, base, cut)
         if not done:
             return 200, None
         return 200, (completion.prompt_tokens, completion.completion_tokens)
-
-    async def _whole(
-        self,
-        completion: Completion,
-        plan: FaultPlan,
-        base: Headers,
-        send: Send,
-        receive: Receive,
-        handle: InFlight,
-    ) -> bool:
-        body = completion.body()
-        if plan.stream_break_after is None:
-            await send_response(send, 200, [_JSON, *base], body)
-            return True
-        headers = [_JSON, *base, (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send(
-            {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
-        )
-        await self._cut(handle, 200, send, receive, reset=False)
-        return False
-
-    async def _stream(
-        self,
-        completion: Completion,
-        request: ChatRequest,
-        plan: FaultPlan,
-        base: Headers,
-        send: Send,
-        receive: Receive,
-        handle: InFlight,
-    ) -> bool:
-        events = completion.stream(
-            self.config.chunk_tokens,
-            include_usage=request.include_usage,
-            with_usage=not plan.stream_no_usage,
-        )
-        await send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *base]})
-        await send({"type": "http.response.body", "body": events.role, "more_body": True})
-        delay = plan.chunk_delay_s
-        for index, event in enumerate(events.contents):
-            if index == plan.stream_break_after:
-                await self._cut(handle, 200, send, receive, reset=False)
-                return False
-            if index == plan.stream_error_after:
-                await send({"type": "http.response.body", "body": completion.error_event()})
-                return False
-            if delay:
-                await asyncio.sleep(delay)
-            await send({"type": "http.response.body", "body": event, "more_body": True})
-        if plan.stream_break_after is not None:
-            await self._cut(handle, 200, send, receive, reset=False)
-            return False
-        if plan.stream_error_after is not None:
-            await send({"type": "http.response.body", "body": completion.error_event()})
-            return False
-        tail = [events.final]
-        if events.usage is not None:
-            tail.append(events.usage)
-        tail.append(b"data: [DONE]\n\n")
-        for event in tail:
-            await send({"type": "http.response.body", "body": event, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-        return True
 
 
 def create_simulator(config: SimulatorConfig | None = None) -> Simulator:
