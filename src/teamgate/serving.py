@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import socket
 import threading
@@ -106,7 +107,9 @@ class ServerThread:
     @staticmethod
     def _run(server: _NotifyingServer, sock: socket.socket, ready: threading.Event) -> None:
         try:
-            server.run(sockets=[sock])
+            # uvicorn calls sys.exit when the app's startup fails; start() reports it
+            with contextlib.suppress(SystemExit):
+                server.run(sockets=[sock])
         finally:
             ready.set()
             sock.close()

@@ -15,6 +15,7 @@ sets the completion length (still capped by the request's max tokens).
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 import orjson
@@ -28,9 +29,10 @@ from teamgate.simulator.asgi import (
     read_body,
     send_response,
 )
-from teamgate.simulator.completions import Completion, new_request_id, system_fingerprint
+from teamgate.simulator.completions import Completion, IdSource, system_fingerprint
 from teamgate.simulator.config import SimulatorConfig, model_card
 from teamgate.simulator.control import handle_control
+from teamgate.simulator.delivery import JSON_CONTENT, deliver_stream, deliver_whole
 from teamgate.simulator.faults import (
     NO_FAULT,
     FaultPlan,
@@ -46,6 +48,7 @@ from teamgate.simulator.groq_errors import (
     model_not_found,
     unknown_url,
 )
+from teamgate.simulator.hold import HoldGate
 from teamgate.simulator.keys import KeyRegistry
 from teamgate.simulator.ratelimits import RateLimitCounter
 from teamgate.simulator.requests import ChatRequest, RequestHeaders, parse_chat_request
@@ -53,8 +56,7 @@ from teamgate.simulator.state import InFlight, RecordedRequest, SimulatorState
 
 CHAT_PATH = "/openai/v1/chat/completions"
 MODELS_PATH = "/openai/v1/models"
-_JSON = (b"content-type", b"application/json")
-_SSE = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
+_JSON = JSON_CONTENT
 _MALFORMED_BODY = b'{"id":"chatcmpl-broken","object":"chat.completion","choices":[{"index":0,'
 
 
@@ -71,6 +73,8 @@ class Simulator:
         self.state = SimulatorState()
         self.keys = KeyRegistry(self.config.keys)
         self.faults = FaultQueue()
+        self.gate = HoldGate()
+        self._ids = IdSource()
         self.ratelimits = RateLimitCounter(
             self.config.ratelimit_limit_requests,
             self.config.ratelimit_limit_tokens,
@@ -99,16 +103,30 @@ class Simulator:
         """Accept ``key`` from now on."""
         self.keys.add(key)
 
+    def wait_held(self, count: int, timeout_s: float = 10.0) -> bool:
+        """Block (in a thread other than the server's) until ``count`` requests are held."""
+        return self.gate.wait_held(count, timeout_s)
+
+    def release_held(self) -> int:
+        """Let every request held by the ``hold`` fault go on; returns how many."""
+        return self.gate.release()
+
     def reset(self) -> None:
         """Forget recordings, queued faults, rate-limit counters, added and revoked keys."""
         self.state.reset()
         self.faults.clear()
         self.keys.reset()
         self.ratelimits.reset()
+        self.gate.release()
 
     # -- ASGI -----------------------------------------------------------------
 
-    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+    @property
+    def app(self) -> Simulator:
+        """The ASGI 3 application (the simulator itself is callable)."""
+        return self
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The ASGI 3 entry point."""
         kind = scope["type"]
         if kind == "http":
@@ -135,7 +153,7 @@ class Simulator:
             await self._models_route(method, path, headers, receive, send)
         else:
             await read_body(receive)
-            await self._answer(send, unknown_url(method, path), new_request_id())
+            await self._answer(send, unknown_url(method, path), self._ids.request_id())
 
     async def _answer(self, send: Send, answer: ErrorAnswer, request_id: str) -> None:
         status, headers, body = answer
@@ -155,48 +173,64 @@ class Simulator:
         self, method: str, path: str, headers: RequestHeaders, receive: Receive, send: Send
     ) -> None:
         await read_body(receive)
-        request_id = new_request_id()
+        request_id = self._ids.request_id()
         handle = self._begin(method, path, headers)
         status: int | None = None
         try:
-            if headers.key is None or not self.keys.accepts(headers.key):
-                answer = invalid_api_key()
-            elif method != "GET":
-                answer = unknown_url(method, path)
-            else:
-                plan = NO_FAULT
-                if headers.fault is not None:
-                    try:
-                        plan = parse_fault_spec(headers.fault)
-                    except FaultSpecError as exc:
-                        plan, answer = NO_FAULT, invalid_request(str(exc), "invalid_fault_spec")
-                        status = answer[0]
-                        await self._answer(send, answer, request_id)
-                        return
-                if await self._early_fault(plan, send, receive):
-                    return
-                if plan.status is not None:
-                    answer = fault_answer(plan, "-", 0)
-                elif path == MODELS_PATH:
-                    answer = (200, [_JSON], self._models_body)
-                else:
-                    model = path[len(MODELS_PATH) + 1 :]
-                    found = self._model_bodies.get(model)
-                    answer = (200, [_JSON], found) if found else model_not_found(model)
-            status = answer[0]
-            await self._answer(send, answer, request_id)
+            answer = await self._models_answer(method, path, headers, send, receive, handle)
+            if answer is not None:
+                status = answer[0]
+                await self._answer(send, answer, request_id)
         finally:
             self.state.finish(handle, status)
 
-    async def _early_fault(self, plan: FaultPlan, send: Send, receive: Receive) -> bool:
-        """Latency, then a hang-up if the plan asks for one. True when the connection is gone."""
+    async def _models_answer(
+        self,
+        method: str,
+        path: str,
+        headers: RequestHeaders,
+        send: Send,
+        receive: Receive,
+        handle: InFlight,
+    ) -> ErrorAnswer | None:
+        if headers.key is None or not self.keys.accepts(headers.key):
+            return invalid_api_key()
+        if method != "GET":
+            return unknown_url(method, path)
+        try:
+            plan = NO_FAULT if headers.fault is None else parse_fault_spec(headers.fault)
+        except FaultSpecError as exc:
+            return invalid_request(str(exc), "invalid_fault_spec")
+        if await self._early_fault(plan, send, receive, handle):
+            return None
+        if plan.status is not None:
+            return fault_answer(plan, "-", 0)
+        if path == MODELS_PATH:
+            return 200, [_JSON], self._models_body
+        model = path[len(MODELS_PATH) + 1 :]
+        found = self._model_bodies.get(model)
+        return (200, [_JSON], found) if found else model_not_found(model)
+
+    async def _early_fault(
+        self, plan: FaultPlan, send: Send, receive: Receive, handle: InFlight
+    ) -> bool:
+        """Latency, a hold, then a hang-up if asked. True when the connection is gone."""
         delay = self.config.latency_s + plan.latency_s
         if delay > 0:
             await asyncio.sleep(delay)
+        if plan.hold_s is not None:
+            await self.gate.hold(plan.hold_s)
         if plan.disconnect is not None:
-            await drop_connection(send, receive, reset=plan.disconnect == "reset")
+            await self._cut(handle, None, send, receive, reset=plan.disconnect == "reset")
             return True
         return False
+
+    async def _cut(
+        self, handle: InFlight, status: int | None, send: Send, receive: Receive, *, reset: bool
+    ) -> None:
+        """Record the request as finished (unbilled), then hang up on the client."""
+        self.state.finish(handle, status)
+        await drop_connection(send, receive, reset=reset)
 
     def _chat_fault(self, headers: RequestHeaders) -> FaultPlan:
         if headers.fault is not None:
@@ -208,7 +242,7 @@ class Simulator:
 
     async def _chat(self, headers: RequestHeaders, receive: Receive, send: Send) -> None:
         raw = await read_body(receive)
-        request_id = new_request_id()
+        request_id = self._ids.request_id()
         request = parse_chat_request(raw)
         handle = self._begin("POST", CHAT_PATH, headers, request.body)
         if handle.record is not None:
@@ -225,14 +259,14 @@ class Simulator:
                 else:
                     if handle.record is not None:
                         handle.record.fault = None if plan is NO_FAULT else plan.spec
-                    if await self._early_fault(plan, send, receive):
+                    if await self._early_fault(plan, send, receive, handle):
                         return
                     if plan.status is not None:
                         requested = request.prompt_tokens + (request.cap or 0)
                         answer = fault_answer(plan, request.model or "-", requested)
                     else:
                         status, billed = await self._complete(
-                            request, headers, plan, request_id, send, receive
+                            request, headers, plan, request_id, send, receive, handle
                         )
                         self.state.finish(handle, status, billed)
                         return
@@ -256,6 +290,7 @@ class Simulator:
         request_id: str,
         send: Send,
         receive: Receive,
+        handle: InFlight,
     ) -> tuple[int, tuple[int, int] | None]:
         """Answer a chat request past auth and faults: ``(status, billed tokens or None)``."""
         error = self._validate(request)
@@ -272,6 +307,7 @@ class Simulator:
             cap=request.cap,
             wanted=self.config.completion_tokens if wanted is None else wanted,
             request_id=request_id,
+            completion_id=self._ids.completion_id(request_id),
             fingerprint=self._fingerprints[model],
         )
         total = completion.prompt_tokens + completion.completion_tokens
@@ -280,70 +316,22 @@ class Simulator:
         if plan.malformed:
             await send_response(send, 200, [_JSON, *base], _MALFORMED_BODY)
             return 200, None
+        cut = functools.partial(self._cut, handle, 200, send, receive, reset=False)
         if request.stream:
-            done = await self._stream(completion, request, plan, base, send, receive)
+            done = await deliver_stream(
+                send,
+                completion,
+                plan,
+                base,
+                cut,
+                chunk_tokens=self.config.chunk_tokens,
+                include_usage=request.include_usage,
+            )
         else:
-            done = await self._whole(completion, plan, base, send, receive)
+            done = await deliver_whole(send, completion, plan, base, cut)
         if not done:
             return 200, None
         return 200, (completion.prompt_tokens, completion.completion_tokens)
-
-    async def _whole(
-        self, completion: Completion, plan: FaultPlan, base: Headers, send: Send, receive: Receive
-    ) -> bool:
-        body = completion.body()
-        if plan.stream_break_after is None:
-            await send_response(send, 200, [_JSON, *base], body)
-            return True
-        headers = [_JSON, *base, (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send(
-            {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
-        )
-        await drop_connection(send, receive, reset=False)
-        return False
-
-    async def _stream(
-        self,
-        completion: Completion,
-        request: ChatRequest,
-        plan: FaultPlan,
-        base: Headers,
-        send: Send,
-        receive: Receive,
-    ) -> bool:
-        events = completion.stream(
-            self.config.chunk_tokens,
-            include_usage=request.include_usage,
-            with_usage=not plan.stream_no_usage,
-        )
-        await send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *base]})
-        await send({"type": "http.response.body", "body": events.role, "more_body": True})
-        delay = plan.chunk_delay_s
-        for index, event in enumerate(events.contents):
-            if index == plan.stream_break_after:
-                await drop_connection(send, receive, reset=False)
-                return False
-            if index == plan.stream_error_after:
-                await send({"type": "http.response.body", "body": completion.error_event()})
-                return False
-            if delay:
-                await asyncio.sleep(delay)
-            await send({"type": "http.response.body", "body": event, "more_body": True})
-        if plan.stream_break_after is not None:
-            await drop_connection(send, receive, reset=False)
-            return False
-        if plan.stream_error_after is not None:
-            await send({"type": "http.response.body", "body": completion.error_event()})
-            return False
-        tail = [events.final]
-        if events.usage is not None:
-            tail.append(events.usage)
-        tail.append(b"data: [DONE]\n\n")
-        for event in tail:
-            await send({"type": "http.response.body", "body": event, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-        return True
 
 
 def create_simulator(config: SimulatorConfig | None = None) -> Simulator:

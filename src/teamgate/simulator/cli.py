@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
         http="httptools",
         ws="none",
+        interface="asgi3",
         lifespan="on",
         log_level="warning",
         access_log=False,

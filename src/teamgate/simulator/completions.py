@@ -12,6 +12,7 @@ the completion is ``n`` words ``tok`` (one word = one token).
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 import zlib
@@ -58,9 +59,32 @@ def system_fingerprint(model: str) -> str:
     return f"fp_{zlib.crc32(model.encode()):08x}{len(model) % 256:02x}"
 
 
-def new_request_id() -> str:
-    """A Groq-looking request id: ``req_`` + 26 lower-case characters."""
-    return "req_01" + uuid.uuid4().hex[:24]
+class IdSource:
+    """Groq-looking ids, cheaply: a random prefix per simulator plus a counter.
+
+    >>> ids = IdSource()
+    >>> request_id = ids.request_id()
+    >>> len(request_id), request_id.startswith("req_01")
+    (30, True)
+    >>> len(ids.completion_id(request_id)) == len("chatcmpl-") + 36
+    True
+    """
+
+    def __init__(self) -> None:
+        seed = uuid.uuid4().hex
+        self._request_prefix = "req_01" + seed[:12]
+        self._completion_prefix = (
+            f"chatcmpl-{seed[12:20]}-{seed[20:24]}-4{seed[25:28]}-a{seed[29:32]}-"
+        )
+        self._counter = itertools.count(int.from_bytes(uuid.uuid4().bytes[:5]))
+
+    def request_id(self) -> str:
+        """``req_01`` + 24 lower-case hex characters, unique per simulator."""
+        return f"{self._request_prefix}{next(self._counter) & 0xFFFFFFFFFFFF:012x}"
+
+    def completion_id(self, request_id: str) -> str:
+        """``chatcmpl-`` + a UUID-shaped id matching ``request_id``."""
+        return self._completion_prefix + request_id[-12:]
 
 
 @dataclass(slots=True)
@@ -85,6 +109,7 @@ class Completion:
         cap: int | None,
         wanted: int,
         request_id: str,
+        completion_id: str,
         fingerprint: str,
     ) -> Completion:
         """``wanted`` tokens unless ``cap`` is lower (then finish_reason ``length``)."""
@@ -95,7 +120,7 @@ class Completion:
             completion_tokens=cap if capped and cap is not None else wanted,
             finish_reason="length" if capped else "stop",
             request_id=request_id,
-            completion_id=f"chatcmpl-{uuid.uuid4()}",
+            completion_id=completion_id,
             created=int(time.time()),
             fingerprint=fingerprint,
         )

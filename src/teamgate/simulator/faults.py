@@ -16,6 +16,7 @@ A spec is one or more comma-separated items, each ``name[;param[=value]]...``:
                            top-level ``error`` and end the body without ``[DONE]``
 ``stream_no_usage``        stream without ``x_groq.usage`` and without the usage chunk
 ``malformed``              200 with a body that is not valid JSON
+``hold[;s=S]``              wait until ``Simulator.release_held()`` (at most S s, default 30)
 ``reset``                  TCP reset before any response byte
 ``close``                  orderly close (FIN) before any response byte
 ``ok``                     no fault (useful in a scripted queue)
@@ -57,11 +58,7 @@ class FaultPlan:
     stream_no_usage: bool = False
     malformed: bool = False
     disconnect: Disconnect | None = None
-
-    @property
-    def is_noop(self) -> bool:
-        """True when the plan changes nothing."""
-        return replace(self, spec="ok") == NO_FAULT
+    hold_s: float | None = None
 
 
 NO_FAULT = FaultPlan()
@@ -127,6 +124,8 @@ def _apply_item(plan: FaultPlan, item: str) -> FaultPlan:
         plan = replace(plan, stream_break_after=_count(params, "after", 1, item))
     elif name == "stream_error":
         plan = replace(plan, stream_error_after=_count(params, "after", 1, item))
+    elif name == "hold":
+        plan = replace(plan, hold_s=_number(params, "s", 30.0, item))
     elif name == "stream_no_usage":
         plan = replace(plan, stream_no_usage=True)
     elif name == "malformed":

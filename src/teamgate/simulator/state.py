@@ -62,6 +62,7 @@ class InFlight:
 
     key: str | None
     record: RecordedRequest | None
+    epoch: int
     finished: bool = False
 
 
@@ -81,6 +82,7 @@ class SimulatorState:
         self._in_flight = 0
         self._max_in_flight = 0
         self._total = 0
+        self._epoch = 0
 
     # -- writing (the app) -------------------------------------------------
 
@@ -103,7 +105,8 @@ class SimulatorState:
             if record is not None:
                 stats.recent.append(record)
                 self._recent.append(record)
-        return InFlight(key, record)
+            epoch = self._epoch
+        return InFlight(key, record, epoch)
 
     def finish(
         self,
@@ -117,6 +120,8 @@ class SimulatorState:
             if handle.finished:
                 return
             handle.finished = True
+            if handle.epoch != self._epoch:  # begun before a reset: forgotten
+                return
             stats = self._keys[handle.key]
             stats.in_flight -= 1
             self._in_flight -= 1
@@ -136,6 +141,7 @@ class SimulatorState:
             self._in_flight = 0
             self._max_in_flight = 0
             self._total = 0
+            self._epoch += 1
 
     # -- reading (tests) ---------------------------------------------------
 
