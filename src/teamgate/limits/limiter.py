@@ -171,13 +171,13 @@ class Limiter:
         paused = self._paused_until.get(plan.model)
         if paused is not None:
             if paused > now:
-                return pause_refusal(plan, paused - now)
+                return pause_refusal(plan, paused - now, now)
             del self._paused_until[plan.model]
         taken: list[PlannedSlot] = []
         for slot in plan.slots:
             if not await self._counters.try_take_slot(slot.key, slot.limit):
                 await self._give_back(taken)
-                return slot_refusal(plan, slot)
+                return slot_refusal(plan, slot, now)
             taken.append(slot)
         checks = plan.rate_checks
         if checks:
@@ -187,7 +187,7 @@ class Limiter:
             if not decision.allowed:
                 await self._give_back(taken)
                 return rate_refusal(
-                    plan, decision.blocking, decision.blocked_remaining, decision.retry_after
+                    plan, decision.blocking, decision.blocked_remaining, decision.retry_after, now
                 )
         return self._ticket(plan, tuple(taken))
 
@@ -247,7 +247,8 @@ class Limiter:
                 if not waiter.turn.is_set():
                     await self._wait(waiter.turn, deadline, client_gone)
                     if not waiter.turn.is_set():
-                        raise (last or queue_timeout_refusal(team)).error(self.headers(team))
+                        behind = queue.last_refusal or queue_timeout_refusal(team, self._clock())
+                        raise behind.aged(self._clock()).error(self.headers(team))
                 plan = build_plan(self._settings, team, model, tokens)
                 _raise_if_too_large(plan)
                 fair = self._settings.org.fair_share and plan.has_org_checks
@@ -261,7 +262,7 @@ class Limiter:
                 outcome = await self._attempt(plan)
                 if isinstance(outcome, Ticket):
                     return outcome
-                last = outcome
+                last = queue.last_refusal = outcome
                 if final:
                     raise (last or queue_timeout_refusal(team)).error(self.headers(team))
                 if fair and outcome.org_blocked and not outcome.team_blocked:
@@ -291,7 +292,7 @@ class Limiter:
         """Until ``event`` is set or the clock reaches ``until``; raise ClientGone if gone."""
         while not event.is_set():
             left = until - self._clock()
-            if left <= EPSILON_S:
+            if left <= 0:
                 return
             step = left if client_gone is None else min(left, self._client_check_s)
             try:
