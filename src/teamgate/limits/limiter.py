@@ -172,23 +172,34 @@ class Limiter:
         if paused is not None:
             if paused > now:
                 return pause_refusal(plan, paused - now, now)
-            del self._paused_until[plan.model]
+            self._paused_until.pop(plan.model, None)
         taken: list[PlannedSlot] = []
-        for slot in plan.slots:
-            if not await self._counters.try_take_slot(slot.key, slot.limit):
-                await self._give_back(taken)
-                return slot_refusal(plan, slot, now)
-            taken.append(slot)
-        checks = plan.rate_checks
-        if checks:
-            decision = await self._counters.acquire(checks, now)
-            for check, tat in zip(checks, decision.tats, strict=True):
-                self._tats[check.key] = tat
-            if not decision.allowed:
-                await self._give_back(taken)
-                return rate_refusal(
-                    plan, decision.blocking, decision.blocked_remaining, decision.retry_after, now
-                )
+        try:
+            for slot in plan.slots:
+                if not await self._counters.try_take_slot(slot.key, slot.limit):
+                    given, taken = taken, []
+                    await self._give_back(given)
+                    return slot_refusal(plan, slot, now)
+                taken.append(slot)
+            checks = plan.rate_checks
+            if checks:
+                decision = await self._counters.acquire(checks, now)
+                for check, tat in zip(checks, decision.tats, strict=True):
+                    self._tats[check.key] = tat
+                if not decision.allowed:
+                    given, taken = taken, []
+                    await self._give_back(given)
+                    return rate_refusal(
+                        plan,
+                        decision.blocking,
+                        decision.blocked_remaining,
+                        decision.retry_after,
+                        now,
+                    )
+        except BaseException:
+            # cancelled (or the backend failed) midway: never leak a slot
+            await asyncio.shield(self._give_back(taken))
+            raise
         return self._ticket(plan, tuple(taken))
 
     async def _give_back(self, slots: Sequence[PlannedSlot]) -> None:
