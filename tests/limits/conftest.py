@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -14,5 +15,10 @@ def vloop() -> Iterator[VirtualTimeLoop]:
     try:
         yield loop
     finally:
+        pending = asyncio.all_tasks(loop)
+        for task in pending:  # left behind by a failed test: cancel, so teardown is clean
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()

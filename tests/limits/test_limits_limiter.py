@@ -604,3 +604,29 @@ def test_team_without_limits_is_admitted_without_counters(vloop: VirtualTimeLoop
         assert tickets[0].headers() == {}
 
     run(vloop, main())
+
+
+def test_cancelled_mid_attempt_leaks_no_slot(vloop: VirtualTimeLoop) -> None:
+    counters = YieldingCounters()
+    limiter = Limiter(
+        settings(team("chatbot", rpm=100, concurrency=1, model_limits={M: Limits(concurrency=1)})),
+        counters,
+        clock=vloop.time,
+    )
+    inner = counters._inner
+
+    async def main() -> None:
+        for steps in range(12):  # cancel at every point of the attempt in turn
+            task = asyncio.create_task(limiter.admit("chatbot", M, 1))
+            for _ in range(steps):
+                await asyncio.sleep(0)
+            task.cancel()
+            results = await asyncio.gather(task, return_exceptions=True)
+            if isinstance(results[0], Ticket):
+                await results[0].release()
+            await asyncio.sleep(0.1)
+            assert inner.slots_taken("team:chatbot:concurrency") == 0
+            assert inner.slots_taken(f"team:chatbot:model:{M}:concurrency") == 0
+            assert limiter.queued("chatbot") == 0
+
+    run(vloop, main())

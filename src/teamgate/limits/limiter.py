@@ -82,6 +82,8 @@ class Limiter:
         self._ring = FairRing()
         self._tats: dict[str, float] = {}
         self._paused_until: dict[str, float] = {}
+        self._background: set[asyncio.Future[None]] = set()
+        self._never_suspends = bool(getattr(counters, "never_suspends", False))
         peek_now = getattr(counters, "peek_now", None)
         self._peek_now: Callable[[str, int, float, float], tuple[int, float]] | None = (
             peek_now if callable(peek_now) else None
@@ -167,6 +169,33 @@ class Limiter:
     # ---- one attempt ------------------------------------------------------------------
 
     async def _attempt(self, plan: AdmissionPlan) -> Ticket | Refusal:
+        """One try. With a backend that suspends (a round trip), a cancellation must not
+        lose what an in-flight call took: the try runs shielded, and if its waiter is
+        cancelled, whatever it got is given back when it completes."""
+        if self._never_suspends:
+            return await self._attempt_once(plan)
+        task = asyncio.ensure_future(self._attempt_once(plan))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(self._undo_abandoned)
+            raise
+
+    def _undo_abandoned(self, task: asyncio.Future[Ticket | Refusal]) -> None:
+        if task.cancelled() or task.exception() is not None:
+            return
+        ticket = task.result()
+        if isinstance(ticket, Ticket):
+            undo = asyncio.ensure_future(self._discard(ticket))
+            self._background.add(undo)
+            undo.add_done_callback(self._background.discard)
+
+    @staticmethod
+    async def _discard(ticket: Ticket) -> None:
+        await ticket.correct(0)
+        await ticket.release()
+
+    async def _attempt_once(self, plan: AdmissionPlan) -> Ticket | Refusal:
         now = self._clock()
         paused = self._paused_until.get(plan.model)
         if paused is not None:
