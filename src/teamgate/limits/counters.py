@@ -63,6 +63,10 @@ class Decision:
 class Counters(Protocol):
     """Atomic rate counters and concurrency slots, shared by every gateway instance.
 
+    A backend whose coroutines never suspend (the memory one) may say so with a
+    class attribute ``never_suspends = True``; the limiter then skips the
+    cancellation shield it otherwise puts around a round trip.
+
     Usage::
 
         decision = await counters.acquire([RateCheck("org:rpm", 30, 60.0, 1)], now)

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)")
+_FLOAT_NOISE_S = 1e-6  # wall-clock float rounding (as gcra.EPSILON_S): 86.40000009 is 86.4
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
 
 
@@ -30,7 +31,7 @@ def format_reset(seconds: float) -> str:
         return "0s"
     if math.isinf(seconds):
         seconds = 10**9
-    centis = math.ceil(seconds * 100 - 1e-6)
+    centis = math.ceil((seconds - _FLOAT_NOISE_S) * 100)
     if centis < 100:
         return f"{centis * 10}ms"
     hours, centis = divmod(centis, 360_000)

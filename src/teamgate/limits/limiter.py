@@ -82,6 +82,8 @@ class Limiter:
         self._ring = FairRing()
         self._tats: dict[str, float] = {}
         self._paused_until: dict[str, float] = {}
+        self._background: set[asyncio.Future[None]] = set()
+        self._never_suspends = bool(getattr(counters, "never_suspends", False))
         peek_now = getattr(counters, "peek_now", None)
         self._peek_now: Callable[[str, int, float, float], tuple[int, float]] | None = (
             peek_now if callable(peek_now) else None
@@ -167,28 +169,66 @@ class Limiter:
     # ---- one attempt ------------------------------------------------------------------
 
     async def _attempt(self, plan: AdmissionPlan) -> Ticket | Refusal:
+        """One try. With a backend that suspends (a round trip), a cancellation must not
+        lose what an in-flight call took: the try runs shielded, and if its waiter is
+        cancelled, whatever it got is given back when it completes."""
+        if self._never_suspends:
+            return await self._attempt_once(plan)
+        task = asyncio.ensure_future(self._attempt_once(plan))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(self._undo_abandoned)
+            raise
+
+    def _undo_abandoned(self, task: asyncio.Future[Ticket | Refusal]) -> None:
+        if task.cancelled() or task.exception() is not None:
+            return
+        ticket = task.result()
+        if isinstance(ticket, Ticket):
+            undo = asyncio.ensure_future(self._discard(ticket))
+            self._background.add(undo)
+            undo.add_done_callback(self._background.discard)
+
+    @staticmethod
+    async def _discard(ticket: Ticket) -> None:
+        await ticket.correct(0)
+        await ticket.release()
+
+    async def _attempt_once(self, plan: AdmissionPlan) -> Ticket | Refusal:
         now = self._clock()
         paused = self._paused_until.get(plan.model)
         if paused is not None:
             if paused > now:
-                return pause_refusal(plan, paused - now)
-            del self._paused_until[plan.model]
+                return pause_refusal(plan, paused - now, now)
+            self._paused_until.pop(plan.model, None)
         taken: list[PlannedSlot] = []
-        for slot in plan.slots:
-            if not await self._counters.try_take_slot(slot.key, slot.limit):
-                await self._give_back(taken)
-                return slot_refusal(plan, slot)
-            taken.append(slot)
-        checks = plan.rate_checks
-        if checks:
-            decision = await self._counters.acquire(checks, now)
-            for check, tat in zip(checks, decision.tats, strict=True):
-                self._tats[check.key] = tat
-            if not decision.allowed:
-                await self._give_back(taken)
-                return rate_refusal(
-                    plan, decision.blocking, decision.blocked_remaining, decision.retry_after
-                )
+        try:
+            for slot in plan.slots:
+                if not await self._counters.try_take_slot(slot.key, slot.limit):
+                    given, taken = taken, []
+                    await self._give_back(given)
+                    return slot_refusal(plan, slot, now)
+                taken.append(slot)
+            checks = plan.rate_checks
+            if checks:
+                decision = await self._counters.acquire(checks, now)
+                for check, tat in zip(checks, decision.tats, strict=True):
+                    self._tats[check.key] = tat
+                if not decision.allowed:
+                    given, taken = taken, []
+                    await self._give_back(given)
+                    return rate_refusal(
+                        plan,
+                        decision.blocking,
+                        decision.blocked_remaining,
+                        decision.retry_after,
+                        now,
+                    )
+        except BaseException:
+            # cancelled (or the backend failed) midway: never leak a slot
+            await asyncio.shield(self._give_back(taken))
+            raise
         return self._ticket(plan, tuple(taken))
 
     async def _give_back(self, slots: Sequence[PlannedSlot]) -> None:
@@ -247,7 +287,8 @@ class Limiter:
                 if not waiter.turn.is_set():
                     await self._wait(waiter.turn, deadline, client_gone)
                     if not waiter.turn.is_set():
-                        raise (last or queue_timeout_refusal(team)).error(self.headers(team))
+                        behind = queue.last_refusal or queue_timeout_refusal(team, self._clock())
+                        raise behind.aged(self._clock()).error(self.headers(team))
                 plan = build_plan(self._settings, team, model, tokens)
                 _raise_if_too_large(plan)
                 fair = self._settings.org.fair_share and plan.has_org_checks
@@ -261,7 +302,7 @@ class Limiter:
                 outcome = await self._attempt(plan)
                 if isinstance(outcome, Ticket):
                     return outcome
-                last = outcome
+                last = queue.last_refusal = outcome
                 if final:
                     raise (last or queue_timeout_refusal(team)).error(self.headers(team))
                 if fair and outcome.org_blocked and not outcome.team_blocked:
@@ -291,7 +332,7 @@ class Limiter:
         """Until ``event`` is set or the clock reaches ``until``; raise ClientGone if gone."""
         while not event.is_set():
             left = until - self._clock()
-            if left <= EPSILON_S:
+            if left <= 0:
                 return
             step = left if client_gone is None else min(left, self._client_check_s)
             try:

@@ -16,6 +16,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from teamgate.limits.counters import Decision, RateCheck
 from teamgate.limits.gcra import gcra_check, gcra_peek, gcra_refund
@@ -23,6 +24,9 @@ from teamgate.limits.gcra import gcra_check, gcra_peek, gcra_refund
 
 class MemoryCounters:
     """TATs in a dict of floats, concurrency slots in a dict of ints."""
+
+    never_suspends: ClassVar[bool] = True
+    """Its coroutines never yield to the loop, so a caller cannot be cancelled mid-call."""
 
     def __init__(self) -> None:
         self._tats: dict[str, float] = {}

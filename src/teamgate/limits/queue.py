@@ -26,6 +26,8 @@ import asyncio
 import contextlib
 from collections import deque
 
+from teamgate.limits.refusal import Refusal
+
 
 class Waiter:
     """One queued request; ``turn`` is set when it is the head of its team's queue."""
@@ -42,6 +44,7 @@ class TeamQueue:
     def __init__(self) -> None:
         self._waiters: deque[Waiter] = deque()
         self.changed = asyncio.Event()
+        self.last_refusal: Refusal | None = None  # the head's latest, for those timing out behind
 
     def __len__(self) -> int:
         return len(self._waiters)

@@ -17,7 +17,7 @@ Limit 60, Used 60, Requested 1. Please try again in 1.2s.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from teamgate.errors import PayloadTooLarge, RateLimited
 from teamgate.limits.headers import format_reset
@@ -26,25 +26,46 @@ from teamgate.limits.plan import METRIC_NAMES, AdmissionPlan, PlannedSlot, descr
 CONCURRENCY_RETRY_S = 1.0
 """The retry-after of a refusal by a concurrency limit (when a slot frees is unknowable)."""
 
+MIN_RETRY_S = 0.001
+"""The smallest retry-after announced for a refusal that is about to expire."""
+
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
     """A failed attempt. ``retry_after`` None means "when a concurrency slot frees".
 
-    ``org_blocked`` / ``team_blocked``: whether an org-level / team-level limit
-    refused (both can be true).
+    ``reason`` is the message up to "Please try again in ...", which
+    :attr:`message` adds. ``org_blocked`` / ``team_blocked``: whether an
+    org-level / team-level limit refused (both can be true). ``at``: the clock
+    when it was decided, for :meth:`aged`.
     """
 
-    message: str
+    reason: str
     type: str
     retry_after: float | None
     org_blocked: bool
     team_blocked: bool
+    at: float = 0.0
+
+    @property
+    def wait_s(self) -> float:
+        """The retry-after to announce (a concurrency refusal announces 1 s)."""
+        return CONCURRENCY_RETRY_S if self.retry_after is None else self.retry_after
+
+    @property
+    def message(self) -> str:
+        return f"{self.reason} Please try again in {format_reset(self.wait_s)}."
+
+    def aged(self, now: float) -> Refusal:
+        """The same refusal seen at ``now``: the retry-after shortened by the time passed."""
+        if self.retry_after is None:
+            return self
+        left = max(self.retry_after - (now - self.at), MIN_RETRY_S)
+        return replace(self, retry_after=left, at=now)
 
     def error(self, headers: dict[str, str]) -> RateLimited:
         """The 429 to answer with (``retry-after`` rounded up, so it is true)."""
-        retry = CONCURRENCY_RETRY_S if self.retry_after is None else self.retry_after
-        return RateLimited(self.message, retry_after_s=retry, type=self.type, headers=headers)
+        return RateLimited(self.message, retry_after_s=self.wait_s, type=self.type, headers=headers)
 
 
 def too_large_error(plan: AdmissionPlan) -> PayloadTooLarge | None:
@@ -63,7 +84,11 @@ def too_large_error(plan: AdmissionPlan) -> PayloadTooLarge | None:
 
 
 def rate_refusal(
-    plan: AdmissionPlan, blocking: Sequence[int], remaining: int, retry_after: float
+    plan: AdmissionPlan,
+    blocking: Sequence[int],
+    remaining: int,
+    retry_after: float,
+    at: float = 0.0,
 ) -> Refusal:
     """Refused by rate checks ``blocking`` (indices into ``plan.checks``)."""
     first = plan.checks[blocking[0]]
@@ -71,58 +96,60 @@ def rate_refusal(
     message = (
         f"Rate limit reached for {describe_scope(first.scope, plan.team, plan.model)} on "
         f"{METRIC_NAMES[first.metric]}: Limit {check.limit}, Used {check.limit - remaining}, "
-        f"Requested {check.cost}. Please try again in {format_reset(retry_after)}."
+        f"Requested {check.cost}."
     )
     blockers = [plan.checks[i] for i in blocking]
     return Refusal(
-        message=message,
+        reason=message,
         type="tokens" if first.is_tokens else "requests",
         retry_after=retry_after,
         org_blocked=any(p.is_org for p in blockers),
         team_blocked=any(not p.is_org for p in blockers),
+        at=at,
     )
 
 
-def slot_refusal(plan: AdmissionPlan, slot: PlannedSlot) -> Refusal:
+def slot_refusal(plan: AdmissionPlan, slot: PlannedSlot, at: float = 0.0) -> Refusal:
     """Refused because every concurrency slot of ``slot`` is taken."""
     is_org = slot.scope in ("org", "org_model")
     return Refusal(
-        message=(
+        reason=(
             f"Rate limit reached for {describe_scope(slot.scope, plan.team, plan.model)} on "
-            f"concurrent requests: Limit {slot.limit}, Used {slot.limit}, Requested 1. "
-            f"Please try again in {format_reset(CONCURRENCY_RETRY_S)}."
+            f"concurrent requests: Limit {slot.limit}, Used {slot.limit}, Requested 1."
         ),
         type="requests",
         retry_after=None,
         org_blocked=is_org,
         team_blocked=not is_org,
+        at=at,
     )
 
 
-def pause_refusal(plan: AdmissionPlan, wait: float) -> Refusal:
+def pause_refusal(plan: AdmissionPlan, wait: float, at: float = 0.0) -> Refusal:
     """Held because Groq's own headers said the org's limit for the model is exhausted."""
     return Refusal(
-        message=(
+        reason=(
             f"Rate limit reached for team `{plan.team}`: Groq reports the organization's "
-            f"limit for model `{plan.model}` is exhausted. "
-            f"Please try again in {format_reset(wait)}."
+            f"limit for model `{plan.model}` is exhausted."
         ),
         type="requests",
         retry_after=wait,
         org_blocked=False,
         team_blocked=False,
+        at=at,
     )
 
 
-def queue_timeout_refusal(team: str) -> Refusal:
+def queue_timeout_refusal(team: str, at: float = 0.0) -> Refusal:
     """Timed out in the queue without ever having tried (others were ahead)."""
     return Refusal(
-        message=(
+        reason=(
             f"Rate limit reached for team `{team}`: the request waited its turn in the "
-            "team's queue for the longest allowed. Please try again in 1s."
+            "team's queue for the longest allowed."
         ),
         type="requests",
         retry_after=CONCURRENCY_RETRY_S,
         org_blocked=False,
         team_blocked=True,
+        at=at,
     )

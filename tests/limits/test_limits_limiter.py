@@ -1,0 +1,632 @@
+"""The limiter end to end on virtual time: reject, queue, concurrency, tokens, org, fairness."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Sequence
+from typing import Any, TypeVar
+
+import pytest
+from limits_vtime import VirtualTimeLoop
+
+from teamgate.config.schema import Limits, OnLimit, OrgConfig, Settings, TeamConfig
+from teamgate.errors import PayloadTooLarge, RateLimited
+from teamgate.limits import (
+    ClientGone,
+    Counters,
+    Decision,
+    Limiter,
+    MemoryCounters,
+    RateCheck,
+    Ticket,
+)
+
+M = "llama-3.1-8b-instant"
+T = TypeVar("T")
+
+
+def team(
+    name: str,
+    on_limit: OnLimit = "queue",
+    model_limits: dict[str, Limits] | None = None,
+    **limits: Any,
+) -> TeamConfig:
+    return TeamConfig(
+        name,
+        (M,),
+        8192,
+        limits=Limits(**limits),
+        model_limits=model_limits or {},
+        on_limit=on_limit,
+    )
+
+
+def settings(*teams: TeamConfig, org: OrgConfig | None = None) -> Settings:
+    return Settings(teams={t.name: t for t in teams}, org=org or OrgConfig())
+
+
+def run(loop: VirtualTimeLoop, coro: Coroutine[Any, Any, T]) -> T:
+    return loop.run_until_complete(coro)
+
+
+class YieldingCounters:
+    """The memory backend behind a round trip: every call yields to the loop twice, as a
+    remote backend (Redis) would, and there is no synchronous peek."""
+
+    def __init__(self) -> None:
+        self._inner = MemoryCounters()
+
+    async def acquire(self, checks: Sequence[RateCheck], now: float) -> Decision:
+        await asyncio.sleep(0)
+        decision = await self._inner.acquire(checks, now)
+        await asyncio.sleep(0)
+        return decision
+
+    async def refund(self, key: str, limit: int, period: float, amount: int, now: float) -> float:
+        await asyncio.sleep(0)
+        return await self._inner.refund(key, limit, period, amount, now)
+
+    async def peek(self, key: str, limit: int, period: float, now: float) -> tuple[int, float]:
+        await asyncio.sleep(0)
+        return await self._inner.peek(key, limit, period, now)
+
+    async def try_take_slot(self, key: str, limit: int) -> bool:
+        await asyncio.sleep(0)
+        taken = await self._inner.try_take_slot(key, limit)
+        await asyncio.sleep(0)
+        return taken
+
+    async def release_slot(self, key: str) -> None:
+        await asyncio.sleep(0)
+        await self._inner.release_slot(key)
+
+
+BACKEND = "memory"
+
+
+@pytest.fixture(autouse=True, params=["memory", "yielding"])
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run every limiter test against both backends (see YieldingCounters)."""
+    monkeypatch.setitem(globals(), "BACKEND", request.param)
+    return str(request.param)
+
+
+def limiter_for(loop: VirtualTimeLoop, s: Settings) -> Limiter:
+    counters: Counters = MemoryCounters() if BACKEND == "memory" else YieldingCounters()
+    return Limiter(s, counters, clock=loop.time)
+
+
+# ---- rpm 60, reject -------------------------------------------------------------------
+
+
+def test_rpm_reject_exactly_60_of_100_and_retry_after_is_true(vloop: VirtualTimeLoop) -> None:
+    limiter = limiter_for(vloop, settings(team("chatbot", "reject", rpm=60)))
+
+    async def main() -> None:
+        results = await asyncio.gather(
+            *(limiter.admit("chatbot", M, 10) for _ in range(100)), return_exceptions=True
+        )
+        ok = [r for r in results if isinstance(r, Ticket)]
+        refused = [r for r in results if isinstance(r, RateLimited)]
+        assert (len(ok), len(refused)) == (60, 40)
+        err = refused[0]
+        assert err.status == 429 and err.code == "rate_limit_exceeded" and err.type == "requests"
+        assert err.message == (
+            "Rate limit reached for team `chatbot` on requests per minute (RPM): "
+            "Limit 60, Used 60, Requested 1. Please try again in 1s."
+        )
+        assert err.headers["retry-after"] == "1"
+        assert err.headers["retry-after-ms"] == "1000"
+        assert err.headers["x-ratelimit-remaining-requests"] == "0"
+        # a client that waits the announced time gets in; just before, it would not
+        await asyncio.sleep(int(err.headers["retry-after-ms"]) / 1000 - 0.01)
+        with pytest.raises(RateLimited):
+            await limiter.admit("chatbot", M, 10)
+        await asyncio.sleep(0.01)
+        await limiter.admit("chatbot", M, 10)
+        with pytest.raises(RateLimited):
+            await limiter.admit("chatbot", M, 10)
+
+    run(vloop, main())
+
+
+# ---- rpm 60, queue --------------------------------------------------------------------
+
+
+def test_rpm_queue_admits_all_100_in_fifo_order_at_the_allowed_times(
+    vloop: VirtualTimeLoop,
+) -> None:
+    limiter = limiter_for(vloop, settings(team("chatbot", rpm=60, max_queue_wait_s=60)))
+    start = vloop.time()
+    admitted: list[tuple[int, float]] = []
+
+    async def one(i: int) -> None:
+        await limiter.admit("chatbot", M, 10)
+        admitted.append((i, vloop.time() - start))
+
+    async def main() -> None:
+        tasks = [asyncio.create_task(one(i)) for i in range(100)]
+        await asyncio.gather(*tasks)
+
+    run(vloop, main())
+    assert [i for i, _ in admitted] == list(range(100))
+    times = [t for _, t in admitted]
+    assert all(t == 0 for t in times[:60])
+    # the 61st starts no earlier than the window allows: one more per second
+    for n, t in enumerate(times[60:], start=1):
+        assert t == pytest.approx(n, abs=1e-3)
+        assert t >= n - 1e-6
+    assert limiter.queued("chatbot") == 0
+
+
+def test_rpm_queue_times_out_at_max_queue_wait(vloop: VirtualTimeLoop) -> None:
+    limiter = limiter_for(vloop, settings(team("chatbot", rpm=60, max_queue_wait_s=30.5)))
+    start = vloop.time()
+    outcomes: dict[int, tuple[str, float]] = {}
+
+    async def one(i: int) -> None:
+        try:
+            await limiter.admit("chatbot", M, 10)
+            outcomes[i] = ("ok", vloop.time() - start)
+        except RateLimited as err:
+            outcomes[i] = ("429", vloop.time() - start)
+            assert "requests per minute (RPM)" in err.message
+            assert float(err.headers["retry-after-ms"]) > 0
+
+    async def main() -> None:
+        await asyncio.gather(*(one(i) for i in range(100)))
+
+    run(vloop, main())
+    ok = sorted(i for i, (what, _) in outcomes.items() if what == "ok")
+    late = sorted(i for i, (what, _) in outcomes.items() if what == "429")
+    assert ok == list(range(90))  # 60 at once + 30 in 30.5 s
+    assert late == list(range(90, 100))
+    assert max(t for _, t in outcomes.values()) <= 30.5 + 1e-6  # nobody waits longer
+    assert limiter.queued("chatbot") == 0
+
+
+# ---- concurrency ----------------------------------------------------------------------
+
+
+def test_concurrency_5_under_50_clients(vloop: VirtualTimeLoop) -> None:
+    limiter = limiter_for(vloop, settings(team("chatbot", concurrency=5)))
+    outstanding = 0
+    peak = 0
+    done = 0
+
+    async def client(i: int) -> None:
+        nonlocal outstanding, peak, done
+        async with await limiter.admit("chatbot", M, 10):
+            outstanding += 1
+            peak = max(peak, outstanding)
+            await asyncio.sleep(0.1 + (i % 7) * 0.05)  # "working"
+            outstanding -= 1
+        done += 1
+
+    async def main() -> None:
+        await asyncio.gather(*(client(i) for i in range(50)))
+
+    run(vloop, main())
+    assert peak == 5
+    assert done == 50
+
+
+def test_concurrency_reject_and_release_is_idempotent(vloop: VirtualTimeLoop) -> None:
+    counters = MemoryCounters()
+    limiter = Limiter(
+        settings(team("chatbot", "reject", concurrency=2)), counters, clock=vloop.time
+    )
+
+    async def main() -> None:
+        a = await limiter.admit("chatbot", M, 1)
+        await limiter.admit("chatbot", M, 1)
+        with pytest.raises(RateLimited) as info:
+            await limiter.admit("chatbot", M, 1)
+        assert "concurrent requests: Limit 2" in info.value.message
+        await a.release()
+        await a.release()
+        assert counters.slots_taken("team:chatbot:concurrency") == 1
+        await limiter.admit("chatbot", M, 1)
+
+    run(vloop, main())
+
+
+def test_rate_refusal_does_not_hold_a_slot(vloop: VirtualTimeLoop) -> None:
+    counters = MemoryCounters()
+    limiter = Limiter(
+        settings(team("chatbot", "reject", rpm=1, concurrency=3)), counters, clock=vloop.time
+    )
+
+    async def main() -> None:
+        await limiter.admit("chatbot", M, 1)
+        with pytest.raises(RateLimited):
+            await limiter.admit("chatbot", M, 1)
+        assert counters.slots_taken("team:chatbot:concurrency") == 1
+
+    run(vloop, main())
+
+
+# ---- tokens ---------------------------------------------------------------------------
+
+
+def test_tpm_admits_five_then_more_after_correction_reject(vloop: VirtualTimeLoop) -> None:
+    limiter = limiter_for(vloop, settings(team("chatbot", "reject", tpm=10000)))
+
+    async def main() -> None:
+        tickets = [await limiter.admit("chatbot", M, 2000) for _ in range(5)]
+        with pytest.raises(RateLimited) as info:
+            await limiter.admit("chatbot", M, 2000)
+        assert info.value.type == "tokens"
+        assert "tokens per minute (TPM): Limit 10000, Used 10000, Requested 2000" in (
+            info.value.message
+        )
+        assert info.value.retry_after_s == pytest.approx(12.0)
+        for t in tickets:
+            await t.correct(100)
+        assert limiter.headers("chatbot")["x-ratelimit-remaining-tokens"] == "9500"
+        more = [await limiter.admit("chatbot", M, 2000) for _ in range(4)]
+        with pytest.raises(RateLimited):
+            await limiter.admit("chatbot", M, 2000)
+        # correcting never charges beyond the reservation, nor twice
+        await more[0].correct(5000)
+        await tickets[0].correct(100)
+        assert limiter.headers("chatbot")["x-ratelimit-remaining-tokens"] == "1500"
+
+    run(vloop, main())
+
+
+def test_tpm_queue_waiters_get_in_when_corrections_free_tokens(vloop: VirtualTimeLoop) -> None:
+    limiter = limiter_for(vloop, settings(team("chatbot", tpm=10000)))
+    start = vloop.time()
+    admitted_at: list[float] = []
+
+    async def one() -> Ticket:
+        ticket = await limiter.admit("chatbot", M, 2000)
+        admitted_at.append(vloop.time() - start)
+        return ticket
+
+    async def main() -> None:
+        first = [await one() for _ in range(5)]
+        waiting = [asyncio.create_task(one()) for _ in range(4)]
+        await asyncio.sleep(1.0)
+        assert len(admitted_at) == 5 and limiter.queued("chatbot") == 4
+        for t in first:
+            await t.correct(100)  # 9500 tokens back: four more fit now
+        await asyncio.gather(*waiting)
+
+    run(vloop, main())
+    assert admitted_at[5:] == [pytest.approx(1.0)] * 4
+
+
+def test_request_larger_than_tpm_is_413_at_once(vloop: VirtualTimeLoop) -> None:
+    limiter = limiter_for(vloop, settings(team("chatbot", tpm=6000)))
+
+    async def main() -> None:
+        with pytest.raises(PayloadTooLarge) as info:
+            await limiter.admit("chatbot", M, 10338)
+        assert info.value.code == "rate_limit_exceeded"
+        assert "Limit 6000, Requested 10338" in info.value.message
+
+    run(vloop, main())
+
+
+def test_team_model_limits(vloop: VirtualTimeLoop) -> None:
+    limiter = limiter_for(
+        vloop,
+        settings(team("chatbot", "reject", rpm=100, model_limits={M: Limits(rpm=2)})),
+    )
+
+    async def main() -> None:
+        await limiter.admit("chatbot", M, 1)
+        await limiter.admit("chatbot", M, 1)
+        with pytest.raises(RateLimited) as info:
+            await limiter.admit("chatbot", M, 1)
+        assert info.value.message.startswith(
+            f"Rate limit reached for model `{M}` in team `chatbot` on requests per minute"
+        )
+        await limiter.admit("chatbot", "other-model", 1)
+
+    run(vloop, main())
+
+
+# ---- org ------------------------------------------------------------------------------
+
+
+def test_org_limits_hold_across_three_teams(vloop: VirtualTimeLoop) -> None:
+    s = settings(
+        team("a", "reject", rpm=20),
+        team("b", "reject", rpm=20),
+        team("c", "reject", rpm=20),
+        org=OrgConfig(limits=Limits(rpm=30), model_limits={M: Limits(tpm=50_000)}),
+    )
+    limiter = limiter_for(vloop, s)
+
+    async def main() -> None:
+        results = await asyncio.gather(
+            *(limiter.admit(name, "other", 1) for _ in range(20) for name in "abc"),
+            return_exceptions=True,
+        )
+        ok = [r for r in results if isinstance(r, Ticket)]
+        assert len(ok) == 30
+        assert all(sum(t.team == name for t in ok) <= 20 for name in "abc")
+        err = next(r for r in results if isinstance(r, RateLimited))
+        assert "the organization's shared limit) on requests per minute (RPM): Limit 30" in (
+            err.message
+        )
+        await asyncio.sleep(60)
+        # the org's per-model TPM: 50k shared by all teams on that model
+        for name in "abc":
+            await limiter.admit(name, M, 16_000)
+        with pytest.raises(RateLimited) as info:
+            await limiter.admit("a", M, 16_000)
+        assert info.value.type == "tokens"
+        assert f"shared limit for model `{M}`) on tokens per minute (TPM)" in info.value.message
+
+    run(vloop, main())
+
+
+def test_fair_share_quiet_team_is_not_starved(vloop: VirtualTimeLoop) -> None:
+    s = settings(
+        team("greedy", max_queue_wait_s=300),
+        team("quiet", max_queue_wait_s=300),
+        org=OrgConfig(limits=Limits(rpm=20), fair_share=True),
+    )
+    limiter = limiter_for(vloop, s)
+    order: list[str] = []
+
+    async def one(name: str) -> None:
+        await limiter.admit(name, M, 1)
+        order.append(name)
+
+    async def main() -> None:
+        greedy = [asyncio.create_task(one("greedy")) for _ in range(40)]
+        await asyncio.sleep(0.5)
+        quiet = [asyncio.create_task(one("quiet")) for _ in range(5)]
+        await asyncio.gather(*greedy, *quiet)
+
+    run(vloop, main())
+    assert order[:20] == ["greedy"] * 20  # the org burst, before quiet arrived
+    after = order[20:]
+    assert after[:10].count("quiet") == 5  # all of quiet's 5 within the next 10 admissions
+    assert order.count("greedy") == 40
+
+
+@pytest.mark.parametrize("fair_share", [True, False])
+def test_fair_share_with_tokens_big_requests_are_not_starved(
+    vloop: VirtualTimeLoop, fair_share: bool
+) -> None:
+    # org TPM 10000: greedy sends 40 x 1000 tokens, quiet 5 x 4000 a little later. Without
+    # fair share greedy's small requests take every 1000 tokens as they come back and quiet
+    # waits until greedy is done; with it, quiet gets its 4000 in turn.
+    s = settings(
+        team("greedy", max_queue_wait_s=600),
+        team("quiet", max_queue_wait_s=600),
+        org=OrgConfig(limits=Limits(tpm=10_000), fair_share=fair_share),
+    )
+    limiter = limiter_for(vloop, s)
+    order: list[str] = []
+
+    async def one(name: str, tokens: int) -> None:
+        await limiter.admit(name, M, tokens)
+        order.append(name)
+
+    async def main() -> None:
+        greedy = [asyncio.create_task(one("greedy", 1000)) for _ in range(40)]
+        await asyncio.sleep(0.5)
+        quiet = [asyncio.create_task(one("quiet", 4000)) for _ in range(5)]
+        await asyncio.gather(*greedy, *quiet)
+
+    run(vloop, main())
+    assert order[:10] == ["greedy"] * 10
+    assert order.count("quiet") == 5 and order.count("greedy") == 40
+    if fair_share:
+        assert order[10:20].count("quiet") == 5
+    else:
+        assert order[10:40] == ["greedy"] * 30  # starved: the failure fair share prevents
+
+
+# ---- leaving the queue ----------------------------------------------------------------
+
+
+def test_client_gone_leaves_the_queue(vloop: VirtualTimeLoop) -> None:
+    limiter = limiter_for(vloop, settings(team("chatbot", rpm=1, max_queue_wait_s=120)))
+    gone = False
+
+    async def main() -> None:
+        await limiter.admit("chatbot", M, 1)
+        head = asyncio.create_task(limiter.admit("chatbot", M, 1, client_gone=lambda: gone))
+        behind = asyncio.create_task(limiter.admit("chatbot", M, 1))
+        await asyncio.sleep(5)
+        assert limiter.queued("chatbot") == 2
+        start = vloop.time()
+        nonlocal gone
+        gone = True
+        with pytest.raises(ClientGone):
+            await head
+        assert vloop.time() - start <= 1.0 + 1e-6  # noticed at the next wake-up
+        assert limiter.queued("chatbot") == 1
+        await behind  # the one behind takes the freed turn at t = 60
+        assert vloop.time() - start == pytest.approx(55.0)
+
+    run(vloop, main())
+
+
+def test_cancelled_waiter_leaves_no_ghost(vloop: VirtualTimeLoop) -> None:
+    limiter = limiter_for(vloop, settings(team("chatbot", rpm=1, max_queue_wait_s=120)))
+
+    async def main() -> None:
+        await limiter.admit("chatbot", M, 1)
+        waiters = [asyncio.create_task(limiter.admit("chatbot", M, 1)) for _ in range(3)]
+        await asyncio.sleep(1)
+        assert limiter.queued("chatbot") == 3
+        waiters[0].cancel()  # the head
+        waiters[1].cancel()  # one in the middle
+        await asyncio.gather(*waiters[:2], return_exceptions=True)
+        assert limiter.queued("chatbot") == 1
+        await waiters[2]
+        assert limiter.queued("chatbot") == 0
+
+    run(vloop, main())
+
+
+def test_cancelled_waiter_in_fair_ring_passes_the_turn(vloop: VirtualTimeLoop) -> None:
+    s = settings(
+        team("a", max_queue_wait_s=300),
+        team("b", max_queue_wait_s=300),
+        org=OrgConfig(limits=Limits(rpm=1), fair_share=True),
+    )
+    limiter = limiter_for(vloop, s)
+
+    async def main() -> None:
+        await limiter.admit("a", M, 1)
+        a = asyncio.create_task(limiter.admit("a", M, 1))
+        await asyncio.sleep(1)
+        b = asyncio.create_task(limiter.admit("b", M, 1))
+        await asyncio.sleep(1)
+        a.cancel()
+        await asyncio.gather(a, return_exceptions=True)
+        start = vloop.time()
+        ticket = await b
+        assert ticket.team == "b"
+        assert vloop.time() - start == pytest.approx(58.0)
+
+    run(vloop, main())
+
+
+# ---- headers, upstream feedback, reconfigure ------------------------------------------
+
+
+def test_headers_groq_names_and_formats(vloop: VirtualTimeLoop) -> None:
+    limiter = limiter_for(
+        vloop, settings(team("chatbot", rpm=60, rpd=1000, tpm=10000), team("free"))
+    )
+
+    async def main() -> None:
+        ticket = await limiter.admit("chatbot", M, 2000)
+        assert ticket.headers() == {
+            "x-ratelimit-limit-requests": "1000",
+            "x-ratelimit-remaining-requests": "999",
+            "x-ratelimit-reset-requests": "1m26.4s",
+            "x-ratelimit-limit-tokens": "10000",
+            "x-ratelimit-remaining-tokens": "8000",
+            "x-ratelimit-reset-tokens": "12s",
+        }
+        await asyncio.sleep(6.005)
+        h = limiter.headers("chatbot")
+        assert h["x-ratelimit-remaining-tokens"] == "9000"
+        assert h["x-ratelimit-reset-tokens"] == "6s"
+        assert h["x-ratelimit-reset-requests"] == "1m20.4s"
+        assert limiter.headers("free") == {}
+        assert limiter.headers("unknown") == {}
+
+    run(vloop, main())
+
+
+def test_headers_fall_back_to_rpm_and_tpd(vloop: VirtualTimeLoop) -> None:
+    limiter = limiter_for(vloop, settings(team("chatbot", rpm=60, tpd=100_000)))
+
+    async def main() -> None:
+        await limiter.admit("chatbot", M, 500)
+        h = limiter.headers("chatbot")
+        assert h["x-ratelimit-limit-requests"] == "60"
+        assert h["x-ratelimit-remaining-requests"] == "59"
+        assert h["x-ratelimit-limit-tokens"] == "100000"
+        assert h["x-ratelimit-remaining-tokens"] == "99500"
+
+    run(vloop, main())
+
+
+def test_upstream_headers_hold_the_model(vloop: VirtualTimeLoop) -> None:
+    limiter = limiter_for(vloop, settings(team("r", "reject"), team("q")))
+    exhausted = {
+        "x-ratelimit-limit-tokens": "6000",
+        "x-ratelimit-remaining-tokens": "0",
+        "x-ratelimit-reset-tokens": "30s",
+    }
+
+    async def main() -> None:
+        start = vloop.time()
+        limiter.observe_upstream(M, exhausted)  # hold 30 * 120/6000 = 0.6 s
+        with pytest.raises(RateLimited) as info:
+            await limiter.admit("r", M, 10)
+        assert info.value.retry_after_s == pytest.approx(0.6)
+        assert "Groq reports" in info.value.message
+        await limiter.admit("r", "other-model", 10)
+        await limiter.admit("q", M, 10)  # queued until the hold ends
+        assert vloop.time() - start == pytest.approx(0.6)
+        limiter.observe_upstream(M, {"x-ratelimit-remaining-tokens": "5000"})
+        await limiter.admit("r", M, 10)
+
+    run(vloop, main())
+
+
+def test_reconfigure_keeps_counter_state(vloop: VirtualTimeLoop) -> None:
+    limiter = limiter_for(vloop, settings(team("chatbot", "reject", rpm=2)))
+
+    async def main() -> None:
+        await limiter.admit("chatbot", M, 1)
+        await limiter.admit("chatbot", M, 1)
+        limiter.reconfigure(settings(team("chatbot", "reject", rpm=4)))
+        with pytest.raises(RateLimited):  # still full: the state survived
+            await limiter.admit("chatbot", M, 1)
+        await asyncio.sleep(15)  # a quarter of the period: one of four is back
+        await limiter.admit("chatbot", M, 1)
+        limiter.reconfigure(settings(team("chatbot", "reject")))
+        for _ in range(10):
+            await limiter.admit("chatbot", M, 1)
+
+    run(vloop, main())
+
+
+def test_reconfigure_wakes_queued_heads(vloop: VirtualTimeLoop) -> None:
+    limiter = limiter_for(vloop, settings(team("chatbot", concurrency=1)))
+
+    async def main() -> None:
+        held = await limiter.admit("chatbot", M, 1)
+        waiting = asyncio.create_task(limiter.admit("chatbot", M, 1))
+        await asyncio.sleep(2)
+        assert not waiting.done()
+        limiter.reconfigure(settings(team("chatbot", concurrency=2)))
+        await waiting
+        await held.release()
+
+    run(vloop, main())
+
+
+def test_team_without_limits_is_admitted_without_counters(vloop: VirtualTimeLoop) -> None:
+    counters = MemoryCounters()
+    limiter = Limiter(settings(team("free")), counters, clock=vloop.time)
+
+    async def main() -> None:
+        tickets = [await limiter.admit("free", M, 100_000) for _ in range(1000)]
+        await tickets[0].correct(1)
+        await tickets[0].release()
+        assert tickets[0].headers() == {}
+
+    run(vloop, main())
+
+
+def test_cancelled_mid_attempt_leaks_no_slot(vloop: VirtualTimeLoop) -> None:
+    counters = YieldingCounters()
+    limiter = Limiter(
+        settings(team("chatbot", rpm=100, concurrency=1, model_limits={M: Limits(concurrency=1)})),
+        counters,
+        clock=vloop.time,
+    )
+    inner = counters._inner
+
+    async def main() -> None:
+        for steps in range(12):  # cancel at every point of the attempt in turn
+            task = asyncio.create_task(limiter.admit("chatbot", M, 1))
+            for _ in range(steps):
+                await asyncio.sleep(0)
+            task.cancel()
+            results = await asyncio.gather(task, return_exceptions=True)
+            if isinstance(results[0], Ticket):
+                await results[0].release()
+            await asyncio.sleep(0.1)
+            assert inner.slots_taken("team:chatbot:concurrency") == 0
+            assert inner.slots_taken(f"team:chatbot:model:{M}:concurrency") == 0
+            assert limiter.queued("chatbot") == 0
+
+    run(vloop, main())
