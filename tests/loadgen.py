@@ -27,7 +27,9 @@ class Answer:
         return str(self.json()["error"]["code"]) if self.status != 200 else ""
 
 
-def chat_body(model: str = "llama-3.1-8b-instant", *, stream: bool = False, **extra: object) -> dict:  # type: ignore[type-arg]
+def chat_body(
+    model: str = "llama-3.1-8b-instant", *, stream: bool = False, **extra: object
+) -> dict:  # type: ignore[type-arg]
     body: dict[str, object] = {
         "model": model,
         "messages": [{"role": "user", "content": "Say hello."}],
@@ -38,7 +40,8 @@ def chat_body(model: str = "llama-3.1-8b-instant", *, stream: bool = False, **ex
 
 
 async def _send_all(
-    url: str, requests: Sequence[tuple[str, dict, dict]]  # type: ignore[type-arg]
+    url: str,
+    requests: Sequence[tuple[str, dict, dict]],  # type: ignore[type-arg]
 ) -> list[Answer]:
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -48,11 +51,16 @@ async def _send_all(
             async with session.post(
                 url + "/openai/v1/chat/completions",
                 data=orjson.dumps(body),
-                headers={"authorization": f"Bearer {secret}", "content-type": "application/json", **headers},
+                headers={
+                    "authorization": f"Bearer {secret}",
+                    "content-type": "application/json",
+                    **headers,
+                },
                 timeout=aiohttp.ClientTimeout(total=120),
             ) as resp:
                 data = await resp.read()
-                return Answer(resp.status, data, dict(resp.headers), started, time.monotonic())
+                headers = {k.lower(): v for k, v in resp.headers.items()}
+                return Answer(resp.status, data, headers, started, time.monotonic())
 
         return await asyncio.gather(*(one(*r) for r in requests))
 

@@ -310,9 +310,12 @@ async def open_upstream(
         except TimeoutError:
             raise UpstreamTimeout("Groq did not answer in time.") from None
         except aiohttp.ClientError as exc:
-            if not server_retry_used and len(project.keys) > 1:
+            # Typically a pooled keep-alive connection the far end had just closed:
+            # try once more, on another key of the project when there is one.
+            if not server_retry_used:
                 server_retry_used = True
-                tried.add(up.name)
+                if len(project.keys) > 1:
+                    tried.add(up.name)
                 continue
             raise UpstreamUnavailable(f"Could not reach Groq: {type(exc).__name__}") from None
         up.requests += 1

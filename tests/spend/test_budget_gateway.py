@@ -11,14 +11,14 @@ from typing import Any
 import groq
 import httpx
 import pytest
+from tests.conftest import RunningGateway, build_settings, start_gateway
+from tests.loadgen import chat_body, send_all
+from tests.webhook import WebhookReceiver
 
 from teamgate.pricing import PriceTable
 from teamgate.serving import ServerThread
 from teamgate.simulator import Simulator
 from teamgate.tokens import prompt_token_bound
-from tests.conftest import RunningGateway, build_settings, start_gateway
-from tests.loadgen import chat_body, send_all
-from tests.webhook import WebhookReceiver
 
 MODEL = "llama-3.1-8b-instant"
 CAP = 512  # analytics' max tokens per request
@@ -167,7 +167,9 @@ def test_alert_thresholds_fire_once_to_log_and_webhook(
     team_posts = [p for p in receiver.posts if p.get("team") == "analytics"]
     assert sorted(p["threshold"] for p in team_posts) == [0.5, 0.8, 0.95]
     assert all("text" in p and p["period"] for p in team_posts)
-    logged = [r for r in caplog.records if r.name == "teamgate.alerts" and "analytics" in r.getMessage()]
+    logged = [
+        r for r in caplog.records if r.name == "teamgate.alerts" and "analytics" in r.getMessage()
+    ]
     assert len(logged) == 3
     assert [r.levelname for r in sorted(logged, key=lambda r: r.created)] == [
         "WARNING",

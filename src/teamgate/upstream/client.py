@@ -85,7 +85,7 @@ class UpstreamClient:
     async def open(self) -> None:
         connector = aiohttp.TCPConnector(
             limit=self._max_connections,
-            keepalive_timeout=30,
+            keepalive_timeout=4,  # below common server keep-alive timeouts (uvicorn: 5 s)
             enable_cleanup_closed=False,
             ttl_dns_cache=300,
         )
