@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import groq
@@ -90,27 +91,14 @@ def test_tpm_counts_tokens_then_corrects_to_usage(simulator: Simulator, tmp_path
     for gw in start_gateway(simulator, tmp_path, patch):
         key = gw.key("research")
         hold = {"x-sim-fault": "hold"}
-        import threading
-
-        results: list[int] = []
-        threads = [
-            threading.Thread(
-                target=lambda: results.extend(
-                    a.status for a in send_all(gw.url, [(key, body, hold)])
-                )
-            )
-            for _ in range(5)
-        ]
-        for t in threads:
-            t.start()
-        assert simulator.wait_held(5)
-        # Five are in flight with 2,000 tokens each: the sixth does not fit the minute.
-        (sixth,) = send_all(gw.url, [(key, body, {})])
-        assert sixth.status == 429 and sixth.json()["error"]["type"] == "tokens"
-        simulator.release_held()
-        for t in threads:
-            t.join()
-        assert results == [200] * 5
+        with ThreadPoolExecutor(5) as pool:
+            held = [pool.submit(send_all, gw.url, [(key, body, hold)]) for _ in range(5)]
+            assert simulator.wait_held(5)
+            # Five are in flight with 2,000 tokens each: the sixth does not fit the minute.
+            (sixth,) = send_all(gw.url, [(key, body, {})])
+            assert sixth.status == 429 and sixth.json()["error"]["type"] == "tokens"
+            simulator.release_held()
+            assert [f.result()[0].status for f in held] == [200] * 5
         # Actual usage was ~30 tokens each: the refunds admit more at once.
         more = send_all(gw.url, [(key, body, {})] * 4)
         assert [a.status for a in more] == [200] * 4
