@@ -8,8 +8,13 @@ Paths are served under ``/openai/v1/`` (the groq SDK, and the openai SDK with
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import signal
+import threading
 from collections.abc import Mapping
+from pathlib import Path
 
 from teamgate.asgi import (
     JSON,
@@ -49,9 +54,15 @@ class TeamgateApp:
         *,
         env: Mapping[str, str] | None = None,
         store: Store | None = None,
+        config_path: Path | None = None,
     ) -> None:
         self.settings = settings
-        self.gateway = Gateway(settings, **({"env": env} if env is not None else {}), store=store)
+        self.gateway = Gateway(
+            settings,
+            env=dict(os.environ) if env is None else env,
+            store=store,
+            config_path=config_path,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -70,11 +81,27 @@ class TeamgateApp:
                     log.exception("gateway failed to start")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
+                self._watch_sighup()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.gateway.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    def _watch_sighup(self) -> None:
+        """SIGHUP reloads the config, where this process may install signal handlers."""
+        if (
+            self.gateway.config_path is None
+            or threading.current_thread() is not threading.main_thread()
+        ):
+            return
+        loop = asyncio.get_running_loop()
+
+        def reload() -> None:
+            task = loop.create_task(self.gateway.reload())
+            task.add_done_callback(_log_reload_failure)
+
+        loop.add_signal_handler(signal.SIGHUP, reload)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
@@ -114,8 +141,17 @@ class TeamgateApp:
         raise _unknown(method, scope["path"])
 
 
+def _log_reload_failure(task: asyncio.Task[Settings]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("reload failed, keeping the running configuration: %s", task.exception())
+
+
 def create_app(
-    settings: Settings, *, env: Mapping[str, str] | None = None, store: Store | None = None
+    settings: Settings,
+    *,
+    env: Mapping[str, str] | None = None,
+    store: Store | None = None,
+    config_path: Path | None = None,
 ) -> TeamgateApp:
     """Build the gateway app. Nothing is opened until the ASGI lifespan starts it."""
-    return TeamgateApp(settings, env=env, store=store)
+    return TeamgateApp(settings, env=env, store=store, config_path=config_path)

@@ -13,10 +13,12 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from teamgate.alerts import AlertManager
 from teamgate.auth import KeyCache
 from teamgate.budget import BudgetBook, MemoryBudgetCounters
+from teamgate.config.loader import load_settings
 from teamgate.config.schema import Settings
 from teamgate.errors import ConfigError
 from teamgate.ledger import open_store
@@ -59,6 +61,7 @@ class Gateway:
     settings: Settings
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     store: Store | None = None
+    config_path: Path | None = None  # where reload() reads the settings from
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -90,6 +93,34 @@ class Gateway:
         )
         await self.budget.load(self.store)
         await self.client.open()
+
+    def apply(self, settings: Settings) -> None:
+        """Swap in new settings without dropping a request.
+
+        Policies, prices, limits, budgets and alert thresholds change at once;
+        counters, reservations and queued requests are kept. Upstream keys are
+        declared at start-up (their secrets refresh on their own schedule).
+        """
+        policies = {
+            name: TeamPolicy.compile(t, settings.aliases) for name, t in settings.teams.items()
+        }
+        prices = PriceTable.from_settings(settings)
+        missing = set(self.policies) - set(policies)
+        if missing:
+            raise ConfigError("teams", f"reload cannot remove teams ({', '.join(sorted(missing))})")
+        self.settings, self.policies, self.prices = settings, policies, prices
+        self.limiter.reconfigure(settings)
+        self.budget.reconfigure(settings)
+        self.alerts.reconfigure(settings)
+
+    async def reload(self) -> Settings:
+        """Re-read the config file (``teamgate reload``, SIGHUP) and :meth:`apply` it."""
+        if self.config_path is None:
+            raise ConfigError("", "this gateway was not started from a config file")
+        settings = load_settings(self.config_path, self.env)
+        self.apply(settings)
+        log.warning("configuration reloaded from %s", self.config_path)
+        return settings
 
     async def close(self) -> None:
         await self.client.close()

@@ -102,6 +102,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from teamgate.app import create_app
+    from teamgate.cli.server import GracefulServer
     from teamgate.serving import ServerThread
     from teamgate.simulator import create_simulator
 
@@ -142,7 +143,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         flush=True,
     )
     config = uvicorn.Config(
-        create_app(settings, env=env),
+        create_app(settings, env=env, config_path=config_path(args)),
         host=settings.server.host,
         port=settings.server.port,
         loop="uvloop" if _has_uvloop() else "asyncio",
@@ -157,7 +158,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level="info",
     )
     try:
-        uvicorn.Server(config).run()
+        GracefulServer(config).run()
     finally:
         if simulator is not None:
             simulator.stop()
