@@ -1,0 +1,237 @@
+"""The `teamgate` command, run as a user would."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+import yaml
+from tests.cli.test_serve_reload import SRC, free_port
+from tests.conftest import BASE_CONFIG, merge
+
+
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "PYTHONPATH": SRC, **(env or {})}
+    for name in ("GROQ_API_KEY", "TEAMGATE_CONFIG"):
+        full_env.pop(name, None)
+    return subprocess.run(
+        [sys.executable, "-m", "teamgate", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def config_file(tmp_path: Path, patch: dict[str, object] | None = None) -> Path:
+    path = tmp_path / "teamgate.yaml"
+    data = merge(
+        BASE_CONFIG, {"storage": {"url": f"sqlite:///{tmp_path / 'cli.db'}"}, **(patch or {})}
+    )
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_check_valid_and_invalid(tmp_path: Path) -> None:
+    ok = run_cli("check", "--config", str(config_file(tmp_path)), cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    for team in ("chatbot", "analytics", "research"):
+        assert team in ok.stdout
+    bad = config_file(tmp_path, {"teams": {"chatbot": {"limits": {"rpm": -5}}}})
+    result = run_cli("check", "--config", str(bad), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "teams.chatbot.limits.rpm: must be a positive integer, got -5" in result.stderr
+
+
+def test_check_defaults_to_the_example(tmp_path: Path) -> None:
+    result = run_cli("check", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "batch-processor" in result.stdout
+
+
+def test_keys_lifecycle(tmp_path: Path) -> None:
+    cfg = str(config_file(tmp_path))
+    made = run_cli(
+        "keys",
+        "create",
+        "--config",
+        cfg,
+        "--team",
+        "chatbot",
+        "--env",
+        "prod",
+        "--purpose",
+        "web",
+        "--json",
+        cwd=tmp_path,
+    )
+    assert made.returncode == 0, made.stderr
+    created = orjson.loads(made.stdout)
+    assert created["name"] == "chatbot-prod-web"
+    assert re.fullmatch(r"tg_[0-9A-Za-z]{32,}", created["key"])
+    listed = run_cli("keys", "list", "--config", cfg, cwd=tmp_path)
+    assert "chatbot-prod-web" in listed.stdout and created["key"] not in listed.stdout
+    assert created["key"][-4:] in listed.stdout  # the fingerprint
+    listed_json = orjson.loads(
+        run_cli("keys", "list", "--config", cfg, "--json", cwd=tmp_path).stdout
+    )
+    assert [k["name"] for k in listed_json] == ["chatbot-prod-web"]
+    assert created["key"] not in str(listed_json)
+    dup = run_cli(
+        "keys",
+        "create",
+        "--config",
+        cfg,
+        "--team",
+        "chatbot",
+        "--env",
+        "prod",
+        "--purpose",
+        "web",
+        cwd=tmp_path,
+    )
+    assert dup.returncode == 2 and "exists" in dup.stderr
+    assert (
+        run_cli("keys", "revoke", "chatbot-prod-web", "--config", cfg, cwd=tmp_path).returncode == 0
+    )
+    assert (
+        run_cli("keys", "revoke", "chatbot-prod-web", "--config", cfg, cwd=tmp_path).returncode == 2
+    )
+    listed = run_cli("keys", "list", "--config", cfg, "--all", cwd=tmp_path)
+    assert "revoked" in listed.stdout
+
+
+def test_keys_create_rejects_unknown_team_and_env(tmp_path: Path) -> None:
+    cfg = str(config_file(tmp_path))
+    team = run_cli(
+        "keys",
+        "create",
+        "--config",
+        cfg,
+        "--team",
+        "nope",
+        "--env",
+        "prod",
+        "--purpose",
+        "x",
+        cwd=tmp_path,
+    )
+    assert team.returncode == 2 and "unknown team 'nope'" in team.stderr
+    env = run_cli(
+        "keys",
+        "create",
+        "--config",
+        cfg,
+        "--team",
+        "analytics",
+        "--env",
+        "staging",
+        "--purpose",
+        "x",
+        cwd=tmp_path,
+    )
+    assert env.returncode == 2 and "no environment 'staging'" in env.stderr
+
+
+def test_keys_create_with_expiry(tmp_path: Path) -> None:
+    cfg = str(config_file(tmp_path))
+    made = run_cli(
+        "keys",
+        "create",
+        "--config",
+        cfg,
+        "--team",
+        "analytics",
+        "--env",
+        "prod",
+        "--purpose",
+        "cron",
+        "--expires",
+        "30d",
+        "--json",
+        cwd=tmp_path,
+    )
+    assert made.returncode == 0
+    (row,) = orjson.loads(run_cli("keys", "list", "--config", cfg, "--json", cwd=tmp_path).stdout)
+    assert 29.9 * 86400 < row["expires_at"] - row["created_at"] <= 30 * 86400
+
+
+def test_pricing_and_usage(tmp_path: Path) -> None:
+    cfg = str(
+        config_file(
+            tmp_path, {"pricing": {"llama-3.1-8b-instant": {"input": 0.06, "output": 0.09}}}
+        )
+    )
+    prices = run_cli("pricing", "--config", cfg, cwd=tmp_path)
+    assert prices.returncode == 0
+    line = next(x for x in prices.stdout.splitlines() if x.startswith("llama-3.1-8b-instant"))
+    assert "0.06" in line and "config" in line
+    usage = run_cli("usage", "--config", cfg, "--json", cwd=tmp_path)
+    assert usage.returncode == 0, usage.stderr
+    scopes = {s["scope"]: s for s in orjson.loads(usage.stdout)["scopes"]}
+    assert scopes["chatbot"]["budget_pusd"] == 200 * 10**12
+    assert scopes["(org)"]["spent_pusd"] == 0
+
+
+def test_demo_runs(tmp_path: Path) -> None:
+    result = run_cli("demo", "--requests", "10", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "model_not_allowed" in result.stdout and "max_tokens_exceeded" in result.stdout
+
+
+def test_quick_start_serves_with_the_simulator(tmp_path: Path) -> None:
+    """The README's first command: the example config, SQLite here, the simulator upstream."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": SRC, "TEAMGATE_SERVER__PORT": str(port)}
+    for name in ("GROQ_API_KEY", "TEAMGATE_CONFIG"):
+        env.pop(name, None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "teamgate", "serve"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        banner = ""
+        deadline = time.monotonic() + 20
+        while "chatbot-prod-quickstart" not in banner:
+            line = proc.stderr.readline() if proc.stderr else ""
+            assert line or proc.poll() is None, banner
+            banner += line
+            assert time.monotonic() < deadline, banner
+        assert "SIMULATOR MODE" in banner
+        secret = re.search(r"chatbot-prod-quickstart: (tg_\w+)", banner).group(1)  # type: ignore[union-attr]
+        base = f"http://127.0.0.1:{port}"
+        while True:
+            try:
+                reply = httpx.post(
+                    base + "/openai/v1/chat/completions",
+                    json={
+                        "model": "llama-3.1-8b-instant",
+                        "messages": [{"role": "user", "content": "hi"}],
+                    },
+                    headers={"authorization": f"Bearer {secret}"},
+                    timeout=5,
+                )
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        assert reply.status_code == 200, reply.text
+        assert (tmp_path / "teamgate.db").exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+    assert proc.returncode == 0

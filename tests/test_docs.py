@@ -1,0 +1,72 @@
+"""The README documents every setting and every CLI command (a test fails when one is not)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+from teamgate.cli import build_parser
+from teamgate.config import schema
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+# Fields whose YAML name differs from the dataclass field, and internal fields.
+YAML_NAME = {"model_limits": "models"}
+INTERNAL = {"source", "name", "teams", "pricing", "pricing_default", "aliases"}
+
+
+def section_fields() -> list[str]:
+    out = []
+    for field in dataclasses.fields(schema.Settings):
+        if field.name in INTERNAL:
+            continue
+        section_type = field.default_factory()  # type: ignore[misc]
+        for sub in dataclasses.fields(section_type):
+            out.append(f"{field.name}.{YAML_NAME.get(sub.name, sub.name)}")
+    return out
+
+
+def team_fields() -> list[str]:
+    return [
+        f"teams.<team>.{YAML_NAME.get(f.name, f.name)}"
+        for f in dataclasses.fields(schema.TeamConfig)
+        if f.name != "name"
+    ]
+
+
+def test_every_setting_is_documented() -> None:
+    missing = [
+        key
+        for key in section_fields() + team_fields()
+        if f"`{key}" not in README and key not in README
+    ]
+    assert missing == []
+
+
+def test_every_limit_is_documented() -> None:
+    for field in dataclasses.fields(schema.Limits):
+        assert f"`{field.name}`" in README, field.name
+
+
+def _commands(parser: argparse.ArgumentParser, prefix: str = "teamgate") -> list[str]:
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found.append(f"{prefix} {name}")
+                found += _commands(sub, f"{prefix} {name}")
+    return found
+
+
+def test_every_cli_command_is_documented() -> None:
+    missing = [cmd for cmd in _commands(build_parser()) if f"`{cmd}" not in README]
+    assert missing == []
+
+
+def test_quick_start_has_exactly_two_commands() -> None:
+    section = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```sh", 1)[1].split("```", 1)[0]
+    commands = [line for line in block.strip().splitlines() if line.strip()]
+    assert len(commands) == 2
+    assert all(Path(Path(__file__).resolve().parents[1], c.split()[0]).exists() for c in commands)
