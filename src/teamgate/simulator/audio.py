@@ -48,16 +48,22 @@ def parse_audio_form(content_type: str, body: bytes) -> AudioForm | str:
         return "Request must be multipart/form-data"
     form = AudioForm()
     try:
-        parser = MultipartParser(io.BytesIO(body), boundary, len(body))
+        size = len(body) + 1
+        parser = MultipartParser(
+            io.BytesIO(body), boundary, len(body), spool_limit=size, memory_limit=size
+        )
         for part in parser:
-            if part.filename is not None:
-                data = part.raw
-                form.filename = part.filename
-                form.file_bytes = len(data)
-                form.data = data
-                form.duration_s = read_duration(data)
-            else:
-                form.fields[part.name] = part.value
+            try:
+                if part.filename is not None:
+                    data = part.raw
+                    form.filename = part.filename
+                    form.file_bytes = len(data)
+                    form.data = data
+                    form.duration_s = read_duration(data)
+                else:
+                    form.fields[part.name] = part.value
+            finally:
+                part.close()
     except MultipartError as exc:
         return f"could not parse multipart body: {exc}"
     return form
