@@ -11,9 +11,7 @@ import wave
 def wav_bytes(seconds: float, *, rate: int = 8000, tone_hz: float = 440.0) -> bytes:
     """A mono 16-bit WAV of ``seconds`` of a sine tone."""
     frames = round(seconds * rate)
-    samples = (
-        int(8000 * math.sin(2 * math.pi * tone_hz * i / rate)) for i in range(frames)
-    )
+    samples = (int(8000 * math.sin(2 * math.pi * tone_hz * i / rate)) for i in range(frames))
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:
         w.setnchannels(1)
