@@ -393,8 +393,12 @@ async def relay_stream(
     plan: ChatPlan,
     bound: int,
     gone: ClientWatch,
+    *,
+    meter: StreamMeter | None = None,
+    endpoint: str = "chat.completions",
 ) -> tuple[Usage | None, int, str]:
-    meter = StreamMeter()
+    """Relay an SSE stream as it comes; ``meter`` reads its usage (chat's by default)."""
+    meter = StreamMeter() if meter is None else meter
     gone()  # start listening: a client that leaves mid-stream cancels the upstream request
     await send({"type": "http.response.start", "status": 200, "headers": encode_headers(headers)})
     broken = ""
@@ -445,5 +449,6 @@ async def relay_stream(
         groq_id=meter.groq_id,
         model_served=meter.model,
         source=source,
+        endpoint=endpoint,
     )
     return usage, cost, source

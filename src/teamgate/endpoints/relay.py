@@ -1,8 +1,9 @@
 """Passing Groq's answer back: its bytes untouched, Groq's org headers swapped for the team's.
 
->>> ex = new_exchange.__name__
->>> ex
-'new_exchange'
+>>> from teamgate.ledger.records import ClientKey
+>>> ex = new_exchange(ClientKey("ops-prod-web", "h", "tg_…abcd", "ops", "prod", "web", 0.0))
+>>> ex.request_id.startswith("req_"), len(ex.request_id)
+(True, 30)
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ Routes (after the ``/openai/v1/`` or ``/v1/`` prefix):
 ``POST batches`` / ``GET batches``     :mod:`.batches`
 ``GET batches/{id}``                   :mod:`.batches`
 ``POST batches/{id}/cancel``           :mod:`.batches`
+``POST responses``                     :func:`.responses.handle_responses`
+``POST embeddings``                    :func:`.responses.handle_embeddings`
 =====================================  ======================================
 
 >>> split_route("files/file_1/content")
@@ -23,6 +25,7 @@ from teamgate.asgi import Receive, Scope, Send, header
 from teamgate.endpoints.audio import handle_audio
 from teamgate.endpoints.batches import batch_by_id, create_batch, list_batches
 from teamgate.endpoints.files import file_by_id, list_files, upload_file
+from teamgate.endpoints.responses import handle_embeddings, handle_responses
 from teamgate.errors import MethodNotAllowed
 from teamgate.ledger.records import ClientKey
 from teamgate.runtime import Gateway
@@ -49,6 +52,11 @@ async def route_beyond_chat(
 ) -> bool:
     """Serve ``route`` (the path after the prefix) if it is one of ours; False otherwise."""
     root, object_id, rest = split_route(route)
+    if route in ("responses", "embeddings"):
+        _allow(method, ("POST",), scope)
+        handler = handle_responses if route == "responses" else handle_embeddings
+        await handler(gw, scope, receive, send, _key(gw, scope))
+        return True
     if route in ("audio/transcriptions", "audio/translations"):
         _allow(method, ("POST",), scope)
         await handle_audio(gw, scope, receive, send, _key(gw, scope), object_id)
