@@ -14,7 +14,7 @@ def records_after(gw: RunningGateway, count: int, *, timeout_s: float = 10.0) ->
     """Every ledger record, once at least ``count`` were written (the handler records
     after the client has its answer, so the test waits for that condition)."""
     ledger = gw.app.gateway.ledger
-    task = ledger._task  # noqa: SLF001 - the writer's task tells its event loop
+    task = ledger._task
     assert task is not None
     loop = task.get_loop()
     deadline = time.monotonic() + timeout_s

@@ -26,7 +26,7 @@ PATCH: dict[str, Any] = {
 
 @pytest.fixture
 def gw(simulator: Simulator, tmp_path: Path) -> Iterator[RunningGateway]:
-    simulator._models = simulator._models | {EMBED}  # noqa: SLF001 - an embedding model
+    simulator._models = simulator._models | {EMBED}
     yield from start_gateway(simulator, tmp_path, PATCH)
 
 

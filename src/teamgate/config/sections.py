@@ -37,8 +37,8 @@ from teamgate.config.fields import (
 )
 from teamgate.config.schema import (
     AdminSettings,
-    AudioSettings,
     AlertSettings,
+    AudioSettings,
     FailureMode,
     KeySelection,
     Limits,
