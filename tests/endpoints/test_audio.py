@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
 from tests.conftest import RunningGateway, start_gateway
@@ -133,3 +134,34 @@ def test_file_longer_than_the_hourly_audio_limit_is_413(gw: RunningGateway) -> N
         )
     assert err.value.status_code == 413
     assert gw.simulator.state.request_count() == 0
+
+
+def test_operator_maximum_prices_an_unreadable_file(simulator: Simulator, tmp_path: Path) -> None:
+    patch = {**PATCH, "audio": {"max_unreadable_duration_s": 60}}
+    for gw in start_gateway(simulator, tmp_path, patch):
+        client = openai_client(gw, gw.key("research"))
+        # The simulator cannot read it either: Groq's 400 is passed on, and nothing is charged.
+        with pytest.raises(openai.BadRequestError):
+            client.audio.transcriptions.create(
+                model="whisper-large-v3", file=("x.webm", b"\x1a\x45\xdf\xa3 opaque")
+            )
+        assert gw.simulator.state.request_count() == 1  # forwarded this time
+        [rec] = audio_records(gw)
+        assert rec.status == 400 and rec.cost_pusd == 0 and not rec.refusal
+        assert gw.app.gateway.budget.remaining_pico("research") == 500 * 10**12
+
+
+def test_audio_by_url_is_priced_at_the_operator_maximum(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    patch = {**PATCH, "audio": {"max_unreadable_duration_s": 60}}
+    for gw in start_gateway(simulator, tmp_path, patch):
+        reply = httpx.post(
+            gw.url + "/openai/v1/audio/transcriptions",
+            headers={"authorization": f"Bearer {gw.key('research')}"},
+            files={"model": (None, "whisper-large-v3"), "url": (None, "https://x/a.mp3")},
+        )
+        assert reply.status_code == 200, reply.text
+        [rec] = audio_records(gw)
+        assert rec.cost_pusd == -(-111 * 10**9 * 60_000 // 3_600_000)
+        assert rec.usage_source == "estimated"
