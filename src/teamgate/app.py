@@ -27,6 +27,7 @@ from teamgate.asgi import (
     send_error,
 )
 from teamgate.config.schema import Settings
+from teamgate.endpoints.routes import route_beyond_chat
 from teamgate.errors import GatewayError, MethodNotAllowed, NotFound
 from teamgate.ledger.store import Store
 from teamgate.models_route import get_model, list_models
@@ -137,6 +138,8 @@ class TeamgateApp:
             policy = gw.policies[key.team]
             body = list_models(policy) if route == "models" else get_model(policy, route[7:])
             await send_bytes(send, 200, body, [JSON])
+            return
+        if await route_beyond_chat(gw, route, method, scope, receive, send):
             return
         raise _unknown(method, scope["path"])
 

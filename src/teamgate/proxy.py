@@ -11,6 +11,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -105,6 +106,7 @@ def record(
     model_served: str = "",
     source: str = "none",
     refusal: str = "",
+    endpoint: str = "chat.completions",
 ) -> None:
     gw.ledger.append(
         UsageRecord(
@@ -127,6 +129,7 @@ def record(
             streamed=ex.streamed,
             usage_source=source,  # type: ignore[arg-type]
             refusal=refusal,
+            endpoint=endpoint,
         )
     )
 
@@ -283,9 +286,22 @@ async def forward(
 
 
 async def open_upstream(
-    gw: Gateway, ex: Exchange, scope: Scope, body: bytes, plan: ChatPlan
+    gw: Gateway,
+    ex: Exchange,
+    scope: Scope,
+    body: bytes | Callable[[], object] | None,
+    plan: ChatPlan | None = None,
+    *,
+    path: str = CHAT_PATH,
+    method: str = "POST",
+    content_type: str | None = None,
 ) -> tuple[aiohttp.ClientResponse, UpstreamKey]:
-    """Send the request; fail over on rejected keys, retry once on 5xx, wait out short 429s."""
+    """Send the request; fail over on rejected keys, retry once on 5xx, wait out short 429s.
+
+    ``body`` is bytes, None, or a factory called once per attempt for a fresh
+    streamed payload (an upload that is re-sent on failover). ``content_type``
+    replaces the client's (a re-encoded multipart body has a new boundary).
+    """
     project = gw.projects[(ex.key.team, ex.key.environment)]
     tried: set[str] = set()
     deadline = time.monotonic() + gw.settings.upstream.retry_429_deadline_s
@@ -305,8 +321,11 @@ async def open_upstream(
             )
         ex.upstream_key = up.name
         headers = forward_headers(scope["headers"], up.secret)
+        if content_type is not None:
+            headers["content-type"] = content_type
+        data = body() if callable(body) else body
         try:
-            resp = await gw.client.send("POST", CHAT_PATH, body, headers)
+            resp = await gw.client.send(method, path, data, headers)
         except TimeoutError:
             raise UpstreamTimeout("Groq did not answer in time.") from None
         except aiohttp.ClientError as exc:
@@ -377,8 +396,12 @@ async def relay_stream(
     plan: ChatPlan,
     bound: int,
     gone: ClientWatch,
+    *,
+    meter: StreamMeter | None = None,
+    endpoint: str = "chat.completions",
 ) -> tuple[Usage | None, int, str]:
-    meter = StreamMeter()
+    """Relay an SSE stream as it comes; ``meter`` reads its usage (chat's by default)."""
+    meter = StreamMeter() if meter is None else meter
     gone()  # start listening: a client that leaves mid-stream cancels the upstream request
     await send({"type": "http.response.start", "status": 200, "headers": encode_headers(headers)})
     broken = ""
@@ -429,5 +452,6 @@ async def relay_stream(
         groq_id=meter.groq_id,
         model_served=meter.model,
         source=source,
+        endpoint=endpoint,
     )
     return usage, cost, source

@@ -20,6 +20,7 @@ from teamgate.auth import KeyCache
 from teamgate.budget import BudgetBook, MemoryBudgetCounters
 from teamgate.config.loader import load_settings
 from teamgate.config.schema import Settings
+from teamgate.endpoints.state import EndpointState
 from teamgate.errors import ConfigError
 from teamgate.ledger import open_store
 from teamgate.ledger.store import Store
@@ -76,6 +77,7 @@ class Gateway:
             max_connections=s.upstream.max_connections,
         )
         self.started_at = time.time()
+        self.endpoints = EndpointState()  # audio prices, open batch reservations
 
     async def open(self) -> None:
         if self.store is None:

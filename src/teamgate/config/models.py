@@ -30,7 +30,7 @@ from teamgate.config.fields import (
 )
 from teamgate.config.schema import Limits, Price
 from teamgate.config.sections import read_limits
-from teamgate.price_list import BUILTIN_PRICES
+from teamgate.price_list import AUDIO_PRICES_PER_HOUR, BUILTIN_PRICES
 
 DEFAULT_PRICE_KEY = "default"
 _ZERO = price_amount(0)
@@ -79,7 +79,12 @@ class ModelCatalog:
         return self.aliases.get(name, name)
 
     def is_priced(self, name: str) -> bool:
-        return self.default_price is not None or self.resolve(name) in self.prices
+        real = self.resolve(name)
+        return (
+            self.default_price is not None
+            or real in self.prices
+            or real in AUDIO_PRICES_PER_HOUR  # priced per audio hour
+        )
 
     def describe(self, name: str) -> str:
         target = self.aliases.get(name)

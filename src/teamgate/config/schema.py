@@ -85,10 +85,24 @@ class Limits:
     tpd: int | None = None
     concurrency: int | None = None
     max_queue_wait_s: float = 30.0
+    ash: int | None = None  # audio seconds per hour (Groq's ASH)
+    asd: int | None = None  # audio seconds per day (Groq's ASD)
 
     @property
     def is_empty(self) -> bool:
-        return all(v is None for v in (self.rpm, self.tpm, self.rpd, self.tpd, self.concurrency))
+        return all(
+            v is None
+            for v in (self.rpm, self.tpm, self.rpd, self.tpd, self.concurrency, self.ash, self.asd)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AudioSettings:
+    """Audio endpoints. ``max_unreadable_duration_s``: None refuses a file whose
+    duration cannot be read (400); a number prices such a file at that length."""
+
+    max_unreadable_duration_s: float | None = None
+    max_file_bytes: int = 100 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,4 +171,5 @@ class Settings:
     pricing: dict[str, Price] = field(default_factory=dict)  # overrides of the built-in table
     pricing_default: Price | None = None  # an explicit fallback; absent: unpriced models are errors
     aliases: dict[str, str] = field(default_factory=dict)
+    audio: AudioSettings = field(default_factory=AudioSettings)
     source: str = ""  # the file it came from, for messages

@@ -5,8 +5,9 @@ collected, the section's path and its raw value, and returns the frozen
 settings object (defaults stand in for fields with problems).
 
 >>> from teamgate.config.fields import Problems
->>> read_limits(Problems(), "org.limits", {"rpm": 60})
-Limits(rpm=60, tpm=None, rpd=None, tpd=None, concurrency=None, max_queue_wait_s=30.0)
+>>> limits = read_limits(Problems(), "org.limits", {"rpm": 60, "ash": 7200})
+>>> limits.rpm, limits.tpm, limits.ash, limits.max_queue_wait_s
+(60, None, 7200, 30.0)
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from teamgate.config.fields import (
 from teamgate.config.schema import (
     AdminSettings,
     AlertSettings,
+    AudioSettings,
     FailureMode,
     KeySelection,
     Limits,
@@ -48,7 +50,7 @@ from teamgate.config.schema import (
 )
 
 STORAGE_PREFIXES = ("sqlite:///", "sqlite://:memory:", "postgresql://", "postgres://")
-LIMIT_FIELDS = ("rpm", "tpm", "rpd", "tpd", "concurrency")
+LIMIT_FIELDS = ("rpm", "tpm", "rpd", "tpd", "concurrency", "ash", "asd")
 
 
 def read_server(problems: Problems, value: object) -> ServerSettings:
@@ -196,7 +198,8 @@ def read_secrets(problems: Problems, value: object) -> SecretSettings:
 
 
 def read_limits(problems: Problems, path: str, value: object) -> Limits:
-    """``{rpm, tpm, rpd, tpd, concurrency}`` positive integers or null, ``max_queue_wait_s``."""
+    """``{rpm, tpm, rpd, tpd, concurrency, ash, asd}`` positive integers or null,
+    ``max_queue_wait_s``. ``ash``/``asd``: audio seconds per hour/day."""
     d = Limits()
     s = Section(problems, path, value, known=(*LIMIT_FIELDS, "max_queue_wait_s"))
     counts = {name: s.get(name, optional(positive_int), None) for name in LIMIT_FIELDS}
@@ -207,6 +210,20 @@ def read_limits(problems: Problems, path: str, value: object) -> Limits:
         tpd=counts["tpd"],
         concurrency=counts["concurrency"],
         max_queue_wait_s=s.get("max_queue_wait_s", non_negative_number, d.max_queue_wait_s),
+        ash=counts["ash"],
+        asd=counts["asd"],
+    )
+
+
+def read_audio(problems: Problems, value: object) -> AudioSettings:
+    """``audio: {max_unreadable_duration_s: null | seconds > 0, max_file_bytes}``."""
+    d = AudioSettings()
+    s = Section(problems, "audio", value, known=_fields(d))
+    return AudioSettings(
+        max_unreadable_duration_s=s.get(
+            "max_unreadable_duration_s", optional(positive_number), d.max_unreadable_duration_s
+        ),
+        max_file_bytes=s.get("max_file_bytes", positive_int, d.max_file_bytes),
     )
 
 

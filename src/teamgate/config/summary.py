@@ -48,8 +48,16 @@ def _environments(team: TeamConfig) -> str:
 def _limits_text(limits: Limits) -> str:
     if limits.is_empty:
         return "none"
-    names = ("rpm", "tpm", "rpd", "tpd", "concurrency")
-    values = (limits.rpm, limits.tpm, limits.rpd, limits.tpd, limits.concurrency)
+    names = ("rpm", "tpm", "rpd", "tpd", "concurrency", "ash", "asd")
+    values = (
+        limits.rpm,
+        limits.tpm,
+        limits.rpd,
+        limits.tpd,
+        limits.concurrency,
+        limits.ash,
+        limits.asd,
+    )
     return ", ".join(f"{n} {v}" for n, v in zip(names, values, strict=True) if v is not None)
 
 

@@ -29,6 +29,7 @@ from teamgate.config.schema import OrgConfig, Settings, TeamConfig
 from teamgate.config.sections import (
     read_admin,
     read_alerts,
+    read_audio,
     read_limits,
     read_redis,
     read_secrets,
@@ -50,6 +51,7 @@ TOP_LEVEL_KEYS = (
     "org",
     "pricing",
     "aliases",
+    "audio",
     "teams",
 )
 ORG_FIELDS = (
@@ -95,6 +97,7 @@ def build_settings(
         pricing=pricing,
         pricing_default=pricing_default,
         aliases=dict(catalog.aliases),
+        audio=read_audio(problems, top.raw("audio")),
         source=source,
     )
     problems.raise_if_any(source)

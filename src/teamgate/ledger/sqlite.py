@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, cast
 
+from teamgate.ledger.owned import ObjectKind, OwnedObject
 from teamgate.ledger.records import ClientKey, SpendTotal, UsageRecord, UsageSource
 
 SCHEMA_VERSION = 1
@@ -99,6 +100,19 @@ CREATE TABLE IF NOT EXISTS usage (
 CREATE INDEX IF NOT EXISTS usage_ts ON usage (ts, team, cost_pusd);  -- covers spend_by_team
 CREATE INDEX IF NOT EXISTS usage_team_ts ON usage (team, ts);
 
+CREATE TABLE IF NOT EXISTS owned_objects (
+    kind TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    team TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    worst_case_pusd INTEGER NOT NULL,
+    settled_at REAL,
+    info TEXT NOT NULL,
+    PRIMARY KEY (kind, object_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS owned_objects_team ON owned_objects (kind, team, created_at);
+
 CREATE TABLE IF NOT EXISTS alerts_fired (
     scope TEXT NOT NULL,
     period TEXT NOT NULL,
@@ -119,6 +133,12 @@ _INSERT_KEY = (
     f"VALUES ({', '.join('?' for _ in _KEY_COLUMNS)})"
 )
 _SELECT_KEY = f"SELECT {', '.join(_KEY_COLUMNS)} FROM client_keys"  # noqa: S608
+_OWNED_COLUMNS = tuple(f.name for f in dataclasses.fields(OwnedObject))
+_INSERT_OWNED = (
+    f"INSERT OR IGNORE INTO owned_objects ({', '.join(_OWNED_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join('?' for _ in _OWNED_COLUMNS)})"
+)
+_SELECT_OWNED = f"SELECT {', '.join(_OWNED_COLUMNS)} FROM owned_objects"  # noqa: S608
 _BUMP_KEYS_VERSION = "UPDATE meta SET value = value + 1 WHERE key = 'keys_version'"
 
 
@@ -390,5 +410,59 @@ class SQLiteStore:
                 "INSERT OR IGNORE INTO alerts_fired (scope, period, threshold, fired_at) "
                 "VALUES (?, ?, ?, ?)",
                 (scope, period, threshold, time.time()),
+            )
+        return cursor.rowcount == 1
+
+    # --- owned Groq files and batches ------------------------------------------------
+    async def add_owned_object(self, obj: OwnedObject) -> None:
+        await self._run(self._add_owned_object, obj)
+
+    def _add_owned_object(self, obj: OwnedObject) -> None:
+        conn = self._db()
+        with _transaction(conn):
+            conn.execute(_INSERT_OWNED, dataclasses.astuple(obj))
+
+    async def get_owned_object(self, kind: ObjectKind, object_id: str) -> OwnedObject | None:
+        return await self._run(self._get_owned_object, kind, object_id)
+
+    def _get_owned_object(self, kind: ObjectKind, object_id: str) -> OwnedObject | None:
+        row = (
+            self._db()
+            .execute(f"{_SELECT_OWNED} WHERE kind = ? AND object_id = ?", (kind, object_id))
+            .fetchone()
+        )
+        return None if row is None else OwnedObject(*row)
+
+    async def list_owned_objects(self, kind: ObjectKind, team: str) -> list[OwnedObject]:
+        return await self._run(self._list_owned_objects, kind, team)
+
+    def _list_owned_objects(self, kind: ObjectKind, team: str) -> list[OwnedObject]:
+        rows = self._db().execute(
+            f"{_SELECT_OWNED} WHERE kind = ? AND team = ? ORDER BY created_at, object_id",
+            (kind, team),
+        )
+        return [OwnedObject(*row) for row in rows]
+
+    async def delete_owned_object(self, kind: ObjectKind, object_id: str) -> bool:
+        return await self._run(self._delete_owned_object, kind, object_id)
+
+    def _delete_owned_object(self, kind: ObjectKind, object_id: str) -> bool:
+        conn = self._db()
+        with _transaction(conn):
+            cursor = conn.execute(
+                "DELETE FROM owned_objects WHERE kind = ? AND object_id = ?", (kind, object_id)
+            )
+        return cursor.rowcount == 1
+
+    async def mark_object_settled(self, kind: ObjectKind, object_id: str, at: float) -> bool:
+        return await self._run(self._mark_object_settled, kind, object_id, at)
+
+    def _mark_object_settled(self, kind: ObjectKind, object_id: str, at: float) -> bool:
+        conn = self._db()
+        with _transaction(conn):
+            cursor = conn.execute(
+                "UPDATE owned_objects SET settled_at = ? "
+                "WHERE kind = ? AND object_id = ? AND settled_at IS NULL",
+                (at, kind, object_id),
             )
         return cursor.rowcount == 1

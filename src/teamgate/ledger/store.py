@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from teamgate.ledger.owned import ObjectKind, OwnedObject
 from teamgate.ledger.records import ClientKey, SpendTotal, UsageRecord
 
 
@@ -58,3 +59,19 @@ class Store(Protocol):
     # --- alert state -------------------------------------------------------------
     async def mark_alert_fired(self, scope: str, period: str, threshold: str) -> bool:
         """Record that an alert fired; True only the first time for (scope, period, threshold)."""
+
+    # --- owned Groq files and batches ---------------------------------------------
+    async def add_owned_object(self, obj: OwnedObject) -> None:
+        """Record a file or batch as the team's; a second add of the same id is ignored."""
+
+    async def get_owned_object(self, kind: ObjectKind, object_id: str) -> OwnedObject | None:
+        """The object's row, or None if teamgate never saw it."""
+
+    async def list_owned_objects(self, kind: ObjectKind, team: str) -> list[OwnedObject]:
+        """The team's objects of that kind, oldest first."""
+
+    async def delete_owned_object(self, kind: ObjectKind, object_id: str) -> bool:
+        """Forget an object (a deleted file); False if there was none."""
+
+    async def mark_object_settled(self, kind: ObjectKind, object_id: str, at: float) -> bool:
+        """Mark settled; True only the first time (so a batch is charged once)."""

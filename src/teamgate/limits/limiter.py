@@ -111,6 +111,7 @@ class Limiter:
         tokens: int,
         *,
         client_gone: Callable[[], bool] | None = None,
+        audio_seconds: int = 0,
     ) -> Ticket:
         """Admit one request of ``team`` for ``model`` reserving ``tokens``, or raise.
 
@@ -118,9 +119,10 @@ class Limiter:
         :class:`RateLimited` (429), :class:`PayloadTooLarge` (413, code
         ``rate_limit_exceeded``) when ``tokens`` exceeds a TPM/TPD limit outright,
         or :class:`ClientGone` when ``client_gone()`` turned true while queued.
-        Cancelling the awaiting task removes it from the queue.
+        Cancelling the awaiting task removes it from the queue. ``audio_seconds``
+        is checked against the ASH/ASD limits (audio endpoints).
         """
-        plan = build_plan(self._settings, team, model, tokens)
+        plan = build_plan(self._settings, team, model, tokens, audio_seconds)
         _raise_if_too_large(plan)
         if plan.is_empty and model not in self._paused_until:
             return self._ticket(plan, ())
@@ -131,7 +133,7 @@ class Limiter:
                 return outcome
             raise outcome.error(self.headers(team))
         max_wait = team_cfg.limits.max_queue_wait_s if team_cfg is not None else 30.0
-        return await self._admit_queued(team, model, tokens, max_wait, client_gone)
+        return await self._admit_queued(team, model, tokens, max_wait, client_gone, audio_seconds)
 
     def headers(self, team: str) -> dict[str, str]:
         """The team's own ``x-ratelimit-*`` headers, with Groq's semantics and formats.
@@ -275,6 +277,7 @@ class Limiter:
         tokens: int,
         max_wait: float,
         client_gone: Callable[[], bool] | None,
+        audio_seconds: int = 0,
     ) -> Ticket:
         queue = self._queues.setdefault(team, TeamQueue())
         waiter = queue.join()
@@ -289,7 +292,7 @@ class Limiter:
                     if not waiter.turn.is_set():
                         behind = queue.last_refusal or queue_timeout_refusal(team, self._clock())
                         raise behind.aged(self._clock()).error(self.headers(team))
-                plan = build_plan(self._settings, team, model, tokens)
+                plan = build_plan(self._settings, team, model, tokens, audio_seconds)
                 _raise_if_too_large(plan)
                 fair = self._settings.org.fair_share and plan.has_org_checks
                 final = self._clock() >= deadline - EPSILON_S

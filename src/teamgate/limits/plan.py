@@ -22,16 +22,25 @@ from typing import Literal
 from teamgate.config.schema import Limits, Settings
 from teamgate.limits.counters import RateCheck
 
-Metric = Literal["rpm", "rpd", "tpm", "tpd"]
+Metric = Literal["rpm", "rpd", "tpm", "tpd", "ash", "asd"]
 Scope = Literal["team", "team_model", "org", "org_model"]
 
-METRICS: tuple[Metric, ...] = ("rpm", "rpd", "tpm", "tpd")
-PERIOD_S: dict[Metric, float] = {"rpm": 60.0, "rpd": 86400.0, "tpm": 60.0, "tpd": 86400.0}
+METRICS: tuple[Metric, ...] = ("rpm", "rpd", "tpm", "tpd", "ash", "asd")
+PERIOD_S: dict[Metric, float] = {
+    "rpm": 60.0,
+    "rpd": 86400.0,
+    "tpm": 60.0,
+    "tpd": 86400.0,
+    "ash": 3600.0,
+    "asd": 86400.0,
+}
 METRIC_NAMES: dict[Metric, str] = {
     "rpm": "requests per minute (RPM)",
     "rpd": "requests per day (RPD)",
     "tpm": "tokens per minute (TPM)",
     "tpd": "tokens per day (TPD)",
+    "ash": "audio seconds per hour (ASH)",
+    "asd": "audio seconds per day (ASD)",
 }
 
 
@@ -102,14 +111,17 @@ class AdmissionPlan:
 
 
 def _scope_checks(
-    limits: Limits, scope: Scope, tokens: int, key_of: dict[Metric, str]
+    limits: Limits, scope: Scope, tokens: int, key_of: dict[Metric, str], audio_seconds: int = 0
 ) -> list[PlannedCheck]:
     out: list[PlannedCheck] = []
     for metric in METRICS:
         limit: int | None = getattr(limits, metric)
         if limit is None:
             continue
-        cost = tokens if metric in ("tpm", "tpd") else 1
+        if metric in ("ash", "asd"):
+            cost = audio_seconds
+        else:
+            cost = tokens if metric in ("tpm", "tpd") else 1
         if cost <= 0:
             continue
         out.append(
@@ -118,11 +130,14 @@ def _scope_checks(
     return out
 
 
-def build_plan(settings: Settings, team: str, model: str, tokens: int) -> AdmissionPlan:
+def build_plan(
+    settings: Settings, team: str, model: str, tokens: int, audio_seconds: int = 0
+) -> AdmissionPlan:
     """The checks (team, team's model, org, org's model, in that order) and slots of a request.
 
     ``tokens`` is the prompt bound plus the max completion tokens, which is what
-    Groq itself counts against TPM at admission.
+    Groq itself counts against TPM at admission. ``audio_seconds`` (audio
+    requests) is charged against ASH/ASD; zero skips those checks.
     """
     checks: list[PlannedCheck] = []
     slots: list[PlannedSlot] = []
@@ -144,7 +159,7 @@ def build_plan(settings: Settings, team: str, model: str, tokens: int) -> Admiss
         else:
             keys = {m: team_key(team, m, scope_model) for m in METRICS}
             slot_key = team_key(team, "concurrency", scope_model)
-        checks.extend(_scope_checks(limits, scope, tokens, keys))
+        checks.extend(_scope_checks(limits, scope, tokens, keys, audio_seconds))
         if limits.concurrency is not None:
             slots.append(PlannedSlot(slot_key, limits.concurrency, scope))
     return AdmissionPlan(team, model, tokens, tuple(checks), tuple(slots))

@@ -29,10 +29,12 @@ from teamgate.simulator.asgi import (
     read_body,
     send_response,
 )
+from teamgate.simulator.batches import BatchWorld
 from teamgate.simulator.completions import Completion, IdSource, system_fingerprint
 from teamgate.simulator.config import SimulatorConfig, model_card
 from teamgate.simulator.control import handle_control
 from teamgate.simulator.delivery import JSON_CONTENT, deliver_stream, deliver_whole
+from teamgate.simulator.extras import handle_extra
 from teamgate.simulator.faults import (
     NO_FAULT,
     FaultPlan,
@@ -88,6 +90,11 @@ class Simulator:
         self._default_fault = (
             parse_fault_spec(self.config.default_fault) if self.config.default_fault else None
         )
+        self.batch_world = BatchWorld(completion_tokens=self.config.completion_tokens)
+
+    def complete_batches(self, batch_id: str | None = None) -> int:
+        """Test hook: finish ``batch_id`` (None: every batch in progress); how many finished."""
+        return self.batch_world.complete(batch_id)
 
     # -- control (tests, or HTTP under /_sim) --------------------------------
 
@@ -151,6 +158,8 @@ class Simulator:
             await self._chat(headers, receive, send)
         elif path == MODELS_PATH or path.startswith(MODELS_PATH + "/"):
             await self._models_route(method, path, headers, receive, send)
+        elif await handle_extra(self, method, path, headers, scope, receive, send):
+            return
         else:
             await read_body(receive)
             await self._answer(send, unknown_url(method, path), self._ids.request_id())

@@ -59,6 +59,11 @@ def system_fingerprint(model: str) -> str:
     return f"fp_{zlib.crc32(model.encode()):08x}{len(model) % 256:02x}"
 
 
+def new_request_id() -> str:
+    """A fresh ``req_`` id, for the simulator's less frequent endpoints (batches, audio)."""
+    return "req_01" + uuid.uuid4().hex[:24]
+
+
 class IdSource:
     """Groq-looking ids, cheaply: a random prefix per simulator plus a counter.
 

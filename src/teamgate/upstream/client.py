@@ -103,9 +103,12 @@ class UpstreamClient:
             self._session = None
 
     async def send(
-        self, method: str, path: str, body: bytes | None, headers: dict[str, str]
+        self, method: str, path: str, body: object, headers: dict[str, str]
     ) -> aiohttp.ClientResponse:
-        """Start a request; the caller reads (or streams) and releases the response."""
+        """Start a request; the caller reads (or streams) and releases the response.
+
+        ``body``: bytes, None, or anything aiohttp streams (an async iterable).
+        """
         assert self._session is not None, "UpstreamClient.open() was not called"
         return await self._session.request(
             method, self.base_url + path, data=body, headers=headers, allow_redirects=False

@@ -1,0 +1,66 @@
+"""Reading usage from the Responses API's answers (whole, or its SSE events).
+
+Streaming: the final ``response.completed`` (or ``response.incomplete`` /
+``response.failed``) event carries ``response.usage`` with ``input_tokens`` and
+``output_tokens``; text deltas are counted so a cut stream can be estimated.
+
+>>> meter = ResponsesMeter()
+>>> meter.feed(b'event: response.output_text.delta\\ndata: {"type":"response.output_text.delta",'
+...            b'"delta":"tok"}\\n\\n')
+>>> meter.feed(b'event: response.completed\\ndata: {"type":"response.completed","response":'
+...            b'{"id":"resp_1","model":"m","usage":{"input_tokens":9,"output_tokens":1}}}\\n\\n')
+>>> meter.usage, meter.done, meter.content_bytes
+(Usage(prompt_tokens=9, completion_tokens=1, cached_tokens=0), True, 3)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from teamgate.streaming import StreamMeter, Usage
+
+FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def responses_usage(obj: Mapping[str, Any] | None) -> Usage | None:
+    """A :class:`Usage` from a Response object's ``usage``, or None."""
+    if not isinstance(obj, Mapping):
+        return None
+    usage = obj.get("usage")
+    if not isinstance(usage, Mapping):
+        return None
+    details = usage.get("input_tokens_details")
+    cached = _count(details.get("cached_tokens")) if isinstance(details, Mapping) else 0
+    return Usage(_count(usage.get("input_tokens")), _count(usage.get("output_tokens")), cached)
+
+
+class ResponsesMeter(StreamMeter):
+    """A :class:`~teamgate.streaming.StreamMeter` for Responses API events."""
+
+    __slots__ = ()
+
+    def _chunk(self, obj: dict[str, Any]) -> None:
+        kind = obj.get("type")
+        if kind == "response.output_text.delta":
+            delta = obj.get("delta")
+            if isinstance(delta, str):
+                self.content_bytes += len(delta.encode())
+            return
+        if kind == "error":
+            self.error = obj
+            return
+        response = obj.get("response")
+        if not isinstance(response, dict):
+            return
+        if not self.groq_id and isinstance(response.get("id"), str):
+            self.groq_id = response["id"]
+        if not self.model and isinstance(response.get("model"), str):
+            self.model = response["model"]
+        if kind in FINAL_EVENTS:
+            self.done = True
+            self.usage = responses_usage(response) or self.usage
