@@ -1,4 +1,4 @@
-"""The ``teamgate`` command: ``serve | demo | keys | check | pricing | usage | simulator | migrate``."""
+"""The ``teamgate`` command: ``serve | demo | keys | check | migrate | simulator | ...``."""
 
 from __future__ import annotations
 

@@ -195,7 +195,9 @@ class PostgresStore:
 
     async def _update_live_key(self, name: str, update: str, at: float) -> bool:
         async with self._db().acquire() as conn, conn.transaction():
-            status = await conn.execute(f"{update} WHERE name = $1 AND revoked_at IS NULL", name, at)
+            status = await conn.execute(
+                f"{update} WHERE name = $1 AND revoked_at IS NULL", name, at
+            )
             if status.endswith(" 0"):
                 return False
             await conn.execute(_BUMP_KEYS_VERSION)
