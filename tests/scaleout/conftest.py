@@ -16,11 +16,15 @@ async def delete_prefix(client: redis_asyncio.Redis, prefix: str) -> None:
 
 @pytest.fixture
 async def redis_prefix() -> AsyncIterator[tuple[redis_asyncio.Redis, str]]:
-    client = redis_asyncio.Redis.from_url(REDIS_URL, socket_timeout=5)
+    pool = redis_asyncio.BlockingConnectionPool.from_url(
+        REDIS_URL, max_connections=32, timeout=10, socket_timeout=5
+    )
+    client = redis_asyncio.Redis(connection_pool=pool)
     try:
         await client.ping()
     except Exception as exc:
         await client.aclose()
+        await pool.aclose()
         pytest.fail(f"Redis is needed at {REDIS_URL} and does not answer: {exc}")
     prefix = unique_name("tgtest") + ":"
     try:
@@ -28,3 +32,4 @@ async def redis_prefix() -> AsyncIterator[tuple[redis_asyncio.Redis, str]]:
     finally:
         await delete_prefix(client, prefix)
         await client.aclose()
+        await pool.aclose()

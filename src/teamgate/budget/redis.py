@@ -129,7 +129,8 @@ class RedisBudgetCounters:
         loop = asyncio.get_running_loop()
         next_renew = loop.time() + self.lease_s / 3
         while True:
-            await asyncio.sleep(self._replay_interval if self._pending else 0.5)
+            wait = self._replay_interval if self._pending else 0.5
+            await asyncio.sleep(min(wait, self.lease_s / 3))
             try:
                 if self._pending:
                     await self.replay()
