@@ -7,8 +7,8 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from shared_services import POSTGRES_URL, create_schema, drop_schema, schema_url, unique_name
 
+from shared_services import POSTGRES_URL, create_schema, drop_schema, schema_url, unique_name
 from teamgate.cli import main
 from teamgate.ledger import open_store
 from teamgate.ledger.pg_schema import SchemaMismatch, latest_version
@@ -102,7 +102,8 @@ def test_migrate_cli_creates_the_schema(tmp_path: Path, capsys: pytest.CaptureFi
         config = tmp_path / "teamgate.yaml"
         config.write_text(
             f"storage:\n  url: {schema_url(name)}\n"
-            "teams:\n  a:\n    allowed_models: [llama-3.1-8b-instant]\n    max_tokens_per_request: 100\n"
+            "teams:\n  a:\n    allowed_models: [llama-3.1-8b-instant]\n"
+            "    max_tokens_per_request: 100\n"
             "    environments:\n      prod:\n        upstream_keys:\n"
             "          - {name: a-prod, secret: 'env:A_KEY'}\n"
         )

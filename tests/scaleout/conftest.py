@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as redis_asyncio
+
 from shared_services import REDIS_URL, unique_name
 
 

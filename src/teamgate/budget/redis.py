@@ -214,6 +214,18 @@ class RedisBudgetCounters:
             return self._known_totals(scopes)
         return self._totals_from(scopes, reply)
 
+    async def charge(self, scopes: Sequence[BudgetScope], actual: int, generation: str) -> None:
+        """Add spend settled elsewhere (fail-open memory) under ``generation``; kept if Redis
+        is away and replayed, like a settle."""
+        keys = tuple(self._keys(scopes))
+        if self._pending:
+            self._pending.append((keys, "", actual, generation))
+            return
+        try:
+            await self._settle(keys=list(keys), args=["", actual, generation, self.channel])
+        except REDIS_UNAVAILABLE:
+            self._pending.append((keys, "", actual, generation))
+
     async def totals(self, scope_key: str) -> ScopeTotals:
         settled, reserved = await self._client.hmget(self._p + scope_key, "settled", "reserved")
         totals = ScopeTotals(int(settled or 0), int(reserved or 0))

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 
 from teamgate.ledger.pg_schema import check_schema, migrate
 from teamgate.ledger.records import ClientKey, SpendTotal, UsageRecord, UsageSource
