@@ -11,6 +11,7 @@ Every request is a non-streamed chat completion by one team key.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -36,8 +37,15 @@ PG = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS = "redis://127.0.0.1:6379/0"
 STATS = {"requests": 0}
 SECONDS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+BODY = json.dumps(
+    {
+        "model": "llama-3.1-8b-instant",
+        "messages": [{"role": "user", "content": "hi"}],
+        "max_completion_tokens": 16,
+    }
+)
 LUA = """wrk.method = "POST"
-wrk.body = '{"model":"llama-3.1-8b-instant","messages":[{"role":"user","content":"hi"}],"max_completion_tokens":16}'
+wrk.body = '""" + BODY + """'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer %s"
 """
@@ -87,7 +95,11 @@ def run(n: int, storage: str, redis: str | None, sim_url: str, tmp: Path) -> flo
         },
     }
     if redis:
-        config["redis"] = {"url": redis, "key_prefix": f"bench{uuid.uuid4().hex[:8]}:", "instances": n}
+        config["redis"] = {
+            "url": redis,
+            "key_prefix": f"bench{uuid.uuid4().hex[:8]}:",
+            "instances": n,
+        }
     cfg = tmp / f"bench-{uuid.uuid4().hex[:6]}.yaml"
     cfg.write_text(yaml.safe_dump(config))
     lua = tmp / "post.lua"
@@ -96,17 +108,35 @@ def run(n: int, storage: str, redis: str | None, sim_url: str, tmp: Path) -> flo
     procs, ports = [], []
     for _ in range(n):
         p = port()
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "teamgate", "serve", "--config", str(cfg), "--port", str(p)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "teamgate", "serve", "--config", str(cfg), "--port", str(p)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         ports.append(p)
     try:
         for p in ports:
             wait_port(p)
         time.sleep(1)
-        wrks = [subprocess.Popen(
-            ["wrk", "-t1", "-c32", f"-d{SECONDS}s", "-s", str(lua), f"http://127.0.0.1:{p}/openai/v1/chat/completions"],
-            stdout=subprocess.PIPE, text=True) for p in ports]
+        wrks = [
+            subprocess.Popen(
+                [
+                    "wrk",
+                    "-t1",
+                    "-c32",
+                    f"-d{SECONDS}s",
+                    "-s",
+                    str(lua),
+                    f"http://127.0.0.1:{p}/openai/v1/chat/completions",
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for p in ports
+        ]
         total = 0.0
         for w in wrks:
             out = w.communicate()[0]
@@ -124,7 +154,9 @@ def run(n: int, storage: str, redis: str | None, sim_url: str, tmp: Path) -> flo
 
 async def pg_schema(name: str, drop: bool = False) -> None:
     conn = await asyncpg.connect(PG)
-    await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE' if drop else f'CREATE SCHEMA "{name}"')
+    await conn.execute(
+        f'DROP SCHEMA IF EXISTS "{name}" CASCADE' if drop else f'CREATE SCHEMA "{name}"'
+    )
     await conn.close()
 
 
@@ -146,28 +178,44 @@ async def counts() -> tuple[int, int, int]:
 
 def main() -> None:
     # In-process simulator thread (`teamgate simulator` fails to start on this branch).
-    sim = ServerThread(create_simulator(
-        SimulatorConfig(fast=True, ratelimit_limit_requests=10**9, ratelimit_limit_tokens=10**12)
-    ).app)
+    sim = ServerThread(
+        create_simulator(
+            SimulatorConfig(
+                fast=True, ratelimit_limit_requests=10**9, ratelimit_limit_tokens=10**12
+            )
+        ).app
+    )
     sim_url = sim.start()
     rows = []
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         try:
-            rows.append(("1 instance, SQLite", run(1, f"sqlite:///{tmp}/bench.db", None, sim_url, tmp)))
+            rows.append(
+                ("1 instance, SQLite", run(1, f"sqlite:///{tmp}/bench.db", None, sim_url, tmp))
+            )
             for n in (1, 2, 3):
                 schema = f"bench_{uuid.uuid4().hex[:8]}"
                 asyncio.run(pg_schema(schema))
                 try:
                     before = asyncio.run(counts())
                     STATS["requests"] = 0
-                    rows.append((f"{n} instance(s), PostgreSQL + Redis",
-                                 run(n, f"{PG}?search_path={schema}", REDIS, sim_url, tmp)))
+                    rows.append(
+                        (
+                            f"{n} instance(s), PostgreSQL + Redis",
+                            run(n, f"{PG}?search_path={schema}", REDIS, sim_url, tmp),
+                        )
+                    )
                     after = asyncio.run(counts())
-                    per = [(a - b_) / max(1, STATS["requests"]) for a, b_ in zip(after, before)]
-                    print(f"n={n}: {STATS['requests']} requests; per request: "
-                          f"{per[0]:.2f} Redis commands, {per[1]:.3f} PostgreSQL commits, "
-                          f"{per[2]:.3f} rows inserted", file=sys.stderr)
+                    per = [
+                        (a - b_) / max(1, STATS["requests"])
+                        for a, b_ in zip(after, before, strict=True)
+                    ]
+                    print(
+                        f"n={n}: {STATS['requests']} requests; per request: "
+                        f"{per[0]:.2f} Redis commands, {per[1]:.3f} PostgreSQL commits, "
+                        f"{per[2]:.3f} rows inserted",
+                        file=sys.stderr,
+                    )
                 finally:
                     asyncio.run(pg_schema(schema, drop=True))
         finally:

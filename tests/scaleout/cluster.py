@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import socket
@@ -153,5 +152,5 @@ async def chat(
             code = "" if resp.status == 200 else str(data.get("error", {}).get("code", ""))
             groq_id = data.get("x_groq", {}).get("id", "") if resp.status == 200 else ""
             return Reply(k, resp.status, code, groq_id)
-    except (aiohttp.ClientError, asyncio.TimeoutError):
+    except (TimeoutError, aiohttp.ClientError):
         return Reply(k, 0, "connection", "")

@@ -18,8 +18,8 @@ from typing import Any
 import aiohttp
 import pytest
 import redis.asyncio as redis_asyncio
-from shared_services import REDIS_URL, create_schema, drop_schema, schema_url, unique_name
 
+from shared_services import REDIS_URL, create_schema, drop_schema, schema_url, unique_name
 from teamgate.keys import new_client_key
 from teamgate.ledger.postgres import PostgresStore
 from teamgate.ledger.records import UsageRecord
