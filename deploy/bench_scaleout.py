@@ -44,11 +44,15 @@ BODY = json.dumps(
         "max_completion_tokens": 16,
     }
 )
-LUA = """wrk.method = "POST"
-wrk.body = '""" + BODY + """'
+LUA = (
+    """wrk.method = "POST"
+wrk.body = '"""
+    + BODY
+    + """'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer %s"
 """
+)
 
 
 def port() -> int:
@@ -94,10 +98,11 @@ def run(n: int, storage: str, redis: str | None, sim_url: str, tmp: Path) -> flo
             }
         },
     }
+    prefix = f"bench{uuid.uuid4().hex[:8]}:"
     if redis:
         config["redis"] = {
             "url": redis,
-            "key_prefix": f"bench{uuid.uuid4().hex[:8]}:",
+            "key_prefix": prefix,
             "instances": n,
         }
     cfg = tmp / f"bench-{uuid.uuid4().hex[:6]}.yaml"
@@ -150,6 +155,13 @@ def run(n: int, storage: str, redis: str | None, sim_url: str, tmp: Path) -> flo
             proc.send_signal(signal.SIGTERM)
         for proc in procs:
             proc.wait(20)
+        if redis:
+            subprocess.run(
+                f"redis-cli --scan --pattern '{prefix}*' | xargs -r redis-cli del",
+                shell=True,
+                check=False,
+                capture_output=True,
+            )
 
 
 async def pg_schema(name: str, drop: bool = False) -> None:
