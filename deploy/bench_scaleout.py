@@ -156,12 +156,7 @@ def run(n: int, storage: str, redis: str | None, sim_url: str, tmp: Path) -> flo
         for proc in procs:
             proc.wait(20)
         if redis:
-            subprocess.run(
-                f"redis-cli --scan --pattern '{prefix}*' | xargs -r redis-cli del",
-                shell=True,
-                check=False,
-                capture_output=True,
-            )
+            asyncio.run(delete_keys(prefix))
 
 
 async def pg_schema(name: str, drop: bool = False) -> None:
@@ -170,6 +165,15 @@ async def pg_schema(name: str, drop: bool = False) -> None:
         f'DROP SCHEMA IF EXISTS "{name}" CASCADE' if drop else f'CREATE SCHEMA "{name}"'
     )
     await conn.close()
+
+
+async def delete_keys(prefix: str) -> None:
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(REDIS)
+    async for key in client.scan_iter(match=prefix + "*", count=1000):
+        await client.delete(key)
+    await client.aclose()
 
 
 async def counts() -> tuple[int, int, int]:
