@@ -158,3 +158,24 @@ def create_app(
 ) -> TeamgateApp:
     """Build the gateway app. Nothing is opened until the ASGI lifespan starts it."""
     return TeamgateApp(settings, env=env, store=store, config_path=config_path)
+
+
+def app_from_env() -> TeamgateApp:
+    """The app for ``teamgate serve --workers N`` (uvicorn imports it in every worker).
+
+    Reads the config from ``$TEAMGATE_CONFIG``; ``$TEAMGATE_UPSTREAM_URL``, when set,
+    replaces ``upstream.base_url`` (the simulator the parent process started).
+    """
+    import dataclasses
+    import os
+    from pathlib import Path
+
+    from teamgate.config.loader import load_settings
+
+    settings = load_settings(Path(os.environ["TEAMGATE_CONFIG"]), os.environ)
+    upstream = os.environ.get("TEAMGATE_UPSTREAM_URL")
+    if upstream:
+        settings = dataclasses.replace(
+            settings, upstream=dataclasses.replace(settings.upstream, base_url=upstream)
+        )
+    return create_app(settings, config_path=Path(os.environ["TEAMGATE_CONFIG"]))

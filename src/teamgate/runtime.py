@@ -17,7 +17,7 @@ from pathlib import Path
 
 from teamgate.alerts import AlertManager
 from teamgate.auth import KeyCache
-from teamgate.budget import BudgetBook, MemoryBudgetCounters
+from teamgate.budget import BudgetBook, BudgetCounters, MemoryBudgetCounters
 from teamgate.config.loader import load_settings
 from teamgate.config.schema import Settings
 from teamgate.endpoints.state import EndpointState
@@ -29,6 +29,7 @@ from teamgate.limits import Limiter, MemoryCounters
 from teamgate.policy import TeamPolicy
 from teamgate.pricing import PriceTable
 from teamgate.secrets import SecretUnavailable, resolve_secret
+from teamgate.shared_state import SharedState
 from teamgate.upstream.client import UpstreamClient
 from teamgate.upstream.pool import ProjectKeys, UpstreamKey
 
@@ -69,7 +70,11 @@ class Gateway:
         self.policies = {name: TeamPolicy.compile(t, s.aliases) for name, t in s.teams.items()}
         self.prices = PriceTable.from_settings(s)
         self.projects = build_projects(s, self.env)
-        self.limiter = Limiter(s, MemoryCounters())
+        self.shared = SharedState(s.redis) if s.redis.url else None
+        if self.shared is not None:
+            self.limiter = Limiter(s, self.shared.counters, slot_recheck_s=0.2)
+        else:
+            self.limiter = Limiter(s, MemoryCounters())
         self.client = UpstreamClient(
             s.upstream.base_url,
             timeout_s=s.upstream.timeout_s,
@@ -90,10 +95,14 @@ class Gateway:
         )
         self.ledger.start()
         self.alerts = AlertManager(self.settings, self.store)
-        self.budget = BudgetBook(
-            self.settings, MemoryBudgetCounters(), on_settled=self.alerts.check_nowait
-        )
+        counters: BudgetCounters = MemoryBudgetCounters()
+        if self.shared is not None:
+            counters = self.shared.budget_counters(self.store, self.settings.org.timezone)
+        self.budget = BudgetBook(self.settings, counters, on_settled=self.alerts.check_nowait)
         await self.budget.load(self.store)
+        if self.shared is not None:
+            book = self.budget
+            await self.shared.start(book.wake, lambda: book.waiters)
         await self.client.open()
 
     def apply(self, settings: Settings) -> None:
@@ -129,5 +138,7 @@ class Gateway:
         await self.keys.close()
         await self.ledger.close()
         await self.alerts.close()
+        if self.shared is not None:
+            await self.shared.close()
         assert self.store is not None
         await self.store.close()

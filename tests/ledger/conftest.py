@@ -27,9 +27,17 @@ def make_sqlite_memory_store(tmp_path: Path) -> Store:
     return SQLiteStore(":memory:")
 
 
+def make_postgres_store(tmp_path: Path) -> Store:
+    """A fresh schema per test (created on open, dropped on close): parallel-safe."""
+    from shared_services import TempSchemaPostgresStore
+
+    return TempSchemaPostgresStore()
+
+
 STORE_FACTORIES: dict[str, Callable[[Path], Store]] = {
     "sqlite-file": make_sqlite_file_store,
     "sqlite-memory": make_sqlite_memory_store,
+    "postgresql": make_postgres_store,
 }
 
 

@@ -117,11 +117,12 @@ def test_open_store_maps_sqlite_urls(url: str, path: str) -> None:
     "url",
     ["postgresql://u:secret@db/teamgate", "postgres://db/x", "postgresql+asyncpg://db/x"],
 )
-def test_open_store_postgres_not_yet(url: str) -> None:
-    with pytest.raises(ConfigError, match="PostgreSQL store is not available yet") as err:
-        open_store(url)
-    assert err.value.path == "storage.url"
-    assert "secret" not in str(err.value)
+def test_open_store_maps_postgres_urls(url: str) -> None:
+    from teamgate.ledger.postgres import PostgresStore
+
+    store = open_store(url)
+    assert isinstance(store, PostgresStore) and store.url.startswith("postgresql://")
+    assert "secret" not in repr(store)
 
 
 @pytest.mark.parametrize("url", ["mysql://u:secret@h/db", "teamgate.db", "sqlite:///", ""])

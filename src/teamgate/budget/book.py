@@ -382,6 +382,10 @@ class BudgetBook:
             except Exception:
                 _log.exception("budget alert hook failed for %s", scope_name)
 
+    def wake(self) -> None:
+        """Wake every waiting request to try again (another instance settled or released)."""
+        self._signal()
+
     def _signal(self) -> None:
         """Wake every waiter (they retry); later waiters get a fresh event."""
         self._changed.set()

@@ -1,4 +1,4 @@
-"""The ``teamgate`` command: ``serve | demo | keys | check | pricing | usage | simulator``."""
+"""The ``teamgate`` command: ``serve | demo | keys | check | migrate | simulator | ...``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from teamgate.cli import info, keys, run
+from teamgate.cli import info, keys, migrate, run
 from teamgate.errors import ConfigError
 
 
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_commands(sub)
     keys.add_commands(sub)
     info.add_commands(sub)
+    migrate.add_commands(sub)
     return parser
 
 

@@ -25,6 +25,12 @@ def add_commands(sub: Any) -> None:
         action="store_true",
         help="use the built-in Groq simulator as upstream (automatic when no Groq key is set)",
     )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (N > 1 needs redis.url: limits and budgets are shared there)",
+    )
     serve.add_argument("--ssl-certfile", help="serve HTTPS with this certificate")
     serve.add_argument("--ssl-keyfile", help="the certificate's private key")
     serve.set_defaults(func=cmd_serve)
@@ -107,6 +113,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from teamgate.simulator import create_simulator
 
     settings = settings_from(args)
+    if args.workers > 1 and not settings.redis.url:
+        print(
+            f"teamgate serve: --workers {args.workers} needs redis.url in the config: with "
+            "several processes, rate limits and budgets must be shared in Redis "
+            "(or run one worker)",
+            file=sys.stderr,
+        )
+        return 2
     if args.host or args.port is not None:
         server = dataclasses.replace(
             settings.server,
@@ -158,11 +172,39 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level="info",
     )
     try:
-        GracefulServer(config).run()
+        if args.workers > 1:
+            _run_workers(args, settings, env)
+        else:
+            GracefulServer(config).run()
     finally:
         if simulator is not None:
             simulator.stop()
     return 0
+
+
+def _run_workers(args: argparse.Namespace, settings: Settings, env: dict[str, str]) -> None:
+    """Run ``args.workers`` uvicorn worker processes, each building the app from the env."""
+    import uvicorn
+
+    os.environ.update(env)  # resolved (or simulated) upstream secrets, for the workers
+    os.environ["TEAMGATE_CONFIG"] = str(config_path(args))
+    os.environ["TEAMGATE_UPSTREAM_URL"] = settings.upstream.base_url
+    uvicorn.run(
+        "teamgate.app:app_from_env",
+        factory=True,
+        workers=args.workers,
+        host=settings.server.host,
+        port=settings.server.port,
+        loop="uvloop" if _has_uvloop() else "asyncio",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=int(settings.server.grace_period_s),
+        ssl_certfile=args.ssl_certfile,
+        ssl_keyfile=args.ssl_keyfile,
+        log_level="info",
+    )
 
 
 def _has_uvloop() -> bool:

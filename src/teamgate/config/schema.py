@@ -54,6 +54,8 @@ class RedisSettings:
     url: str | None = None
     failure_mode: FailureMode = "closed"
     instances: int = 1  # N for fail-open limits at 1/N
+    key_prefix: str = "teamgate:"  # every Redis key teamgate writes starts with it
+    lease_s: float = 30.0  # a dead instance's slots and reservations are freed after this
 
 
 @dataclass(frozen=True, slots=True)

@@ -149,6 +149,8 @@ def read_redis(problems: Problems, value: object) -> RedisSettings:
             FailureMode, s.get("failure_mode", choice("closed", "open"), str(d.failure_mode))
         ),
         instances=s.get("instances", positive_int, d.instances),
+        key_prefix=s.get("key_prefix", string, d.key_prefix),
+        lease_s=s.get("lease_s", positive_number, d.lease_s),
     )
 
 

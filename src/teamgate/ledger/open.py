@@ -9,6 +9,8 @@ database for tests. The store comes back unopened: ``await store.open()``.
 SQLiteStore('data/teamgate.db')
 >>> open_store("sqlite:////var/lib/teamgate.db")
 SQLiteStore('/var/lib/teamgate.db')
+>>> open_store("postgres://teamgate:pw@db/teamgate")
+PostgresStore('postgresql://teamgate:***@db/teamgate')
 """
 
 from __future__ import annotations
@@ -31,10 +33,9 @@ def open_store(url: str) -> Store:
         return SQLiteStore(path)
     scheme = url.partition("://")[0].lower()
     if scheme in ("postgresql", "postgres") or scheme.startswith("postgresql+"):
-        raise ConfigError(
-            "storage.url",
-            "PostgreSQL store is not available yet (use sqlite:///path/to/teamgate.db)",
-        )
+        from teamgate.ledger.postgres import PostgresStore  # asyncpg only when used
+
+        return PostgresStore("postgresql://" + url.partition("://")[2])
     raise ConfigError(
         "storage.url",
         f"unsupported URL {scheme + '://…' if '://' in url else repr(url)}: "

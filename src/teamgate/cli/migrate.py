@@ -1,0 +1,56 @@
+"""``teamgate migrate``: create or upgrade the database schema.
+
+PostgreSQL: applies every missing migration (``ledger/migrations/NNNN_*.sql``),
+each in its own transaction, under an advisory lock so that concurrent runs
+are safe. A gateway never migrates by itself; it refuses to start until this
+has run. SQLite creates and checks its own schema on open, so this only opens
+the file.
+
+    teamgate migrate --config teamgate.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from teamgate.cli.options import add_config, settings_from
+from teamgate.ledger import open_store
+from teamgate.ledger.pg_schema import SchemaMismatch, latest_version
+
+
+def add_commands(sub: Any) -> None:
+    parser = sub.add_parser("migrate", help="create or upgrade the database schema")
+    add_config(parser)
+    parser.set_defaults(func=cmd_migrate)
+
+
+async def run_migrate(url: str) -> str:
+    """Migrate the store at ``url``; a one-line account of what was done."""
+    from teamgate.ledger.postgres import PostgresStore
+
+    store = open_store(url)
+    if not isinstance(store, PostgresStore):
+        await store.open()
+        await store.close()
+        return "SQLite schema is created and checked on open; nothing to migrate"
+    applied = await store.migrate()
+    if not applied:
+        return f"{store!r}: schema is up to date (version {latest_version()})"
+    versions = ", ".join(str(v) for v in applied)
+    return f"{store!r}: applied migration(s) {versions}; schema version {latest_version()}"
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    try:
+        print(asyncio.run(run_migrate(settings.storage.url)))
+    except SchemaMismatch as exc:
+        print(f"teamgate migrate: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"teamgate migrate: cannot reach the database: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,61 @@
+"""Failure modes with Redis unreachable: closed -> 503, open -> 1/N limits per instance."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as redis_asyncio
+
+from teamgate.budget.counters import BudgetScope, ReserveOutcome
+from teamgate.budget.failover import FailoverBudgetCounters
+from teamgate.budget.redis import RedisBudgetCounters
+from teamgate.errors import StateUnavailable
+from teamgate.limits.counters import RateCheck
+from teamgate.limits.failover import FailoverCounters
+from teamgate.limits.redis import RedisCounters
+from teamgate.shared_state import redis_client
+
+
+@pytest.fixture
+async def dead_redis() -> AsyncIterator[redis_asyncio.Redis]:
+    client = redis_client("redis://127.0.0.1:1/0", timeout_s=0.2)  # nothing listens there
+    yield client
+    await client.aclose()
+    await client.connection_pool.aclose()  # type: ignore[no-untyped-call]
+
+
+async def test_closed_refuses_with_state_unavailable(dead_redis: redis_asyncio.Redis) -> None:
+    limits = FailoverCounters(RedisCounters(dead_redis), mode="closed", instances=3)
+    with pytest.raises(StateUnavailable) as err:
+        await limits.acquire([RateCheck("org:rpm", 60, 60.0, 1)], 0.0)
+    assert err.value.status == 503 and err.value.code == "gateway_state_unavailable"
+    with pytest.raises(StateUnavailable):
+        await limits.try_take_slot("k", 5)
+    budget = FailoverBudgetCounters(RedisBudgetCounters(dead_redis), mode="closed")
+    with pytest.raises(StateUnavailable):
+        await budget.reserve([BudgetScope("team:a:2026-11", 100)], 1)
+
+
+async def test_open_limits_each_instance_to_its_share(dead_redis: redis_asyncio.Redis) -> None:
+    limits = FailoverCounters(RedisCounters(dead_redis), mode="open", instances=3)
+    check = [RateCheck("team:a:rpm", 60, 60.0, 1)]
+    allowed = [(await limits.acquire(check, 0.0)).allowed for _ in range(30)]
+    assert sum(allowed) == 20 and limits.degraded
+    assert await limits.try_take_slot("k", 6)
+    assert await limits.try_take_slot("k", 6)
+    assert not await limits.try_take_slot("k", 6)  # 6 // 3
+    await limits.release_slot("k")
+    assert await limits.try_take_slot("k", 6)
+
+
+async def test_open_budget_reserves_a_share_of_the_headroom(
+    dead_redis: redis_asyncio.Redis,
+) -> None:
+    primary = RedisBudgetCounters(dead_redis)
+    budget = FailoverBudgetCounters(primary, mode="open", instances=2)
+    scopes = [BudgetScope("team:a:2026-11", 100)]
+    assert (await budget.reserve(scopes, 50)).outcome is ReserveOutcome.OK
+    assert (await budget.reserve(scopes, 1)).outcome is ReserveOutcome.WAIT  # 100 // 2 held
+    await budget.settle(scopes, 50, 30)
+    assert primary.pending == 1  # the spend is charged to Redis once it is back
