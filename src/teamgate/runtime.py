@@ -8,8 +8,11 @@ so tests build as many gateways as they like.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
+import signal
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,9 +28,11 @@ from teamgate.ledger.writer import LedgerWriter
 from teamgate.limits import Limiter, MemoryCounters
 from teamgate.policy import TeamPolicy
 from teamgate.pricing import PriceTable
-from teamgate.secrets import SecretUnavailable, resolve_secret
+from teamgate.secrets import SecretResolver
 from teamgate.upstream.client import UpstreamClient
-from teamgate.upstream.pool import ProjectKeys, UpstreamKey
+from teamgate.upstream.keyring import KeyRing
+from teamgate.upstream.pool import ProjectKeys
+from teamgate.upstream.sync import UpstreamSync
 
 log = logging.getLogger("teamgate")
 
@@ -36,22 +41,7 @@ def build_projects(
     settings: Settings, env: Mapping[str, str]
 ) -> dict[tuple[str, str], ProjectKeys]:
     """Resolve every upstream key's secret; a missing one is an error naming its reference."""
-    projects: dict[tuple[str, str], ProjectKeys] = {}
-    for team in settings.teams.values():
-        for env_name, environment in team.environments.items():
-            keys = []
-            for i, ref in enumerate(environment.upstream_keys):
-                try:
-                    secret = resolve_secret(ref.secret, env)
-                except SecretUnavailable as exc:
-                    path = f"teams.{team.name}.environments.{env_name}.upstream_keys[{i}].secret"
-                    raise ConfigError(path, str(exc)) from None
-                keys.append(UpstreamKey(ref.name, secret, ref.state))
-            project = environment.project or f"{team.name}-{env_name}"
-            projects[(team.name, env_name)] = ProjectKeys(
-                project, keys, settings.upstream.key_selection
-            )
-    return projects
+    return KeyRing(settings, SecretResolver(env)).by_env
 
 
 @dataclass
@@ -64,7 +54,8 @@ class Gateway:
         s = self.settings
         self.policies = {name: TeamPolicy.compile(t, s.aliases) for name, t in s.teams.items()}
         self.prices = PriceTable.from_settings(s)
-        self.projects = build_projects(s, self.env)
+        self.keyring = KeyRing(s, SecretResolver(self.env))
+        self.projects = self.keyring.by_env
         self.limiter = Limiter(s, MemoryCounters())
         self.client = UpstreamClient(
             s.upstream.base_url,
@@ -89,12 +80,52 @@ class Gateway:
             self.settings, MemoryBudgetCounters(), on_settled=self.alerts.check_nowait
         )
         await self.budget.load(self.store)
+        await self.open_upstream_keys()
         await self.client.open()
 
     async def close(self) -> None:
         await self.client.close()
+        await self.upstream_sync.close()
+        self.stop_watching_sighup()
         await self.keys.close()
         await self.ledger.close()
         await self.alerts.close()
         assert self.store is not None
         await self.store.close()
+
+    # --- upstream keys: state from the store, secrets re-read, SIGHUP ---------------------
+    async def open_upstream_keys(self) -> None:
+        assert self.store is not None
+        self.keyring.notify = self.alerts.notify
+        self.upstream_sync = UpstreamSync(
+            self.keyring, self.store, secrets_interval_s=self.settings.secrets.refresh_interval_s
+        )
+        await self.upstream_sync.start()
+        self._sighup_tasks: set[asyncio.Task[object]] = set()
+
+    async def reload_upstream_keys(self) -> None:
+        """Re-read every upstream secret and the stored key states now (reload, SIGHUP)."""
+        await self.upstream_sync.reload()
+
+    def watch_sighup(self) -> bool:
+        """Re-read secrets on SIGHUP. Only works in the main thread (``teamgate serve``)."""
+        loop = asyncio.get_running_loop()
+        try:
+            loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
+        except (ValueError, RuntimeError, NotImplementedError, AttributeError):
+            return False
+        self._sighup_loop: asyncio.AbstractEventLoop | None = loop
+        return True
+
+    def stop_watching_sighup(self) -> None:
+        loop = getattr(self, "_sighup_loop", None)
+        if loop is not None:
+            with contextlib.suppress(ValueError, RuntimeError, AttributeError):
+                loop.remove_signal_handler(signal.SIGHUP)
+            self._sighup_loop = None
+
+    def _on_sighup(self) -> None:
+        log.info("SIGHUP: re-reading upstream key secrets")
+        task = asyncio.ensure_future(self.reload_upstream_keys())
+        self._sighup_tasks.add(task)
+        task.add_done_callback(self._sighup_tasks.discard)
