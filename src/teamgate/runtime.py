@@ -21,7 +21,6 @@ from teamgate.alerts import AlertManager
 from teamgate.auth import KeyCache
 from teamgate.budget import BudgetBook, MemoryBudgetCounters
 from teamgate.config.schema import Settings
-from teamgate.errors import ConfigError
 from teamgate.ledger import open_store
 from teamgate.ledger.store import Store
 from teamgate.ledger.writer import LedgerWriter

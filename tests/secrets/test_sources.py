@@ -5,7 +5,7 @@ from __future__ import annotations
 import doctest
 import importlib
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import boto3
 import orjson
@@ -127,7 +127,7 @@ def test_aws_changed_value_is_read_again(aws: Any) -> None:
 class FakeSecretManagerServiceClient:
     """Stands in for ``secretmanager.SecretManagerServiceClient`` (no network, no credentials)."""
 
-    values: dict[str, bytes] = {}
+    values: ClassVar[dict[str, bytes]] = {}
 
     def access_secret_version(self, request: dict[str, str]) -> Any:
         name = request["name"]

@@ -7,8 +7,9 @@ A reference names where a Groq key lives:
 - ``aws-sm:SECRET_ID[#json-field][@version-stage]``: AWS Secrets Manager;
 - ``gcp-sm:projects/P/secrets/S[/versions/V]``: GCP Secret Manager (``latest`` by default).
 
->>> parse_reference("aws-sm:teamgate/groq#chatbot_prod@AWSPREVIOUS")
-SecretReference(scheme='aws-sm', target='teamgate/groq', json_field='chatbot_prod', stage='AWSPREVIOUS')
+>>> ref = parse_reference("aws-sm:teamgate/groq#chatbot_prod@AWSPREVIOUS")
+>>> ref.target, ref.json_field, ref.stage
+('teamgate/groq', 'chatbot_prod', 'AWSPREVIOUS')
 >>> parse_reference("gcp-sm:projects/p1/secrets/groq").target
 'projects/p1/secrets/groq/versions/latest'
 """

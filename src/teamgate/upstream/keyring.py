@@ -64,7 +64,9 @@ class KeyRing:
         selection = settings.upstream.key_selection
         environments = project_environments(settings)
         self.projects = {p: ProjectKeys(p, [], selection) for p in environments}
-        self.by_env = {pair: self.projects[p] for p, pairs in environments.items() for pair in pairs}
+        self.by_env = {
+            pair: self.projects[p] for p, pairs in environments.items() for pair in pairs
+        }
         plan = plan_keys(settings, [])
         for planned in _flat(plan):
             try:

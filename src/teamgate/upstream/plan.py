@@ -78,10 +78,10 @@ def plan_keys(
                     fingerprint=row.fingerprint if row else "",
                 )
     for row in states:
-        keys = plans.get(row.project)
-        if keys is None or row.name in keys:
+        added = plans.get(row.project)
+        if added is None or row.name in added:
             continue  # a project no longer in the config, or a declared key
-        keys[row.name] = PlannedKey(
+        added[row.name] = PlannedKey(
             name=row.name,
             project=row.project,
             state=cast(KeyState, row.state),
