@@ -8,11 +8,8 @@ so tests build as many gateways as they like.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
-import signal
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -85,14 +82,13 @@ class Gateway:
     async def close(self) -> None:
         await self.client.close()
         await self.upstream_sync.close()
-        self.stop_watching_sighup()
         await self.keys.close()
         await self.ledger.close()
         await self.alerts.close()
         assert self.store is not None
         await self.store.close()
 
-    # --- upstream keys: state from the store, secrets re-read, SIGHUP ---------------------
+    # --- upstream keys: state from the store, secrets re-read ------------------------------
     async def open_upstream_keys(self) -> None:
         assert self.store is not None
         self.keyring.notify = self.alerts.notify
@@ -100,31 +96,10 @@ class Gateway:
             self.keyring, self.store, secrets_interval_s=self.settings.secrets.refresh_interval_s
         )
         await self.upstream_sync.start()
-        self._sighup_tasks: set[asyncio.Task[object]] = set()
 
     async def reload_upstream_keys(self) -> None:
-        """Re-read every upstream secret and the stored key states now (reload, SIGHUP)."""
+        """Re-read every upstream secret and the stored key states now.
+
+        ``Gateway.reload()`` (``teamgate reload``, SIGHUP) calls it.
+        """
         await self.upstream_sync.reload()
-
-    def watch_sighup(self) -> bool:
-        """Re-read secrets on SIGHUP. Only works in the main thread (``teamgate serve``)."""
-        loop = asyncio.get_running_loop()
-        try:
-            loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
-        except (ValueError, RuntimeError, NotImplementedError, AttributeError):
-            return False
-        self._sighup_loop: asyncio.AbstractEventLoop | None = loop
-        return True
-
-    def stop_watching_sighup(self) -> None:
-        loop = getattr(self, "_sighup_loop", None)
-        if loop is not None:
-            with contextlib.suppress(ValueError, RuntimeError, AttributeError):
-                loop.remove_signal_handler(signal.SIGHUP)
-            self._sighup_loop = None
-
-    def _on_sighup(self) -> None:
-        log.info("SIGHUP: re-reading upstream key secrets")
-        task = asyncio.ensure_future(self.reload_upstream_keys())
-        self._sighup_tasks.add(task)
-        task.add_done_callback(self._sighup_tasks.discard)

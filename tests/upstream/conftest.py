@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 import pytest
 import yaml
@@ -25,7 +25,15 @@ MSG = [{"role": "user", "content": "Hello there"}]
 @pytest.fixture
 def slow_simulator() -> Iterator[Simulator]:
     """A simulator that takes 20 ms per answer, so that requests pile up in flight."""
-    sim = create_simulator(SimulatorConfig(latency_s=0.02, completion_tokens=4))
+    sim = create_simulator(
+        SimulatorConfig(
+            latency_s=0.02,
+            completion_tokens=4,
+            # Far above what the tests send: Groq's rate-limit feedback must not slow them.
+            ratelimit_limit_requests=10**9,
+            ratelimit_limit_tokens=10**9,
+        )
+    )
     with ServerThread(sim.app) as url:
         sim.url = url  # type: ignore[attr-defined]
         yield sim
@@ -131,21 +139,20 @@ async def drive_load(
     """``concurrency`` clients sending chat requests until ``until(done)`` (or the cap)."""
     result = LoadResult()
     stop = asyncio.Event()
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+    headers = {"authorization": f"Bearer {key}"}
+    body = {"model": "llama-3.1-8b-instant", "messages": MSG, "max_tokens": 8}
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(url, connector=connector) as session:
 
         async def worker() -> None:
             while not stop.is_set():
-                response = await client.post(
-                    "/openai/v1/chat/completions",
-                    headers={"authorization": f"Bearer {key}"},
-                    json={"model": "llama-3.1-8b-instant", "messages": MSG, "max_tokens": 8},
-                )
-                result.statuses[response.status_code] = (
-                    result.statuses.get(response.status_code, 0) + 1
-                )
-                if response.status_code != 200:
-                    result.errors.append(response.text)
+                async with session.post(
+                    "/openai/v1/chat/completions", headers=headers, json=body
+                ) as response:
+                    text = await response.text()
+                result.statuses[response.status] = result.statuses.get(response.status, 0) + 1
+                if response.status != 200:
+                    result.errors.append(text)
                 result.done += 1
                 if on_done is not None:
                     on_done(result.done)

@@ -58,7 +58,7 @@ def test_revoked_active_key_mid_load(
             drive_load(
                 gw.url,
                 key,
-                concurrency=60,
+                concurrency=200,
                 on_done=revoke_at_100,
                 until=lambda done: sim.state.successes(SPARE) >= 200,
             )
@@ -70,7 +70,8 @@ def test_revoked_active_key_mid_load(
         # The gateway stopped sending the revoked key at once: only requests that were
         # already on their way, or one per client racing the mark, got a 401.
         rejected = sim.state.request_count(PRIMARY) - sim.state.successes(PRIMARY)
-        assert 1 <= rejected <= 60
+        assert 1 <= rejected <= 200
+        assert sim.state.max_in_flight() >= 100
         alert = webhook.wait_for("upstream_key_rejected")
         assert alert["key"] == "chatbot-prod-2026-04"
         assert alert["fingerprint"] == "gsk_…0001"
@@ -109,9 +110,19 @@ def test_failed_key_is_tried_again_after_the_backoff(
         headers = {"authorization": f"Bearer {gw.key('chatbot', 'prod')}"}
         body = {"model": "llama-3.1-8b-instant", "messages": MSG}
         simulator.revoke_key(PRIMARY)
-        assert httpx.post(gw.url + "/openai/v1/chat/completions", headers=headers, json=body).status_code == 200
+        assert (
+            httpx.post(
+                gw.url + "/openai/v1/chat/completions", headers=headers, json=body
+            ).status_code
+            == 200
+        )
         assert simulator.state.successes(SPARE) == 1
         # Groq takes the key back (the failure was Groq's): with no back-off left, it is used again.
         simulator.add_key(PRIMARY)
-        assert httpx.post(gw.url + "/openai/v1/chat/completions", headers=headers, json=body).status_code == 200
+        assert (
+            httpx.post(
+                gw.url + "/openai/v1/chat/completions", headers=headers, json=body
+            ).status_code
+            == 200
+        )
         assert simulator.state.successes(PRIMARY) == 1
