@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 import pytest
+from tests.conftest import BASE_CONFIG, UPSTREAM_SECRETS, RunningGateway, merge
+from tests.upstream.conftest import drive_load, running_gateway, write_config
 
 from teamgate.cli import main
 from teamgate.config.loader import parse_settings
@@ -17,8 +19,6 @@ from teamgate.ledger.sqlite import SQLiteStore
 from teamgate.secrets import SecretResolver
 from teamgate.simulator import Simulator
 from teamgate.upstream.operations import OperationRefused, key_status, retire, rotate
-from tests.conftest import BASE_CONFIG, UPSTREAM_SECRETS, RunningGateway, merge
-from tests.upstream.conftest import drive_load, running_gateway, write_config
 
 OLD = UPSTREAM_SECRETS["GROQ_KEY_CHATBOT_PROD"]
 NEW = "gsk_test_chatbot_prod_may_5505"
