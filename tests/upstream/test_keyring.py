@@ -211,7 +211,7 @@ async def test_a_stored_key_whose_secret_is_gone_fails_the_start(store: SQLiteSt
         [UpstreamKeyState("ops-prod-9", "ops-prod", "active", "env:GONE", 0, 1.0)]
     )
     ring = KeyRing(one_project("env:K1"), SecretResolver({"K1": FIRST}))
-    with pytest.raises(ConfigError, match="upstream key ops-prod-9 \\(from the store\\).*env:GONE"):
+    with pytest.raises(ConfigError, match=r"upstream key ops-prod-9 \(from the store\).*env:GONE"):
         await UpstreamSync(ring, store).start()
 
 
