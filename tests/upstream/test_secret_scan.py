@@ -8,9 +8,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from teamgate.cli import main
-from teamgate.simulator import Simulator
 from tests.conftest import UPSTREAM_SECRETS
 from tests.upstream.conftest import (
     Webhook,
@@ -19,6 +16,9 @@ from tests.upstream.conftest import (
     running_gateway,
     write_config,
 )
+
+from teamgate.cli import main
+from teamgate.simulator import Simulator
 
 SPARE = "gsk_scan_spare_value_7a7a7a"
 ROTATED = "gsk_scan_rotated_value_8b8b8b"
