@@ -100,6 +100,8 @@ class Gateway:
     async def reload_upstream_keys(self) -> None:
         """Re-read every upstream secret and the stored key states now.
 
-        ``Gateway.reload()`` (``teamgate reload``, SIGHUP) calls it.
+        ``Gateway.reload()`` (``teamgate reload``, SIGHUP) calls it after applying new
+        settings: keys added to the config file are read and used from then on.
         """
+        self.keyring.reconfigure(self.settings)
         await self.upstream_sync.reload()

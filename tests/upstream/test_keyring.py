@@ -274,3 +274,32 @@ def test_changed_secret_through_a_running_gateway(simulator: Simulator, tmp_path
 def test_docstring_examples(name: str) -> None:
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+async def test_reconfigure_adds_keys_and_projects(store: SQLiteStore) -> None:
+    env = {"K1": FIRST, "K2": SECOND}
+    ring = KeyRing(one_project("env:K1"), SecretResolver(env))
+    by_env = ring.by_env
+    sync = UpstreamSync(ring, store, clock=Clock())
+    await sync.start()
+    try:
+        wider = parse_settings(
+            {
+                "teams": {
+                    "ops": {
+                        "allowed_models": ["llama-3.1-8b-instant"],
+                        "max_tokens_per_request": 64,
+                        "environments": {
+                            "prod": {"upstream_keys": [{"name": "ops-prod-1", "secret": "env:K1"}]},
+                            "dev": {"upstream_keys": [{"name": "ops-dev-1", "secret": "env:K2"}]},
+                        },
+                    }
+                }
+            }
+        )
+        ring.reconfigure(wider)
+        await sync.reload()
+        assert by_env[("ops", "dev")].choose(0.0).secret == SECOND  # type: ignore[union-attr]
+        assert by_env[("ops", "prod")].choose(0.0).secret == FIRST  # type: ignore[union-attr]
+    finally:
+        await sync.close()

@@ -76,6 +76,19 @@ class KeyRing:
             self._keys[planned.name] = _new_key(planned, secret)
         self._arrange(plan)
 
+    def reconfigure(self, settings: Settings) -> None:
+        """Take new settings (a config reload): new projects get a pool, new keys are read
+        at the next :meth:`apply`. Pools of projects that went away stay (requests may hold
+        them); ``by_env`` is updated in place, so whoever holds it sees the change."""
+        self.settings = settings
+        selection = settings.upstream.key_selection
+        for project, pairs in project_environments(settings).items():
+            pool = self.projects.get(project)
+            if pool is None:
+                pool = self.projects[project] = ProjectKeys(project, [], selection)
+            for pair in pairs:
+                self.by_env[pair] = pool
+
     def key(self, name: str) -> UpstreamKey | None:
         return self._keys.get(name)
 
