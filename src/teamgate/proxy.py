@@ -303,9 +303,9 @@ async def open_upstream(
                 f"No usable upstream key for project `{project.project}`. "
                 "The operator has been alerted."
             )
-        ex.upstream_key = up.name
         secret = up.secret  # a secret changed meanwhile is not blamed for this request's 401
-        headers = forward_headers(scope["headers"], secret)
+        ex.upstream_key = up.name
+        headers = forward_headers(scope["headers"], up.secret)
         try:
             resp = await gw.client.send("POST", CHAT_PATH, body, headers)
         except TimeoutError:

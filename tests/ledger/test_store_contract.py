@@ -7,13 +7,13 @@ import dataclasses
 
 import pytest
 
-from teamgate.ledger.records import (
-    SpendTotal,
+from teamgate.ledger.records import SpendTotal
+from teamgate.ledger.store import Store
+from teamgate.ledger.upstream_records import (
     UpstreamKeyState,
     UpstreamKeyUsage,
     UpstreamUsageDelta,
 )
-from teamgate.ledger.store import Store
 
 from .conftest import make_key, make_record
 

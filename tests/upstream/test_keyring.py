@@ -18,8 +18,8 @@ from tests.upstream.conftest import MSG, run_in_gateway_loop, running_gateway
 from teamgate.config.loader import parse_settings
 from teamgate.config.schema import Settings
 from teamgate.errors import ConfigError
-from teamgate.ledger.records import UpstreamKeyState
 from teamgate.ledger.sqlite import SQLiteStore
+from teamgate.ledger.upstream_records import UpstreamKeyState
 from teamgate.secrets import SecretResolver
 from teamgate.simulator import Simulator
 from teamgate.upstream.keyring import KeyRing

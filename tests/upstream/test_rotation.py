@@ -14,8 +14,8 @@ from tests.upstream.conftest import drive_load, running_gateway, write_config
 
 from teamgate.cli import main
 from teamgate.config.loader import parse_settings
-from teamgate.ledger.records import UpstreamUsageDelta
 from teamgate.ledger.sqlite import SQLiteStore
+from teamgate.ledger.upstream_records import UpstreamUsageDelta
 from teamgate.secrets import SecretResolver
 from teamgate.simulator import Simulator
 from teamgate.upstream.operations import OperationRefused, key_status, retire, rotate

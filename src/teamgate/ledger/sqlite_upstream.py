@@ -29,7 +29,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from teamgate.ledger.records import UpstreamKeyState, UpstreamKeyUsage, UpstreamUsageDelta
+from teamgate.ledger.upstream_records import UpstreamKeyState, UpstreamKeyUsage, UpstreamUsageDelta
 
 HOUR_S = 3600
 KEEP_HOURS_S = 48 * HOUR_S

@@ -13,13 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from teamgate.ledger.records import (
-    ClientKey,
-    SpendTotal,
+from teamgate.ledger.records import ClientKey, SpendTotal, UsageRecord
+from teamgate.ledger.upstream_records import (
     UpstreamKeyState,
     UpstreamKeyUsage,
     UpstreamUsageDelta,
-    UsageRecord,
 )
 
 
@@ -62,10 +60,6 @@ class Store(Protocol):
     async def usage_records(self, start: float, end: float) -> list[UsageRecord]:
         """Every record in [start, end), oldest first (reports, tests)."""
 
-    # --- alert state -------------------------------------------------------------
-    async def mark_alert_fired(self, scope: str, period: str, threshold: str) -> bool:
-        """Record that an alert fired; True only the first time for (scope, period, threshold)."""
-
     # --- client key rotation --------------------------------------------------------
     async def rotate_client_key(
         self, successor: ClientKey, *, old_name_after: str, old_expires_at: float
@@ -98,3 +92,7 @@ class Store(Protocol):
 
         ``requests_24h`` counts the hourly buckets that overlap ``(now - 24 h, now]``.
         """
+
+    # --- alert state -------------------------------------------------------------
+    async def mark_alert_fired(self, scope: str, period: str, threshold: str) -> bool:
+        """Record that an alert fired; True only the first time for (scope, period, threshold)."""

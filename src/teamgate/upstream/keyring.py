@@ -24,7 +24,7 @@ from typing import Any
 
 from teamgate.config.schema import Settings
 from teamgate.errors import ConfigError
-from teamgate.ledger.records import UpstreamKeyState
+from teamgate.ledger.upstream_records import UpstreamKeyState
 from teamgate.secrets import SecretResolver, SecretUnavailable
 from teamgate.upstream.plan import PlannedKey, plan_keys, project_environments
 from teamgate.upstream.pool import ProjectKeys, UpstreamKey

@@ -20,8 +20,8 @@ import aiohttp
 
 from teamgate.config.schema import Settings
 from teamgate.config.teams import KEY_NAME_PATTERN
-from teamgate.ledger.records import UpstreamKeyState, UpstreamKeyUsage
 from teamgate.ledger.store import Store
+from teamgate.ledger.upstream_records import UpstreamKeyState, UpstreamKeyUsage
 from teamgate.secrets import SecretResolver, SecretUnavailable, secret_fingerprint
 from teamgate.upstream.plan import PlannedKey, plan_keys
 

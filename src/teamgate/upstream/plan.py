@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from teamgate.config.schema import KeyState, Settings
-from teamgate.ledger.records import UpstreamKeyState
+from teamgate.ledger.upstream_records import UpstreamKeyState
 
 CONFIG_ORDER_BASE = 1000
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from teamgate.ledger.records import UpstreamUsageDelta
+from teamgate.ledger.upstream_records import UpstreamUsageDelta
 
 
 @dataclass(slots=True)
