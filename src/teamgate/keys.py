@@ -13,12 +13,18 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import secrets
 import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from teamgate.ledger.records import ClientKey
+
+if TYPE_CHECKING:
+    from teamgate.ledger.store import Store
 
 PREFIX = "tg_"
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -90,3 +96,39 @@ def new_client_key(
         expires_at=None if expires_in_s is None else at + expires_in_s,
     )
     return record, secret
+
+
+def rotated_name(name: str, at: float) -> str:
+    """The name an old key keeps during its grace period.
+
+    >>> rotated_name("chatbot-prod-web", 1_764_460_800.0)
+    'chatbot-prod-web@rotated-20251130T000000Z'
+    """
+    return f"{name}@rotated-{datetime.fromtimestamp(at, UTC).strftime('%Y%m%dT%H%M%SZ')}"
+
+
+async def rotate_client_key(
+    store: Store, name: str, *, grace_s: float, now: float | None = None
+) -> tuple[ClientKey, str, str, float] | None:
+    """Issue a successor of the live key ``name`` under the same name.
+
+    The old key is renamed ``NAME@rotated-<UTC time>`` and expires after
+    ``grace_s`` (or sooner, if it already expired sooner); requests made with
+    it meanwhile are recorded under that name, which shows who has not moved
+    yet. Returns ``(successor, secret, old_name, old_expires_at)``, or None if
+    there is no live key of that name.
+    """
+    at = time.time() if now is None else now
+    old = await store.get_client_key(name)
+    if old is None or old.revoked_at is not None:
+        return None
+    record, secret = new_client_key(old.team, old.environment, old.purpose, now=at)
+    if record.name != name:  # a key whose name does not follow team-env-purpose
+        record = dataclasses.replace(record, name=name)
+    old_name = rotated_name(name, at)
+    expires = at + grace_s
+    if old.expires_at is not None:
+        expires = min(expires, old.expires_at)
+    if not await store.rotate_client_key(record, old_name_after=old_name, old_expires_at=expires):
+        return None
+    return record, secret, old_name, expires

@@ -319,6 +319,7 @@ async def open_upstream(
                 f"No usable upstream key for project `{project.project}`. "
                 "The operator has been alerted."
             )
+        secret = up.secret  # a secret changed meanwhile is not blamed for this request's 401
         ex.upstream_key = up.name
         headers = forward_headers(scope["headers"], up.secret)
         if content_type is not None:
@@ -338,19 +339,11 @@ async def open_upstream(
                 continue
             raise UpstreamUnavailable(f"Could not reach Groq: {type(exc).__name__}") from None
         up.requests += 1
+        gw.keyring.count(up, now, failed=resp.status == 401)
         if resp.status == 401:
             resp.release()
-            project.mark_failed(up, now, gw.settings.upstream.failed_key_backoff_s)
+            gw.keyring.reject(project, up, secret, now)
             tried.add(up.name)
-            log.error(
-                "upstream key %s of project %s was rejected by Groq (401)", up.name, project.project
-            )
-            gw.alerts.notify(
-                "upstream_key_rejected",
-                f"Groq rejected upstream key `{up.name}` ({up.fingerprint}) of project "
-                f"`{project.project}`; traffic moved to the next key.",
-                {"key": up.name, "project": project.project},
-            )
             continue
         if resp.status == 429:
             wait = retry_after(resp.headers)

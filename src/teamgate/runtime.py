@@ -28,10 +28,12 @@ from teamgate.ledger.writer import LedgerWriter
 from teamgate.limits import Limiter, MemoryCounters
 from teamgate.policy import TeamPolicy
 from teamgate.pricing import PriceTable
-from teamgate.secrets import SecretUnavailable, resolve_secret
+from teamgate.secrets import SecretResolver
 from teamgate.shared_state import SharedState
 from teamgate.upstream.client import UpstreamClient
-from teamgate.upstream.pool import ProjectKeys, UpstreamKey
+from teamgate.upstream.keyring import KeyRing
+from teamgate.upstream.pool import ProjectKeys
+from teamgate.upstream.sync import UpstreamSync
 
 log = logging.getLogger("teamgate")
 
@@ -40,22 +42,7 @@ def build_projects(
     settings: Settings, env: Mapping[str, str]
 ) -> dict[tuple[str, str], ProjectKeys]:
     """Resolve every upstream key's secret; a missing one is an error naming its reference."""
-    projects: dict[tuple[str, str], ProjectKeys] = {}
-    for team in settings.teams.values():
-        for env_name, environment in team.environments.items():
-            keys = []
-            for i, ref in enumerate(environment.upstream_keys):
-                try:
-                    secret = resolve_secret(ref.secret, env)
-                except SecretUnavailable as exc:
-                    path = f"teams.{team.name}.environments.{env_name}.upstream_keys[{i}].secret"
-                    raise ConfigError(path, str(exc)) from None
-                keys.append(UpstreamKey(ref.name, secret, ref.state))
-            project = environment.project or f"{team.name}-{env_name}"
-            projects[(team.name, env_name)] = ProjectKeys(
-                project, keys, settings.upstream.key_selection
-            )
-    return projects
+    return KeyRing(settings, SecretResolver(env)).by_env
 
 
 @dataclass
@@ -69,7 +56,8 @@ class Gateway:
         s = self.settings
         self.policies = {name: TeamPolicy.compile(t, s.aliases) for name, t in s.teams.items()}
         self.prices = PriceTable.from_settings(s)
-        self.projects = build_projects(s, self.env)
+        self.keyring = KeyRing(s, SecretResolver(self.env))
+        self.projects = self.keyring.by_env
         self.shared = SharedState(s.redis) if s.redis.url else None
         if self.shared is not None:
             self.limiter = Limiter(s, self.shared.counters, slot_recheck_s=0.2)
@@ -103,6 +91,7 @@ class Gateway:
         if self.shared is not None:
             book = self.budget
             await self.shared.start(book.wake, lambda: book.waiters)
+        await self.open_upstream_keys()
         await self.client.open()
 
     def apply(self, settings: Settings) -> None:
@@ -130,11 +119,13 @@ class Gateway:
             raise ConfigError("", "this gateway was not started from a config file")
         settings = load_settings(self.config_path, self.env)
         self.apply(settings)
+        await self.reload_upstream_keys()
         log.warning("configuration reloaded from %s", self.config_path)
         return settings
 
     async def close(self) -> None:
         await self.client.close()
+        await self.upstream_sync.close()
         await self.keys.close()
         await self.ledger.close()
         await self.alerts.close()
@@ -142,3 +133,21 @@ class Gateway:
             await self.shared.close()
         assert self.store is not None
         await self.store.close()
+
+    # --- upstream keys: state from the store, secrets re-read ------------------------------
+    async def open_upstream_keys(self) -> None:
+        assert self.store is not None
+        self.keyring.notify = self.alerts.notify
+        self.upstream_sync = UpstreamSync(
+            self.keyring, self.store, secrets_interval_s=self.settings.secrets.refresh_interval_s
+        )
+        await self.upstream_sync.start()
+
+    async def reload_upstream_keys(self) -> None:
+        """Re-read every upstream secret and the stored key states now.
+
+        ``Gateway.reload()`` (``teamgate reload``, SIGHUP) calls it after applying new
+        settings: keys added to the config file are read and used from then on.
+        """
+        self.keyring.reconfigure(self.settings)
+        await self.upstream_sync.reload()

@@ -9,6 +9,11 @@ import pytest
 
 from teamgate.ledger.records import SpendTotal
 from teamgate.ledger.store import Store
+from teamgate.ledger.upstream_records import (
+    UpstreamKeyState,
+    UpstreamKeyUsage,
+    UpstreamUsageDelta,
+)
 
 from .conftest import make_key, make_record
 
@@ -242,3 +247,116 @@ async def test_mark_alert_fired_once_per_scope_period_threshold(store: Store) ->
     assert await store.mark_alert_fired("team:chatbot", "2026-12", "0.8")
     assert await store.mark_alert_fired("org", "2026-11", "0.8")
     assert not await store.mark_alert_fired("org", "2026-11", "0.8")
+
+
+# --- client key rotation ---------------------------------------------------------------
+
+
+async def test_rotate_client_key_renames_the_old_and_adds_the_successor(store: Store) -> None:
+    old = make_key("chatbot-prod-web", key_hash="old")
+    await store.add_client_key(old)
+    version = await store.client_keys_version()
+    successor = make_key("chatbot-prod-web", key_hash="new", created_at=T0 + 10)
+    renamed = "chatbot-prod-web@rotated-20231114"
+    assert await store.rotate_client_key(
+        successor, old_name_after=renamed, old_expires_at=T0 + 10 + 7 * 86400
+    )
+    assert await store.client_keys_version() != version
+    assert await store.get_client_key("chatbot-prod-web") == successor
+    assert await store.get_client_key(renamed) == dataclasses.replace(
+        old, name=renamed, expires_at=T0 + 10 + 7 * 86400
+    )
+    # Both stay usable until the grace period ends.
+    assert len(await store.list_client_keys()) == 2
+
+
+async def test_rotate_client_key_without_a_live_key_changes_nothing(store: Store) -> None:
+    successor = make_key("chatbot-prod-web", key_hash="new")
+    assert not await store.rotate_client_key(successor, old_name_after="x@r", old_expires_at=T0)
+    assert await store.list_client_keys(include_revoked=True) == []
+
+
+async def test_rotate_client_key_refuses_a_taken_rotated_name(store: Store) -> None:
+    await store.add_client_key(make_key("chatbot-prod-web", key_hash="a"))
+    await store.add_client_key(make_key("chatbot-prod-web@r", key_hash="b"))
+    with pytest.raises(KeyError):
+        await store.rotate_client_key(
+            make_key("chatbot-prod-web", key_hash="c"),
+            old_name_after="chatbot-prod-web@r",
+            old_expires_at=T0,
+        )
+    assert {k.key_hash for k in await store.list_client_keys()} == {"a", "b"}
+
+
+# --- upstream key state and usage ------------------------------------------------------
+
+
+def _state(name: str, **overrides: object) -> UpstreamKeyState:
+    values: dict[str, object] = {
+        "name": name,
+        "project": "chatbot-prod",
+        "state": "active",
+        "secret_ref": f"env:{name.upper().replace('-', '_')}",
+        "preferred_order": 0,
+        "updated_at": T0,
+        "fingerprint": "gsk_…abcd",
+    }
+    values.update(overrides)
+    return UpstreamKeyState(**values)  # type: ignore[arg-type]
+
+
+async def test_upstream_states_upsert_by_name_and_bump_the_version(store: Store) -> None:
+    assert await store.upstream_key_states() == []
+    v0 = await store.upstream_state_version()
+    old = _state("chatbot-prod-2026-04", state="draining", preferred_order=1)
+    new = _state("chatbot-prod-2026-05", preferred_order=0, secret_ref="aws-sm:groq#prod")
+    other = _state("analytics-prod-1", project="analytics-prod")
+    await store.set_upstream_key_states([old, new, other])
+    v1 = await store.upstream_state_version()
+    assert v1 != v0
+    # By project, then preferred order.
+    assert await store.upstream_key_states() == [other, new, old]
+    retired = dataclasses.replace(old, state="retired", updated_at=T0 + 5)
+    await store.set_upstream_key_states([retired])
+    assert await store.upstream_state_version() not in (v0, v1)
+    assert await store.upstream_key_states() == [other, new, retired]
+
+
+async def test_upstream_state_version_ignores_usage(store: Store) -> None:
+    version = await store.upstream_state_version()
+    await store.record_upstream_usage({"k": _delta(T0, 3)})
+    await store.set_upstream_key_states([])
+    assert await store.upstream_state_version() == version
+
+
+def _delta(
+    at: float, requests: int, failures: int = 0, fp: str = "gsk_…0001"
+) -> UpstreamUsageDelta:
+    hour = int(at) // 3600 * 3600
+    return UpstreamUsageDelta(requests, failures, at, at, fp, {hour: requests})
+
+
+async def test_upstream_usage_adds_up_and_keeps_first_and_last_use(store: Store) -> None:
+    await store.record_upstream_usage({"k1": _delta(T0 + 100, 3, 1), "k2": _delta(T0, 1)})
+    await store.record_upstream_usage({"k1": _delta(T0 + 50, 2)})
+    await store.record_upstream_usage({"k1": _delta(T0 + 200, 4, fp="")})
+    usage = {u.name: u for u in await store.upstream_key_usage(T0 + 300)}
+    assert usage["k1"] == UpstreamKeyUsage("k1", "gsk_…0001", 9, 1, T0 + 50, T0 + 200, 9)
+    assert usage["k2"] == UpstreamKeyUsage("k2", "gsk_…0001", 1, 0, T0, T0, 1)
+
+
+async def test_upstream_usage_counts_the_last_24_hours(store: Store) -> None:
+    now = 1_700_006_400.0  # a whole hour
+    await store.record_upstream_usage({"k": _delta(now - 30 * 3600, 5)})
+    await store.record_upstream_usage({"k": _delta(now - 23.5 * 3600, 7)})
+    await store.record_upstream_usage({"k": _delta(now - 60, 11)})
+    [usage] = await store.upstream_key_usage(now)
+    assert (usage.requests, usage.requests_24h) == (23, 18)
+    [later] = await store.upstream_key_usage(now + 48 * 3600)
+    assert (later.requests, later.requests_24h, later.last_used_at) == (23, 0, now - 60)
+
+
+async def test_upstream_usage_of_an_unused_store_is_empty(store: Store) -> None:
+    assert await store.upstream_key_usage(T0) == []
+    await store.record_upstream_usage({})
+    assert await store.upstream_key_usage(T0) == []

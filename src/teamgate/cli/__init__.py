@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from teamgate.cli import info, keys, migrate, run
+from teamgate.cli import info, keys, migrate, run, upstream
 from teamgate.errors import ConfigError
 
 
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_commands(sub)
     info.add_commands(sub)
     migrate.add_commands(sub)
+    upstream.add_commands(sub)
     return parser
 
 

@@ -39,6 +39,15 @@ def add_commands(sub: Any) -> None:
     revoke.add_argument("name")
     revoke.set_defaults(func=cmd_revoke)
 
+    rotate = ksub.add_parser(
+        "rotate", help="issue a successor under the same name; the old key works for --grace"
+    )
+    add_config(rotate)
+    rotate.add_argument("name")
+    rotate.add_argument("--grace", default="7d", metavar="DURATION", help="old key lifetime (7d)")
+    rotate.add_argument("--json", action="store_true", help='print {"name", "key", "old_name", …}')
+    rotate.set_defaults(func=cmd_rotate)
+
 
 def _fail(message: str) -> int:
     print(f"teamgate: {message}", file=sys.stderr)
@@ -153,4 +162,39 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     if not with_store(settings, revoke):
         return _fail(f"no live key named {args.name!r}")
     print(f"Revoked {args.name}. Running gateways refuse it within 2 seconds.")
+    return 0
+
+
+def cmd_rotate(args: argparse.Namespace) -> int:
+    """Successor under the same name; the old key renamed ``NAME@rotated-<date>``, expiring."""
+    from teamgate.keys import rotate_client_key
+
+    settings = settings_from(args)
+    try:
+        grace = parse_duration(args.grace)
+    except ValueError as exc:
+        return _fail(str(exc))
+
+    async def work(store: Store) -> tuple[Any, str, str, float] | None:
+        return await rotate_client_key(store, args.name, grace_s=grace)
+
+    try:
+        done = with_store(settings, work)
+    except KeyError as exc:
+        return _fail(str(exc.args[0]))
+    if done is None:
+        return _fail(f"no live key named {args.name!r}")
+    record, secret, old_name, old_expires = done
+    if args.json:
+        out = {
+            "name": record.name,
+            "key": secret,
+            "old_name": old_name,
+            "old_expires_at": old_expires,
+        }
+        print(orjson.dumps(out).decode())
+        return 0
+    print(f"Issued a successor for {record.name}. Store it now; it is not shown again:")
+    print(secret)
+    print(f"The old key is now listed as {old_name} and stops working at {_when(old_expires)} UTC.")
     return 0

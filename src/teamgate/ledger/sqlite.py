@@ -40,6 +40,7 @@ from typing import Any, ParamSpec, TypeVar, cast
 
 from teamgate.ledger.owned import ObjectKind, OwnedObject
 from teamgate.ledger.records import ClientKey, SpendTotal, UsageRecord, UsageSource
+from teamgate.ledger.sqlite_upstream import UPSTREAM_SCHEMA, SQLiteUpstreamTables
 
 SCHEMA_VERSION = 1
 
@@ -173,7 +174,7 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteUpstreamTables):
     """A :class:`~teamgate.ledger.store.Store` on one SQLite file (or ``":memory:"``).
 
     Usage::
@@ -235,7 +236,7 @@ class SQLiteStore:
                     f"(it knows version {SCHEMA_VERSION})"
                 )
             with _transaction(conn):
-                for statement in _SCHEMA.split(";"):
+                for statement in (_SCHEMA + UPSTREAM_SCHEMA).split(";"):
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute(
@@ -357,6 +358,30 @@ class SQLiteStore:
                 "AND revoked_at IS NULL AND (last_used_at IS NULL OR last_used_at < ?2)",
                 items,
             )
+
+    async def rotate_client_key(
+        self, successor: ClientKey, *, old_name_after: str, old_expires_at: float
+    ) -> bool:
+        return await self._run(self._rotate_client_key, successor, old_name_after, old_expires_at)
+
+    def _rotate_client_key(self, successor: ClientKey, renamed: str, expires_at: float) -> bool:
+        conn = self._db()
+        with _transaction(conn):
+            if conn.execute(
+                "SELECT 1 FROM client_keys WHERE name = ? AND revoked_at IS NULL", (renamed,)
+            ).fetchone():
+                raise KeyError(f"a live client key is already named `{renamed}`")
+            cursor = conn.execute(
+                "UPDATE client_keys SET name = ?, expires_at = "
+                "CASE WHEN expires_at IS NULL OR expires_at > ? THEN ? ELSE expires_at END "
+                "WHERE name = ? AND revoked_at IS NULL",
+                (renamed, expires_at, expires_at, successor.name),
+            )
+            if cursor.rowcount == 0:
+                return False
+            conn.execute(_INSERT_KEY, dataclasses.astuple(successor))
+            conn.execute(_BUMP_KEYS_VERSION)
+        return True
 
     async def client_keys_version(self) -> int:
         return await self._run(self._client_keys_version)

@@ -15,6 +15,11 @@ from typing import Protocol
 
 from teamgate.ledger.owned import ObjectKind, OwnedObject
 from teamgate.ledger.records import ClientKey, SpendTotal, UsageRecord
+from teamgate.ledger.upstream_records import (
+    UpstreamKeyState,
+    UpstreamKeyUsage,
+    UpstreamUsageDelta,
+)
 
 
 class Store(Protocol):
@@ -55,6 +60,39 @@ class Store(Protocol):
 
     async def usage_records(self, start: float, end: float) -> list[UsageRecord]:
         """Every record in [start, end), oldest first (reports, tests)."""
+
+    # --- client key rotation --------------------------------------------------------
+    async def rotate_client_key(
+        self, successor: ClientKey, *, old_name_after: str, old_expires_at: float
+    ) -> bool:
+        """In one transaction: rename the live key ``successor.name`` to ``old_name_after``,
+        set (or bring forward) its expiry to ``old_expires_at``, and add ``successor``.
+
+        False (and nothing changed) if there is no live key of that name; ``KeyError``
+        if ``old_name_after`` is taken by a live key.
+        """
+
+    # --- upstream keys ---------------------------------------------------------------
+    async def set_upstream_key_states(self, states: Sequence[UpstreamKeyState]) -> None:
+        """Insert or replace the state of each key (by name), in one transaction."""
+
+    async def upstream_key_states(self) -> list[UpstreamKeyState]:
+        """Every stored upstream key state, by project, preferred order, then name."""
+
+    async def upstream_state_version(self) -> int:
+        """A number that changes whenever :meth:`set_upstream_key_states` writes.
+
+        Gateways poll it every second to pick up rotations without a restart.
+        """
+
+    async def record_upstream_usage(self, usage: dict[str, UpstreamUsageDelta]) -> None:
+        """Add a batch of per-key request counts (name -> delta), in one transaction."""
+
+    async def upstream_key_usage(self, now: float) -> list[UpstreamKeyUsage]:
+        """Totals per upstream key that ever sent a request, by name.
+
+        ``requests_24h`` counts the hourly buckets that overlap ``(now - 24 h, now]``.
+        """
 
     # --- alert state -------------------------------------------------------------
     async def mark_alert_fired(self, scope: str, period: str, threshold: str) -> bool:

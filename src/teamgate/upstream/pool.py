@@ -28,6 +28,8 @@ class UpstreamKey:
     requests: int = 0
     failures: int = 0
     last_used: float | None = None
+    secret_ref: str = ""  # where the secret comes from (env:…, aws-sm:…): safe to show
+    project: str = ""
 
     @property
     def fingerprint(self) -> str:
@@ -59,6 +61,10 @@ class ProjectKeys:
                     return usable[self._turn]
                 return usable[0]
         return None
+
+    def arrange(self, keys: Iterable[UpstreamKey]) -> None:
+        """Replace the keys (in preference order); requests in flight keep the key they hold."""
+        self.keys = list(keys)
 
     def mark_failed(self, key: UpstreamKey, now: float, backoff_s: float) -> None:
         key.failures += 1

@@ -1,0 +1,189 @@
+"""``teamgate upstream status | rotate | retire``: Groq keys, rotated in one command.
+
+Secrets are never printed: keys appear by name and fingerprint (``gsk_…abcd``),
+and their secret by reference (``env:NAME``, ``aws-sm:…``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import Any
+
+import orjson
+
+from teamgate.cli.options import add_config, settings_from, with_store
+from teamgate.keys import parse_duration
+from teamgate.ledger.store import Store
+from teamgate.secrets import SecretResolver
+from teamgate.upstream.operations import (
+    KeyStatus,
+    OperationRefused,
+    Retirement,
+    Rotation,
+    ago,
+    key_status,
+    retire,
+    rotate,
+    when,
+)
+
+
+def add_commands(sub: Any) -> None:
+    up = sub.add_parser("upstream", help="upstream (Groq) keys: status, rotate, retire")
+    usub = up.add_subparsers(dest="upstream_command", required=True, metavar="ACTION")
+
+    status = usub.add_parser(
+        "status", help="per project and key: state, fingerprint, last use, requests in 24 h"
+    )
+    add_config(status)
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
+
+    rot = usub.add_parser(
+        "rotate",
+        help="check a new Groq key, make it the project's preferred key, drain the old one",
+    )
+    add_config(rot)
+    rot.add_argument("--project", required=True, help="the Groq Project (e.g. chatbot-prod)")
+    rot.add_argument("--name", required=True, help="the new key's name, e.g. chatbot-prod-2026-05")
+    rot.add_argument(
+        "--secret", required=True, metavar="REF", help="env:NAME, file:/path, aws-sm:…, gcp-sm:…"
+    )
+    rot.set_defaults(func=cmd_rotate)
+
+    ret = usub.add_parser("retire", help="retire a key once it has been idle for the quiet period")
+    add_config(ret)
+    ret.add_argument("--name", required=True)
+    ret.add_argument("--force", action="store_true", help="retire even if it was used recently")
+    ret.add_argument(
+        "--quiet-period", default="24h", metavar="DURATION", help="idle time required (24h)"
+    )
+    ret.set_defaults(func=cmd_retire)
+
+
+def _fail(message: str) -> int:
+    print(f"teamgate: {message}", file=sys.stderr)
+    return 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    now = time.time()
+
+    async def fetch(store: Store) -> list[KeyStatus]:
+        return await key_status(settings, store, now, SecretResolver(os.environ))
+
+    rows = with_store(settings, fetch)
+    if args.json:
+        out = [
+            {
+                "project": r.project,
+                "key": r.name,
+                "state": r.state,
+                "fingerprint": r.fingerprint,
+                "secret_ref": r.secret_ref,
+                "in_config": r.declared,
+                "requests": r.requests,
+                "requests_24h": r.requests_24h,
+                "failures": r.failures,
+                "first_used_at": r.first_used_at,
+                "last_used_at": r.last_used_at,
+            }
+            for r in rows
+        ]
+        print(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
+        return 0
+    header = (
+        "PROJECT",
+        "KEY",
+        "STATE",
+        "FINGERPRINT",
+        "LAST USED",
+        "REQ 24H",
+        "REQUESTS",
+        "FAILURES",
+    )
+    table = [header] + [
+        (
+            r.project,
+            r.name + ("" if r.declared else " *"),
+            r.state,
+            r.fingerprint,
+            "never"
+            if r.last_used_at is None
+            else f"{when(r.last_used_at)} ({ago(now - r.last_used_at)})",
+            str(r.requests_24h),
+            str(r.requests),
+            str(r.failures),
+        )
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    if any(not r.declared for r in rows):
+        print(
+            "* added by `teamgate upstream rotate` (kept in the store; add it to the config file)"
+        )
+    return 0
+
+
+def cmd_rotate(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+
+    async def work(store: Store) -> Rotation:
+        return await rotate(
+            settings,
+            store,
+            project=args.project,
+            name=args.name,
+            secret_ref=args.secret,
+            resolver=SecretResolver(os.environ),
+        )
+
+    try:
+        done = with_store(settings, work)
+    except OperationRefused as exc:
+        return _fail(str(exc))
+    print(f"Groq accepted {done.name} ({done.fingerprint}).")
+    print(f"{done.name} is now the preferred active key of project {done.project}.")
+    if done.draining:
+        print(f"Draining (used only if {done.name} fails): {', '.join(done.draining)}.")
+    print("Running gateways switch within 2 seconds; nothing restarts.")
+    for old in done.draining:
+        print(
+            f"When it has been idle for 24h: teamgate upstream retire --config {args.config or 'F'}"
+            f" --name {old}"
+        )
+    return 0
+
+
+def cmd_retire(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    try:
+        quiet = parse_duration(args.quiet_period)
+    except ValueError as exc:
+        return _fail(str(exc))
+
+    async def work(store: Store) -> Retirement:
+        return await retire(settings, store, name=args.name, quiet_period_s=quiet, force=args.force)
+
+    try:
+        done = with_store(settings, work)
+    except OperationRefused as exc:
+        return _fail(f"not retired: {exc}")
+    if done.last_used_at is None:
+        idle = "it never served a request"
+    else:
+        idle = (
+            f"idle since {when(done.last_used_at)} ({ago(time.time() - done.last_used_at)}), "
+            f"{done.requests} requests in all"
+        )
+    forced = " (forced)" if done.forced else ""
+    print(f"Retired {done.name} ({done.fingerprint}){forced}: {idle}.")
+    print("Running gateways stop using it within 2 seconds.")
+    print(f"Left to do by hand: delete the key in the Groq Console, Project {done.project}.")
+    return 0
