@@ -30,6 +30,7 @@ import asyncpg  # type: ignore[import-untyped]
 
 from teamgate.ledger.owned import ObjectKind, OwnedObject
 from teamgate.ledger.pg_schema import check_schema, migrate
+from teamgate.ledger.postgres_upstream import PostgresUpstreamTables
 from teamgate.ledger.records import ClientKey, SpendTotal, UsageRecord, UsageSource
 
 _USAGE_COLUMNS = tuple(f.name for f in dataclasses.fields(UsageRecord))
@@ -73,7 +74,7 @@ def _usage_row(record: UsageRecord) -> tuple[Any, ...]:
 _OWNED_COLUMNS = ", ".join(f.name for f in dataclasses.fields(OwnedObject))
 
 
-class PostgresStore:
+class PostgresStore(PostgresUpstreamTables):
     """A :class:`~teamgate.ledger.store.Store` on PostgreSQL (asyncpg pool).
 
     Usage::
@@ -218,6 +219,36 @@ class PostgresStore:
             list(last_used),
             list(last_used.values()),
         )
+
+    async def rotate_client_key(
+        self, successor: ClientKey, *, old_name_after: str, old_expires_at: float
+    ) -> bool:
+        async with self._db().acquire() as conn, conn.transaction():
+            if await conn.fetchval(
+                "SELECT 1 FROM client_keys WHERE name = $1 AND revoked_at IS NULL",
+                old_name_after,
+            ):
+                raise KeyError(f"a live client key is already named `{old_name_after}`")
+            try:
+                status = await conn.execute(
+                    "UPDATE client_keys SET name = $2, expires_at = "
+                    "CASE WHEN expires_at IS NULL OR expires_at > $3 THEN $3 ELSE expires_at END "
+                    "WHERE name = $1 AND revoked_at IS NULL",
+                    successor.name,
+                    old_name_after,
+                    old_expires_at,
+                )
+                if status.endswith(" 0"):
+                    return False
+                await conn.execute(_INSERT_KEY, *dataclasses.astuple(successor))
+            except asyncpg.UniqueViolationError as exc:
+                if exc.constraint_name == "client_keys_live_name":  # a concurrent add won
+                    raise KeyError("a live client key took a name this rotation needs") from None
+                raise ValueError(
+                    f"client key `{successor.name}`: a key with the same hash is already stored"
+                ) from None
+            await conn.execute(_BUMP_KEYS_VERSION)
+        return True
 
     async def client_keys_version(self) -> int:
         value = await self._db().fetchval("SELECT value FROM meta WHERE key = 'keys_version'")
