@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from teamgate.cli import info, keys, run
+from teamgate.cli import info, keys, report, run
 from teamgate.errors import ConfigError
 
 
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_commands(sub)
     keys.add_commands(sub)
     info.add_commands(sub)
+    report.add_commands(sub)
     return parser
 
 
