@@ -54,6 +54,8 @@ class Exchange:
     model: str = ""
     upstream_key: str = ""
     streamed: bool = False
+    queue_s: float = -1.0  # time in admission (limits and budget); -1: never admitted
+    upstream_s: float = 0.0  # time waiting on Groq; 0: never reached it
 
 
 def decode_body(raw: bytes) -> dict[str, object]:
@@ -106,8 +108,7 @@ def record(
     source: str = "none",
     refusal: str = "",
 ) -> None:
-    gw.ledger.append(
-        UsageRecord(
+    rec = UsageRecord(
             ts=ex.ts,
             request_id=ex.request_id,
             groq_id=groq_id,
@@ -128,7 +129,8 @@ def record(
             usage_source=source,  # type: ignore[arg-type]
             refusal=refusal,
         )
-    )
+    gw.ledger.append(rec)
+    gw.metrics.observe(rec, ex.model, ex.queue_s, ex.upstream_s)
 
 
 async def handle_chat(
@@ -148,18 +150,22 @@ async def handle_chat(
     bound = prompt_token_bound(body)
     worst = gw.prices.worst_case(plan.model, bound, plan.max_completion_tokens)
     gone = ClientWatch(receive)
+    waiting = time.perf_counter()
     try:
         ticket = await gw.limiter.admit(
             key.team, plan.model, bound + plan.max_completion_tokens, client_gone=gone
         )
     except RateLimited as exc:
+        ex.queue_s = time.perf_counter() - waiting
         record(gw, ex, status=exc.status, refusal="rate_limit")
         exc.headers.update(team_headers(gw, key.team, gw.limiter.headers(key.team)))
         raise
     try:
         try:
             reservation = await gw.budget.reserve(key.team, worst, client_gone=gone.event)
+            ex.queue_s = time.perf_counter() - waiting
         except BudgetExceeded as exc:
+            ex.queue_s = time.perf_counter() - waiting
             await ticket.correct(0)
             record(gw, ex, status=exc.status, refusal="budget")
             exc.headers.update(team_headers(gw, key.team, ticket.headers()))
@@ -251,7 +257,9 @@ async def forward(
         ctype = resp.headers.get("content-type", "")
         if resp.status == 200 and plan.stream and ctype.startswith("text/event-stream"):
             return await relay_stream(gw, ex, send, resp, headers, plan, bound, gone)
+        reading = time.perf_counter()
         data = await resp.read()
+        ex.upstream_s += time.perf_counter() - reading
         await send_bytes(send, resp.status, data, encode_headers(headers))
         if resp.status != 200:
             # Groq does not bill failed requests.
@@ -305,8 +313,10 @@ async def open_upstream(
             )
         ex.upstream_key = up.name
         headers = forward_headers(scope["headers"], up.secret)
+        sending = time.perf_counter()
         try:
             resp = await gw.client.send("POST", CHAT_PATH, body, headers)
+            ex.upstream_s += time.perf_counter() - sending
         except TimeoutError:
             raise UpstreamTimeout("Groq did not answer in time.") from None
         except aiohttp.ClientError as exc:
@@ -379,6 +389,7 @@ async def relay_stream(
     gone()  # start listening: a client that leaves mid-stream cancels the upstream request
     await send({"type": "http.response.start", "status": 200, "headers": encode_headers(headers)})
     broken = ""
+    relaying = time.perf_counter()
     try:
         async for chunk in resp.content.iter_any():
             meter.feed(chunk)
@@ -391,6 +402,7 @@ async def relay_stream(
         broken = f"upstream stream broke: {type(exc).__name__}"
     except OSError:
         broken = "client disconnected"
+    ex.upstream_s += time.perf_counter() - relaying
     if broken.startswith("upstream"):
         error = GatewayError(
             "The upstream stream was interrupted before it completed.",

@@ -23,6 +23,7 @@ from teamgate.ledger import open_store
 from teamgate.ledger.store import Store
 from teamgate.ledger.writer import LedgerWriter
 from teamgate.limits import Limiter, MemoryCounters
+from teamgate.metrics import Metrics
 from teamgate.policy import TeamPolicy
 from teamgate.pricing import PriceTable
 from teamgate.secrets import SecretUnavailable, resolve_secret
@@ -73,6 +74,7 @@ class Gateway:
             max_connections=s.upstream.max_connections,
         )
         self.started_at = time.time()
+        self.metrics = Metrics()
 
     async def open(self) -> None:
         if self.store is None:
@@ -90,6 +92,24 @@ class Gateway:
         )
         await self.budget.load(self.store)
         await self.client.open()
+
+    async def reload(self, settings: Settings | None = None) -> Settings:
+        """Swap in new settings (re-read from the config file when None): policies, prices,
+        limits, budgets and alerts. Projects that are new get their keys; existing
+        projects keep theirs (upstream key reload is the upstream module's job)."""
+        if settings is None:
+            from teamgate.config.loader import load_settings
+
+            settings = load_settings(self.settings.source, self.env)
+        policies = {n: TeamPolicy.compile(t, settings.aliases) for n, t in settings.teams.items()}
+        prices = PriceTable.from_settings(settings)
+        fresh = build_projects(settings, self.env)
+        self.limiter.reconfigure(settings)
+        self.budget.reconfigure(settings)
+        self.alerts.reconfigure(settings)
+        self.policies, self.prices, self.settings = policies, prices, settings
+        self.projects = {k: self.projects.get(k, v) for k, v in fresh.items()}
+        return settings
 
     async def close(self) -> None:
         await self.client.close()

@@ -137,21 +137,46 @@ def day_starts(start: float, end: float, tz: str) -> list[tuple[float, str]]:
     return out
 
 
-def _day_case(column: str, days: Sequence[tuple[float, str]]) -> tuple[str, list[object]]:
-    """A CASE expression naming the day of ``column`` (unix seconds), with its parameters."""
-    if not days:
-        return "''", []
-    parts = ["CASE"]
-    params: list[object] = []
-    for (_, label), (next_start, _) in zip(days, [*days[1:], (math.inf, "")], strict=True):
-        if math.isinf(next_start):
-            parts.append("ELSE ?")
-            params.append(label)
-        else:
-            parts.append(f"WHEN {column} < ? THEN ?")
-            params.extend([next_start, label])
-    parts.append("END")
-    return " ".join(parts), params
+def _offset_at(ts: float, zone: ZoneInfo) -> int:
+    offset = datetime.fromtimestamp(ts, zone).utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 0
+
+
+def offset_runs(start: float, end: float, tz: str) -> list[tuple[float, int]]:
+    """``[(from_ts, utc_offset_s), ...]``: the zone's UTC offset over [start, end), as runs.
+
+    Offsets are sampled once a day and each change is located to the second by
+    bisection, so a range of years costs a few hundred steps.
+    """
+    zone = ZoneInfo(tz)
+    runs = [(start, _offset_at(start, zone))]
+    t = start
+    while t < end:
+        nxt = min(t + 86400, end)
+        if _offset_at(nxt, zone) != runs[-1][1]:
+            lo, hi = int(t), int(math.ceil(nxt))  # offset(lo) is the old one
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if _offset_at(mid, zone) == runs[-1][1]:
+                    lo = mid
+                else:
+                    hi = mid
+            runs.append((float(hi), _offset_at(hi, zone)))
+        t = nxt
+    return runs
+
+
+def _day_expr(column: str, runs: Sequence[tuple[float, int]]) -> tuple[str, list[object]]:
+    """SQL naming the local day (YYYY-MM-DD) of ``column`` (unix seconds), with parameters."""
+    if len(runs) == 1:
+        return f"date({column} + ?, 'unixepoch')", [runs[0][1]]
+    parts, params = ["CASE"], []
+    for (_, offset), (nxt, _) in zip(runs, runs[1:], strict=False):
+        parts.append(f"WHEN {column} < ? THEN ?")
+        params += [nxt, offset]
+    parts.append("ELSE ? END")
+    params.append(runs[-1][1])
+    return f"date({column} + ({' '.join(parts)}), 'unixepoch')", params
 
 
 _PLAIN = {
@@ -165,7 +190,7 @@ _PLAIN = {
 
 
 def _columns(
-    dims: Sequence[str], *, raw: bool, days: Sequence[tuple[float, str]]
+    dims: Sequence[str], *, raw: bool, runs: Sequence[tuple[float, int]]
 ) -> tuple[list[str], list[object]]:
     exprs: list[str] = []
     params: list[object] = []
@@ -173,9 +198,9 @@ def _columns(
         if dim == "model":
             exprs.append(_RAW_MODEL if raw else "model")
         elif dim == "day":
-            case, case_params = _day_case("ts" if raw else f"(bucket * {BUCKET_S})", days)
-            exprs.append(case)
-            params.extend(case_params)
+            expr, expr_params = _day_expr("ts" if raw else f"(bucket * {BUCKET_S})", runs)
+            exprs.append(expr)
+            params.extend(expr_params)
         else:
             exprs.append(_PLAIN[dim])
     return exprs, params
@@ -191,17 +216,24 @@ def usage_summary(
 ) -> list[UsageGroup]:
     """Sums per group over the records with ``start <= ts < end``, sorted by group."""
     dims = check_dimensions(list(group_by))
-    days = day_starts(start, end, tz) if "day" in dims else []
+    runs: list[tuple[float, int]] = []
+    if "day" in dims:
+        lo, hi = conn.execute(
+            "SELECT MIN(ts), MAX(ts) FROM usage WHERE ts >= ? AND ts < ?", (start, end)
+        ).fetchone()
+        if lo is None:
+            return []
+        runs = offset_runs(lo, hi + 1, tz)  # offsets over the span that holds records
     first = -(-math.ceil(start) // BUCKET_S)  # first whole bucket inside the range
     stop = math.floor(end) // BUCKET_S  # one past the last whole bucket
-    if any(midnight % BUCKET_S for midnight, _ in days[1:]):
+    if any(offset % BUCKET_S or (i and ts % BUCKET_S) for i, (ts, offset) in enumerate(runs)):
         first = stop  # an odd timezone: days split buckets, read raw rows only
     params: list[object] = []
     selects: list[str] = []
     team_filter = " AND team = ?" if team is not None else ""
     aliases = [f"g{i}" for i in range(len(dims))]
     if first < stop:
-        exprs, p = _columns(dims, raw=False, days=days)
+        exprs, p = _columns(dims, raw=False, runs=runs)
         cols = "".join(f"{e} AS {a}, " for e, a in zip(exprs, aliases, strict=True))
         selects.append(
             f"SELECT {cols}requests AS n, "
@@ -217,7 +249,7 @@ def usage_summary(
     for lo, hi in ranges:
         if lo >= hi:
             continue
-        exprs, p = _columns(dims, raw=True, days=days)
+        exprs, p = _columns(dims, raw=True, runs=runs)
         cols = "".join(f"{e} AS {a}, " for e, a in zip(exprs, aliases, strict=True))
         selects.append(
             f"SELECT {cols}1 AS n, refusal != '' AS refused, "

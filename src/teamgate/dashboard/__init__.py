@@ -1,0 +1,1 @@
+"""The operator dashboard: login, a page of inline-SVG charts, and its JSON (``/admin/overview``)."""
