@@ -59,3 +59,10 @@ def traffic(gw: RunningGateway) -> None:
     assert chat(gw, gw.key("research"), "meta-llama/llama-4-scout-17b-16e-instruct") == 200
     assert chat(gw, gw.key("analytics"), "llama-3.3-70b-versatile") == 403
     assert chat(gw, gw.key("research"), "no-such-model") in (403, 404)
+
+
+def flushed_records(gw: RunningGateway) -> list[Any]:
+    """The ledger after the gateway has written everything (admin reads flush the writer)."""
+    with admin(gw) as client:
+        assert client.get("/admin/usage").status_code == 200
+    return gw.records()

@@ -11,7 +11,7 @@ from tests.conftest import UPSTREAM_SECRETS, RunningGateway
 
 from teamgate.admin.routes import ROUTES
 
-from .conftest import ADMIN_KEY, admin, chat, traffic
+from .conftest import ADMIN_KEY, admin, chat, flushed_records, traffic
 
 
 def concrete(path: str) -> str:
@@ -58,7 +58,7 @@ def test_usage_matches_ledger(admin_gateway: RunningGateway) -> None:
         assert resp.status_code == 200, resp.text
         body = resp.json()
         by_day = client.get("/admin/usage", params={"from": "0", "group_by": "day"}).json()
-    records = admin_gateway.records()
+    records = flushed_records(admin_gateway)
     want: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     for r in records:
         acc = want[(r.team, r.model_served or r.model_requested)]
@@ -87,7 +87,7 @@ def test_reports_as_json(admin_gateway: RunningGateway) -> None:
         bad = client.get("/admin/reports/weekly", params={"week": "47"})
     assert weekly.status_code == 200 and weekly.json()["period"] == "2026-W47"
     assert bad.status_code == 400
-    records = admin_gateway.records()
+    records = flushed_records(admin_gateway)
     chatbot = next(t for t in monthly["teams"] if t["team"] == "chatbot")
     assert chatbot["cost_pusd"] == sum(r.cost_pusd for r in records if r.team == "chatbot")
     assert {b["value"] for b in monthly["breakdown"]} >= {"chatbot-prod-test"}

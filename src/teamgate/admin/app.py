@@ -69,6 +69,8 @@ class AdminApp:
     async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
+        if not handles(path):
+            raise NotFound(f"Unknown request URL: {method} {path} (this is the admin listener)")
         if path == "/metrics":
             if method != "GET":
                 raise MethodNotAllowed(f"Method {method} is not allowed for {path}.")
