@@ -18,12 +18,11 @@ import orjson
 from teamgate.asgi import JSON, Scope, Send, header, send_bytes
 from teamgate.budget import month_of
 from teamgate.errors import PermissionDenied
-from teamgate.pricing import pico_to_decimal_usd
+from teamgate.reports.render import exact_usd
 from teamgate.runtime import Gateway
 
 
-def _usd(pico: int | None) -> str | None:
-    return None if pico is None else str(pico_to_decimal_usd(pico))
+_usd = exact_usd
 
 
 async def handle_team_usage(gw: Gateway, scope: Scope, send: Send) -> None:

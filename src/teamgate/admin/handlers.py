@@ -14,11 +14,10 @@ from teamgate.admin.context import AdminRequest, Reply
 from teamgate.budget import month_of
 from teamgate.errors import ConfigError, InvalidRequest
 from teamgate.ledger.summary import UsageGroup
-from teamgate.pricing import pico_to_decimal_usd
 from teamgate.reports import build_report, default_month, default_week, month_named, week_named
 from teamgate.reports.build import BREAKDOWNS
 from teamgate.reports.periods import parse_instant
-from teamgate.reports.render import report_json
+from teamgate.reports.render import exact_usd, report_json
 from teamgate.runtime import Gateway
 
 USAGE_DIMENSIONS = ("team", "environment", "purpose", "model", "key", "day")
@@ -30,8 +29,7 @@ def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
-def usd(pico: int | None) -> str | None:
-    return None if pico is None else str(pico_to_decimal_usd(pico))
+usd = exact_usd
 
 
 def group_json(g: UsageGroup) -> dict[str, Any]:

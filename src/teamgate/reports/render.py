@@ -23,8 +23,16 @@ from teamgate.reports.build import Report, TeamLine
 FORMATS: tuple[str, ...] = ("table", "csv", "json", "md")
 
 
-def _usd(pico: int | None) -> str | None:
-    return None if pico is None else str(pico_to_decimal_usd(pico))
+def exact_usd(pico: int | None) -> str | None:
+    """Exact dollars as text, all twelve decimals: ``"0.000000000000"``, ``"12.5…"``.
+
+    >>> exact_usd(0), exact_usd(1_500_000_000_000), exact_usd(None)
+    ('0.000000000000', '1.500000000000', None)
+    """
+    return None if pico is None else f"{pico_to_decimal_usd(pico):f}"
+
+
+_usd = exact_usd
 
 
 def _pct(value: Decimal | None) -> str | None:

@@ -142,6 +142,7 @@ async function refresh() {
     if (resp.status === 401 || resp.status === 403) { window.location.href = "/dashboard/login"; return; }
     if (resp.ok) render(await resp.json());
   } catch (err) {
+    console.error("dashboard refresh failed: " + err);
     document.getElementById("updated").textContent = "refresh failed; retrying";
   }
 }
