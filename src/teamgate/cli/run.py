@@ -141,8 +141,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
+    app = create_app(settings, env=env)
     config = uvicorn.Config(
-        create_app(settings, env=env),
+        app,
         host=settings.server.host,
         port=settings.server.port,
         loop="uvloop" if _has_uvloop() else "asyncio",
@@ -157,7 +158,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level="info",
     )
     try:
-        uvicorn.Server(config).run()
+        if settings.server.admin_port is not None:
+            from teamgate.admin.serve import run_with_admin
+
+            run_with_admin(app, config)  # the admin API on its own address
+        else:
+            uvicorn.Server(config).run()
     finally:
         if simulator is not None:
             simulator.stop()
