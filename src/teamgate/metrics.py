@@ -107,9 +107,7 @@ def _escape(value: str) -> str:
 
 
 def _labels(names: Sequence[str], values: Iterable[object]) -> str:
-    pairs = ",".join(
-        f'{n}="{_escape(str(v))}"' for n, v in zip(names, values, strict=True)
-    )
+    pairs = ",".join(f'{n}="{_escape(str(v))}"' for n, v in zip(names, values, strict=True))
     return "{" + pairs + "}" if pairs else ""
 
 
@@ -153,7 +151,9 @@ def render_metrics(m: Metrics, gw: Gateway | None = None) -> str:
     page = _Page()
     page.family("teamgate_requests_total", "counter", "Requests by team, model and HTTP status.")
     for (team, model, status), n in sorted(m.requests.items()):
-        page.sample("teamgate_requests_total", ("team", "model", "status"), (team, model, status), n)
+        page.sample(
+            "teamgate_requests_total", ("team", "model", "status"), (team, model, status), n
+        )
     page.family("teamgate_tokens_total", "counter", "Tokens by team, model and kind.")
     for (team, model, kind), n in sorted(m.tokens.items()):
         page.sample("teamgate_tokens_total", ("team", "model", "kind"), (team, model, kind), n)
@@ -202,9 +202,7 @@ def _gateway_gauges(page: _Page, gw: Gateway) -> None:
             continue
         left = max(0, s.budget_pico - s.settled_pico - s.reserved_pico) / PICO_PER_USD
         scope = "org" if s.team is None else "team"
-        page.sample(
-            "teamgate_budget_remaining_usd", ("scope", "team"), (scope, s.team or ""), left
-        )
+        page.sample("teamgate_budget_remaining_usd", ("scope", "team"), (scope, s.team or ""), left)
     page.family("teamgate_queue_depth", "gauge", "Requests waiting in a team's queue now.")
     for team in sorted(gw.settings.teams):
         page.sample("teamgate_queue_depth", ("team",), (team,), gw.limiter.queued(team))
@@ -214,12 +212,18 @@ def _gateway_gauges(page: _Page, gw: Gateway) -> None:
     keys = [(p.project, k) for p in gw.projects.values() for k in p.keys]
     for project, k in keys:
         page.sample(
-            "teamgate_upstream_key_requests_total", ("project", "key"), (project, k.name), k.requests
+            "teamgate_upstream_key_requests_total",
+            ("project", "key"),
+            (project, k.name),
+            k.requests,
         )
     page.family("teamgate_upstream_key_failures_total", "counter", "401s from Groq per key.")
     for project, k in keys:
         page.sample(
-            "teamgate_upstream_key_failures_total", ("project", "key"), (project, k.name), k.failures
+            "teamgate_upstream_key_failures_total",
+            ("project", "key"),
+            (project, k.name),
+            k.failures,
         )
     page.family("teamgate_upstream_key_state", "gauge", "1 for each key's current state.")
     for project, k in keys:

@@ -109,26 +109,26 @@ def record(
     refusal: str = "",
 ) -> None:
     rec = UsageRecord(
-            ts=ex.ts,
-            request_id=ex.request_id,
-            groq_id=groq_id,
-            team=ex.key.team,
-            environment=ex.key.environment,
-            purpose=ex.key.purpose,
-            client_key=ex.key.name,
-            upstream_key=ex.upstream_key,
-            model_requested=ex.model_requested,
-            model_served=model_served or ex.model,
-            prompt_tokens=usage.prompt_tokens if usage else 0,
-            completion_tokens=usage.completion_tokens if usage else 0,
-            cached_tokens=usage.cached_tokens if usage else 0,
-            cost_pusd=cost,
-            status=status,
-            latency_ms=(time.perf_counter() - ex.started) * 1000,
-            streamed=ex.streamed,
-            usage_source=source,  # type: ignore[arg-type]
-            refusal=refusal,
-        )
+        ts=ex.ts,
+        request_id=ex.request_id,
+        groq_id=groq_id,
+        team=ex.key.team,
+        environment=ex.key.environment,
+        purpose=ex.key.purpose,
+        client_key=ex.key.name,
+        upstream_key=ex.upstream_key,
+        model_requested=ex.model_requested,
+        model_served=model_served or ex.model,
+        prompt_tokens=usage.prompt_tokens if usage else 0,
+        completion_tokens=usage.completion_tokens if usage else 0,
+        cached_tokens=usage.cached_tokens if usage else 0,
+        cost_pusd=cost,
+        status=status,
+        latency_ms=(time.perf_counter() - ex.started) * 1000,
+        streamed=ex.streamed,
+        usage_source=source,  # type: ignore[arg-type]
+        refusal=refusal,
+    )
     gw.ledger.append(rec)
     gw.metrics.observe(rec, ex.model, ex.queue_s, ex.upstream_s)
 

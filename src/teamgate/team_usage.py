@@ -21,7 +21,6 @@ from teamgate.errors import PermissionDenied
 from teamgate.reports.render import exact_usd
 from teamgate.runtime import Gateway
 
-
 _usd = exact_usd
 
 
@@ -41,9 +40,7 @@ async def handle_team_usage(gw: Gateway, scope: Scope, send: Send) -> None:
         period.start_ts, period.end_ts, ("model",), tz=tz, team=key.team
     )
     budget = gw.budget.budget_pico(key.team)
-    settled = next(
-        (s.settled_pico for s in gw.budget.snapshot() if s.team == key.team), 0
-    )
+    settled = next((s.settled_pico for s in gw.budget.snapshot() if s.team == key.team), 0)
     remaining = gw.budget.remaining_pico(key.team)
     team_cfg = gw.settings.teams.get(key.team)
     limits: dict[str, Any] = {}

@@ -65,7 +65,10 @@ def test_usage_matches_ledger(admin_gateway: RunningGateway) -> None:
         acc[0] += 1
         acc[1] += r.cost_pusd
         acc[2] += r.prompt_tokens
-    got = {(g["team"], g["model"]): [g["requests"], g["cost_pusd"], g["prompt_tokens"]] for g in body["groups"]}
+    got = {
+        (g["team"], g["model"]): [g["requests"], g["cost_pusd"], g["prompt_tokens"]]
+        for g in body["groups"]
+    }
     assert got == dict(want)
     assert body["total"]["cost_pusd"] == sum(r.cost_pusd for r in records)
     assert sum(g["requests"] for g in by_day["groups"]) == len(records)
@@ -106,7 +109,12 @@ def test_key_lifecycle(admin_gateway: RunningGateway) -> None:
             "/admin/keys", json={"team": "analytics", "environment": "prod", "purpose": "web"}
         )
         assert again.status_code == 409
-        assert client.post("/admin/keys", json={"team": "nope", "environment": "prod", "purpose": "x"}).status_code == 400
+        assert (
+            client.post(
+                "/admin/keys", json={"team": "nope", "environment": "prod", "purpose": "x"}
+            ).status_code
+            == 400
+        )
         listed = client.get("/admin/keys").json()["keys"]
         assert "analytics-prod-web" in {k["name"] for k in listed}
         assert secret not in str(listed)

@@ -64,9 +64,7 @@ def test_metrics_parse_and_agree_with_ledger(admin_gateway: RunningGateway) -> N
     assert overhead_count == [forwarded]
     upstream = {lb["key"]: v for lb, v in m["teamgate_upstream_key_requests_total"]}
     assert upstream["chatbot-prod-2026-04"] == 3
-    remaining = {
-        (lb["scope"], lb["team"]): v for lb, v in m["teamgate_budget_remaining_usd"]
-    }
+    remaining = {(lb["scope"], lb["team"]): v for lb, v in m["teamgate_budget_remaining_usd"]}
     assert remaining[("org", "")] < 1000 and remaining[("team", "analytics")] <= 50
     # Bounded labels only: no secrets, no request ids, no user text.
     for secret in [*UPSTREAM_SECRETS.values(), *admin_gateway.keys.values()]:

@@ -41,11 +41,23 @@ def add_spend(gw: RunningGateway) -> None:
     now = time.time()
     extra = [
         make_record(now - 60, team="chatbot", cost_pusd=12_345_678_901_234, request_id="d1"),
-        make_record(now - 30, team="research", cost_pusd=87_654_321_000_000,
-                    model_served="llama-3.3-70b-versatile", request_id="d2"),
+        make_record(
+            now - 30,
+            team="research",
+            cost_pusd=87_654_321_000_000,
+            model_served="llama-3.3-70b-versatile",
+            request_id="d2",
+        ),
         make_record(now - 20, team="analytics", cost_pusd=4_994_999_999_999, request_id="d3"),
-        make_record(now - 10, team="analytics", cost_pusd=0, refusal="budget", status=429,
-                    model_served="", request_id="d4"),
+        make_record(
+            now - 10,
+            team="analytics",
+            cost_pusd=0,
+            refusal="budget",
+            status=429,
+            model_served="",
+            request_id="d4",
+        ),
     ]
 
     async def write() -> None:
@@ -84,9 +96,11 @@ def test_dashboard_login_numbers_and_screenshot(
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.on(
                 "console",
-                lambda msg: errors.append(msg.text)
-                if msg.type == "error" and "Failed to load resource" not in msg.text
-                else None,
+                lambda msg: (
+                    errors.append(msg.text)
+                    if msg.type == "error" and "Failed to load resource" not in msg.text
+                    else None
+                ),
             )
             page.goto(admin_gateway.url + "/dashboard")
             assert page.url.endswith("/dashboard/login")
@@ -98,7 +112,7 @@ def test_dashboard_login_numbers_and_screenshot(
             try:
                 page.wait_for_selector("body[data-loaded=true]", state="attached", timeout=10_000)
             except Exception:
-                raise AssertionError(str(errors) + page.content()[:3000])
+                raise AssertionError(str(errors) + page.content()[:3000]) from None
             assert errors == []
             assert page.url.endswith("/dashboard")
             cookie = next(c for c in page.context.cookies() if c["name"] == "tg_session")
@@ -159,7 +173,9 @@ def test_session_cookie_is_secure_behind_tls(admin_gateway: RunningGateway) -> N
             headers={"cookie": login_cookie.split(";")[0]},
         )
     assert resp.status_code == 303
-    cookie = next(v for k, v in resp.headers.multi_items() if k == "set-cookie" and "tg_session=" in v)
+    cookie = next(
+        v for k, v in resp.headers.multi_items() if k == "set-cookie" and "tg_session=" in v
+    )
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" in cookie
     # A session cookie admits only reads: a POST with it still needs the admin key.
     token = cookie.split(";")[0].split("=", 1)[1]

@@ -25,7 +25,9 @@ PRICES = {  # picodollars per token (input, output)
 }
 
 
-def record(ts: float, team: str, model: str, prompt: int, completion: int, **kw: Any) -> UsageRecord:
+def record(
+    ts: float, team: str, model: str, prompt: int, completion: int, **kw: Any
+) -> UsageRecord:
     pin, pout = PRICES[model]
     refusal = kw.pop("refusal", "")
     values: dict[str, Any] = {

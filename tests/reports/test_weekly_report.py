@@ -61,8 +61,15 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
 
 def test_json_report_is_exact(ledger: Ledger, capsys: pytest.CaptureFixture[str]) -> None:
     out = run_cli(
-        capsys, "report", "weekly", "--config", str(ledger.config), "--week", "2026-W47",
-        "--format", "json",
+        capsys,
+        "report",
+        "weekly",
+        "--config",
+        str(ledger.config),
+        "--week",
+        "2026-W47",
+        "--format",
+        "json",
     )
     body = json.loads(out)
     assert body["period"] == "2026-W47" and body["previous_period"] == "2026-W46"
@@ -94,9 +101,7 @@ def test_json_report_is_exact(ledger: Ledger, capsys: pytest.CaptureFixture[str]
 
 
 def test_table_matches_cent_for_cent(ledger: Ledger, capsys: pytest.CaptureFixture[str]) -> None:
-    out = run_cli(
-        capsys, "report", "weekly", "-c", str(ledger.config), "--week", "2026-W47"
-    )
+    out = run_cli(capsys, "report", "weekly", "-c", str(ledger.config), "--week", "2026-W47")
     want = expected_by_team(in_week(ledger.records))
     rows = {line.split()[0]: line for line in out.splitlines()[3:] if line.strip()}
     header = out.splitlines()[2]
@@ -115,8 +120,17 @@ def test_table_matches_cent_for_cent(ledger: Ledger, capsys: pytest.CaptureFixtu
 
 def test_csv_and_breakdown_by_model(ledger: Ledger, capsys: pytest.CaptureFixture[str]) -> None:
     out = run_cli(
-        capsys, "report", "weekly", "-c", str(ledger.config), "--week", "2026-W47",
-        "--format", "csv", "--by", "model",
+        capsys,
+        "report",
+        "weekly",
+        "-c",
+        str(ledger.config),
+        "--week",
+        "2026-W47",
+        "--format",
+        "csv",
+        "--by",
+        "model",
     )
     rows = list(csv.DictReader(io.StringIO(out)))
     sums: dict[tuple[str, str], int] = defaultdict(int)
@@ -130,12 +144,23 @@ def test_csv_and_breakdown_by_model(ledger: Ledger, capsys: pytest.CaptureFixtur
 
 def test_monthly_report_and_markdown(ledger: Ledger, capsys: pytest.CaptureFixture[str]) -> None:
     out = run_cli(
-        capsys, "report", "monthly", "-c", str(ledger.config), "--month", "2026-11",
-        "--format", "md", "--by", "environment",
+        capsys,
+        "report",
+        "monthly",
+        "-c",
+        str(ledger.config),
+        "--month",
+        "2026-11",
+        "--format",
+        "md",
+        "--by",
+        "environment",
     )
     assert out.startswith("## Monthly report 2026-11 (UTC), compared with 2026-10")
     assert "| TEAM |" in out and "### By environment" in out
-    month_cost = sum(r.cost_pusd for r in ledger.records if r.ts >= 1793491200.0 and r.team == "research")
+    month_cost = sum(
+        r.cost_pusd for r in ledger.records if r.ts >= 1793491200.0 and r.team == "research"
+    )
     assert f"| {cents(month_cost)} |" in out
 
 
@@ -148,8 +173,17 @@ def test_export_writes_every_record_in_range(
     ledger: Ledger, capsys: pytest.CaptureFixture[str], tmp_path: object
 ) -> None:
     out = run_cli(
-        capsys, "report", "export", "-c", str(ledger.config), "--from", "2026-11-16",
-        "--to", "2026-11-23", "--format", "jsonl",
+        capsys,
+        "report",
+        "export",
+        "-c",
+        str(ledger.config),
+        "--from",
+        "2026-11-16",
+        "--to",
+        "2026-11-23",
+        "--format",
+        "jsonl",
     )
     lines = [json.loads(line) for line in out.splitlines()]
     assert sorted(x["request_id"] for x in lines) == sorted(

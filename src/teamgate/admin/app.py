@@ -6,7 +6,8 @@ proxy app for the paths ``/admin/``, ``/dashboard`` and ``/metrics``.
 It shares the proxy's :class:`~teamgate.runtime.Gateway`; it never opens or
 closes it (its lifespan only acknowledges).
 
->>> # admin = create_admin_app(app.gateway); uvicorn.Server(Config(admin, port=9091, lifespan="off"))
+>>> # admin = create_admin_app(app.gateway)
+>>> # uvicorn.Server(uvicorn.Config(admin, port=9091, lifespan="off"))
 """
 
 from __future__ import annotations

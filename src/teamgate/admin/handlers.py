@@ -203,4 +203,6 @@ async def post_reload(req: AdminRequest) -> Reply:
         settings = await req.gw.reload()
     except ConfigError as exc:
         raise InvalidRequest(f"config not reloaded: {exc}", code="invalid_config") from None
-    return Reply(200, {"reloaded": True, "source": settings.source, "teams": sorted(settings.teams)})
+    return Reply(
+        200, {"reloaded": True, "source": settings.source, "teams": sorted(settings.teams)}
+    )

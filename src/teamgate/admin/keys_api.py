@@ -134,7 +134,7 @@ async def rotate_key(req: AdminRequest) -> Reply:
         raise Conflict(f"a live key named `{successor_name}` exists") from None
     await gw.keys.refresh(force=True)
     current = await store.list_client_keys(include_revoked=True)
-    old_now = next(
-        (k for k in current if k.key_hash == old.key_hash), old
+    old_now = next((k for k in current if k.key_hash == old.key_hash), old)
+    return Reply(
+        200, {"old": key_json(old_now, now), "new": {**key_json(record, now), "key": secret}}
     )
-    return Reply(200, {"old": key_json(old_now, now), "new": {**key_json(record, now), "key": secret}})

@@ -28,12 +28,22 @@ def openapi_document(version: str = "0") -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for route in ROUTES:
         params: list[dict[str, Any]] = [
-            {"name": p.name, "in": "query", "required": False, "description": p.description,
-             "schema": p.schema}
+            {
+                "name": p.name,
+                "in": "query",
+                "required": False,
+                "description": p.description,
+                "schema": p.schema,
+            }
             for p in route.query
         ]
         params += [
-            {"name": seg[1:-1], "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+            {
+                "name": seg[1:-1],
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "minLength": 1},
+            }
             for seg in route.segments
             if seg.startswith("{")
         ]

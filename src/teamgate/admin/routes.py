@@ -231,54 +231,159 @@ SCHEMAS: dict[str, Schema] = {
         }
     ),
     "Reloaded": _obj(
-        {"reloaded": {"type": "boolean"}, "source": STRING, "teams": {"type": "array", "items": STRING}}
+        {
+            "reloaded": {"type": "boolean"},
+            "source": STRING,
+            "teams": {"type": "array", "items": STRING},
+        }
     ),
     "Overview": {"type": "object", "required": ["period", "teams", "daily", "models"]},
 }
 
-_FROM = Param("from", "Start (inclusive): unix seconds, YYYY-MM-DD or ISO 8601. Default: month start.")
+_FROM = Param(
+    "from", "Start (inclusive): unix seconds, YYYY-MM-DD or ISO 8601. Default: month start."
+)
 _TO = Param("to", "End (exclusive), same formats. Default: now.")
+_DIM = "(team|environment|purpose|model|key|day)"
 _GROUP_BY = Param(
     "group_by",
     "Comma-separated dimensions: team, environment, purpose, model, key, day. Default: team.",
-    {"type": "string", "pattern": "^(team|environment|purpose|model|key|day)(,(team|environment|purpose|model|key|day))*$"},
+    {
+        "type": "string",
+        "pattern": f"^{_DIM}(,{_DIM})*$",
+    },
 )
-_BY = Param("by", "Also break down per team by this.", {"type": "string", "enum": ["environment", "purpose", "model", "key"]})
+_BY = Param(
+    "by",
+    "Also break down per team by this.",
+    {"type": "string", "enum": ["environment", "purpose", "model", "key"]},
+)
 
 ROUTES: tuple[Route, ...] = (
-    Route("GET", "/admin/usage", "getUsage", "Usage sums grouped by dimensions",
-          handlers.get_usage, "Usage", query=(_FROM, _TO, _GROUP_BY), errors=(400,)),
-    Route("GET", "/admin/reports/weekly", "getWeeklyReport", "The weekly report (ISO week)",
-          handlers.get_weekly_report, "Report",
-          query=(Param("week", "ISO week like 2026-W47; default the last complete week.",
-                       {"type": "string", "pattern": "^[0-9]{4}-W[0-9]{2}$"}), _BY),
-          errors=(400,)),
-    Route("GET", "/admin/reports/monthly", "getMonthlyReport", "The monthly report",
-          handlers.get_monthly_report, "Report",
-          query=(Param("month", "Month like 2026-11; default this month.",
-                       {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}), _BY),
-          errors=(400,)),
-    Route("GET", "/admin/keys", "listKeys", "List team keys (never a secret)",
-          keys_api.list_keys, "KeyList",
-          query=(Param("include_revoked", "Include revoked keys.", {"type": "string", "enum": ["true", "false"]}),),
-          errors=(400,)),
-    Route("POST", "/admin/keys", "createKey", "Create a team key; the secret is returned once",
-          keys_api.create_key, "KeyCreated", status=201, body="KeyCreate", errors=(400, 409)),
-    Route("POST", "/admin/keys/{name}/revoke", "revokeKey", "Revoke a team key",
-          keys_api.revoke_key, "Key", errors=(404,)),
-    Route("POST", "/admin/keys/{name}/rotate", "rotateKey",
-          "Issue a successor key and expire this one after `grace`",
-          keys_api.rotate_key, "KeyRotated", body="KeyRotate", body_required=False,
-          errors=(400, 404, 409)),
-    Route("GET", "/admin/upstream", "getUpstream", "Upstream key status per project",
-          handlers.get_upstream, "Upstream"),
-    Route("POST", "/admin/reload", "reload", "Re-read the config file and apply it",
-          handlers.post_reload, "Reloaded", errors=(400,)),
-    Route("GET", "/admin/budget", "getBudget", "Month-to-date budget of every team and the org",
-          handlers.get_budget, "Budget"),
-    Route("GET", "/admin/overview", "getOverview",
-          "Everything the dashboard shows: spend vs budget, projection, daily spend, mix",
-          get_overview, "Overview"),
+    Route(
+        "GET",
+        "/admin/usage",
+        "getUsage",
+        "Usage sums grouped by dimensions",
+        handlers.get_usage,
+        "Usage",
+        query=(_FROM, _TO, _GROUP_BY),
+        errors=(400,),
+    ),
+    Route(
+        "GET",
+        "/admin/reports/weekly",
+        "getWeeklyReport",
+        "The weekly report (ISO week)",
+        handlers.get_weekly_report,
+        "Report",
+        query=(
+            Param(
+                "week",
+                "ISO week like 2026-W47; default the last complete week.",
+                {"type": "string", "pattern": "^[0-9]{4}-W[0-9]{2}$"},
+            ),
+            _BY,
+        ),
+        errors=(400,),
+    ),
+    Route(
+        "GET",
+        "/admin/reports/monthly",
+        "getMonthlyReport",
+        "The monthly report",
+        handlers.get_monthly_report,
+        "Report",
+        query=(
+            Param(
+                "month",
+                "Month like 2026-11; default this month.",
+                {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+            ),
+            _BY,
+        ),
+        errors=(400,),
+    ),
+    Route(
+        "GET",
+        "/admin/keys",
+        "listKeys",
+        "List team keys (never a secret)",
+        keys_api.list_keys,
+        "KeyList",
+        query=(
+            Param(
+                "include_revoked",
+                "Include revoked keys.",
+                {"type": "string", "enum": ["true", "false"]},
+            ),
+        ),
+        errors=(400,),
+    ),
+    Route(
+        "POST",
+        "/admin/keys",
+        "createKey",
+        "Create a team key; the secret is returned once",
+        keys_api.create_key,
+        "KeyCreated",
+        status=201,
+        body="KeyCreate",
+        errors=(400, 409),
+    ),
+    Route(
+        "POST",
+        "/admin/keys/{name}/revoke",
+        "revokeKey",
+        "Revoke a team key",
+        keys_api.revoke_key,
+        "Key",
+        errors=(404,),
+    ),
+    Route(
+        "POST",
+        "/admin/keys/{name}/rotate",
+        "rotateKey",
+        "Issue a successor key and expire this one after `grace`",
+        keys_api.rotate_key,
+        "KeyRotated",
+        body="KeyRotate",
+        body_required=False,
+        errors=(400, 404, 409),
+    ),
+    Route(
+        "GET",
+        "/admin/upstream",
+        "getUpstream",
+        "Upstream key status per project",
+        handlers.get_upstream,
+        "Upstream",
+    ),
+    Route(
+        "POST",
+        "/admin/reload",
+        "reload",
+        "Re-read the config file and apply it",
+        handlers.post_reload,
+        "Reloaded",
+        errors=(400,),
+    ),
+    Route(
+        "GET",
+        "/admin/budget",
+        "getBudget",
+        "Month-to-date budget of every team and the org",
+        handlers.get_budget,
+        "Budget",
+    ),
+    Route(
+        "GET",
+        "/admin/overview",
+        "getOverview",
+        "Everything the dashboard shows: spend vs budget, projection, daily spend, mix",
+        get_overview,
+        "Overview",
+    ),
 )
 
 

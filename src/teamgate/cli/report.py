@@ -105,11 +105,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         progress = ProgressBar(await store.count_usage(start, end))
         out: TextIO
         if args.output:
-            with open(args.output, "w", encoding="utf-8", newline="") as out:
+            with open(args.output, "w", encoding="utf-8", newline="") as out:  # noqa: ASYNC230
                 return await export_records(store, start, end, out, args.format, progress=progress)
-        return await export_records(
-            store, start, end, sys.stdout, args.format, progress=progress
-        )
+        return await export_records(store, start, end, sys.stdout, args.format, progress=progress)
 
     n = with_store(settings, run)
     print(f"teamgate: exported {n:,} records", file=sys.stderr)

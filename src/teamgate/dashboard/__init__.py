@@ -1,1 +1,1 @@
-"""The operator dashboard: login, a page of inline-SVG charts, and its JSON (``/admin/overview``)."""
+"""The operator dashboard: a login, a page of inline-SVG charts, its JSON (``/admin/overview``)."""

@@ -85,11 +85,21 @@ async def get_overview(req: AdminRequest) -> Reply:
                 "runs_out_on": day_of(org_p.runs_out_at),
             },
             "daily": [
-                {"day": g["day"], "team": g["team"], "cost_pusd": g.cost_pusd, "cost_usd": usd(g.cost_pusd)}
+                {
+                    "day": g["day"],
+                    "team": g["team"],
+                    "cost_pusd": g.cost_pusd,
+                    "cost_usd": usd(g.cost_pusd),
+                }
                 for g in daily
             ],
             "models": [
-                {"model": g["model"], "requests": g.requests, "cost_pusd": g.cost_pusd, "cost_usd": usd(g.cost_pusd)}
+                {
+                    "model": g["model"],
+                    "requests": g.requests,
+                    "cost_pusd": g.cost_pusd,
+                    "cost_usd": usd(g.cost_pusd),
+                }
                 for g in sorted(models, key=lambda g: (-g.cost_pusd, g["model"]))
             ],
             "refusals": [

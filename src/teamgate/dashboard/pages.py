@@ -59,14 +59,14 @@ def _page(title: str, body: str) -> bytes:
 
 
 def login_page(csrf: str, error: str = "") -> bytes:
-    message = f'<p class=error role=alert>{html.escape(error)}</p>' if error else ""
+    message = f"<p class=error role=alert>{html.escape(error)}</p>" if error else ""
     return _page(
         "teamgate — sign in",
-        '<main class=login><h1>teamgate</h1>'
+        "<main class=login><h1>teamgate</h1>"
         f"{message}"
         '<form method=post action="/dashboard/login">'
         f'<input type=hidden name=csrf value="{html.escape(csrf)}">'
-        '<label>Admin key <input type=password name=key autocomplete=current-password '
+        "<label>Admin key <input type=password name=key autocomplete=current-password "
         "required autofocus></label>"
         "<button type=submit>Sign in</button></form></main>",
     )
@@ -75,14 +75,15 @@ def login_page(csrf: str, error: str = "") -> bytes:
 def dashboard_page(csrf: str) -> bytes:
     return _page(
         "teamgate — dashboard",
-        '<header><h1>teamgate</h1><span id=period></span><span id=updated></span>'
+        "<header><h1>teamgate</h1><span id=period></span><span id=updated></span>"
         '<form method=post action="/dashboard/logout">'
         f'<input type=hidden name=csrf value="{html.escape(csrf)}">'
         "<button type=submit>Sign out</button></form></header>"
         "<main>"
         "<section><h2>Month-to-date spend vs budget</h2><div id=budget-chart></div>"
         "<table id=teams><thead><tr><th>Team</th><th>Spent</th><th>Budget</th><th>Used</th>"
-        "<th>Projected month end</th><th>Runs out</th></tr></thead><tbody></tbody></table></section>"
+        "<th>Projected month end</th><th>Runs out</th></tr></thead><tbody></tbody></table>"
+        "</section>"
         "<section><h2>Daily spend per team</h2><div id=daily-chart></div></section>"
         "<section class=half><h2>Model mix</h2><div id=model-chart></div></section>"
         "<section class=half><h2>Refusals by reason</h2><div id=refusal-chart></div></section>"
@@ -170,6 +171,8 @@ async def serve_dashboard(
         form = await _form(scope, receive)
         if sessions.check_csrf(session, form.get("csrf", "")):
             sessions.end(session)
-        await _redirect(send, "/dashboard/login", [set_cookie(SESSION_COOKIE, "", scope, max_age=0)])
+        await _redirect(
+            send, "/dashboard/login", [set_cookie(SESSION_COOKIE, "", scope, max_age=0)]
+        )
         return
     raise NotFound(f"Unknown dashboard page {path}")

@@ -18,6 +18,7 @@ store's own thread by :class:`~teamgate.ledger.sqlite.SQLiteStore`.
 
 from __future__ import annotations
 
+import itertools
 import math
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -154,7 +155,7 @@ def offset_runs(start: float, end: float, tz: str) -> list[tuple[float, int]]:
     while t < end:
         nxt = min(t + 86400, end)
         if _offset_at(nxt, zone) != runs[-1][1]:
-            lo, hi = int(t), int(math.ceil(nxt))  # offset(lo) is the old one
+            lo, hi = int(t), math.ceil(nxt)  # offset(lo) is the old one
             while hi - lo > 1:
                 mid = (lo + hi) // 2
                 if _offset_at(mid, zone) == runs[-1][1]:
@@ -170,8 +171,9 @@ def _day_expr(column: str, runs: Sequence[tuple[float, int]]) -> tuple[str, list
     """SQL naming the local day (YYYY-MM-DD) of ``column`` (unix seconds), with parameters."""
     if len(runs) == 1:
         return f"date({column} + ?, 'unixepoch')", [runs[0][1]]
-    parts, params = ["CASE"], []
-    for (_, offset), (nxt, _) in zip(runs, runs[1:], strict=False):
+    parts: list[str] = ["CASE"]
+    params: list[object] = []
+    for (_, offset), (nxt, _) in itertools.pairwise(runs):
         parts.append(f"WHEN {column} < ? THEN ?")
         params += [nxt, offset]
     parts.append("ELSE ? END")
@@ -236,7 +238,7 @@ def usage_summary(
         exprs, p = _columns(dims, raw=False, runs=runs)
         cols = "".join(f"{e} AS {a}, " for e, a in zip(exprs, aliases, strict=True))
         selects.append(
-            f"SELECT {cols}requests AS n, "
+            f"SELECT {cols}requests AS n, "  # noqa: S608
             "CASE WHEN refusal != '' THEN requests ELSE 0 END AS refused, "
             "CASE WHEN refusal = '' AND status >= 400 THEN requests ELSE 0 END AS failed, "
             "prompt_tokens AS pt, completion_tokens AS ct, cached_tokens AS cached, "
@@ -252,7 +254,7 @@ def usage_summary(
         exprs, p = _columns(dims, raw=True, runs=runs)
         cols = "".join(f"{e} AS {a}, " for e, a in zip(exprs, aliases, strict=True))
         selects.append(
-            f"SELECT {cols}1 AS n, refusal != '' AS refused, "
+            f"SELECT {cols}1 AS n, refusal != '' AS refused, "  # noqa: S608
             "(refusal = '' AND status >= 400) AS failed, prompt_tokens AS pt, "
             "completion_tokens AS ct, cached_tokens AS cached, cost_pusd AS cost "
             f"FROM usage WHERE ts >= ? AND ts < ?{team_filter}"
@@ -263,8 +265,8 @@ def usage_summary(
     group = f" GROUP BY {', '.join(aliases)} ORDER BY {', '.join(aliases)}" if aliases else ""
     outer = "".join(f"{a}, " for a in aliases)
     sql = (
-        f"SELECT {outer}SUM(n), SUM(refused), SUM(failed), SUM(pt), SUM(ct), SUM(cached), "
-        f"SUM(cost) FROM ({' UNION ALL '.join(selects)}){group}"  # noqa: S608 - built from constants
+        f"SELECT {outer}SUM(n), SUM(refused), SUM(failed), SUM(pt), SUM(ct), SUM(cached), "  # noqa: S608
+        f"SUM(cost) FROM ({' UNION ALL '.join(selects)}){group}"
     )
     out: list[UsageGroup] = []
     width = len(dims)

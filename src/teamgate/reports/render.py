@@ -134,9 +134,7 @@ def render_table(report: Report) -> str:
 def render_markdown(report: Report) -> str:
     def md(header: list[str], rows: list[list[str]], left: set[int]) -> list[str]:
         align = ["---" if i in left else "---:" for i in range(len(header))]
-        return [
-            "| " + " | ".join(r) + " |" for r in [header, align, *rows]
-        ]
+        return ["| " + " | ".join(r) + " |" for r in [header, align, *rows]]
 
     rows = [team_row(line) for line in report.teams] + [
         [f"**{c}**" for c in team_row(report.total)]
