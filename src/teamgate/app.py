@@ -16,6 +16,8 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
+from teamgate.admin import create_admin_app
+from teamgate.admin import handles as admin_handles
 from teamgate.asgi import (
     JSON,
     ClientDisconnected,
@@ -33,6 +35,7 @@ from teamgate.ledger.store import Store
 from teamgate.models_route import get_model, list_models
 from teamgate.proxy import handle_chat
 from teamgate.runtime import Gateway
+from teamgate.team_usage import handle_team_usage
 
 log = logging.getLogger("teamgate")
 
@@ -64,6 +67,8 @@ class TeamgateApp:
             store=store,
             config_path=config_path,
         )
+        # The admin API, dashboard and /metrics: mounted here unless on their own listener.
+        self.admin = create_admin_app(self.gateway) if settings.server.admin_port is None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -114,6 +119,14 @@ class TeamgateApp:
                     return
             if path in ("/health", "/healthz"):
                 await send_bytes(send, 200, b'{"status":"ok"}', [JSON])
+                return
+            if path == "/teamgate/v1/usage":
+                if method != "GET":
+                    raise MethodNotAllowed(f"Method {method} is not allowed for {path}.")
+                await handle_team_usage(self.gateway, scope, send)
+                return
+            if self.admin is not None and admin_handles(path):
+                await self.admin.dispatch(scope, receive, send)
                 return
             raise _unknown(method, path)
         except GatewayError as exc:

@@ -55,6 +55,8 @@ class Exchange:
     model: str = ""
     upstream_key: str = ""
     streamed: bool = False
+    queue_s: float = -1.0  # time in admission (limits and budget); -1: never admitted
+    upstream_s: float = 0.0  # time waiting on Groq; 0: never reached it
 
 
 def decode_body(raw: bytes) -> dict[str, object]:
@@ -108,30 +110,30 @@ def record(
     refusal: str = "",
     endpoint: str = "chat.completions",
 ) -> None:
-    gw.ledger.append(
-        UsageRecord(
-            ts=ex.ts,
-            request_id=ex.request_id,
-            groq_id=groq_id,
-            team=ex.key.team,
-            environment=ex.key.environment,
-            purpose=ex.key.purpose,
-            client_key=ex.key.name,
-            upstream_key=ex.upstream_key,
-            model_requested=ex.model_requested,
-            model_served=model_served or ex.model,
-            prompt_tokens=usage.prompt_tokens if usage else 0,
-            completion_tokens=usage.completion_tokens if usage else 0,
-            cached_tokens=usage.cached_tokens if usage else 0,
-            cost_pusd=cost,
-            status=status,
-            latency_ms=(time.perf_counter() - ex.started) * 1000,
-            streamed=ex.streamed,
-            usage_source=source,  # type: ignore[arg-type]
-            refusal=refusal,
-            endpoint=endpoint,
-        )
+    rec = UsageRecord(
+        ts=ex.ts,
+        request_id=ex.request_id,
+        groq_id=groq_id,
+        team=ex.key.team,
+        environment=ex.key.environment,
+        purpose=ex.key.purpose,
+        client_key=ex.key.name,
+        upstream_key=ex.upstream_key,
+        model_requested=ex.model_requested,
+        model_served=model_served or ex.model,
+        prompt_tokens=usage.prompt_tokens if usage else 0,
+        completion_tokens=usage.completion_tokens if usage else 0,
+        cached_tokens=usage.cached_tokens if usage else 0,
+        cost_pusd=cost,
+        status=status,
+        latency_ms=(time.perf_counter() - ex.started) * 1000,
+        streamed=ex.streamed,
+        usage_source=source,  # type: ignore[arg-type]
+        refusal=refusal,
+        endpoint=endpoint,
     )
+    gw.ledger.append(rec)
+    gw.metrics.observe(rec, ex.model, ex.queue_s, ex.upstream_s)
 
 
 async def handle_chat(
@@ -151,18 +153,22 @@ async def handle_chat(
     bound = prompt_token_bound(body)
     worst = gw.prices.worst_case(plan.model, bound, plan.max_completion_tokens)
     gone = ClientWatch(receive)
+    waiting = time.perf_counter()
     try:
         ticket = await gw.limiter.admit(
             key.team, plan.model, bound + plan.max_completion_tokens, client_gone=gone
         )
     except RateLimited as exc:
+        ex.queue_s = time.perf_counter() - waiting
         record(gw, ex, status=exc.status, refusal="rate_limit")
         exc.headers.update(team_headers(gw, key.team, gw.limiter.headers(key.team)))
         raise
     try:
         try:
             reservation = await gw.budget.reserve(key.team, worst, client_gone=gone.event)
+            ex.queue_s = time.perf_counter() - waiting
         except BudgetExceeded as exc:
+            ex.queue_s = time.perf_counter() - waiting
             await ticket.correct(0)
             record(gw, ex, status=exc.status, refusal="budget")
             exc.headers.update(team_headers(gw, key.team, ticket.headers()))
@@ -254,7 +260,9 @@ async def forward(
         ctype = resp.headers.get("content-type", "")
         if resp.status == 200 and plan.stream and ctype.startswith("text/event-stream"):
             return await relay_stream(gw, ex, send, resp, headers, plan, bound, gone)
+        reading = time.perf_counter()
         data = await resp.read()
+        ex.upstream_s += time.perf_counter() - reading
         await send_bytes(send, resp.status, data, encode_headers(headers))
         if resp.status != 200:
             # Groq does not bill failed requests.
@@ -325,8 +333,10 @@ async def open_upstream(
         if content_type is not None:
             headers["content-type"] = content_type
         data = body() if callable(body) else body
+        sending = time.perf_counter()
         try:
             resp = await gw.client.send(method, path, data, headers)
+            ex.upstream_s += time.perf_counter() - sending
         except TimeoutError:
             raise UpstreamTimeout("Groq did not answer in time.") from None
         except aiohttp.ClientError as exc:
@@ -398,6 +408,7 @@ async def relay_stream(
     gone()  # start listening: a client that leaves mid-stream cancels the upstream request
     await send({"type": "http.response.start", "status": 200, "headers": encode_headers(headers)})
     broken = ""
+    relaying = time.perf_counter()
     try:
         async for chunk in resp.content.iter_any():
             meter.feed(chunk)
@@ -410,6 +421,7 @@ async def relay_stream(
         broken = f"upstream stream broke: {type(exc).__name__}"
     except OSError:
         broken = "client disconnected"
+    ex.upstream_s += time.perf_counter() - relaying
     if broken.startswith("upstream"):
         error = GatewayError(
             "The upstream stream was interrupted before it completed.",

@@ -26,6 +26,7 @@ from teamgate.ledger import open_store
 from teamgate.ledger.store import Store
 from teamgate.ledger.writer import LedgerWriter
 from teamgate.limits import Limiter, MemoryCounters
+from teamgate.metrics import Metrics
 from teamgate.policy import TeamPolicy
 from teamgate.pricing import PriceTable
 from teamgate.secrets import SecretResolver
@@ -71,6 +72,7 @@ class Gateway:
         )
         self.started_at = time.time()
         self.endpoints = EndpointState()  # audio prices, open batch reservations
+        self.metrics = Metrics()
 
     async def open(self) -> None:
         if self.store is None:

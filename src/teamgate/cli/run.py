@@ -156,8 +156,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
+    app = create_app(settings, env=env)
     config = uvicorn.Config(
-        create_app(settings, env=env, config_path=config_path(args)),
+        app,
         host=settings.server.host,
         port=settings.server.port,
         loop="uvloop" if _has_uvloop() else "asyncio",
@@ -174,6 +175,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         if args.workers > 1:
             _run_workers(args, settings, env)
+        elif settings.server.admin_port is not None:
+            from teamgate.admin.serve import run_with_admin
+
+            run_with_admin(app, config)  # the admin API on its own address
         else:
             GracefulServer(config).run()
     finally:

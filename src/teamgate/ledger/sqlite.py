@@ -38,9 +38,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, cast
 
+from teamgate.ledger import rollup
 from teamgate.ledger.owned import ObjectKind, OwnedObject
 from teamgate.ledger.records import ClientKey, SpendTotal, UsageRecord, UsageSource
 from teamgate.ledger.sqlite_upstream import UPSTREAM_SCHEMA, SQLiteUpstreamTables
+from teamgate.ledger.summary import UsageGroup
 
 SCHEMA_VERSION = 1
 
@@ -243,6 +245,7 @@ class SQLiteStore(SQLiteUpstreamTables):
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                     (SCHEMA_VERSION,),
                 )
+            rollup.ensure_rollup(conn)
         except BaseException:
             conn.close()
             raise
@@ -399,6 +402,7 @@ class SQLiteStore(SQLiteUpstreamTables):
         conn = self._db()
         with _transaction(conn):
             conn.executemany(_INSERT_USAGE, map(_usage_to_row, records))
+            rollup.add_records(conn, records)
 
     async def spend_by_team(self, period_start: float, period_end: float) -> list[SpendTotal]:
         """Per team, by name. ``period`` is the UTC ``YYYY-MM`` of the range's midpoint,
@@ -423,6 +427,36 @@ class SQLiteStore(SQLiteUpstreamTables):
             (start, end),
         )
         return [_usage_from_row(row) for row in rows]
+
+    # --- grouped sums and exports (reports, admin API, dashboard) ---------------------
+    async def usage_summary(
+        self,
+        start: float,
+        end: float,
+        group_by: Sequence[str] = (),
+        *,
+        tz: str = "UTC",
+        team: str | None = None,
+    ) -> list[UsageGroup]:
+        """Sums per group in [start, end), computed by SQLite over exact roll-ups."""
+        return await self._run(
+            rollup.usage_summary, self._db(), start, end, tuple(group_by), tz, team
+        )
+
+    async def usage_page(
+        self, start: float, end: float, after: int = 0, limit: int = 10_000
+    ) -> tuple[list[UsageRecord], int]:
+        """Up to ``limit`` records in [start, end) in insertion order after cursor ``after``;
+        returns them and the cursor of the next page."""
+        rows = await self._run(
+            rollup.usage_page, self._db(), start, end, after, limit, ", ".join(_USAGE_COLUMNS)
+        )
+        if not rows:
+            return [], after
+        return [_usage_from_row(row[1:]) for row in rows], int(cast(int, rows[-1][0]))
+
+    async def count_usage(self, start: float, end: float) -> int:
+        return await self._run(rollup.count_usage, self._db(), start, end)
 
     # --- alert state -------------------------------------------------------------------
     async def mark_alert_fired(self, scope: str, period: str, threshold: str) -> bool:

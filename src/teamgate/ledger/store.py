@@ -15,6 +15,7 @@ from typing import Protocol
 
 from teamgate.ledger.owned import ObjectKind, OwnedObject
 from teamgate.ledger.records import ClientKey, SpendTotal, UsageRecord
+from teamgate.ledger.summary import UsageGroup
 from teamgate.ledger.upstream_records import (
     UpstreamKeyState,
     UpstreamKeyUsage,
@@ -93,6 +94,32 @@ class Store(Protocol):
 
         ``requests_24h`` counts the hourly buckets that overlap ``(now - 24 h, now]``.
         """
+
+    async def usage_summary(
+        self,
+        start: float,
+        end: float,
+        group_by: Sequence[str] = (),
+        *,
+        tz: str = "UTC",
+        team: str | None = None,
+    ) -> list[UsageGroup]:
+        """Sums per group of the records in [start, end), sorted by group values.
+
+        ``group_by`` dimensions are in ``teamgate.ledger.summary.SUMMARY_DIMENSIONS``
+        (``day`` is the calendar day in ``tz``); ``team`` restricts to one team. The
+        store groups (SQL ``GROUP BY``); sums are exact. Groups with no records are
+        absent; with no dimensions the answer is one group, or none for no records.
+        """
+
+    async def usage_page(
+        self, start: float, end: float, after: int = 0, limit: int = 10_000
+    ) -> tuple[list[UsageRecord], int]:
+        """A page of records in [start, end) after the opaque cursor ``after`` (0 first),
+        and the cursor for the next page; an empty list at the end (exports)."""
+
+    async def count_usage(self, start: float, end: float) -> int:
+        """How many records fall in [start, end) (cheap: progress bars)."""
 
     # --- alert state -------------------------------------------------------------
     async def mark_alert_fired(self, scope: str, period: str, threshold: str) -> bool:

@@ -1,0 +1,123 @@
+"""``create_admin_app(gateway)``: the admin API, the dashboard and ``/metrics`` as one ASGI app.
+
+Served on its own listener when ``server.admin_port`` is set (``teamgate serve``
+runs it beside the proxy in the same event loop), otherwise mounted by the
+proxy app for the paths ``/admin/``, ``/dashboard`` and ``/metrics``.
+It shares the proxy's :class:`~teamgate.runtime.Gateway`; it never opens or
+closes it (its lifespan only acknowledges).
+
+>>> # admin = create_admin_app(app.gateway)
+>>> # uvicorn.Server(uvicorn.Config(admin, port=9091, lifespan="off"))
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+
+from teamgate.admin.auth import AdminAuth
+from teamgate.admin.context import AdminRequest
+from teamgate.admin.openapi import openapi_document
+from teamgate.admin.routes import match_route
+from teamgate.asgi import JSON, ClientDisconnected, Receive, Scope, Send, read_body, send_bytes
+from teamgate.asgi import send_error as send_gateway_error
+from teamgate.dashboard.pages import serve_dashboard
+from teamgate.dashboard.sessions import SESSION_COOKIE, Sessions, cookies
+from teamgate.errors import GatewayError, InvalidRequest, MethodNotAllowed, NotFound
+from teamgate.metrics import CONTENT_TYPE, render_metrics
+from teamgate.runtime import Gateway
+
+log = logging.getLogger("teamgate.admin")
+
+ADMIN_PREFIXES = ("/admin/", "/dashboard", "/metrics")
+MAX_ADMIN_BODY = 1024 * 1024
+
+
+def handles(path: str) -> bool:
+    """True for the paths the admin app answers."""
+    return path == "/admin" or path.startswith(ADMIN_PREFIXES)
+
+
+class AdminApp:
+    """The admin ASGI app. Build with :func:`create_admin_app`."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        key_env = gateway.settings.admin.key_env
+        self.auth = AdminAuth(gateway.env.get(key_env) or None, key_env)
+        self.sessions = Sessions()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                kind = message["type"]
+                await send({"type": kind + ".complete"})
+                if kind == "lifespan.shutdown":
+                    return
+        if scope["type"] != "http":
+            return
+        try:
+            await self.dispatch(scope, receive, send)
+        except GatewayError as exc:
+            await send_gateway_error(send, exc)
+        except ClientDisconnected:
+            return
+
+    async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if not handles(path):
+            raise NotFound(f"Unknown request URL: {method} {path} (this is the admin listener)")
+        if path == "/metrics":
+            if method != "GET":
+                raise MethodNotAllowed(f"Method {method} is not allowed for {path}.")
+            text = render_metrics(self.gateway.metrics, self.gateway)
+            await send_bytes(send, 200, text.encode(), [(b"content-type", CONTENT_TYPE.encode())])
+            return
+        if path.startswith("/dashboard"):
+            await serve_dashboard(path, scope, receive, send, self.auth, self.sessions)
+            return
+        session_ok = method == "GET" and self.sessions.valid(cookies(scope).get(SESSION_COOKIE))
+        self.auth.require(scope, session_ok=session_ok)
+        if path == "/admin/openapi.json":
+            if method != "GET":
+                raise MethodNotAllowed(f"Method {method} is not allowed for {path}.")
+            await send_bytes(send, 200, orjson.dumps(openapi_document()), [JSON])
+            return
+        route, params = match_route(method, path)
+        if route is None:
+            if params:
+                raise MethodNotAllowed(f"Method {method} is not allowed for {path}.")
+            raise NotFound(f"Unknown admin route: {method} {path}")
+        assert isinstance(params, dict)
+        raw = await read_body(scope, receive, MAX_ADMIN_BODY)
+        body = _json_body(raw) if route.body is not None else {}
+        query = {
+            k: v[-1]
+            for k, v in parse_qs(
+                scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
+            ).items()
+        }
+        reply = await route.handler(AdminRequest(self.gateway, params, query, body))
+        await send_bytes(send, reply.status, orjson.dumps(reply.body), [JSON])
+
+
+def _json_body(raw: bytes) -> dict[str, Any]:
+    if not raw.strip():
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidRequest("the body is not valid JSON", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("the body must be a JSON object", code="invalid_json")
+    return body
+
+
+def create_admin_app(gateway: Gateway) -> AdminApp:
+    """The admin API, dashboard and metrics over ``gateway`` (opened elsewhere)."""
+    return AdminApp(gateway)

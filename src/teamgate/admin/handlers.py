@@ -1,0 +1,208 @@
+"""The admin API's handlers: usage, reports, budget, upstream keys, reload.
+
+Each takes an :class:`AdminRequest` and returns a :class:`Reply`; errors are
+raised as :class:`~teamgate.errors.GatewayError` and sent Groq-shaped.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from teamgate.admin.context import AdminRequest, Reply
+from teamgate.budget import month_of
+from teamgate.errors import ConfigError, InvalidRequest
+from teamgate.ledger.summary import UsageGroup
+from teamgate.reports import build_report, default_month, default_week, month_named, week_named
+from teamgate.reports.build import BREAKDOWNS
+from teamgate.reports.periods import parse_instant
+from teamgate.reports.render import exact_usd, report_json
+from teamgate.runtime import Gateway
+
+USAGE_DIMENSIONS = ("team", "environment", "purpose", "model", "key", "day")
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+usd = exact_usd
+
+
+def group_json(g: UsageGroup) -> dict[str, Any]:
+    return {
+        **g.dims,
+        "requests": g.requests,
+        "refusals": g.refusals,
+        "errors": g.errors,
+        "prompt_tokens": g.prompt_tokens,
+        "completion_tokens": g.completion_tokens,
+        "cached_tokens": g.cached_tokens,
+        "cost_pusd": g.cost_pusd,
+        "cost_usd": usd(g.cost_pusd),
+    }
+
+
+def _total(groups: list[UsageGroup]) -> UsageGroup:
+    return UsageGroup(
+        {},
+        sum(g.requests for g in groups),
+        sum(g.refusals for g in groups),
+        sum(g.errors for g in groups),
+        sum(g.prompt_tokens for g in groups),
+        sum(g.completion_tokens for g in groups),
+        sum(g.cached_tokens for g in groups),
+        sum(g.cost_pusd for g in groups),
+    )
+
+
+def _instant(req: AdminRequest, name: str, default: float) -> float:
+    text = req.text(name)
+    if text is None or text == "":
+        return default
+    try:
+        return parse_instant(text, req.gw.settings.org.timezone)
+    except ValueError as exc:
+        raise InvalidRequest(f"`{name}`: {exc}", code="invalid_parameter") from None
+
+
+def parse_group_by(text: str | None) -> tuple[str, ...]:
+    if text is None or text == "":
+        return ("team",)
+    dims = tuple(part.strip() for part in text.split(","))
+    for dim in dims:
+        if dim not in USAGE_DIMENSIONS:
+            raise InvalidRequest(
+                f"`group_by`: unknown dimension {dim!r}; use any of {', '.join(USAGE_DIMENSIONS)}",
+                code="invalid_parameter",
+            )
+    if len(set(dims)) != len(dims):
+        raise InvalidRequest("`group_by`: a dimension is repeated", code="invalid_parameter")
+    return dims
+
+
+async def get_usage(req: AdminRequest) -> Reply:
+    gw = req.gw
+    tz = gw.settings.org.timezone
+    now = time.time()
+    start = _instant(req, "from", month_of(now, tz).start_ts)
+    end = _instant(req, "to", now)
+    if end < start:
+        raise InvalidRequest("`to` is before `from`", code="invalid_parameter")
+    dims = parse_group_by(req.text("group_by"))
+    await gw.ledger.flush()
+    assert gw.store is not None
+    groups = await gw.store.usage_summary(start, end, dims, tz=tz)
+    return Reply(
+        200,
+        {
+            "from": iso(start),
+            "to": iso(end),
+            "timezone": tz,
+            "group_by": list(dims),
+            "groups": [group_json(g) for g in groups],
+            "total": group_json(_total(groups)),
+        },
+    )
+
+
+async def _report(req: AdminRequest, kind: str) -> Reply:
+    gw = req.gw
+    tz = gw.settings.org.timezone
+    label = req.text("week" if kind == "weekly" else "month")
+    by = req.text("by") or None
+    if by is not None and by not in BREAKDOWNS:
+        raise InvalidRequest(
+            f"`by` must be one of {', '.join(BREAKDOWNS)}", code="invalid_parameter"
+        )
+    try:
+        if kind == "weekly":
+            period = week_named(label, tz) if label else default_week(time.time(), tz)
+        else:
+            period = month_named(label, tz) if label else default_month(time.time(), tz)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc), code="invalid_parameter") from None
+    await gw.ledger.flush()
+    assert gw.store is not None
+    report = await build_report(gw.store, gw.settings, period, by=by)
+    return Reply(200, report_json(report))
+
+
+async def get_weekly_report(req: AdminRequest) -> Reply:
+    return await _report(req, "weekly")
+
+
+async def get_monthly_report(req: AdminRequest) -> Reply:
+    return await _report(req, "monthly")
+
+
+def budget_json(gw: Gateway) -> list[dict[str, Any]]:
+    rows = []
+    for s in gw.budget.snapshot():
+        remaining = (
+            None
+            if s.budget_pico is None
+            else max(0, s.budget_pico - s.settled_pico - s.reserved_pico)
+        )
+        rows.append(
+            {
+                "scope": s.scope,
+                "team": s.team,
+                "period": s.period,
+                "settled_pusd": s.settled_pico,
+                "settled_usd": usd(s.settled_pico),
+                "reserved_pusd": s.reserved_pico,
+                "budget_pusd": s.budget_pico,
+                "budget_usd": usd(s.budget_pico),
+                "remaining_pusd": remaining,
+                "remaining_usd": usd(remaining),
+            }
+        )
+    return rows
+
+
+async def get_budget(req: AdminRequest) -> Reply:
+    return Reply(200, {"period": req.gw.budget.period().key, "scopes": budget_json(req.gw)})
+
+
+def upstream_json(gw: Gateway) -> list[dict[str, Any]]:
+    now = time.time()
+    out = []
+    for (team, env), project in sorted(gw.projects.items()):
+        out.append(
+            {
+                "project": project.project,
+                "team": team,
+                "environment": env,
+                "keys": [
+                    {
+                        "name": k.name,
+                        "state": k.state,
+                        "fingerprint": k.fingerprint,
+                        "requests": k.requests,
+                        "failures": k.failures,
+                        "last_used": iso(k.last_used),
+                        "backing_off": k.failed_until > now,
+                    }
+                    for k in project.keys
+                ],
+            }
+        )
+    return out
+
+
+async def get_upstream(req: AdminRequest) -> Reply:
+    return Reply(200, {"projects": upstream_json(req.gw)})
+
+
+async def post_reload(req: AdminRequest) -> Reply:
+    try:
+        settings = await req.gw.reload()
+    except ConfigError as exc:
+        raise InvalidRequest(f"config not reloaded: {exc}", code="invalid_config") from None
+    return Reply(
+        200, {"reloaded": True, "source": settings.source, "teams": sorted(settings.teams)}
+    )

@@ -1,0 +1,90 @@
+"""The OpenAPI 3.1 document of the admin API, generated from :data:`ROUTES`.
+
+>>> doc = openapi_document()
+>>> doc["openapi"], "/admin/usage" in doc["paths"]
+('3.1.0', True)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from teamgate.admin.routes import ROUTES, SCHEMAS
+
+_ERROR_TEXT = {
+    400: "Invalid parameter or body",
+    401: "Missing or wrong admin key",
+    403: "Admin API disabled (no admin key configured)",
+    404: "Not found",
+    409: "Conflict",
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def openapi_document(version: str = "0") -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for route in ROUTES:
+        params: list[dict[str, Any]] = [
+            {
+                "name": p.name,
+                "in": "query",
+                "required": False,
+                "description": p.description,
+                "schema": p.schema,
+            }
+            for p in route.query
+        ]
+        params += [
+            {
+                "name": seg[1:-1],
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "minLength": 1},
+            }
+            for seg in route.segments
+            if seg.startswith("{")
+        ]
+        responses: dict[str, Any] = {
+            str(route.status): {
+                "description": "OK",
+                "content": {"application/json": {"schema": _ref(route.response)}},
+            }
+        }
+        for code in sorted({401, 403, *route.errors}):
+            responses[str(code)] = {
+                "description": _ERROR_TEXT[code],
+                "content": {"application/json": {"schema": _ref("Error")}},
+            }
+        op: dict[str, Any] = {
+            "operationId": route.operation_id,
+            "summary": route.summary,
+            "parameters": params,
+            "responses": responses,
+        }
+        if route.body is not None:
+            op["requestBody"] = {
+                "required": route.body_required,
+                "content": {"application/json": {"schema": _ref(route.body)}},
+            }
+        paths.setdefault(route.path, {})[route.method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "teamgate admin API",
+            "version": version,
+            "description": "Usage, reports, team keys, upstream keys, budget and reload. "
+            "Every route needs the admin key.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "adminKey": {"type": "apiKey", "in": "header", "name": "x-admin-key"},
+            },
+        },
+        "security": [{"bearer": []}, {"adminKey": []}],
+    }

@@ -1,0 +1,114 @@
+"""``teamgate report weekly | monthly | export``: spend reports and ledger exports."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from typing import Any, TextIO
+
+from teamgate.cli.options import add_config, settings_from, with_store
+from teamgate.ledger.store import Store
+from teamgate.reports import (
+    build_report,
+    default_month,
+    default_week,
+    month_named,
+    render,
+    week_named,
+)
+from teamgate.reports.build import BREAKDOWNS, Report
+from teamgate.reports.export import export_records
+from teamgate.reports.periods import ReportPeriod, parse_instant
+from teamgate.reports.progress import ProgressBar
+from teamgate.reports.render import FORMATS
+from teamgate.reports.slack import WebhookFailed, post_webhook, slack_message
+
+
+def add_commands(sub: Any) -> None:
+    report = sub.add_parser("report", help="weekly and monthly spend reports, ledger exports")
+    rsub = report.add_subparsers(dest="report_command", required=True, metavar="KIND")
+    weekly = rsub.add_parser("weekly", help="an ISO week (default: the last complete week)")
+    weekly.add_argument("--week", metavar="YYYY-Www", help="e.g. 2026-W47")
+    weekly.add_argument("--send", action="store_true", help="post it to alerts.webhook_url")
+    monthly = rsub.add_parser("monthly", help="a calendar month (default: this month to date)")
+    monthly.add_argument("--month", metavar="YYYY-MM", help="e.g. 2026-11")
+    for parser in (weekly, monthly):
+        add_config(parser)
+        parser.add_argument("--format", choices=FORMATS, default="table")
+        parser.add_argument("--by", choices=BREAKDOWNS, help="also break down per team by this")
+        parser.add_argument("--output", "-o", metavar="FILE", help="write here, not to stdout")
+        parser.set_defaults(func=cmd_report)
+    export = rsub.add_parser("export", help="every ledger record of a range, CSV or JSON Lines")
+    add_config(export)
+    export.add_argument("--from", dest="start", required=True, help="YYYY-MM-DD or ISO time")
+    export.add_argument("--to", dest="end", required=True, help="exclusive; YYYY-MM-DD or ISO")
+    export.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    export.add_argument("--output", "-o", metavar="FILE", help="write here, not to stdout")
+    export.set_defaults(func=cmd_export)
+
+
+def _fail(message: str) -> int:
+    print(f"teamgate: {message}", file=sys.stderr)
+    return 2
+
+
+def _period(args: argparse.Namespace, tz: str) -> ReportPeriod:
+    now = time.time()
+    if args.report_command == "weekly":
+        return week_named(args.week, tz) if args.week else default_week(now, tz)
+    return month_named(args.month, tz) if args.month else default_month(now, tz)
+
+
+def _write(text: str, output: str | None) -> None:
+    if output:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    try:
+        period = _period(args, settings.org.timezone)
+    except ValueError as exc:
+        return _fail(str(exc))
+
+    async def make(store: Store) -> Report:
+        return await build_report(store, settings, period, by=args.by)
+
+    report = with_store(settings, make)
+    _write(render(report, args.format), args.output)
+    if getattr(args, "send", False):
+        url = settings.alerts.webhook_url
+        if not url:
+            return _fail("--send needs alerts.webhook_url in the config")
+        try:
+            asyncio.run(post_webhook(url, slack_message(report)))
+        except WebhookFailed as exc:
+            return _fail(f"report not sent: {exc}")
+        print(f"teamgate: report {period.label} sent to the alert webhook", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    tz = settings.org.timezone
+    try:
+        start, end = parse_instant(args.start, tz), parse_instant(args.end, tz)
+    except ValueError as exc:
+        return _fail(str(exc))
+
+    async def run(store: Store) -> int:
+        progress = ProgressBar(await store.count_usage(start, end))
+        out: TextIO
+        if args.output:
+            with open(args.output, "w", encoding="utf-8", newline="") as out:  # noqa: ASYNC230
+                return await export_records(store, start, end, out, args.format, progress=progress)
+        return await export_records(store, start, end, sys.stdout, args.format, progress=progress)
+
+    n = with_store(settings, run)
+    print(f"teamgate: exported {n:,} records", file=sys.stderr)
+    return 0

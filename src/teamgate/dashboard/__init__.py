@@ -1,0 +1,1 @@
+"""The operator dashboard: a login, a page of inline-SVG charts, its JSON (``/admin/overview``)."""

@@ -1,0 +1,245 @@
+"""Reports as text: an aligned table, CSV, JSON and Markdown.
+
+The table and Markdown show dollars with cents; CSV and JSON carry exact
+values: integer picodollars and exact decimal dollar strings
+(``"12.345678000000"``), with percentages as strings to the hundredth.
+
+>>> # print(render(report, "table"))
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from teamgate.pricing import format_usd, pico_to_decimal_usd
+from teamgate.reports.build import Report, TeamLine
+
+FORMATS: tuple[str, ...] = ("table", "csv", "json", "md")
+
+
+def exact_usd(pico: int | None) -> str | None:
+    """Exact dollars as text, all twelve decimals: ``"0.000000000000"``, ``"12.5…"``.
+
+    >>> exact_usd(0), exact_usd(1_500_000_000_000), exact_usd(None)
+    ('0.000000000000', '1.500000000000', None)
+    """
+    return None if pico is None else f"{pico_to_decimal_usd(pico):f}"
+
+
+_usd = exact_usd
+
+
+def _pct(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:f}"
+
+
+def _refusal_text(line: TeamLine) -> str:
+    if not line.refusals:
+        return "0"
+    reasons = ", ".join(f"{reason} {n:,}" for reason, n in line.refusals.items())
+    return f"{line.refused:,} ({reasons})"
+
+
+def _change_text(line: TeamLine) -> str:
+    if line.cost_change_pusd == 0:
+        return "="
+    sign = "+" if line.cost_change_pusd > 0 else "-"
+    text = f"{sign}{format_usd(abs(line.cost_change_pusd))}"
+    pct = line.cost_change_percent
+    return text if pct is None else f"{text} ({'+' if pct > 0 else ''}{pct}%)"
+
+
+def team_row(line: TeamLine) -> list[str]:
+    """The display cells of one team line (table and Markdown)."""
+    used = line.budget_used_percent
+    return [
+        line.team,
+        f"{line.requests:,}",
+        _refusal_text(line),
+        f"{line.prompt_tokens:,}",
+        f"{line.completion_tokens:,}",
+        format_usd(line.cost_pusd),
+        "-" if line.budget_pusd is None else format_usd(line.budget_pusd),
+        "-" if used is None else f"{used}%",
+        line.top_model or "-",
+        _change_text(line),
+    ]
+
+
+HEADER = [
+    "TEAM",
+    "REQUESTS",
+    "REFUSED",
+    "INPUT TOKENS",
+    "OUTPUT TOKENS",
+    "COST",
+    "BUDGET/MONTH",
+    "USED",
+    "TOP MODEL",
+    "VS PREVIOUS",
+]
+_LEFT = {0, 2, 8}  # text columns; the rest are numbers, right-aligned
+
+
+def _aligned(header: list[str], rows: list[list[str]], left: set[int]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    out = []
+    for row in [header, *rows]:
+        cells = [
+            c.ljust(w) if i in left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        out.append("  ".join(cells).rstrip())
+    return out
+
+
+def title(report: Report) -> str:
+    p = report.period
+    kind = "Weekly" if p.kind == "weekly" else "Monthly"
+    return f"{kind} report {p.label} ({p.timezone}), compared with {report.previous.label}"
+
+
+def _breakdown_rows(report: Report) -> tuple[list[str], list[list[str]]]:
+    header = ["TEAM", (report.by or "").upper(), "REQUESTS", "REFUSED", "INPUT", "OUTPUT", "COST"]
+    rows = [
+        [
+            b.team,
+            b.value or "-",
+            f"{b.requests:,}",
+            f"{b.refused:,}",
+            f"{b.prompt_tokens:,}",
+            f"{b.completion_tokens:,}",
+            format_usd(b.cost_pusd),
+        ]
+        for b in report.breakdown
+    ]
+    return header, rows
+
+
+def render_table(report: Report) -> str:
+    rows = [team_row(line) for line in report.teams] + [team_row(report.total)]
+    lines = [title(report), "", *_aligned(HEADER, rows, _LEFT)]
+    if report.by is not None:
+        header, brows = _breakdown_rows(report)
+        lines += ["", f"By {report.by}:", *_aligned(header, brows, {0, 1})]
+    return "\n".join(lines) + "\n"
+
+
+def render_markdown(report: Report) -> str:
+    def md(header: list[str], rows: list[list[str]], left: set[int]) -> list[str]:
+        align = ["---" if i in left else "---:" for i in range(len(header))]
+        return ["| " + " | ".join(r) + " |" for r in [header, align, *rows]]
+
+    rows = [team_row(line) for line in report.teams] + [
+        [f"**{c}**" for c in team_row(report.total)]
+    ]
+    lines = [f"## {title(report)}", "", *md(HEADER, rows, _LEFT)]
+    if report.by is not None:
+        header, brows = _breakdown_rows(report)
+        lines += ["", f"### By {report.by}", "", *md(header, brows, {0, 1})]
+    return "\n".join(lines) + "\n"
+
+
+def line_json(line: TeamLine) -> dict[str, Any]:
+    """One team line with exact values (picodollars and exact decimal dollar strings)."""
+    return {
+        "team": line.team,
+        "requests": line.requests,
+        "refusals": line.refused,
+        "refusals_by_reason": line.refusals,
+        "errors": line.errors,
+        "prompt_tokens": line.prompt_tokens,
+        "completion_tokens": line.completion_tokens,
+        "cost_pusd": line.cost_pusd,
+        "cost_usd": _usd(line.cost_pusd),
+        "monthly_budget_pusd": line.budget_pusd,
+        "monthly_budget_usd": _usd(line.budget_pusd),
+        "budget_used_percent": _pct(line.budget_used_percent),
+        "top_model": line.top_model,
+        "previous_requests": line.previous_requests,
+        "previous_cost_pusd": line.previous_cost_pusd,
+        "previous_cost_usd": _usd(line.previous_cost_pusd),
+        "cost_change_pusd": line.cost_change_pusd,
+        "cost_change_usd": _usd(line.cost_change_pusd),
+        "cost_change_percent": _pct(line.cost_change_percent),
+    }
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    """The whole report as a JSON-ready dict (also the admin API's body)."""
+
+    def iso(ts: float) -> str:
+        return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+    p, prev = report.period, report.previous
+    return {
+        "kind": p.kind,
+        "period": p.label,
+        "timezone": p.timezone,
+        "start": iso(p.start_ts),
+        "end": iso(p.end_ts),
+        "previous_period": prev.label,
+        "generated_at": iso(report.generated_at),
+        "teams": [line_json(line) for line in report.teams],
+        "total": line_json(report.total),
+        "by": report.by,
+        "breakdown": [
+            {
+                "team": b.team,
+                "value": b.value,
+                "requests": b.requests,
+                "refusals": b.refused,
+                "prompt_tokens": b.prompt_tokens,
+                "completion_tokens": b.completion_tokens,
+                "cost_pusd": b.cost_pusd,
+                "cost_usd": _usd(b.cost_pusd),
+            }
+            for b in report.breakdown
+        ],
+    }
+
+
+def render_json(report: Report) -> str:
+    return orjson.dumps(report_json(report), option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+def render_csv(report: Report) -> str:
+    """One row per team (and TOTAL); with ``by``, one row per team and value instead."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    if report.by is not None:
+        body = report_json(report)["breakdown"]
+        columns = ["team", "value", "requests", "refusals", "prompt_tokens"]
+        columns += ["completion_tokens", "cost_pusd", "cost_usd"]
+        writer.writerow(["period", *[report.by if c == "value" else c for c in columns]])
+        for row in body:
+            writer.writerow([report.period.label, *[row[c] for c in columns]])
+        return out.getvalue()
+    lines = [line_json(line) for line in [*report.teams, report.total]]
+    columns = [c for c in lines[0] if c != "refusals_by_reason"]
+    writer.writerow(["period", *columns, "refusals_by_reason"])
+    for row in lines:
+        reasons = ";".join(f"{k}={v}" for k, v in row["refusals_by_reason"].items())
+        writer.writerow(
+            [report.period.label, *["" if row[c] is None else row[c] for c in columns], reasons]
+        )
+    return out.getvalue()
+
+
+def render(report: Report, fmt: str) -> str:
+    """The report in ``fmt`` (one of :data:`FORMATS`)."""
+    renderers = {
+        "table": render_table,
+        "csv": render_csv,
+        "json": render_json,
+        "md": render_markdown,
+    }
+    if fmt not in renderers:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    return renderers[fmt](report)
