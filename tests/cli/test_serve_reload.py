@@ -56,7 +56,12 @@ def test_sighup_raises_budget_without_restart(tmp_path: Path) -> None:
         port = free_port()
         config = tmp_path / "teamgate.yaml"
         write_config(config, upstream, tmp_path / "ledger.db", port, "0.000001")
-        env = {**os.environ, **UPSTREAM_SECRETS, "PYTHONPATH": SRC}
+        env = {
+            **os.environ,
+            **UPSTREAM_SECRETS,
+            "PYTHONPATH": SRC,
+            "TEAMGATE_ADMIN_KEY": "adm_" + "k" * 30,
+        }
         key = cli(
             "keys",
             "create",
@@ -113,6 +118,12 @@ def test_sighup_raises_budget_without_restart(tmp_path: Path) -> None:
             assert proc.poll() is None, "SIGHUP must not stop the gateway"
             remaining = httpx.post(url, json=body, headers=headers, timeout=10)
             assert float(remaining.headers["x-teamgate-budget-remaining-usd"]) > 99
+
+            # The same through `teamgate reload` (the admin API): back to a tiny budget.
+            write_config(config, upstream, tmp_path / "ledger.db", port, "0.000001")
+            assert "Reloaded" in cli("reload", "--config", str(config), env=env)
+            again = httpx.post(url, json=body, headers=headers, timeout=10)
+            assert again.status_code == 429
         finally:
             proc.terminate()
             out, _ = proc.communicate(timeout=20)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from teamgate.cli import info, keys, migrate, report, run, upstream
+from teamgate.cli import info, keys, migrate, reload, report, run, upstream
 from teamgate.errors import ConfigError
 
 
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_commands(sub)
     migrate.add_commands(sub)
     upstream.add_commands(sub)
+    reload.add_commands(sub)
     report.add_commands(sub)
     return parser
 

@@ -156,7 +156,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    app = create_app(settings, env=env)
+    app = create_app(settings, env=env, config_path=config_path(args))
     config = uvicorn.Config(
         app,
         host=settings.server.host,
