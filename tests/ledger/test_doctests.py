@@ -9,10 +9,10 @@ import pytest
 
 from teamgate import pricing, tokens
 from teamgate.ledger import open as open_module
-from teamgate.ledger import sqlite, writer
+from teamgate.ledger import postgres_summary, sqlite, writer
 
 
-@pytest.mark.parametrize("module", [pricing, tokens, open_module, sqlite, writer])
+@pytest.mark.parametrize("module", [pricing, tokens, open_module, postgres_summary, sqlite, writer])
 def test_docstring_examples(module: types.ModuleType) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0

@@ -30,6 +30,7 @@ import asyncpg  # type: ignore[import-untyped]
 
 from teamgate.ledger.owned import ObjectKind, OwnedObject
 from teamgate.ledger.pg_schema import check_schema, migrate
+from teamgate.ledger.postgres_summary import PostgresSummaryQueries
 from teamgate.ledger.postgres_upstream import PostgresUpstreamTables
 from teamgate.ledger.records import ClientKey, SpendTotal, UsageRecord, UsageSource
 
@@ -74,7 +75,7 @@ def _usage_row(record: UsageRecord) -> tuple[Any, ...]:
 _OWNED_COLUMNS = ", ".join(f.name for f in dataclasses.fields(OwnedObject))
 
 
-class PostgresStore(PostgresUpstreamTables):
+class PostgresStore(PostgresUpstreamTables, PostgresSummaryQueries):
     """A :class:`~teamgate.ledger.store.Store` on PostgreSQL (asyncpg pool).
 
     Usage::
