@@ -21,6 +21,8 @@ from teamgate.config.schema import Settings
 from teamgate.errors import ConfigError
 from teamgate.ledger import open_store
 from teamgate.ledger.store import Store
+from teamgate.ledger.shutdown import close_ledger
+from teamgate.ledger.spill import import_spills, spill_folder
 from teamgate.ledger.writer import LedgerWriter
 from teamgate.limits import Limiter, MemoryCounters
 from teamgate.policy import TeamPolicy
@@ -84,6 +86,7 @@ class Gateway:
             self.store, flush_interval_s=self.settings.storage.flush_interval_ms / 1000
         )
         self.ledger.start()
+        await import_spills(self.store, spill_folder(self.settings.storage.url))
         self.alerts = AlertManager(self.settings, self.store)
         self.budget = BudgetBook(
             self.settings, MemoryBudgetCounters(), on_settled=self.alerts.check_nowait
@@ -94,7 +97,7 @@ class Gateway:
     async def close(self) -> None:
         await self.client.close()
         await self.keys.close()
-        await self.ledger.close()
+        await close_ledger(self.ledger, self.settings)
         await self.alerts.close()
         assert self.store is not None
         await self.store.close()

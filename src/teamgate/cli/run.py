@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
+import signal
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -151,17 +153,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
         access_log=False,
         server_header=False,
         date_header=True,
-        timeout_graceful_shutdown=int(settings.server.grace_period_s),
+        timeout_graceful_shutdown=math.ceil(settings.server.grace_period_s),
         ssl_certfile=args.ssl_certfile,
         ssl_keyfile=args.ssl_keyfile,
         log_level="info",
     )
+    exit_zero_after_graceful_stop()
     try:
         uvicorn.Server(config).run()
     finally:
         if simulator is not None:
             simulator.stop()
     return 0
+
+
+def _exit_zero(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def exit_zero_after_graceful_stop() -> None:
+    """Make a SIGTERM/SIGINT stop exit 0.
+
+    uvicorn handles the signal (stops accepting, lets in-flight requests
+    finish within ``server.grace_period_s``, runs the lifespan shutdown that
+    flushes the ledger), then re-raises it to the handler it found; by
+    default that would kill the process with the signal. This handler turns
+    the re-raised signal into a clean exit.
+    """
+    signal.signal(signal.SIGTERM, _exit_zero)
+    signal.signal(signal.SIGINT, _exit_zero)
 
 
 def _has_uvloop() -> bool:

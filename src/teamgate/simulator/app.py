@@ -320,7 +320,29 @@ class Simulator:
         await send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *base]})
         await send({"type": "http.response.body", "body": events.role, "more_body": True})
         delay = plan.chunk_delay_s
+        # A slow stream stops when the client hangs up, as Groq stops generating.
+        hung_up = asyncio.create_task(_disconnected(receive)) if delay else None
+        try:
+            return await self._stream_events(
+                completion, events, plan, delay, hung_up, send, receive
+            )
+        finally:
+            if hung_up is not None:
+                hung_up.cancel()
+
+    async def _stream_events(
+        self,
+        completion: Completion,
+        events: Any,
+        plan: FaultPlan,
+        delay: float,
+        hung_up: asyncio.Task[None] | None,
+        send: Send,
+        receive: Receive,
+    ) -> bool:
         for index, event in enumerate(events.contents):
+            if hung_up is not None and hung_up.done():
+                return False
             if index == plan.stream_break_after:
                 await drop_connection(send, receive, reset=False)
                 return False
@@ -344,6 +366,12 @@ class Simulator:
             await send({"type": "http.response.body", "body": event, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return True
+
+
+async def _disconnected(receive: Receive) -> None:
+    """Return once the client has disconnected (the request body was already read)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 def create_simulator(config: SimulatorConfig | None = None) -> Simulator:
