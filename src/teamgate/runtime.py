@@ -20,9 +20,9 @@ from teamgate.budget import BudgetBook, MemoryBudgetCounters
 from teamgate.config.schema import Settings
 from teamgate.errors import ConfigError
 from teamgate.ledger import open_store
-from teamgate.ledger.store import Store
 from teamgate.ledger.shutdown import close_ledger
 from teamgate.ledger.spill import import_spills, spill_folder
+from teamgate.ledger.store import Store
 from teamgate.ledger.writer import LedgerWriter
 from teamgate.limits import Limiter, MemoryCounters
 from teamgate.policy import TeamPolicy

@@ -56,14 +56,23 @@ def read_spill(path: Path) -> list[UsageRecord]:
         return [UsageRecord(**orjson.loads(line)) for line in spilled if line.strip()]
 
 
+def spill_files(folder: Path) -> list[Path]:
+    """The spill files waiting in ``folder``, oldest first."""
+    return sorted(folder.glob(SPILL_GLOB))
+
+
+def mark_imported(path: Path) -> None:
+    path.rename(path.with_suffix(".imported"))
+
+
 async def import_spills(store: Store, folder: Path) -> int:
     """Append every spill file in ``folder`` to ``store`` (oldest first); the record count."""
     total = 0
-    for path in sorted(folder.glob(SPILL_GLOB)):
+    for path in spill_files(folder):
         records = read_spill(path)
         if records:
             await store.append_usage(records)
-        path.rename(path.with_suffix(".imported"))
+        mark_imported(path)
         log.warning("imported %d unwritten usage records from %s", len(records), path)
         total += len(records)
     return total
