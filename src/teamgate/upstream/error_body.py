@@ -6,8 +6,9 @@ untouched. A load balancer or proxy in front of Groq may instead answer a
 replaces it with the same status and a Groq-shaped JSON body quoting the
 start of the text.
 
->>> groq_shaped_error(503, "text/plain", b"503 Service Unavailable\\n")
-b'{"error":{"message":"Groq answered HTTP 503: 503 Service Unavailable","type":"internal_server_error","code":"upstream_error"}}'
+>>> orjson.loads(groq_shaped_error(503, "text/plain", b"503 Service Unavailable\\n"))["error"]
+{'message': 'Groq answered HTTP 503: 503 Service Unavailable', 'type': 'internal_server_error', \
+'code': 'upstream_error'}
 >>> groq_shaped_error(500, "application/json", b'{"error":{"message":"x","type":"t"}}') is None
 True
 """
