@@ -21,7 +21,7 @@ MODEL = "llama-3.1-8b-instant"
 # A short upstream timeout (the simulator's latency fault is longer), a short 429 wait,
 # and a concurrency limit, so that leaked slots would show.
 FAULT_PATCH: dict[str, Any] = {
-    "upstream": {"timeout_s": 1.0, "retry_429_deadline_s": 2.0},
+    "upstream": {"timeout_s": 0.5, "retry_429_deadline_s": 2.0},
     "teams": {"analytics": {"limits": {"concurrency": 2}}},
 }
 

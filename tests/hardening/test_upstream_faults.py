@@ -29,17 +29,17 @@ from teamgate.simulator import Simulator
 
 def test_timeout_before_first_byte_is_504_without_hanging(fgw: RunningGateway) -> None:
     started = time.monotonic()
-    resp = chat(fgw, fault="latency;s=4")
+    resp = chat(fgw, fault="latency;s=1.5")
     elapsed = time.monotonic() - started
     assert_groq_error(resp, 504, "upstream_timeout")
-    assert elapsed < 3.5, f"answered after {elapsed:.1f} s; upstream.timeout_s is 1 s"
+    assert elapsed < 1.4, f"answered after {elapsed:.1f} s; upstream.timeout_s is 0.5 s"
     (rec,) = records_when(fgw, 1)
     assert (rec.status, rec.cost_pusd, rec.usage_source) == (504, 0, "none")
     assert_released(fgw)
 
 
 def test_stall_mid_stream_ends_with_an_error_event_and_an_estimate(fgw: RunningGateway) -> None:
-    resp = chat(fgw, stream=True, fault="latency;s=0;chunk_s=3")
+    resp = chat(fgw, stream=True, fault="latency;s=0;chunk_s=1.5")
     assert resp.status_code == 200
     events = sse_events(resp.text)
     assert "[DONE]" not in events
@@ -208,7 +208,7 @@ def test_498_flex_capacity_passes_through_unbilled(fgw: RunningGateway) -> None:
 
 
 def test_slow_response_within_the_timeout_is_served(fgw: RunningGateway) -> None:
-    resp = chat(fgw, stream=True, fault="latency;s=0.5;chunk_s=0.1")
+    resp = chat(fgw, stream=True, fault="latency;s=0.2;chunk_s=0.1")
     assert resp.status_code == 200
     assert sse_events(resp.text)[-1] == "[DONE]"
     (rec,) = records_when(fgw, 1)
@@ -218,7 +218,7 @@ def test_slow_response_within_the_timeout_is_served(fgw: RunningGateway) -> None
 
 def test_the_ledger_charges_nothing_groq_did_not_bill(fgw: RunningGateway) -> None:
     """Across every server-side fault, the ledger's reported charges equal Groq's bill."""
-    for fault in ("500", "503;plain", "reset", "498", "429;retry_after=60", "latency;s=3"):
+    for fault in ("500", "503;plain", "reset", "498", "429;retry_after=60", "latency;s=1.5"):
         chat(fgw, fault=fault)
     assert chat(fgw).status_code == 200
     records = records_when(fgw, 7)
