@@ -19,6 +19,7 @@ import orjson
 from multidict import CIMultiDictProxy
 
 from teamgate.asgi import Receive, Scope, Send, encode_headers, read_body, send_bytes
+from teamgate.body_guard import MAX_DEPTH, ambiguous_keys, too_deep
 from teamgate.budget.messages import usd_text
 from teamgate.errors import (
     BudgetExceeded,
@@ -67,12 +68,16 @@ def decode_body(raw: bytes) -> dict[str, object]:
         ) from None
     if not isinstance(body, dict):
         raise InvalidRequest("Request body must be a JSON object", code="invalid_json")
+    if too_deep(raw, body):
+        raise InvalidRequest(
+            f"Request body nests deeper than {MAX_DEPTH} levels", code="invalid_json"
+        )
     return body
 
 
 def upstream_body(raw: bytes, body: dict[str, object], plan: ChatPlan) -> bytes:
     """The bytes to send to Groq: the client's own, unless policy had to change them."""
-    if plan.model_rewritten:
+    if plan.model_rewritten or ambiguous_keys(raw):
         changed = dict(body, model=plan.model)
         if plan.cap_injected:
             changed["max_completion_tokens"] = plan.max_completion_tokens

@@ -162,7 +162,9 @@ def test_pipelined_requests_are_answered_in_order(fgw: RunningGateway) -> None:
 
 @pytest.fixture
 def small_gw(simulator: Simulator, tmp_path: Path) -> Iterator[RunningGateway]:
-    yield from start_gateway(simulator, tmp_path, {**FAULT_PATCH, "server": {"max_body_bytes": 2048}})
+    yield from start_gateway(
+        simulator, tmp_path, {**FAULT_PATCH, "server": {"max_body_bytes": 2048}}
+    )
 
 
 def test_oversized_bodies_are_413_and_never_forwarded(small_gw: RunningGateway) -> None:

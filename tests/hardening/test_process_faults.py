@@ -20,8 +20,8 @@ from tests.hardening.serve_process import ServeProcess
 from teamgate.app import create_app
 from teamgate.config.loader import load_settings
 from teamgate.ledger.records import UsageRecord
-from teamgate.ledger.sqlite import SQLiteStore
 from teamgate.ledger.spill import SPILL_GLOB, read_spill
+from teamgate.ledger.sqlite import SQLiteStore
 from teamgate.runtime import Gateway
 from teamgate.serving import ServerThread
 from teamgate.simulator import SimulatorConfig, create_simulator
@@ -48,7 +48,9 @@ async def test_sigterm_under_load_finishes_in_flight_requests_and_loses_nothing(
             headers = {"authorization": f"Bearer {key}"}
             async with httpx.AsyncClient(timeout=20) as client:
                 calls = [
-                    asyncio.create_task(client.post(proc.url + CHAT, content=chat_body(), headers=headers))
+                    asyncio.create_task(
+                        client.post(proc.url + CHAT, content=chat_body(), headers=headers)
+                    )
                     for _ in range(20)
                 ]
                 await _until(lambda: sim.state.in_flight() == 20, 10, "20 requests in flight")
@@ -147,7 +149,12 @@ class DiskFullStore(SQLiteStore):
 
 
 def _gateway_on(
-    store: SQLiteStore, tmp_path: Path, patch: dict[str, Any], simulator: Any, *, new_key: bool = True
+    store: SQLiteStore,
+    tmp_path: Path,
+    patch: dict[str, Any],
+    simulator: Any,
+    *,
+    new_key: bool = True,
 ) -> RunningGateway:
     settings = build_settings(simulator.url, tmp_path / "ledger.db", patch)
     app = create_app(settings, env=UPSTREAM_SECRETS, store=store)
