@@ -89,8 +89,11 @@ class ServeProcess:
         env.pop("GROQ_API_KEY", None)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "teamgate", "serve", "--config", str(self.config)]
-                + list(self.extra_args),
+                [
+                    sys.executable,
+                    *("-m", "teamgate", "serve", "--config", str(self.config)),
+                    *self.extra_args,
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
