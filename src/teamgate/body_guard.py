@@ -45,8 +45,9 @@ def nesting_depth(value: object, stop_at: int = MAX_DEPTH + 1) -> int:
     stack: list[tuple[object, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
+        children: list[object]
         if isinstance(item, dict):
-            children: list[object] | None = list(item.values())
+            children = list(item.values())
         elif isinstance(item, list):
             children = item
         else:

@@ -375,11 +375,3 @@ def test_fuzzing_left_the_gateway_healthy(rig: Rig) -> None:
     assert rig.call("GET", "/health").status == 200
     body = orjson.dumps({"model": ALLOWED, "messages": [{"role": "user", "content": "hi"}]})
     assert rig.post(body).status == 200
-
-
-def test_fuzzers_tried_thousands_of_inputs(rig: Rig, record_property: Any) -> None:
-    """Runs last in this module: the count of requests the fuzzers above made (reported
-    in docs/reliability.md)."""
-    record_property("fuzzed_requests", rig.call.calls)
-    print(f"fuzzed requests: {rig.call.calls}")
-    assert rig.call.calls > 3000
