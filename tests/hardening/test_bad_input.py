@@ -375,3 +375,19 @@ def test_fuzzing_left_the_gateway_healthy(rig: Rig) -> None:
     assert rig.call("GET", "/health").status == 200
     body = orjson.dumps({"model": ALLOWED, "messages": [{"role": "user", "content": "hi"}]})
     assert rig.post(body).status == 200
+
+
+def test_a_bug_answers_a_groq_shaped_500_not_a_traceback(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: object) -> object:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(rig.call.app.gateway.keys, "authenticate", broken)
+    body = orjson.dumps({"model": ALLOWED, "messages": [{"role": "user", "content": "hi"}]})
+    answer = rig.post(body)
+    assert answer.status == 500
+    assert answer.header(b"content-type") == b"application/json"
+    error = orjson.loads(answer.body)["error"]
+    assert error["code"] == "internal_error" and "a bug" not in error["message"]
+    assert "unhandled error" in caplog.text
