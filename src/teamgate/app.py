@@ -9,6 +9,7 @@ Paths are served under ``/openai/v1/`` (the groq SDK, and the openai SDK with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -28,9 +29,11 @@ from teamgate.asgi import (
     send_bytes,
     send_error,
 )
+from teamgate.auth_throttle import AuthFailureThrottle, client_address
 from teamgate.config.schema import Settings
 from teamgate.endpoints.routes import route_beyond_chat
-from teamgate.errors import GatewayError, MethodNotAllowed, NotFound
+from teamgate.errors import GatewayError, InvalidApiKey, MethodNotAllowed, NotFound
+from teamgate.ledger.records import ClientKey
 from teamgate.ledger.store import Store
 from teamgate.models_route import get_model, list_models
 from teamgate.proxy import handle_chat
@@ -69,6 +72,7 @@ class TeamgateApp:
         )
         # The admin API, dashboard and /metrics: mounted here unless on their own listener.
         self.admin = create_admin_app(self.gateway) if settings.server.admin_port is None else None
+        self.auth_throttle = AuthFailureThrottle.from_settings(settings.server)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -133,6 +137,25 @@ class TeamgateApp:
             await send_error(send, exc)
         except ClientDisconnected:
             return
+        except Exception:
+            await self._crashed(method, path, send)
+
+    async def _crashed(self, method: str, path: str, send: Send) -> None:
+        """A bug: log it, and answer a Groq-shaped 500 (never a traceback) if nothing was sent."""
+        log.exception("unhandled error on %s %s", method, path[:200])
+        error = GatewayError("The gateway failed on this request; the operator can find it logged.")
+        with contextlib.suppress(Exception):  # the response may have started already
+            await send_error(send, error)
+
+    async def _authenticate(self, scope: Scope) -> ClientKey:
+        """The client key, or 401; repeated failures from one address are answered slowly."""
+        try:
+            return self.gateway.keys.authenticate(header(scope, b"authorization"))
+        except InvalidApiKey:
+            delay = self.auth_throttle.failed(client_address(scope))
+            if delay:
+                await asyncio.sleep(delay)
+            raise
 
     async def _groq_route(
         self, route: str, method: str, scope: Scope, receive: Receive, send: Send
@@ -141,13 +164,13 @@ class TeamgateApp:
         if route == "chat/completions":
             if method != "POST":
                 raise MethodNotAllowed(f"Method {method} is not allowed for {scope['path']}.")
-            key = gw.keys.authenticate(header(scope, b"authorization"))
+            key = await self._authenticate(scope)
             await handle_chat(gw, scope, receive, send, key)
             return
         if route == "models" or route.startswith("models/"):
             if method != "GET":
                 raise MethodNotAllowed(f"Method {method} is not allowed for {scope['path']}.")
-            key = gw.keys.authenticate(header(scope, b"authorization"))
+            key = await self._authenticate(scope)
             policy = gw.policies[key.team]
             body = list_models(policy) if route == "models" else get_model(policy, route[7:])
             await send_bytes(send, 200, body, [JSON])

@@ -20,6 +20,7 @@ import orjson
 from multidict import CIMultiDictProxy
 
 from teamgate.asgi import Receive, Scope, Send, encode_headers, read_body, send_bytes
+from teamgate.body_guard import MAX_DEPTH, ambiguous_keys, too_deep
 from teamgate.budget.messages import usd_text
 from teamgate.errors import (
     BudgetExceeded,
@@ -31,11 +32,13 @@ from teamgate.errors import (
     UpstreamUnavailable,
 )
 from teamgate.ledger.records import ClientKey, UsageRecord
+from teamgate.ledger.shutdown import refuse_if_backlogged
 from teamgate.policy import ChatPlan, plan_chat
 from teamgate.runtime import Gateway
 from teamgate.streaming import StreamMeter, Usage, read_usage
 from teamgate.tokens import prompt_token_bound
 from teamgate.upstream.client import DROP_RESPONSE, forward_headers
+from teamgate.upstream.error_body import groq_shaped_error
 from teamgate.upstream.pool import UpstreamKey
 
 log = logging.getLogger("teamgate.proxy")
@@ -68,12 +71,16 @@ def decode_body(raw: bytes) -> dict[str, object]:
         ) from None
     if not isinstance(body, dict):
         raise InvalidRequest("Request body must be a JSON object", code="invalid_json")
+    if too_deep(raw, body):
+        raise InvalidRequest(
+            f"Request body nests deeper than {MAX_DEPTH} levels", code="invalid_json"
+        )
     return body
 
 
 def upstream_body(raw: bytes, body: dict[str, object], plan: ChatPlan) -> bytes:
     """The bytes to send to Groq: the client's own, unless policy had to change them."""
-    if plan.model_rewritten:
+    if plan.model_rewritten or ambiguous_keys(raw):
         changed = dict(body, model=plan.model)
         if plan.cap_injected:
             changed["max_completion_tokens"] = plan.max_completion_tokens
@@ -152,6 +159,7 @@ async def handle_chat(
     ex.model, ex.streamed = plan.model, plan.stream
     bound = prompt_token_bound(body)
     worst = gw.prices.worst_case(plan.model, bound, plan.max_completion_tokens)
+    refuse_if_backlogged(gw.ledger, gw.settings.storage.max_pending_records)
     gone = ClientWatch(receive)
     waiting = time.perf_counter()
     try:
@@ -251,7 +259,11 @@ async def forward(
     gone: ClientWatch,
 ) -> tuple[Usage | None, int, str]:
     """Send to Groq (with failover and retries), relay the answer, return (usage, cost, source)."""
-    resp, up_key = await open_upstream(gw, ex, scope, body, plan)
+    try:
+        resp, up_key = await open_upstream(gw, ex, scope, body, plan)
+    except GatewayError as exc:
+        record(gw, ex, status=exc.status)  # Groq does not bill what it did not answer
+        raise
     try:
         limit_headers = ticket.headers()  # type: ignore[attr-defined]
         gw.limiter.observe_upstream(plan.model, resp.headers)
@@ -261,8 +273,10 @@ async def forward(
         if resp.status == 200 and plan.stream and ctype.startswith("text/event-stream"):
             return await relay_stream(gw, ex, send, resp, headers, plan, bound, gone)
         reading = time.perf_counter()
-        data = await resp.read()
+        data = await read_whole(gw, ex, resp)
         ex.upstream_s += time.perf_counter() - reading
+        if resp.status != 200:
+            data, headers = groq_shaped_answer(resp.status, ctype, data, headers)
         await send_bytes(send, resp.status, data, encode_headers(headers))
         if resp.status != 200:
             # Groq does not bill failed requests.
@@ -291,6 +305,29 @@ async def forward(
     finally:
         resp.release()
         up_key.last_used = time.time()
+
+
+async def read_whole(gw: Gateway, ex: Exchange, resp: aiohttp.ClientResponse) -> bytes:
+    """The whole upstream body; a body cut off or stalled is a 502/504 (nothing sent yet)."""
+    try:
+        return await resp.read()
+    except TimeoutError:
+        error: GatewayError = UpstreamTimeout("Groq did not finish its answer in time.")
+    except aiohttp.ClientError as exc:
+        error = UpstreamUnavailable(f"Groq's answer was cut off: {type(exc).__name__}")
+    record(gw, ex, status=error.status)
+    raise error
+
+
+def groq_shaped_answer(
+    status: int, ctype: str, data: bytes, headers: list[tuple[str, str]]
+) -> tuple[bytes, list[tuple[str, str]]]:
+    """Groq's error as it sent it, or (a plain-text/HTML one) made Groq-shaped JSON."""
+    shaped = groq_shaped_error(status, ctype, data)
+    if shaped is None:
+        return data, headers
+    kept = [(k, v) for k, v in headers if k.lower() != "content-type"]
+    return shaped, [*kept, ("content-type", "application/json")]
 
 
 async def open_upstream(
@@ -390,6 +427,12 @@ def retry_after(headers: CIMultiDictProxy[str]) -> float | None:
     return None
 
 
+async def close_when_gone(gone: ClientWatch, resp: aiohttp.ClientResponse) -> None:
+    """Close the upstream response as soon as the client disconnects (Groq stops generating)."""
+    await gone.event.wait()
+    resp.close()
+
+
 async def relay_stream(
     gw: Gateway,
     ex: Exchange,
@@ -406,6 +449,7 @@ async def relay_stream(
     """Relay an SSE stream as it comes; ``meter`` reads its usage (chat's by default)."""
     meter = StreamMeter() if meter is None else meter
     gone()  # start listening: a client that leaves mid-stream cancels the upstream request
+    closer = asyncio.create_task(close_when_gone(gone, resp))
     await send({"type": "http.response.start", "status": 200, "headers": encode_headers(headers)})
     broken = ""
     relaying = time.perf_counter()
@@ -414,15 +458,20 @@ async def relay_stream(
             meter.feed(chunk)
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
             if gone.gone:
-                broken = "client disconnected"
-                resp.close()
                 break
     except (TimeoutError, aiohttp.ClientError) as exc:
         broken = f"upstream stream broke: {type(exc).__name__}"
     except OSError:
         broken = "client disconnected"
-    ex.upstream_s += time.perf_counter() - relaying
-    if broken.startswith("upstream"):
+    finally:
+        closer.cancel()
+        ex.upstream_s += time.perf_counter() - relaying
+    if gone.gone:
+        broken = "client disconnected"
+        resp.close()
+    elif not broken and not meter.done:
+        broken = "upstream stream ended without [DONE]"
+    if broken.startswith("upstream") and meter.error is None:
         error = GatewayError(
             "The upstream stream was interrupted before it completed.",
             code="stream_interrupted",
@@ -438,13 +487,13 @@ async def relay_stream(
             )
     with contextlib.suppress(OSError):
         await send({"type": "http.response.body", "body": b""})
-    if meter.usage is not None and not broken:
-        usage, source = meter.usage, "reported"
+    if meter.usage is not None:
+        usage, source = meter.usage, "reported"  # Groq's own figure, even if the end was lost
     else:
         usage = Usage(bound, meter.estimated_completion_tokens(plan.max_completion_tokens))
         source = "estimated"
-        if broken:
-            log.warning("stream for team %s cut (%s); charging an estimate", ex.key.team, broken)
+    if broken:
+        log.warning("stream for team %s cut (%s); usage %s", ex.key.team, broken, source)
     cost = gw.prices.cost(
         plan.model, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens
     )

@@ -23,6 +23,8 @@ from teamgate.config.schema import Settings
 from teamgate.endpoints.state import EndpointState
 from teamgate.errors import ConfigError
 from teamgate.ledger import open_store
+from teamgate.ledger.shutdown import close_ledger
+from teamgate.ledger.spill import import_spills, spill_folder
 from teamgate.ledger.store import Store
 from teamgate.ledger.writer import LedgerWriter
 from teamgate.limits import Limiter, MemoryCounters
@@ -84,6 +86,7 @@ class Gateway:
             self.store, flush_interval_s=self.settings.storage.flush_interval_ms / 1000
         )
         self.ledger.start()
+        await import_spills(self.store, spill_folder(self.settings.storage.url))
         self.alerts = AlertManager(self.settings, self.store)
         counters: BudgetCounters = MemoryBudgetCounters()
         if self.shared is not None:
@@ -129,7 +132,7 @@ class Gateway:
         await self.client.close()
         await self.upstream_sync.close()
         await self.keys.close()
-        await self.ledger.close()
+        await close_ledger(self.ledger, self.settings)
         await self.alerts.close()
         if self.shared is not None:
             await self.shared.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -167,7 +168,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         access_log=False,
         server_header=False,
         date_header=True,
-        timeout_graceful_shutdown=int(settings.server.grace_period_s),
+        timeout_graceful_shutdown=math.ceil(settings.server.grace_period_s),
         ssl_certfile=args.ssl_certfile,
         ssl_keyfile=args.ssl_keyfile,
         log_level="info",

@@ -212,6 +212,12 @@ def positive_int(value: Any) -> int:
     raise Invalid(f"must be a positive integer, got {shown(value)}")
 
 
+def non_negative_int(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise Invalid(f"must be an integer >= 0, got {shown(value)}")
+
+
 def port_number(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 65535:
         return value

@@ -30,6 +30,10 @@ class ServerSettings:
     grace_period_s: float = 30.0
     admin_host: str | None = None  # None: the admin API shares the proxy's address
     admin_port: int | None = None
+    # Failed authentications per minute from one client address before each further
+    # 401 to that address is delayed by auth_failure_delay_s (0 disables the slowing).
+    auth_failure_limit: int = 10
+    auth_failure_delay_s: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +51,9 @@ class UpstreamSettings:
 class StorageSettings:
     url: str = "sqlite:///teamgate.db"
     flush_interval_ms: int = 100
+    # While the store refuses writes (disk full, ...), records wait in memory; once this
+    # many are pending, chat requests are refused with 503 until the store recovers.
+    max_pending_records: int = 100_000
 
 
 @dataclass(frozen=True, slots=True)

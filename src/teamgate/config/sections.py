@@ -26,6 +26,7 @@ from teamgate.config.fields import (
     fraction,
     http_url,
     item,
+    non_negative_int,
     non_negative_number,
     optional,
     port_number,
@@ -63,6 +64,10 @@ def read_server(problems: Problems, value: object) -> ServerSettings:
         grace_period_s=s.get("grace_period_s", non_negative_number, d.grace_period_s),
         admin_host=s.get("admin_host", optional(string), d.admin_host),
         admin_port=s.get("admin_port", optional(port_number), d.admin_port),
+        auth_failure_limit=s.get("auth_failure_limit", non_negative_int, d.auth_failure_limit),
+        auth_failure_delay_s=s.get(
+            "auth_failure_delay_s", non_negative_number, d.auth_failure_delay_s
+        ),
     )
     same_host = server.admin_host in (None, server.host)
     if same_host and server.admin_port and server.admin_port == server.port:
@@ -130,6 +135,7 @@ def read_storage(problems: Problems, value: object) -> StorageSettings:
     return StorageSettings(
         url=s.get("url", _storage_url, d.url),
         flush_interval_ms=s.get("flush_interval_ms", positive_int, d.flush_interval_ms),
+        max_pending_records=s.get("max_pending_records", positive_int, d.max_pending_records),
     )
 
 

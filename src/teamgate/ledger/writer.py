@@ -130,6 +130,13 @@ class LedgerWriter:
                     log.warning("ledger write recovered after %d failed attempts", self._failures)
                     self._failures = 0
 
+    def take_pending(self) -> list[UsageRecord]:
+        """Remove and return every record not yet stored, oldest first (for a spill file
+        after :meth:`close` gave up)."""
+        taken = [*self._unwritten, *self._buffer]
+        self._unwritten, self._buffer = [], []
+        return taken
+
     async def close(self, timeout_s: float = 30.0) -> None:
         """Stop the background task and write everything left.
 

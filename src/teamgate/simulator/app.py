@@ -335,6 +335,7 @@ class Simulator:
                 cut,
                 chunk_tokens=self.config.chunk_tokens,
                 include_usage=request.include_usage,
+                receive=receive,
             )
         else:
             done = await deliver_whole(send, completion, plan, base, cut)

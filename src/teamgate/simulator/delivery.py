@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from teamgate.simulator.asgi import Headers, Send, send_response
+from teamgate.simulator.asgi import Headers, Receive, Send, send_response
 from teamgate.simulator.completions import DONE_EVENT, Completion
 from teamgate.simulator.faults import FaultPlan
 
@@ -45,20 +45,31 @@ async def deliver_stream(
     *,
     chunk_tokens: int,
     include_usage: bool,
+    receive: Receive | None = None,
 ) -> bool:
-    """The SSE events: role chunk, content chunks, final chunk, usage chunk, ``[DONE]``."""
+    """The SSE events: role chunk, content chunks, final chunk, usage chunk, ``[DONE]``.
+
+    A slow stream (``chunk_s``) stops when the client hangs up, as Groq stops generating.
+    """
     events = completion.stream(
         chunk_tokens, include_usage=include_usage, with_usage=not plan.stream_no_usage
     )
     await send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *headers]})
     await send({"type": "http.response.body", "body": events.role, "more_body": True})
     delay = plan.chunk_delay_s
-    for index, event in enumerate(events.contents):
-        if index == plan.stream_break_after or index == plan.stream_error_after:
-            break
-        if delay:
-            await asyncio.sleep(delay)
-        await send({"type": "http.response.body", "body": event, "more_body": True})
+    hung_up = asyncio.create_task(_disconnected(receive)) if delay and receive else None
+    try:
+        for index, event in enumerate(events.contents):
+            if hung_up is not None and hung_up.done():
+                return False
+            if index == plan.stream_break_after or index == plan.stream_error_after:
+                break
+            if delay:
+                await asyncio.sleep(delay)
+            await send({"type": "http.response.body", "body": event, "more_body": True})
+    finally:
+        if hung_up is not None:
+            hung_up.cancel()
     if plan.stream_break_after is not None:
         await cut()
         return False
@@ -70,3 +81,9 @@ async def deliver_stream(
         await send({"type": "http.response.body", "body": events.usage, "more_body": True})
     await send({"type": "http.response.body", "body": DONE_EVENT, "more_body": False})
     return True
+
+
+async def _disconnected(receive: Receive) -> None:
+    """Return once the client has disconnected (the request body was already read)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass

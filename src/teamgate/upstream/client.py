@@ -7,9 +7,14 @@ request goes out with the upstream key chosen for the team's project.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable
 
 import aiohttp
+
+from teamgate.errors import InvalidRequest
+
+LARGE_BODY = 2**20  # bytes; larger bodies are handed to aiohttp as a stream
 
 # Request headers never forwarded to Groq.
 _DROP_REQUEST = frozenset(
@@ -110,6 +115,19 @@ class UpstreamClient:
         ``body``: bytes, None, or anything aiohttp streams (an async iterable).
         """
         assert self._session is not None, "UpstreamClient.open() was not called"
-        return await self._session.request(
-            method, self.base_url + path, data=body, headers=headers, allow_redirects=False
-        )
+        data = body
+        if isinstance(body, bytes) and len(body) > LARGE_BODY:
+            data = io.BytesIO(body)  # aiohttp warns (ResourceWarning) on large raw bytes
+        try:
+            return await self._session.request(
+                method, self.base_url + path, data=data, headers=headers, allow_redirects=False
+            )
+        except ValueError as exc:
+            if "header" not in str(exc).lower():
+                raise
+            # aiohttp refuses to write a header with a control character (an injection
+            # attempt); an HTTP server never delivers one, but refuse it cleanly anyway.
+            raise InvalidRequest(
+                "A request header contains a forbidden control character.",
+                code="invalid_header",
+            ) from None
