@@ -9,8 +9,10 @@ from typing import Any
 import orjson
 
 from teamgate.budget.period import month_of
+from teamgate.cli.admin_client import AdminUnavailable, call_admin
 from teamgate.cli.options import add_config, settings_from, with_store
 from teamgate.config.loader import render_summary
+from teamgate.config.schema import Settings
 from teamgate.ledger.records import SpendTotal
 from teamgate.ledger.store import Store
 from teamgate.pricing import (
@@ -57,6 +59,7 @@ def cmd_usage(args: argparse.Namespace) -> int:
         return await store.spend_by_team(period.start_ts, period.end_ts)
 
     spent = {s.team: s for s in with_store(settings, fetch)}
+    reserved = _open_reservations(settings)
     rows: list[dict[str, Any]] = []
     for name, team in settings.teams.items():
         total = spent.get(name)
@@ -64,7 +67,7 @@ def cmd_usage(args: argparse.Namespace) -> int:
         budget = (
             usd_to_pico(team.monthly_budget_usd) if team.monthly_budget_usd is not None else None
         )
-        rows.append(_row(name, cost, total.requests if total else 0, budget))
+        rows.append(_row(name, cost, total.requests if total else 0, budget, reserved.get(name)))
     org_cost = sum(s.cost_pusd for s in spent.values())
     org_budget = settings.org.monthly_budget_usd
     rows.append(
@@ -73,6 +76,7 @@ def cmd_usage(args: argparse.Namespace) -> int:
             org_cost,
             sum(s.requests for s in spent.values()),
             usd_to_pico(org_budget) if org_budget is not None else None,
+            reserved.get(None),
         )
     )
     if args.json:
@@ -83,12 +87,13 @@ def cmd_usage(args: argparse.Namespace) -> int:
         )
         return 0
     print(f"Month to date: {period.key} ({settings.org.timezone})")
-    header = ("SCOPE", "REQUESTS", "SPENT", "BUDGET", "USED")
+    header = ("SCOPE", "REQUESTS", "SPENT", "RESERVED", "BUDGET", "USED")
     table = [
         (
             r["scope"],
             str(r["requests"]),
             format_usd(r["spent_pusd"]),
+            format_usd(r["reserved_pusd"]) if r["reserved_pusd"] is not None else "-",
             format_usd(r["budget_pusd"]) if r["budget_pusd"] is not None else "-",
             f"{r['percent']:.1f} %" if r["percent"] is not None else "-",
         )
@@ -103,11 +108,27 @@ def cmd_usage(args: argparse.Namespace) -> int:
     return 0
 
 
-def _row(scope: str, cost: int, requests: int, budget: int | None) -> dict[str, Any]:
+def _open_reservations(settings: Settings) -> dict[str | None, int]:
+    """Reserved picodollars per team (None: the org) from the running gateway, if it answers.
+
+    Reservations live in the gateway (or Redis), not in the ledger; without a running
+    gateway and the admin key, RESERVED shows ``-``.
+    """
+    try:
+        answer = call_admin(settings, "GET", "/admin/budget", timeout_s=3)
+    except AdminUnavailable:
+        return {}
+    return {row["team"]: int(row["reserved_pusd"]) for row in answer.get("scopes", [])}
+
+
+def _row(
+    scope: str, cost: int, requests: int, budget: int | None, reserved: int | None
+) -> dict[str, Any]:
     return {
         "scope": scope,
         "requests": requests,
         "spent_pusd": cost,
+        "reserved_pusd": reserved,
         "spent_usd": str(pico_to_decimal_usd(cost)),
         "budget_pusd": budget,
         "percent": (cost * 1000 // budget) / 10 if budget else None,
