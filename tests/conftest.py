@@ -163,10 +163,14 @@ def simulator() -> Iterator[Simulator]:
 
 
 def start_gateway(
-    simulator: Simulator, tmp_path: Path, patch: dict[str, Any] | None = None
+    simulator: Simulator,
+    tmp_path: Path,
+    patch: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[RunningGateway]:
+    """A gateway on a free port with a key per team and environment (``env`` adds variables)."""
     settings = build_settings(simulator.url, tmp_path / "ledger.db", patch)  # type: ignore[attr-defined]
-    app = create_app(settings, env=UPSTREAM_SECRETS)
+    app = create_app(settings, env={**UPSTREAM_SECRETS, **(env or {})})
     gw = RunningGateway("", settings, app, simulator)
     for team, cfg in settings.teams.items():
         for env in cfg.environments:

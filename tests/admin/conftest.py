@@ -8,10 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import UPSTREAM_SECRETS, RunningGateway, build_settings
+from tests.conftest import RunningGateway, start_gateway
 
-from teamgate.app import create_app
-from teamgate.serving import ServerThread
 from teamgate.simulator import Simulator
 
 ADMIN_KEY = "adm_test_9f8e7d6c5b4a39281706"
@@ -20,15 +18,7 @@ ADMIN_KEY = "adm_test_9f8e7d6c5b4a39281706"
 def start_admin_gateway(
     simulator: Simulator, tmp_path: Path, patch: dict[str, Any] | None = None
 ) -> Iterator[RunningGateway]:
-    settings = build_settings(simulator.url, tmp_path / "ledger.db", patch)  # type: ignore[attr-defined]
-    app = create_app(settings, env={**UPSTREAM_SECRETS, "TEAMGATE_ADMIN_KEY": ADMIN_KEY})
-    gw = RunningGateway("", settings, app, simulator)
-    for team, cfg in settings.teams.items():
-        for env in cfg.environments:
-            gw.add_key(team, env, "test")
-    with ServerThread(app) as url:
-        gw.url = url
-        yield gw
+    yield from start_gateway(simulator, tmp_path, patch, env={"TEAMGATE_ADMIN_KEY": ADMIN_KEY})
 
 
 @pytest.fixture
