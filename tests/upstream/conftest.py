@@ -89,9 +89,12 @@ def webhook() -> Iterator[Webhook]:
 
 @contextlib.contextmanager
 def running_gateway(
-    simulator: Simulator, tmp_path: Path, patch: dict[str, Any]
+    simulator: Simulator,
+    tmp_path: Path,
+    patch: dict[str, Any],
+    env: dict[str, str] | None = None,
 ) -> Iterator[RunningGateway]:
-    gen = start_gateway(simulator, tmp_path, patch)
+    gen = start_gateway(simulator, tmp_path, patch, env)
     gw = next(gen)
     try:
         yield gw

@@ -21,6 +21,7 @@ from teamgate.cli import main
 from teamgate.simulator import Simulator
 
 SPARE = "gsk_scan_spare_value_7a7a7a"
+ADMIN_KEY = "adm_scan_admin_key_5c5c5c5c5c"
 ROTATED = "gsk_scan_rotated_value_8b8b8b"
 
 
@@ -53,7 +54,7 @@ def test_no_upstream_secret_anywhere(
         },
     }
     seen: list[str] = []
-    with running_gateway(sim, tmp_path, patch) as gw:
+    with running_gateway(sim, tmp_path, patch, {"TEAMGATE_ADMIN_KEY": ADMIN_KEY}) as gw:
         config = str(write_config(gw, tmp_path / "teamgate.yaml", patch))
         key = gw.key("chatbot", "prod")
 
@@ -82,6 +83,25 @@ def test_no_upstream_secret_anywhere(
             response = httpx.get(gw.url + path, headers={"authorization": f"Bearer {key}"})
             seen.append(response.text)
             seen.extend(f"{k}: {v}" for k, v in response.headers.items())
+        admin = {"authorization": f"Bearer {ADMIN_KEY}"}
+        for path in (
+            "/admin/upstream",
+            "/admin/keys",
+            "/admin/budget",
+            "/admin/usage?group_by=team,key,model",
+            "/admin/reports/weekly",
+            "/admin/reports/monthly",
+            "/admin/overview",
+            "/admin/openapi.json",
+        ):
+            response = httpx.get(gw.url + path, headers=admin)
+            assert response.status_code == 200, (path, response.text)
+            seen.append(response.text)
+        seen.append(
+            httpx.get(
+                gw.url + "/teamgate/v1/usage", headers={"authorization": f"Bearer {key}"}
+            ).text
+        )
         sim.revoke_key(ROTATED)
         sim.revoke_key(SPARE)
         refused = httpx.post(
@@ -100,6 +120,9 @@ def test_no_upstream_secret_anywhere(
             ["check", "--config", config],
             ["usage", "--config", config, "--json"],
             ["usage", "--config", config],
+            ["report", "monthly", "--config", config, "--format", "json"],
+            ["report", "monthly", "--config", config, "--by", "key"],
+            ["report", "weekly", "--config", config, "--format", "csv"],
         ):
             main(args)
         seen.extend(repr(r) for r in gw.records())
@@ -112,6 +135,7 @@ def test_no_upstream_secret_anywhere(
     everything = "\n".join(seen)
     for expected in ("gsk_…0001", "chatbot-prod-2026-05", "upstream_key_rejected", "Groq Console"):
         assert expected in everything
-    for secret in [*UPSTREAM_SECRETS.values(), SPARE, ROTATED]:
+    assert '"requests"' in everything and "llama" in everything  # the admin answers were read
+    for secret in [*UPSTREAM_SECRETS.values(), SPARE, ROTATED, ADMIN_KEY, key]:
         assert secret not in everything, f"an upstream secret (…{secret[-4:]}) leaked"
         assert secret.encode() not in store_bytes
