@@ -53,6 +53,7 @@ class BatchPoller:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self.polls = 0  # completed polling rounds (for tests and metrics)
+        self.first_round = asyncio.Event()  # set once the start-up round is done
 
     async def open_batches(self) -> list[OwnedObject]:
         """Every batch of a configured team that is not settled yet, oldest first per team."""
@@ -127,11 +128,10 @@ class BatchPoller:
                 await self.poll_once()
             except Exception:
                 log.exception("batch polling round failed; will retry")
+            self.first_round.set()
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._wake.wait(), self._gw.settings.batches.poll_interval_s
-                )
+                await asyncio.wait_for(self._wake.wait(), self._gw.settings.batches.poll_interval_s)
 
     async def close(self) -> None:
         if self._task is not None:
