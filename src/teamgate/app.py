@@ -31,6 +31,7 @@ from teamgate.asgi import (
 )
 from teamgate.auth_throttle import AuthFailureThrottle, client_address
 from teamgate.config.schema import Settings
+from teamgate.endpoints.batch_poller import BatchPoller
 from teamgate.endpoints.routes import route_beyond_chat
 from teamgate.errors import GatewayError, InvalidApiKey, MethodNotAllowed, NotFound
 from teamgate.ledger.records import ClientKey
@@ -73,6 +74,7 @@ class TeamgateApp:
         # The admin API, dashboard and /metrics: mounted here unless on their own listener.
         self.admin = create_admin_app(self.gateway) if settings.server.admin_port is None else None
         self.auth_throttle = AuthFailureThrottle.from_settings(settings.server)
+        self.batch_poller: BatchPoller | None = None  # started with the gateway
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -87,6 +89,8 @@ class TeamgateApp:
             if message["type"] == "lifespan.startup":
                 try:
                     await self.gateway.open()
+                    self.batch_poller = BatchPoller(self.gateway)
+                    await self.batch_poller.start()
                 except Exception as exc:
                     log.exception("gateway failed to start")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
@@ -94,6 +98,8 @@ class TeamgateApp:
                 self._watch_sighup()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.batch_poller is not None:
+                    await self.batch_poller.close()
                 await self.gateway.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

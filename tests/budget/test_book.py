@@ -10,7 +10,7 @@ import pytest
 
 from teamgate.budget import BudgetBook, MemoryBudgetCounters, ReservationAbandoned
 from teamgate.budget.counters import BudgetScope, ReserveResult
-from teamgate.config.schema import Settings
+from teamgate.config.schema import Settings, TeamConfig
 from teamgate.errors import BudgetExceeded, ConfigError
 from teamgate.ledger.records import SpendTotal
 
@@ -303,3 +303,19 @@ async def test_memory_counters_refuse_before_wait_and_report_the_scope() -> None
 
 def test_settings_type_is_the_frozen_schema() -> None:
     assert isinstance(make_settings({}), Settings)
+
+
+def test_hold_is_never_refused_and_settles_like_a_reservation() -> None:
+    team = TeamConfig("chatbot", ("m",), 100, monthly_budget_usd=Decimal("1"))
+    book = BudgetBook(Settings(teams={"chatbot": team}), clock=lambda: 1793491200.0)
+    pico = 10**12
+
+    async def scenario() -> tuple[int | None, int | None]:
+        held = await book.hold("chatbot", 3 * pico)  # three times the budget: held anyway
+        with pytest.raises(BudgetExceeded):
+            await book.reserve("chatbot", 1, max_wait_s=0)
+        full = book.remaining_pico("chatbot")
+        await held.settle(pico // 4)
+        return full, book.remaining_pico("chatbot")
+
+    assert asyncio.run(scenario()) == (0, 3 * pico // 4)

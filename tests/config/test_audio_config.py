@@ -62,3 +62,13 @@ def test_whisper_models_may_be_allowed_without_token_prices(config: dict[str, An
     config["teams"][team]["allowed_models"] = ["whisper-large-v3", "whisper-large-v3-turbo"]
     settings = parse_settings(config)
     assert settings.teams[team].allowed_models == ("whisper-large-v3", "whisper-large-v3-turbo")
+
+
+def test_batches_poll_interval(config: dict[str, Any]) -> None:
+    assert parse_settings(config).batches.poll_interval_s == 60.0
+    settings = parse_settings(with_(config, batches={"poll_interval_s": 0.5}))
+    assert settings.batches.poll_interval_s == 0.5
+    for bad in (0, -1, "x"):
+        with pytest.raises(ConfigError) as caught:
+            parse_settings(with_(config, batches={"poll_interval_s": bad}))
+        assert "batches.poll_interval_s: must be a positive" in str(caught.value)

@@ -20,9 +20,9 @@ def records_after(gw: RunningGateway, count: int, *, timeout_s: float = 10.0) ->
     deadline = time.monotonic() + timeout_s
     while True:
         asyncio.run_coroutine_threadsafe(ledger.flush(), loop).result(timeout_s)
-        if ledger.written >= count or time.monotonic() > deadline:
+        records = gw.records()  # settled batches are written to the store directly
+        if len(records) >= count or time.monotonic() > deadline:
             break
         time.sleep(0.005)
-    records = gw.records()
     assert len(records) >= count, f"expected {count} ledger records, got {len(records)}"
     return records

@@ -165,3 +165,41 @@ def test_audio_by_url_is_priced_at_the_operator_maximum(
         [rec] = audio_records(gw)
         assert rec.cost_pusd == -(-111 * 10**9 * 60_000 // 3_600_000)
         assert rec.usage_source == "estimated"
+
+
+def test_audio_limits_follow_the_length_groq_bills(
+    gw: RunningGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """teamgate reads 50 s from the file, Groq reports 2 s (billed 10 s): the ASH counter is
+    corrected to 10 s, so a second request of 50 s fits the 60 s hour; a third does not."""
+    monkeypatch.setattr("teamgate.endpoints.audio.audio_duration_s", lambda _spool: 50.0)
+    client = openai_client(gw, gw.key("analytics"))
+
+    def transcribe() -> Any:
+        return client.audio.transcriptions.create(
+            model="whisper-large-v3-turbo",
+            file=("a.wav", wav_bytes(2)),
+            response_format="verbose_json",
+        )
+
+    transcribe()
+    transcribe()  # without the correction: 50 + 50 > 60, refused
+    with pytest.raises(openai.RateLimitError):
+        transcribe()  # 10 + 10 + 50 > 60
+    records = audio_records(gw, 3)
+    assert [r.status for r in records] == [200, 200, 429]
+    assert [r.usage_source for r in records[:2]] == ["reported", "reported"]
+
+
+def test_audio_seconds_of_a_failed_request_are_given_back(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    patch = {**PATCH, "audio": {"max_unreadable_duration_s": 60}}
+    for gw in start_gateway(simulator, tmp_path, patch):
+        client = openai_client(gw, gw.key("analytics"))
+        for _ in range(2):  # 60 s assumed each, the whole hour: Groq fails both
+            with pytest.raises(openai.BadRequestError):
+                client.audio.transcriptions.create(
+                    model="whisper-large-v3-turbo", file=("x.webm", b"\x1a\x45\xdf\xa3 opaque")
+                )
+        assert gw.simulator.state.request_count() == 2

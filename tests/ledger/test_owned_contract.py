@@ -7,6 +7,8 @@ import asyncio
 from teamgate.ledger.owned import OwnedObject
 from teamgate.ledger.store import Store
 
+from .conftest import make_record
+
 T0 = 1_700_000_000.0
 
 
@@ -56,3 +58,22 @@ async def test_settled_exactly_once_even_concurrently(store: Store) -> None:
     found = await store.get_owned_object("batch", "batch_1")
     assert found is not None and found.settled and found.settled_at is not None
     assert not await store.mark_object_settled("batch", "unknown", T0)
+
+
+async def test_settle_writes_the_records_with_the_mark_exactly_once(store: Store) -> None:
+    await store.add_owned_object(owned("batch_1", kind="batch"))
+    rows = [
+        make_record(ts=T0 + 1, request_id="batch_1/m", cost_pusd=7, endpoint="batches"),
+        make_record(ts=T0 + 1, request_id="batch_1/n", cost_pusd=5, endpoint="batches"),
+    ]
+    results = await asyncio.gather(
+        *(store.settle_owned_object("batch", "batch_1", T0 + i, rows) for i in range(4))
+    )
+    assert sorted(results) == [False, False, False, True]
+    assert await store.usage_records(T0, T0 + 10) == rows  # written once, by the winner
+    found = await store.get_owned_object("batch", "batch_1")
+    assert found is not None and found.settled
+    assert not await store.settle_owned_object("batch", "batch_1", T0, rows)
+    assert not await store.mark_object_settled("batch", "batch_1", T0)
+    assert not await store.settle_owned_object("batch", "unknown", T0, rows)
+    assert len(await store.usage_records(T0, T0 + 10)) == 2

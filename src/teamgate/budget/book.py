@@ -286,6 +286,24 @@ class BudgetBook:
                 raise self._wait_timeout(team, result, worst_case_pico, period, max_wait_s)
             await self._wait_for_change(changed, remaining, client_gone)
 
+    async def hold(self, team: str, amount_pico: int) -> Reservation:
+        """A reservation that is never refused nor waits: for money already committed.
+
+        A batch Groq is running (its worst case re-reserved after a restart) or a
+        cost being charged with no reservation left must be counted whatever the
+        budget says; later requests then see it and are refused if it does not fit.
+        """
+        if amount_pico < 0:
+            raise ValueError("amount_pico cannot be negative")
+        period = self.period()
+        scopes = self._scopes(team, period.key)
+        if all(s.budget_pico is None for s in scopes):
+            return Reservation(self, team, period.key, scopes, 0)
+        unlimited = [BudgetScope(s.key, None) for s in scopes]
+        result = await self._counters.reserve(unlimited, amount_pico)
+        self._totals.update(result.totals)
+        return Reservation(self, team, period.key, scopes, amount_pico)
+
     async def _wait_for_change(
         self, changed: asyncio.Event, within_s: float, client_gone: asyncio.Event | None
     ) -> None:

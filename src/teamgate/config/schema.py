@@ -115,6 +115,14 @@ class AudioSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class BatchSettings:
+    """The Batch API. ``poll_interval_s``: how often open batches are polled at Groq
+    (and settled when finished) without a client asking; also once at start-up."""
+
+    poll_interval_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
 class Price:
     """USD per 1M tokens (input, output), and the day the figure was last checked."""
 
@@ -181,4 +189,5 @@ class Settings:
     pricing_default: Price | None = None  # an explicit fallback; absent: unpriced models are errors
     aliases: dict[str, str] = field(default_factory=dict)
     audio: AudioSettings = field(default_factory=AudioSettings)
+    batches: BatchSettings = field(default_factory=BatchSettings)
     source: str = ""  # the file it came from, for messages

@@ -40,6 +40,7 @@ from teamgate.config.schema import (
     AdminSettings,
     AlertSettings,
     AudioSettings,
+    BatchSettings,
     FailureMode,
     KeySelection,
     Limits,
@@ -232,6 +233,15 @@ def read_audio(problems: Problems, value: object) -> AudioSettings:
             "max_unreadable_duration_s", optional(positive_number), d.max_unreadable_duration_s
         ),
         max_file_bytes=s.get("max_file_bytes", positive_int, d.max_file_bytes),
+    )
+
+
+def read_batches(problems: Problems, value: object) -> BatchSettings:
+    """``batches: {poll_interval_s: seconds > 0}``."""
+    d = BatchSettings()
+    s = Section(problems, "batches", value, known=_fields(d))
+    return BatchSettings(
+        poll_interval_s=s.get("poll_interval_s", positive_number, d.poll_interval_s)
     )
 
 

@@ -30,6 +30,7 @@ from teamgate.config.sections import (
     read_admin,
     read_alerts,
     read_audio,
+    read_batches,
     read_limits,
     read_redis,
     read_secrets,
@@ -52,6 +53,7 @@ TOP_LEVEL_KEYS = (
     "pricing",
     "aliases",
     "audio",
+    "batches",
     "teams",
 )
 ORG_FIELDS = (
@@ -98,6 +100,7 @@ def build_settings(
         pricing_default=pricing_default,
         aliases=dict(catalog.aliases),
         audio=read_audio(problems, top.raw("audio")),
+        batches=read_batches(problems, top.raw("batches")),
         source=source,
     )
     problems.raise_if_any(source)

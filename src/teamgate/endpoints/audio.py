@@ -14,6 +14,9 @@ The pipeline is chat's, with audio seconds where chat has tokens:
    to Groq; Groq's answer goes back untouched;
 7. settle: on 200, Groq's ``duration`` (``verbose_json``) if it gives one, else
    the file's, priced with the minimum; a failed request is not charged.
+   The ASH/ASD counters are corrected to the billed length settled (given back
+   in full when Groq failed the request), before the client sees the answer:
+   ``Limiter.correct_audio``.
 
 One ledger record per request: ``endpoint`` ``audio.transcriptions`` or
 ``audio.translations``, no tokens, ``cost_pusd`` the audio price.
@@ -23,21 +26,39 @@ from __future__ import annotations
 
 import asyncio
 import math
+from dataclasses import dataclass
 
 import aiohttp
 import orjson
 
-from teamgate.asgi import Receive, Scope, Send
+from teamgate.asgi import Receive, Scope, Send, encode_headers, send_bytes
 from teamgate.endpoints.audio_duration import audio_duration_s
 from teamgate.endpoints.audio_pricing import AudioPrice
 from teamgate.endpoints.multipart_upload import MultipartBody, UploadedForm, read_form
-from teamgate.endpoints.relay import new_exchange, relay_whole
+from teamgate.endpoints.relay import new_exchange, response_headers
 from teamgate.errors import BudgetExceeded, GatewayError, InvalidRequest, RateLimited
 from teamgate.ledger.records import ClientKey
 from teamgate.proxy import ClientWatch, Exchange, open_upstream, record, team_headers
 from teamgate.runtime import Gateway
 
 AUDIO_TASKS = ("transcriptions", "translations")
+
+
+@dataclass(slots=True)
+class AudioSeconds:
+    """The audio seconds one request was admitted with, corrected once to what Groq bills."""
+
+    team: str
+    model: str
+    reserved: int
+    corrected: bool = False
+
+    async def correct(self, gw: Gateway, billed_s: int) -> None:
+        """Set the ASH/ASD charge to ``billed_s`` (only the first call counts)."""
+        if self.corrected:
+            return
+        self.corrected = True
+        await gw.limiter.correct_audio(self.team, self.model, self.reserved, billed_s)
 
 
 def _refuse(gw: Gateway, ex: Exchange, exc: GatewayError, endpoint: str, refusal: str) -> None:
@@ -113,10 +134,11 @@ async def handle_audio(
             raise
         ex.model = model
         billed = price.billed_ms(duration)
+        seconds = AudioSeconds(key.team, model, -(-billed // 1000))
         gone = ClientWatch(receive)
         try:
             ticket = await gw.limiter.admit(
-                key.team, model, 0, audio_seconds=-(-billed // 1000), client_gone=gone
+                key.team, model, 0, audio_seconds=seconds.reserved, client_gone=gone
             )
         except RateLimited as exc:
             _refuse(gw, ex, exc, endpoint, "rate_limit")
@@ -143,7 +165,7 @@ async def handle_audio(
                     content_type=body.content_type,
                 )
                 cost = await _answer(
-                    gw, ex, send, resp, ticket.headers(), price, duration, endpoint
+                    gw, ex, send, resp, ticket.headers(), price, duration, endpoint, seconds
                 )
             finally:
                 if cost:
@@ -153,6 +175,7 @@ async def handle_audio(
         finally:
             await ticket.release()
             gone.close()
+            await seconds.correct(gw, 0)  # not answered: Groq bills nothing
     finally:
         form.close()
 
@@ -166,23 +189,24 @@ async def _answer(
     price: AudioPrice,
     file_duration_s: float,
     endpoint: str,
+    seconds: AudioSeconds,
 ) -> int:
+    """Read Groq's answer, record it, correct the audio counters, then send it; the cost."""
     try:
-        data = await relay_whole(gw, ex, send, resp, limit_headers)
+        data = await resp.read()
     finally:
         resp.release()
-    if resp.status != 200:
+    cost = billed_ms = 0
+    if resp.status == 200:
+        reported = reported_duration(data, resp.headers.get("content-type", ""))
+        duration = file_duration_s if reported is None else reported
+        billed_ms = price.billed_ms(duration)
+        cost = price.cost_ms(billed_ms)
+        source = "reported" if reported is not None else "estimated"
+        record(gw, ex, status=200, cost=cost, endpoint=endpoint, source=source)
+    else:
         record(gw, ex, status=resp.status, endpoint=endpoint)
-        return 0
-    reported = reported_duration(data, resp.headers.get("content-type", ""))
-    duration = file_duration_s if reported is None else reported
-    cost = price.cost_ms(price.billed_ms(duration))
-    record(
-        gw,
-        ex,
-        status=200,
-        cost=cost,
-        endpoint=endpoint,
-        source="reported" if reported is not None else "estimated",
-    )
+    await seconds.correct(gw, -(-billed_ms // 1000))
+    headers = response_headers(gw, ex.key.team, resp, limit_headers)
+    await send_bytes(send, resp.status, data, encode_headers(headers))
     return cost

@@ -3,14 +3,27 @@
 Ledger choice: ONE RECORD PER BATCH AND MODEL (usually one per batch), with the
 exact token totals of the batch's successful lines and ``cost_pusd`` equal to
 half the on-demand cost of those totals, rounded up to the picodollar.
-``endpoint`` is ``batches``, ``groq_id`` the batch id, ``streamed`` false.
+``endpoint`` is ``batches``, ``groq_id`` the batch id, ``request_id``
+``<batch id>/<model>`` (deterministic), ``client_key`` the key that created the
+batch, ``streamed`` false.
 
-A batch is settled once (the store's ``mark_object_settled`` decides between
-concurrent readers) when teamgate first sees it in a terminal state — on
-``GET batches/{id}``, ``GET batches`` or ``POST batches/{id}/cancel``. The budget
-reservation taken at creation is settled with the cost (or released when
-nothing was done); after a restart, which loses the in-memory reservation, the
-cost is charged directly.
+Exactly once, crash-safe: the records and the "settled" mark are written by
+the store in ONE transaction (:meth:`~teamgate.ledger.store.Store.settle_owned_object`),
+which succeeds for exactly one caller — a client's ``GET batches/{id}``, a
+listing, a cancel, or the background poller (:mod:`.batch_poller`) of any
+gateway instance sharing the store. The caller that lost writes nothing and
+releases its own reservation. A crash before the commit leaves the batch open
+(the poller settles it after the restart); a crash after it leaves the records
+and the mark together (the restarted gateway reads the spend from the ledger and
+does not re-reserve a settled batch). The ledger rows go straight to the store,
+not through the buffered :class:`~teamgate.ledger.writer.LedgerWriter`, so the
+commit *is* the charge.
+
+The budget reservation taken at creation (or re-taken at start-up, see
+:mod:`.batch_poller`) is settled with the cost, or released when nothing was
+done; if this process holds none, the cost is charged with
+:meth:`~teamgate.budget.book.BudgetBook.hold` (never refused: Groq has done the
+work).
 
 >>> totals = usage_by_model([b'{"custom_id":"a","response":{"status_code":200,"body":'
 ...     b'{"model":"m","usage":{"prompt_tokens":10,"completion_tokens":4}}}}'])
@@ -30,19 +43,20 @@ import orjson
 
 from teamgate.asgi import Scope
 from teamgate.endpoints.batch_lines import batch_price
-from teamgate.endpoints.ownership import as_owner, store_of
+from teamgate.endpoints.ownership import as_owner, json_object, store_of
 from teamgate.endpoints.relay import new_exchange
-from teamgate.errors import BudgetExceeded
 from teamgate.ledger.owned import OwnedObject
-from teamgate.ledger.records import ClientKey
+from teamgate.ledger.records import ClientKey, UsageRecord
 from teamgate.pricing import UnpricedModel
-from teamgate.proxy import open_upstream, record
+from teamgate.proxy import open_upstream
 from teamgate.runtime import Gateway
 from teamgate.streaming import Usage, usage_from
 
 log = logging.getLogger("teamgate.batches")
 
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
+# What the poller sends upstream in place of a client's request headers.
+POLLER_SCOPE: Scope = {"type": "http", "headers": []}
 
 
 @dataclass(slots=True)
@@ -80,6 +94,21 @@ def usage_by_model(lines: Iterable[bytes]) -> dict[str, ModelTotals]:
     return totals
 
 
+def batch_owner(obj: OwnedObject, viewer: ClientKey | None) -> ClientKey:
+    """The key a batch is charged to: the one that created it (recorded in ``info``),
+    else the viewer speaking from the batch's environment, else a nameless key."""
+    info = json_object(obj.info.encode()) if obj.info else None
+    creator = info.get("client_key") if info else None
+    if isinstance(creator, str) and creator:
+        purpose = info.get("purpose") if info else None
+        return ClientKey(
+            creator, "", "", obj.team, obj.environment, str(purpose or "batch"), obj.created_at
+        )
+    if viewer is not None:
+        return as_owner(viewer, obj)
+    return ClientKey("", "", "", obj.team, obj.environment, "batch", obj.created_at)
+
+
 async def register_outputs(gw: Gateway, obj: OwnedObject, batch: dict[str, Any]) -> None:
     """The batch's output and error files belong to its team."""
     for field in ("output_file_id", "error_file_id"):
@@ -90,37 +119,31 @@ async def register_outputs(gw: Gateway, obj: OwnedObject, batch: dict[str, Any])
             )
 
 
-async def _output_lines(gw: Gateway, key: ClientKey, scope: Scope, file_id: str) -> list[bytes]:
+async def _output_lines(
+    gw: Gateway, key: ClientKey, scope: Scope, file_id: str
+) -> tuple[list[bytes], str]:
+    """The output file's lines, and the name of the upstream key that read them."""
     ex = new_exchange(key)
     path = f"/openai/v1/files/{file_id}/content"
     resp, _ = await open_upstream(gw, ex, scope, None, path=path, method="GET")
     try:
         if resp.status != 200:
             raise RuntimeError(f"Groq answered {resp.status} for the output file {file_id}")
-        return (await resp.read()).splitlines()
+        return (await resp.read()).splitlines(), ex.upstream_key
     finally:
         resp.release()
 
 
-async def settle_if_finished(
-    gw: Gateway, scope: Scope, key: ClientKey, obj: OwnedObject, batch: dict[str, Any]
-) -> None:
-    """Charge a batch seen in a terminal state, exactly once."""
-    if batch.get("status") not in TERMINAL or obj.settled:
-        return
-    await register_outputs(gw, obj, batch)
-    owner = as_owner(key, obj)
-    output = batch.get("output_file_id")
-    totals: dict[str, ModelTotals] = {}
-    if isinstance(output, str) and output:
-        try:
-            totals = usage_by_model(await _output_lines(gw, owner, scope, output))
-        except Exception:
-            log.exception("batch %s: could not read its output; will retry", obj.object_id)
-            return
-    if not await store_of(gw).mark_object_settled("batch", obj.object_id, time.time()):
-        return  # another request settled it
-    total_cost = 0
+def settlement_records(
+    gw: Gateway,
+    obj: OwnedObject,
+    owner: ClientKey,
+    totals: dict[str, ModelTotals],
+    upstream_key: str,
+    now: float,
+) -> list[UsageRecord]:
+    """One ledger record per model, at the batch price (see the module docstring)."""
+    records = []
     for model, t in sorted(totals.items()):
         try:
             on_demand = gw.prices.cost(model, t.prompt_tokens, t.completion_tokens, t.cached_tokens)
@@ -128,28 +151,76 @@ async def settle_if_finished(
         except UnpricedModel:
             log.error("batch %s: Groq served unpriced model %s", obj.object_id, model)
             cost = obj.worst_case_pusd  # the whole reservation: never under-count
-
-        total_cost += cost
-        ex = new_exchange(owner)
-        ex.model_requested = ex.model = model
-        record(
-            gw,
-            ex,
-            status=200,
-            usage=Usage(t.prompt_tokens, t.completion_tokens, t.cached_tokens),
-            cost=cost,
-            groq_id=obj.object_id,
-            source="reported",
-            endpoint="batches",
+        records.append(
+            UsageRecord(
+                ts=now,
+                request_id=f"{obj.object_id}/{model}"[:200],
+                groq_id=obj.object_id,
+                team=obj.team,
+                environment=obj.environment,
+                purpose=owner.purpose,
+                client_key=owner.name,
+                upstream_key=upstream_key,
+                model_requested=model,
+                model_served=model,
+                prompt_tokens=t.prompt_tokens,
+                completion_tokens=t.completion_tokens,
+                cached_tokens=t.cached_tokens,
+                cost_pusd=cost,
+                status=200,
+                latency_ms=0.0,
+                streamed=False,
+                usage_source="reported",
+                endpoint="batches",
+            )
         )
+    return records
+
+
+async def release_local(gw: Gateway, batch_id: str) -> None:
+    """Give back this process's reservation of a batch settled elsewhere."""
+    reservation = gw.endpoints.batch_reservations.pop(batch_id, None)
+    if reservation is not None:
+        await reservation.release()
+
+
+async def settle_if_finished(
+    gw: Gateway, scope: Scope, key: ClientKey | None, obj: OwnedObject, batch: dict[str, Any]
+) -> bool:
+    """Charge a batch seen in a terminal state, exactly once; True if this call charged it.
+
+    ``key`` is the client that looked (None for the poller).
+    """
+    if obj.settled:
+        await release_local(gw, obj.object_id)
+        return False
+    if batch.get("status") not in TERMINAL:
+        return False
+    await register_outputs(gw, obj, batch)
+    owner = batch_owner(obj, key)
+    output = batch.get("output_file_id")
+    totals: dict[str, ModelTotals] = {}
+    upstream_key = ""
+    if isinstance(output, str) and output:
+        try:
+            lines, upstream_key = await _output_lines(gw, owner, scope, output)
+        except Exception:
+            log.exception("batch %s: could not read its output; will retry", obj.object_id)
+            return False
+        totals = usage_by_model(lines)
+    now = time.time()
+    records = settlement_records(gw, obj, owner, totals, upstream_key, now)
+    if not await store_of(gw).settle_owned_object("batch", obj.object_id, now, records):
+        await release_local(gw, obj.object_id)  # another request or instance settled it
+        return False
+    for rec in records:
+        gw.metrics.observe(rec, rec.model_served, -1.0, 0.0)
+    total_cost = sum(r.cost_pusd for r in records)
     reservation = gw.endpoints.batch_reservations.pop(obj.object_id, None)
     if reservation is None:
-        try:
-            reservation = await gw.budget.reserve(obj.team, 0)
-        except BudgetExceeded:
-            log.warning("batch %s: budget already spent; its cost is in the ledger", obj.object_id)
-            return
+        reservation = await gw.budget.hold(obj.team, 0)
     if total_cost:
         await reservation.settle(total_cost)
     else:
         await reservation.release()
+    return True

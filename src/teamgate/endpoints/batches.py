@@ -4,7 +4,12 @@
   (uploaded through ``POST files``); ``endpoint`` must be
   ``/v1/chat/completions``. The file's worst case at the batch price (50 % of
   on-demand, exact) is reserved against the team's and the org's budgets before
-  Groq sees the request; a refusal is 429 ``budget_exceeded``.
+  Groq sees the request; a refusal is 429 ``budget_exceeded``. The creation
+  counts as ONE request against the team's (and the org's) RPM/RPD, and holds
+  a concurrency slot while Groq answers; it is not charged to TPM/TPD nor to
+  per-model limits: Groq runs batches outside the on-demand limits, with
+  limits of its own. Over a limit: 429 ``rate_limit_exceeded`` (or queued, by
+  the team's ``on_limit``).
 * ``GET batches/{id}``, ``POST batches/{id}/cancel``: owner only (404 otherwise);
   a batch seen finished is settled (:mod:`.batch_settlement`).
 * ``GET batches``: Groq's list, only the team's own batches.
@@ -29,10 +34,11 @@ from teamgate.endpoints.ownership import (
     store_of,
 )
 from teamgate.endpoints.relay import new_exchange, response_headers
-from teamgate.errors import BudgetExceeded, GatewayError, InvalidRequest
+from teamgate.errors import BudgetExceeded, GatewayError, InvalidRequest, RateLimited
 from teamgate.ledger.owned import OwnedObject
 from teamgate.ledger.records import ClientKey
-from teamgate.proxy import decode_body, open_upstream, record, team_headers
+from teamgate.limits.ticket import Ticket
+from teamgate.proxy import ClientWatch, decode_body, open_upstream, record, team_headers
 from teamgate.runtime import Gateway
 
 BATCHES_PATH = "/openai/v1/batches"
@@ -50,11 +56,21 @@ async def _send(
     await send_bytes(send, status, body, encode_headers(headers))
 
 
+async def _admit(gw: Gateway, receive: Receive, key: ClientKey) -> Ticket:
+    """One request against the team's and org's RPM/RPD (and concurrency); see the module."""
+    gone = ClientWatch(receive)
+    try:
+        return await gw.limiter.admit(key.team, "", 0, client_gone=gone)
+    finally:
+        gone.close()
+
+
 async def create_batch(
     gw: Gateway, scope: Scope, receive: Receive, send: Send, key: ClientKey
 ) -> None:
     ex = new_exchange(key)
     raw = await read_body(scope, receive, gw.settings.server.max_body_bytes)
+    ticket: Ticket | None = None
     try:
         body = decode_body(raw)
         file_id = body.get("input_file_id")
@@ -72,9 +88,12 @@ async def create_batch(
         if not source.info:  # a batch output file, never checked as input
             raise InvalidRequest(f"file `{file_id}` was not uploaded as a batch input file")
         ex.key = as_owner(key, source)
+        ticket = await _admit(gw, receive, key)
         reservation = await gw.budget.reserve(key.team, source.worst_case_pusd)
     except GatewayError as exc:
-        refusal = "budget" if isinstance(exc, BudgetExceeded) else exc.code
+        if ticket is not None:
+            await ticket.release()
+        refusal = {BudgetExceeded: "budget", RateLimited: "rate_limit"}.get(type(exc), exc.code)
         record(gw, ex, status=exc.status, refusal=refusal, endpoint="batches")
         exc.headers.update(team_headers(gw, key.team, gw.limiter.headers(key.team)))
         raise
@@ -86,6 +105,7 @@ async def create_batch(
             created = json_object(data) if resp.status == 200 else None
             if created is not None and isinstance(created.get("id"), str):
                 batch_id = created["id"]
+                info = {"input_file_id": file_id, "client_key": key.name, "purpose": key.purpose}
                 obj = OwnedObject(
                     "batch",
                     batch_id,
@@ -93,7 +113,7 @@ async def create_batch(
                     source.environment,
                     time.time(),
                     worst_case_pusd=reservation.amount_pico,
-                    info=orjson.dumps({"input_file_id": file_id}).decode(),
+                    info=orjson.dumps(info).decode(),
                 )
                 await store_of(gw).add_owned_object(obj)
                 gw.endpoints.batch_reservations[batch_id] = reservation
@@ -103,6 +123,7 @@ async def create_batch(
         finally:
             resp.release()
     finally:
+        await ticket.release()
         if not kept:
             await reservation.release()
 

@@ -337,3 +337,27 @@ class PostgresStore(PostgresUpstreamTables, PostgresSummaryQueries):
             object_id,
         )
         return bool(status == "UPDATE 1")
+
+    async def settle_owned_object(
+        self, kind: ObjectKind, object_id: str, at: float, records: Sequence[UsageRecord]
+    ) -> bool:
+        """The row lock of the ``UPDATE`` decides between instances; the ``COPY`` of the
+        records commits with it, or neither does."""
+        async with self._db().acquire() as conn, conn.transaction():
+            status = await conn.execute(
+                "UPDATE owned_objects SET settled_at = $1 "
+                "WHERE kind = $2 AND object_id = $3 AND settled_at IS NULL",
+                at,
+                kind,
+                object_id,
+            )
+            if status != "UPDATE 1":
+                return False
+            if records:
+                await conn.copy_records_to_table(
+                    "usage",
+                    records=[_usage_row(r) for r in records],
+                    columns=_USAGE_COLUMNS,
+                    schema_name=self.schema,
+                )
+        return True

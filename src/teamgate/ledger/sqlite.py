@@ -525,3 +525,25 @@ class SQLiteStore(SQLiteUpstreamTables):
                 (at, kind, object_id),
             )
         return cursor.rowcount == 1
+
+    async def settle_owned_object(
+        self, kind: ObjectKind, object_id: str, at: float, records: Sequence[UsageRecord]
+    ) -> bool:
+        return await self._run(self._settle_owned_object, kind, object_id, at, list(records))
+
+    def _settle_owned_object(
+        self, kind: ObjectKind, object_id: str, at: float, records: list[UsageRecord]
+    ) -> bool:
+        conn = self._db()
+        with _transaction(conn):
+            cursor = conn.execute(
+                "UPDATE owned_objects SET settled_at = ? "
+                "WHERE kind = ? AND object_id = ? AND settled_at IS NULL",
+                (at, kind, object_id),
+            )
+            if cursor.rowcount != 1:
+                return False
+            if records:
+                conn.executemany(_INSERT_USAGE, map(_usage_to_row, records))
+                rollup.add_records(conn, records)
+        return True

@@ -140,3 +140,13 @@ class Store(Protocol):
 
     async def mark_object_settled(self, kind: ObjectKind, object_id: str, at: float) -> bool:
         """Mark settled; True only the first time (so a batch is charged once)."""
+
+    async def settle_owned_object(
+        self, kind: ObjectKind, object_id: str, at: float, records: Sequence[UsageRecord]
+    ) -> bool:
+        """In ONE transaction: mark the object settled and append ``records`` to the ledger.
+
+        True only the first time; otherwise nothing is written (so a batch is charged
+        exactly once even with several gateways settling it at the same moment, and a
+        crash can never leave it marked settled without its ledger rows).
+        """

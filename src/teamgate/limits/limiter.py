@@ -135,6 +135,30 @@ class Limiter:
         max_wait = team_cfg.limits.max_queue_wait_s if team_cfg is not None else 30.0
         return await self._admit_queued(team, model, tokens, max_wait, client_gone, audio_seconds)
 
+    async def correct_audio(self, team: str, model: str, reserved_s: int, actual_s: int) -> None:
+        """Correct the ASH/ASD counters once the billed audio length is known.
+
+        An audio request is admitted with the length read from its file; Groq bills
+        the length it reports (``verbose_json``), and a request Groq fails bills
+        nothing (``actual_s`` 0). Fewer seconds are given back, as
+        :meth:`Ticket.correct` gives back tokens; more are charged too, but only
+        if they fit under every ASH/ASD limit (a correction never refuses an
+        answered request, so an excess that does not fit is not counted).
+        """
+        diff = actual_s - reserved_s
+        if diff == 0:
+            return
+        plan = build_plan(self._settings, team, model, 0, abs(diff))
+        checks = [p.check for p in plan.checks if p.metric in ("ash", "asd")]
+        if not checks:
+            return
+        if diff < 0:
+            await self._refund(checks, -diff)
+            return
+        decision = await self._counters.acquire(checks, self._clock())
+        for check, tat in zip(checks, decision.tats, strict=True):
+            self._tats[check.key] = tat
+
     def headers(self, team: str) -> dict[str, str]:
         """The team's own ``x-ratelimit-*`` headers, with Groq's semantics and formats.
 
