@@ -1,0 +1,87 @@
+"""A minimal keep-alive HTTP/1.1 client on asyncio streams, for timing.
+
+Used to time the first body byte of streamed answers (wrk cannot) and, when
+wrk is not installed, as a fallback load generator. It parses just enough
+HTTP/1.1 (status line, Content-Length, chunked) to reuse one connection.
+
+>>> # conn = await Connection.open("127.0.0.1", 8080)
+>>> # status, first_byte_s, total_s = await conn.post("/v1/chat/completions", body, headers)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from urllib.parse import urlsplit
+
+
+class Connection:
+    """One kept-alive connection to ``host:port``."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str):
+        self._reader = reader
+        self._writer = writer
+        self._host = host
+
+    @classmethod
+    async def open(cls, url: str) -> Connection:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "127.0.0.1", parts.port or 80
+        reader, writer = await asyncio.open_connection(host, port, limit=1 << 20)
+        return cls(reader, writer, f"{host}:{port}")
+
+    async def post(
+        self, path: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, float, float]:
+        """Send one POST; return (status, seconds to first body byte, seconds in total)."""
+        lines = [f"POST {path} HTTP/1.1", f"Host: {self._host}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        lines.append(f"Content-Length: {len(body)}")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        started = time.perf_counter()
+        self._writer.write(head + body)
+        reader = self._reader
+        status_line = await reader.readuntil(b"\r\n")
+        status = int(status_line.split(b" ", 2)[1])
+        length = -1
+        chunked = False
+        while True:
+            line = await reader.readuntil(b"\r\n")
+            if line == b"\r\n":
+                break
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"transfer-encoding" and b"chunked" in value.lower():
+                chunked = True
+        first = 0.0
+        if chunked:
+            while True:
+                size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                if size == 0:
+                    await reader.readuntil(b"\r\n")
+                    break
+                if not first:
+                    first = time.perf_counter() - started
+                await reader.readexactly(size + 2)
+        elif length > 0:
+            await reader.readexactly(1)
+            first = time.perf_counter() - started
+            await reader.readexactly(length - 1)
+        return status, first, time.perf_counter() - started
+
+    async def close(self) -> None:
+        self._writer.close()
+        try:
+            await self._writer.wait_closed()
+        except OSError:
+            pass
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    """The ``fraction`` quantile (nearest rank) of already sorted values."""
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(fraction * len(sorted_values)) - 1))
+    return sorted_values[index]
