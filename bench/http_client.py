@@ -11,6 +11,7 @@ HTTP/1.1 (status line, Content-Length, chunked) to reuse one connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from urllib.parse import urlsplit
 
@@ -73,10 +74,8 @@ class Connection:
 
     async def close(self) -> None:
         self._writer.close()
-        try:
+        with contextlib.suppress(OSError):
             await self._writer.wait_closed()
-        except OSError:
-            pass
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:

@@ -25,7 +25,7 @@ LITELLM_MASTER_KEY = "sk-bench-master-key"
 
 def _log(workdir: Path, name: str) -> tuple[Path, object]:
     path = workdir / f"{name}.log"
-    return path, open(path, "wb")  # noqa: SIM115 - the process keeps it
+    return path, open(path, "wb")
 
 
 def start_bare(workdir: Path, upstream: str) -> Service:
@@ -85,8 +85,22 @@ def start_teamgate(workdir: Path, upstream: str) -> Service:
     env = {**os.environ, "BENCH_GROQ_KEY": UPSTREAM_KEY}
     env.pop("GROQ_API_KEY", None)
     created = subprocess.run(
-        [sys.executable, "-m", "teamgate", "keys", "create", "--config", str(conf)]
-        + ["--team", "bench", "--env", "prod", "--purpose", "bench", "--json"],
+        [
+            sys.executable,
+            "-m",
+            "teamgate",
+            "keys",
+            "create",
+            "--config",
+            str(conf),
+            "--team",
+            "bench",
+            "--env",
+            "prod",
+            "--purpose",
+            "bench",
+            "--json",
+        ],
         env=env,
         check=True,
         capture_output=True,

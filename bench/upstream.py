@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from procs import Service, free_port, wait_for_port
+
 from teamgate.simulator.completions import Completion
 
 MODEL = "llama-3.1-8b-instant"
