@@ -84,23 +84,9 @@ def start_teamgate(workdir: Path, upstream: str) -> Service:
     conf.write_text(teamgate_config(workdir, upstream, port))
     env = {**os.environ, "BENCH_GROQ_KEY": UPSTREAM_KEY}
     env.pop("GROQ_API_KEY", None)
+    create = ["keys", "create", "--config", str(conf), "--team", "bench", "--env", "prod"]
     created = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "teamgate",
-            "keys",
-            "create",
-            "--config",
-            str(conf),
-            "--team",
-            "bench",
-            "--env",
-            "prod",
-            "--purpose",
-            "bench",
-            "--json",
-        ],
+        [sys.executable, "-m", "teamgate", *create, "--purpose", "bench", "--json"],
         env=env,
         check=True,
         capture_output=True,
