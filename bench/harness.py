@@ -52,6 +52,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--litellm", action="store_true", help="add LiteLLM's proxy")
     parser.add_argument("--smoke", action="store_true", help="a few seconds, nothing installed")
+    parser.add_argument(
+        "--no-native", action="store_true", help="use neither nginx nor wrk (the fallbacks)"
+    )
     parser.add_argument("--docs", action="store_true", help="also write docs/benchmark.md")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.md")
     args = parser.parse_args(argv)
@@ -60,17 +63,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def use_wrk(args: argparse.Namespace) -> bool:
+    return not args.no_native and shutil.which("wrk") is not None
+
+
 def measure(service: Service, auth: str, args: argparse.Namespace, smoke: bool) -> Row:
     """One row: throughput and CPU at N connections, latency at 1, stream TTFB, peak RSS."""
     url = service.url + CHAT
     body = request_body()
     stream_model = service.extra.get("stream_model", MODEL)
     if not smoke:
-        run_load(url, body, auth, args.connections, 2)  # warm up (imports, pools, caches)
+        run_load(
+            url, body, auth, args.connections, 2, wrk=use_wrk(args)
+        )  # warm up (imports, pools, caches)
     cpu_before = service.cpu_seconds()
-    busy: LoadResult = run_load(url, body, auth, args.connections, args.seconds)
+    busy: LoadResult = run_load(url, body, auth, args.connections, args.seconds, wrk=use_wrk(args))
     cpu = service.cpu_seconds() - cpu_before
-    single = run_load(url, body, auth, 1, args.latency_seconds)
+    single = run_load(url, body, auth, 1, args.latency_seconds, wrk=use_wrk(args))
     stream_url = (service.stream_url or service.url) + CHAT
     stream = time_to_first_byte(
         stream_url, request_body(stream_model, stream=True), auth, args.streams
@@ -88,8 +97,8 @@ def measure(service: Service, auth: str, args: argparse.Namespace, smoke: bool) 
     )
 
 
-def start_upstream(workdir: Path, smoke: bool) -> Service:
-    if shutil.which("nginx") or Path("/usr/sbin/nginx").exists():
+def start_upstream(workdir: Path, smoke: bool, native: bool) -> Service:
+    if native and (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()):
         return start_nginx(workdir)
     if not smoke:
         print("bench: nginx is not installed; the simulator (fast mode) stands in", flush=True)
@@ -117,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     notes: list[str] = []
     try:
-        upstream = start_upstream(workdir, args.smoke)
+        upstream = start_upstream(workdir, args.smoke, not args.no_native)
         services.append(upstream)
         upstream.name = "direct"
         runs: list[tuple[Service, str]] = [(upstream, f"Bearer {UPSTREAM_KEY}")]
@@ -144,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         for service in reversed(services):
             service.stop()
     by_name = {r.name: r for r in rows}
-    driver = "wrk" if shutil.which("wrk") else "python asyncio client (wrk not installed)"
+    driver = "wrk" if use_wrk(args) else "python asyncio client (no wrk)"
     notes += [
         f"upstream: {upstream.extra['kind']}; "
         f"load: {driver}, {args.connections} connections for {args.seconds} s, "

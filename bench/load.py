@@ -119,9 +119,11 @@ async def _python_load(
     )
 
 
-def run_load(url: str, body: bytes, auth: str, connections: int, seconds: int) -> LoadResult:
-    """Drive ``url`` (POST ``body``) with wrk if installed, else the asyncio client."""
-    if shutil.which("wrk"):
+def run_load(
+    url: str, body: bytes, auth: str, connections: int, seconds: int, *, wrk: bool = True
+) -> LoadResult:
+    """Drive ``url`` (POST ``body``) with wrk if installed and ``wrk``, else the asyncio client."""
+    if wrk and shutil.which("wrk"):
         return run_wrk(url, body, auth, connections, seconds)
     return asyncio.run(_python_load(url, body, auth, connections, seconds))
 

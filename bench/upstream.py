@@ -133,7 +133,7 @@ def start_simulator(workdir: Path) -> Service:
     port = free_port()
     log = workdir / "simulator.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "teamgate.simulator", "--port", str(port), "--fast"],
+        [sys.executable, str(Path(__file__).with_name("sim_upstream.py")), "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=open(log, "wb"),  # noqa: SIM115 - lives with the process
     )

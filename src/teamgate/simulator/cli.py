@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         port=port,
         loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
         http="httptools",
+        interface="asgi3",  # a bound method: uvicorn would guess ASGI 2
         ws="none",
         lifespan="on",
         log_level="warning",
