@@ -23,18 +23,44 @@ class Connection:
         self._reader = reader
         self._writer = writer
         self._host = host
+        self._address: tuple[str, int] = ("127.0.0.1", 80)
+        self._closed = False
 
     @classmethod
     async def open(cls, url: str) -> Connection:
         parts = urlsplit(url)
         host, port = parts.hostname or "127.0.0.1", parts.port or 80
         reader, writer = await asyncio.open_connection(host, port, limit=1 << 20)
-        return cls(reader, writer, f"{host}:{port}")
+        conn = cls(reader, writer, f"{host}:{port}")
+        conn._address = (host, port)
+        return conn
+
+    async def _reconnect(self) -> None:
+        await self.close()
+        host, port = self._address
+        self._reader, self._writer = await asyncio.open_connection(host, port, limit=1 << 20)
+        self._closed = False
 
     async def post(
         self, path: str, body: bytes, headers: dict[str, str]
     ) -> tuple[int, float, float]:
-        """Send one POST; return (status, seconds to first body byte, seconds in total)."""
+        """Send one POST; return (status, seconds to first body byte, seconds in total).
+
+        A connection the server closed while idle is reopened and the request sent again.
+        """
+        if self._closed:
+            await self._reconnect()
+        try:
+            return await self._post(path, body, headers)
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            if isinstance(exc, asyncio.IncompleteReadError) and exc.partial:
+                raise
+            await self._reconnect()
+            return await self._post(path, body, headers)
+
+    async def _post(
+        self, path: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, float, float]:
         lines = [f"POST {path} HTTP/1.1", f"Host: {self._host}"]
         lines += [f"{k}: {v}" for k, v in headers.items()]
         lines.append(f"Content-Length: {len(body)}")
@@ -56,6 +82,8 @@ class Connection:
                 length = int(value)
             elif name == b"transfer-encoding" and b"chunked" in value.lower():
                 chunked = True
+            elif name == b"connection" and b"close" in value.lower():
+                self._closed = True
         first = 0.0
         if chunked:
             while True:
@@ -70,6 +98,11 @@ class Connection:
             await reader.readexactly(1)
             first = time.perf_counter() - started
             await reader.readexactly(length - 1)
+        elif length < 0:  # no length: the body runs to the end of the connection
+            if await reader.read(1):
+                first = time.perf_counter() - started
+                await reader.read()
+            self._closed = True
         return status, first, time.perf_counter() - started
 
     async def close(self) -> None:

@@ -151,7 +151,13 @@ def litellm_config(upstream: str, stream_upstream: str) -> str:
     config = {
         "model_list": entries,
         "general_settings": {"master_key": LITELLM_MASTER_KEY},
-        "litellm_settings": {"telemetry": False, "drop_params": True},
+        # disable_hf_tokenizer_download: this machine is offline, and LiteLLM would
+        # otherwise block retrying a tokenizer download to count streamed tokens.
+        "litellm_settings": {
+            "telemetry": False,
+            "drop_params": True,
+            "disable_hf_tokenizer_download": True,
+        },
     }
     return json.dumps(config, indent=2)
 
@@ -178,4 +184,5 @@ def start_litellm(workdir: Path, python: Path, upstream: str, stream_upstream: s
     service = Service("LiteLLM", proc, f"http://127.0.0.1:{port}")
     service.extra["auth"] = f"Bearer {LITELLM_MASTER_KEY}"
     service.extra["stream_model"] = f"{MODEL}-stream"
+    service.extra["path"] = "/v1/chat/completions"  # its /openai/ routes are a pass-through
     return service
