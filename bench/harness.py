@@ -17,13 +17,15 @@ import argparse
 import datetime
 import shlex
 import shutil
+import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
-from load import LoadResult, run_load, time_to_first_byte
+from load import run_load, time_to_first_byte
 from procs import Service
 from report import Row, machine, render, targets
 from targets import litellm_python, start_bare, start_litellm, start_teamgate
@@ -50,6 +52,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--latency-seconds", type=int, default=10, help="the 1-connection run")
     parser.add_argument("--streams", type=int, default=500, help="streamed requests timed")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="interleaved rounds the durations are split into"
+    )
     parser.add_argument("--litellm", action="store_true", help="add LiteLLM's proxy")
     parser.add_argument("--smoke", action="store_true", help="a few seconds, nothing installed")
     parser.add_argument(
@@ -59,7 +64,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.md")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.seconds, args.latency_seconds, args.streams = 1, 1, 20
+        args.seconds, args.latency_seconds, args.streams, args.rounds = 1, 1, 20, 1
     return args
 
 
@@ -67,35 +72,74 @@ def use_wrk(args: argparse.Namespace) -> bool:
     return not args.no_native and shutil.which("wrk") is not None
 
 
-def measure(service: Service, auth: str, args: argparse.Namespace, smoke: bool) -> Row:
-    """One row: throughput and CPU at N connections, latency at 1, stream TTFB, peak RSS."""
+@dataclass
+class Tally:
+    """What the rounds of one target add up to."""
+
+    service: Service
+    auth: str
+    requests: int = 0
+    seconds: float = 0.0
+    cpu_s: float = 0.0
+    errors: int = 0
+    p50s: list[float] = field(default_factory=list)
+    p99s: list[float] = field(default_factory=list)
+    ttfbs: list[float] = field(default_factory=list)
+
+    def row(self) -> Row:
+        return Row(
+            name=self.service.name,
+            rps=self.requests / self.seconds if self.seconds else 0.0,
+            p50_ms=statistics.median(self.p50s),
+            p99_ms=statistics.median(self.p99s),
+            ttfb_ms=statistics.median(self.ttfbs),
+            cpu_us=self.cpu_s / self.requests * 1e6 if self.requests else float("nan"),
+            peak_rss_mib=self.service.peak_rss_kb() / 1024,
+            errors=self.errors,
+        )
+
+
+def warm_up(tally: Tally, args: argparse.Namespace) -> None:
+    """Imports, pools, caches: a short burst that is not counted."""
+    service = tally.service
+    url = service.url + service.extra.get("path", CHAT)
+    run_load(url, request_body(), tally.auth, args.connections, 2, wrk=use_wrk(args))
+
+
+def measure_round(tally: Tally, args: argparse.Namespace, rounds: int) -> None:
+    """One round: throughput and CPU at N connections, latency at 1, stream TTFB."""
+    service, auth = tally.service, tally.auth
     path = service.extra.get("path", CHAT)
     url = service.url + path
     body = request_body()
-    stream_model = service.extra.get("stream_model", MODEL)
-    if not smoke:
-        run_load(
-            url, body, auth, args.connections, 2, wrk=use_wrk(args)
-        )  # warm up (imports, pools, caches)
+    wrk = use_wrk(args)
     cpu_before = service.cpu_seconds()
-    busy: LoadResult = run_load(url, body, auth, args.connections, args.seconds, wrk=use_wrk(args))
-    cpu = service.cpu_seconds() - cpu_before
-    single = run_load(url, body, auth, 1, args.latency_seconds, wrk=use_wrk(args))
+    busy = run_load(url, body, auth, args.connections, max(1, args.seconds // rounds), wrk=wrk)
+    tally.cpu_s += service.cpu_seconds() - cpu_before
+    tally.requests += busy.requests
+    tally.seconds += busy.seconds
+    single = run_load(url, body, auth, 1, max(1, args.latency_seconds // rounds), wrk=wrk)
+    tally.p50s.append(single.p50_ms)
+    tally.p99s.append(single.p99_ms)
     stream_url = (service.stream_url or service.url) + path
-    stream = time_to_first_byte(
-        stream_url, request_body(stream_model, stream=True), auth, args.streams
-    )
-    errors = busy.errors + single.errors + stream.errors
-    return Row(
-        name=service.name,
-        rps=busy.rps,
-        p50_ms=single.p50_ms,
-        p99_ms=single.p99_ms,
-        ttfb_ms=stream.ttfb_p50_ms,
-        cpu_us=cpu / busy.requests * 1e6 if busy.requests else float("nan"),
-        peak_rss_mib=service.peak_rss_kb() / 1024,
-        errors=errors,
-    )
+    stream_body = request_body(service.extra.get("stream_model", MODEL), stream=True)
+    stream = time_to_first_byte(stream_url, stream_body, auth, max(1, args.streams // rounds))
+    tally.ttfbs.append(stream.ttfb_p50_ms)
+    tally.errors += busy.errors + single.errors + stream.errors
+    if service.proc.poll() is not None:
+        raise RuntimeError(f"{service.name} exited during the run")
+
+
+def measure(tallies: list[Tally], args: argparse.Namespace, rounds: int) -> list[Row]:
+    """Warm each target up, then measure them in interleaved rounds (noise hits all alike)."""
+    if not args.smoke:
+        for tally in tallies:
+            warm_up(tally, args)
+    for number in range(rounds):
+        for tally in tallies:
+            print(f"bench: round {number + 1}/{rounds}: {tally.service.name}", flush=True)
+            measure_round(tally, args, rounds)
+    return [t.row() for t in tallies]
 
 
 def start_upstream(workdir: Path, smoke: bool, native: bool) -> Service:
@@ -130,31 +174,27 @@ def main(argv: list[str] | None = None) -> int:
         upstream = start_upstream(workdir, args.smoke, not args.no_native)
         services.append(upstream)
         upstream.name = "direct"
-        runs: list[tuple[Service, str]] = [(upstream, f"Bearer {UPSTREAM_KEY}")]
+        tallies = [Tally(upstream, f"Bearer {UPSTREAM_KEY}")]
         bare = start_bare(workdir, upstream.url)
         services.append(bare)
-        runs.append((bare, f"Bearer {UPSTREAM_KEY}"))
+        tallies.append(Tally(bare, f"Bearer {UPSTREAM_KEY}"))
         teamgate = start_teamgate(workdir, upstream.url)
         services.append(teamgate)
-        runs.append((teamgate, teamgate.extra["auth"]))
+        tallies.append(Tally(teamgate, teamgate.extra["auth"]))
+        rows += measure(tallies, args, args.rounds)
         if args.litellm:
+            # Alone, after the others: its idle background work must not tax their rows.
             python = litellm_python()
             if python is None:
                 notes.append("LiteLLM: its install failed on this machine; row skipped")
             else:
                 litellm = start_litellm(workdir, python, upstream.url, upstream.stream_url)
                 services.append(litellm)
-                runs.append((litellm, litellm.extra["auth"]))
-        for service, auth in runs:
-            print(f"bench: measuring {service.name} ...", flush=True)
-            try:
-                rows.append(measure(service, auth, args, args.smoke))
-            except Exception as exc:
-                if service.name != "LiteLLM":
-                    raise
-                notes.append(f"LiteLLM: measuring failed ({type(exc).__name__}: {exc})")
-            if service.proc.poll() is not None:
-                raise RuntimeError(f"{service.name} exited during the run")
+                try:
+                    rows += measure([Tally(litellm, litellm.extra["auth"])], args, 1)
+                except Exception as exc:
+                    notes.append(f"LiteLLM: measuring failed ({type(exc).__name__}: {exc})")
+                litellm.stop()
     finally:
         for service in reversed(services):
             service.stop()
@@ -163,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     notes += [
         f"upstream: {upstream.extra['kind']}; "
         f"load: {driver}, {args.connections} connections for {args.seconds} s, "
-        f"1 connection for {args.latency_seconds} s; TTFB: {args.streams} sequential streams",
+        f"1 connection for {args.latency_seconds} s; TTFB: {args.streams} sequential streams; "
+        f"in {args.rounds} interleaved rounds (latencies: median of the rounds' percentiles); "
+        "LiteLLM measured alone afterwards",
         "ratios against the bare proxy of the same run; added = minus the direct call",
         f"machine: {machine()}",
     ]
