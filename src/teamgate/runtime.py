@@ -25,6 +25,7 @@ from teamgate.ledger.writer import LedgerWriter
 from teamgate.limits import Limiter, MemoryCounters
 from teamgate.policy import TeamPolicy
 from teamgate.pricing import PriceTable
+from teamgate.request_ids import RequestIds
 from teamgate.secrets import SecretUnavailable, resolve_secret
 from teamgate.upstream.client import UpstreamClient
 from teamgate.upstream.pool import ProjectKeys, UpstreamKey
@@ -73,6 +74,7 @@ class Gateway:
             max_connections=s.upstream.max_connections,
         )
         self.started_at = time.time()
+        self.request_ids = RequestIds()
 
     async def open(self) -> None:
         if self.store is None:
