@@ -36,7 +36,7 @@ from teamgate.limits.counters import Counters, RateCheck
 from teamgate.limits.feedback import upstream_hold_s
 from teamgate.limits.gcra import EPSILON_S, gcra_peek
 from teamgate.limits.headers import LimitState, ratelimit_headers
-from teamgate.limits.plan import PERIOD_S, AdmissionPlan, Metric, PlannedSlot, build_plan, team_key
+from teamgate.limits.plan import PERIOD_S, AdmissionPlan, Metric, PlanCache, PlannedSlot, team_key
 from teamgate.limits.queue import FairRing, TeamQueue
 from teamgate.limits.refusal import (
     Refusal,
@@ -82,6 +82,7 @@ class Limiter:
         self._ring = FairRing()
         self._tats: dict[str, float] = {}
         self._paused_until: dict[str, float] = {}
+        self._plans = PlanCache()
         peek_now = getattr(counters, "peek_now", None)
         self._peek_now: Callable[[str, int, float, float], tuple[int, float]] | None = (
             peek_now if callable(peek_now) else None
@@ -118,7 +119,7 @@ class Limiter:
         or :class:`ClientGone` when ``client_gone()`` turned true while queued.
         Cancelling the awaiting task removes it from the queue.
         """
-        plan = build_plan(self._settings, team, model, tokens)
+        plan = self._plans.plan(self._settings, team, model, tokens)
         _raise_if_too_large(plan)
         if plan.is_empty and model not in self._paused_until:
             return self._ticket(plan, ())
@@ -248,7 +249,7 @@ class Limiter:
                     await self._wait(waiter.turn, deadline, client_gone)
                     if not waiter.turn.is_set():
                         raise (last or queue_timeout_refusal(team)).error(self.headers(team))
-                plan = build_plan(self._settings, team, model, tokens)
+                plan = self._plans.plan(self._settings, team, model, tokens)
                 _raise_if_too_large(plan)
                 fair = self._settings.org.fair_share and plan.has_org_checks
                 final = self._clock() >= deadline - EPSILON_S
