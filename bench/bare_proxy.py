@@ -13,12 +13,19 @@ pricing or ledger: the practical limit for a Python gateway on this machine.
 from __future__ import annotations
 
 import argparse
+import gc
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import uvicorn
 
-from teamgate.upstream.client import DROP_RESPONSE, UpstreamClient, forward_headers
+from teamgate.upstream.client import UpstreamClient, forward_headers
+
+# Hop-by-hop response headers, and those uvicorn writes itself; everything else passes.
+HOP_BY_HOP = frozenset(
+    {"content-length", "transfer-encoding", "connection", "keep-alive", "content-encoding"}
+    | {"server", "date"}
+)
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -62,7 +69,7 @@ class BareProxy:
             headers = [
                 (k.encode("latin-1"), v.encode("latin-1"))
                 for k, v in resp.headers.items()
-                if k.lower() not in DROP_RESPONSE
+                if k.lower() not in HOP_BY_HOP
             ]
             if resp.headers.get("content-type", "").startswith("text/event-stream"):
                 await send(
@@ -86,6 +93,7 @@ def main() -> None:
     parser.add_argument("--upstream", required=True, help="base URL, e.g. http://127.0.0.1:9000")
     parser.add_argument("--key", required=True, help="the upstream key to send")
     args = parser.parse_args()
+    gc.freeze()  # as teamgate serve does
     uvicorn.run(
         BareProxy(args.upstream, args.key),
         host="127.0.0.1",
