@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -146,7 +145,7 @@ def record(
 async def handle_chat(
     gw: Gateway, scope: Scope, receive: Receive, send: Send, key: ClientKey
 ) -> None:
-    ex = Exchange(key, "req_" + uuid.uuid4().hex[:26], time.time(), time.perf_counter())
+    ex = Exchange(key, gw.request_ids.next(), time.time(), time.perf_counter())
     raw = await read_body(scope, receive, gw.settings.server.max_body_bytes)
     try:
         body = decode_body(raw)

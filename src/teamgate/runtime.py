@@ -31,6 +31,7 @@ from teamgate.limits import Limiter, MemoryCounters
 from teamgate.metrics import Metrics
 from teamgate.policy import TeamPolicy
 from teamgate.pricing import PriceTable
+from teamgate.request_ids import RequestIds
 from teamgate.secrets import SecretResolver
 from teamgate.shared_state import SharedState
 from teamgate.upstream.client import UpstreamClient
@@ -75,6 +76,7 @@ class Gateway:
         self.started_at = time.time()
         self.endpoints = EndpointState()  # audio prices, open batch reservations
         self.metrics = Metrics()
+        self.request_ids = RequestIds()
 
     async def open(self) -> None:
         if self.store is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import math
 import os
 import sys
@@ -173,6 +174,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ssl_keyfile=args.ssl_keyfile,
         log_level="info",
     )
+    # Everything built so far (modules, settings, the app) lives as long as the
+    # process: keep the garbage collector from re-scanning it on every full pass.
+    gc.freeze()
     try:
         if args.workers > 1:
             _run_workers(args, settings, env)

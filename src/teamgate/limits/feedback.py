@@ -21,6 +21,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from multidict import CIMultiDict, CIMultiDictProxy
+
 from teamgate.limits.headers import parse_reset
 
 TOKEN_MARGIN = 0.01
@@ -39,17 +41,16 @@ def _int(value: str | None) -> int | None:
         return None
 
 
+def _margins(limit: int | None, kind: str) -> tuple[int, int]:
+    if kind == "requests" or limit is None:
+        return 0, 1
+    return math.floor(limit * TOKEN_MARGIN), max(1, math.ceil(limit * TOKEN_TARGET))
+
+
 def _hold(limit: int | None, remaining: int | None, reset: float | None, kind: str) -> float:
     if remaining is None or reset is None or reset <= 0:
         return 0.0
-    if kind == "requests":
-        margin, target = 0, 1
-    else:
-        if limit is None:
-            margin, target = 0, 1
-        else:
-            margin = math.floor(limit * TOKEN_MARGIN)
-            target = max(1, math.ceil(limit * TOKEN_TARGET))
+    margin, target = _margins(limit, kind)
     if remaining > margin:
         return 0.0
     if limit is None or limit <= remaining:
@@ -60,14 +61,25 @@ def _hold(limit: int | None, remaining: int | None, reset: float | None, kind: s
 
 def upstream_hold_s(headers: Mapping[str, str]) -> float:
     """Seconds to hold new admissions of the model these headers came with (0: none)."""
-    lower = {k.lower(): v for k, v in headers.items()}
-    holds = []
+    # aiohttp's headers are case-insensitive already; only a plain mapping is lowered.
+    lower: Mapping[str, str]
+    if isinstance(headers, CIMultiDictProxy | CIMultiDict):
+        lower = headers
+    else:
+        lower = {k.lower(): v for k, v in headers.items()}
+    holds = [0.0]
     for kind in ("requests", "tokens"):
+        remaining = _int(lower.get(f"x-ratelimit-remaining-{kind}"))
+        if remaining is None:
+            continue
+        limit = _int(lower.get(f"x-ratelimit-limit-{kind}"))
+        if remaining > _margins(limit, kind)[0]:
+            continue  # plenty left: no need to read the reset
         reset_text = lower.get(f"x-ratelimit-reset-{kind}")
         holds.append(
             _hold(
-                _int(lower.get(f"x-ratelimit-limit-{kind}")),
-                _int(lower.get(f"x-ratelimit-remaining-{kind}")),
+                limit,
+                remaining,
                 parse_reset(reset_text) if reset_text is not None else None,
                 kind,
             )

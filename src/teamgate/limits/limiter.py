@@ -36,7 +36,15 @@ from teamgate.limits.counters import Counters, RateCheck
 from teamgate.limits.feedback import upstream_hold_s
 from teamgate.limits.gcra import EPSILON_S, gcra_peek
 from teamgate.limits.headers import LimitState, ratelimit_headers
-from teamgate.limits.plan import PERIOD_S, AdmissionPlan, Metric, PlannedSlot, build_plan, team_key
+from teamgate.limits.plan import (
+    PERIOD_S,
+    AdmissionPlan,
+    Metric,
+    PlanCache,
+    PlannedSlot,
+    build_plan,
+    team_key,
+)
 from teamgate.limits.queue import FairRing, TeamQueue
 from teamgate.limits.refusal import (
     Refusal,
@@ -84,6 +92,7 @@ class Limiter:
         self._paused_until: dict[str, float] = {}
         self._background: set[asyncio.Future[None]] = set()
         self._never_suspends = bool(getattr(counters, "never_suspends", False))
+        self._plans = PlanCache()
         peek_now = getattr(counters, "peek_now", None)
         self._peek_now: Callable[[str, int, float, float], tuple[int, float]] | None = (
             peek_now if callable(peek_now) else None
@@ -122,7 +131,11 @@ class Limiter:
         Cancelling the awaiting task removes it from the queue. ``audio_seconds``
         is checked against the ASH/ASD limits (audio endpoints).
         """
-        plan = build_plan(self._settings, team, model, tokens, audio_seconds)
+        plan = (
+            self._plans.plan(self._settings, team, model, tokens)
+            if not audio_seconds
+            else build_plan(self._settings, team, model, tokens, audio_seconds)
+        )
         _raise_if_too_large(plan)
         if plan.is_empty and model not in self._paused_until:
             return self._ticket(plan, ())
@@ -316,7 +329,11 @@ class Limiter:
                     if not waiter.turn.is_set():
                         behind = queue.last_refusal or queue_timeout_refusal(team, self._clock())
                         raise behind.aged(self._clock()).error(self.headers(team))
-                plan = build_plan(self._settings, team, model, tokens, audio_seconds)
+                plan = (
+                    self._plans.plan(self._settings, team, model, tokens)
+                    if not audio_seconds
+                    else build_plan(self._settings, team, model, tokens, audio_seconds)
+                )
                 _raise_if_too_large(plan)
                 fair = self._settings.org.fair_share and plan.has_org_checks
                 final = self._clock() >= deadline - EPSILON_S

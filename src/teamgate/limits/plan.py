@@ -178,3 +178,50 @@ def describe_scope(scope: Scope, team: str, model: str) -> str:
     if scope == "org":
         return f"team `{team}` (the organization's shared limit)"
     return f"team `{team}` (the organization's shared limit for model `{model}`)"
+
+
+class PlanCache:
+    """:func:`build_plan`, memoised per (team, model) for one :class:`Settings`.
+
+    Only the token checks' cost differs between two requests of a team and
+    model, so the plan is built once and reused with that cost swapped in. The
+    result equals ``build_plan(settings, team, model, tokens)``; a different
+    ``settings`` object (a reload) starts afresh.
+
+    >>> from teamgate.config.schema import Limits, Settings, TeamConfig
+    >>> team = TeamConfig("chatbot", ("m",), 4096, limits=Limits(rpm=60, tpm=10000))
+    >>> settings = Settings(teams={"chatbot": team})
+    >>> cache = PlanCache()
+    >>> cache.plan(settings, "chatbot", "m", 2000) == build_plan(settings, "chatbot", "m", 2000)
+    True
+    """
+
+    __slots__ = ("_settings", "_templates")
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._templates: dict[tuple[str, str], AdmissionPlan] = {}
+
+    def plan(self, settings: Settings, team: str, model: str, tokens: int) -> AdmissionPlan:
+        if settings is not self._settings:
+            self._settings = settings
+            self._templates = {}
+        template = self._templates.get((team, model))
+        if template is None:
+            if len(self._templates) >= self.MAX_ENTRIES:
+                self._templates.clear()
+            template = self._templates[(team, model)] = build_plan(settings, team, model, 1)
+        if tokens == 1:
+            return template
+        checks = tuple(
+            PlannedCheck(
+                RateCheck(p.check.key, p.check.limit, p.check.period, tokens), p.scope, p.metric
+            )
+            if p.is_tokens
+            else p
+            for p in template.checks
+            if tokens > 0 or not p.is_tokens
+        )
+        return AdmissionPlan(team, model, tokens, checks, template.slots)

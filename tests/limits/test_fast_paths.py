@@ -1,0 +1,72 @@
+"""The limiter's fast paths decide exactly as the plain code they shortcut."""
+
+from __future__ import annotations
+
+import random
+
+from teamgate.config.schema import Limits, OrgConfig, Settings, TeamConfig
+from teamgate.limits.counters import Decision, RateCheck
+from teamgate.limits.gcra import gcra_check
+from teamgate.limits.memory import MemoryCounters
+from teamgate.limits.plan import PlanCache, build_plan
+
+
+def settings(rpm: int = 60) -> Settings:
+    team = TeamConfig(
+        "chatbot",
+        ("m", "n"),
+        4096,
+        limits=Limits(rpm=rpm, tpm=10000, rpd=1000, tpd=10**6, concurrency=4),
+        model_limits={"m": Limits(tpm=5000)},
+    )
+    org = OrgConfig(limits=Limits(rpm=100, tpm=20000), model_limits={"n": Limits(rpd=50)})
+    return Settings(teams={"chatbot": team}, org=org)
+
+
+def test_plan_cache_equals_build_plan_for_any_token_count() -> None:
+    cache = PlanCache()
+    first = settings()
+    for tokens in (2000, 1, 0, -5, 7, 2000, 10**9):
+        for team, model in (("chatbot", "m"), ("chatbot", "n"), ("nobody", "m")):
+            assert cache.plan(first, team, model, tokens) == build_plan(first, team, model, tokens)
+    reloaded = settings(rpm=5)
+    assert cache.plan(reloaded, "chatbot", "m", 10) == build_plan(reloaded, "chatbot", "m", 10)
+    assert cache.plan(reloaded, "chatbot", "m", 10).checks[0].check.limit == 5
+
+
+def reference_acquire(tats: dict[str, float], checks: list[RateCheck], now: float) -> Decision:
+    """MemoryCounters.acquire_now as it was: one gcra_check per check."""
+    results = [gcra_check(tats.get(c.key, now), now, c.cost, c.limit, c.period) for c in checks]
+    blocking = tuple(i for i, r in enumerate(results) if not r.allowed)
+    if not blocking:
+        for check, result in zip(checks, results, strict=True):
+            tats[check.key] = result.new_tat
+        return Decision(True, 0.0, (), 0, tuple(r.new_tat for r in results))
+    return Decision(
+        False,
+        max(results[i].retry_after for i in blocking),
+        blocking,
+        results[blocking[0]].remaining,
+        tuple(tats.get(c.key, now) for c in checks),
+    )
+
+
+def test_memory_acquire_fast_path_decides_as_gcra_check() -> None:
+    rng = random.Random(8)
+    counters = MemoryCounters()
+    tats: dict[str, float] = {}
+    now = 1_700_000_000.0
+    allowed = refused = 0
+    for _ in range(5000):
+        now += rng.choice((0.0, 0.001, 0.3, 2.0))
+        checks = [
+            RateCheck("team:a:rpm", 20, 60.0, 1),
+            RateCheck("team:a:tpm", 3000, 60.0, rng.choice((0, 1, 150, 900, 3001))),
+            RateCheck("org:rpd", 500, 86400.0, 1),
+        ]
+        got = counters.acquire_now(checks, now)
+        want = reference_acquire(tats, checks, now)
+        assert got == want
+        allowed += got.allowed
+        refused += not got.allowed
+    assert allowed > 100 and refused > 100  # both paths were exercised
