@@ -86,7 +86,8 @@ class AdminApp:
         if path == "/admin/openapi.json":
             if method != "GET":
                 raise MethodNotAllowed(f"Method {method} is not allowed for {path}.")
-            await send_bytes(send, 200, orjson.dumps(openapi_document()), [JSON])
+            teams = {t: list(c.environments) for t, c in self.gateway.settings.teams.items()}
+            await send_bytes(send, 200, orjson.dumps(openapi_document(teams=teams)), [JSON])
             return
         route, params = match_route(method, path)
         if route is None:

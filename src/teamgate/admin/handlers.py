@@ -6,6 +6,7 @@ raised as :class:`~teamgate.errors.GatewayError` and sent Groq-shaped.
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,11 @@ from teamgate.reports.render import exact_usd, report_json
 from teamgate.runtime import Gateway
 
 USAGE_DIMENSIONS = ("team", "environment", "purpose", "model", "key", "day")
+# The instants and report years the admin API accepts (outside them dates overflow).
+EARLIEST_INSTANT = 0.0  # 1970-01-01T00:00:00Z
+LATEST_INSTANT = 253370764800.0  # 9999-01-01T00:00:00Z, exclusive
+REPORT_YEARS = range(1970, 9999)
+UNIX_SECONDS = re.compile(r"[0-9]{1,11}(\.[0-9]{1,9})?")
 
 
 def iso(ts: float | None) -> str | None:
@@ -63,10 +69,28 @@ def _instant(req: AdminRequest, name: str, default: float) -> float:
     text = req.text(name)
     if text is None or text == "":
         return default
+    if not UNIX_SECONDS.fullmatch(text.strip()) and _is_number(text):
+        raise InvalidRequest(
+            f"`{name}`: unix seconds are written as digits, like 1793491200",
+            code="invalid_parameter",
+        )
     try:
-        return parse_instant(text, req.gw.settings.org.timezone)
+        value = parse_instant(text, req.gw.settings.org.timezone)
     except ValueError as exc:
         raise InvalidRequest(f"`{name}`: {exc}", code="invalid_parameter") from None
+    if not EARLIEST_INSTANT <= value < LATEST_INSTANT:
+        raise InvalidRequest(
+            f"`{name}` must be from 1970-01-01 up to 9999-01-01", code="invalid_parameter"
+        )
+    return value
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_group_by(text: str | None) -> tuple[str, ...]:
@@ -117,6 +141,12 @@ async def _report(req: AdminRequest, kind: str) -> Reply:
     if by is not None and by not in BREAKDOWNS:
         raise InvalidRequest(
             f"`by` must be one of {', '.join(BREAKDOWNS)}", code="invalid_parameter"
+        )
+    year = (label or "").strip()[:4]
+    if year.isdigit() and int(year) not in REPORT_YEARS:
+        raise InvalidRequest(
+            f"reports cover the years {REPORT_YEARS.start} to {REPORT_YEARS.stop - 1}",
+            code="invalid_parameter",
         )
     try:
         if kind == "weekly":

@@ -9,6 +9,7 @@ once the key that held it is gone).
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from teamgate.keys import hash_secret, new_client_key, parse_duration
 from teamgate.ledger.records import ClientKey
 
 _ROTATED = re.compile(r"-r\d{14}$")
+MAX_DURATION_S = 100 * 365 * 86400  # `expires_in` and `grace`: at most about 100 years
 
 
 def key_json(k: ClientKey, now: float | None = None) -> dict[str, Any]:
@@ -45,9 +47,14 @@ def _duration(req: AdminRequest, name: str) -> float | None:
     if text is None:
         return None
     try:
-        return parse_duration(text)
+        seconds = parse_duration(text)
     except ValueError as exc:
         raise InvalidRequest(f"`{name}`: {exc}", code="invalid_field") from None
+    except OverflowError:  # more digits than a float holds
+        seconds = math.inf
+    if seconds > MAX_DURATION_S:
+        raise InvalidRequest(f"`{name}`: at most 100 years", code="invalid_field")
+    return seconds
 
 
 async def list_keys(req: AdminRequest) -> Reply:

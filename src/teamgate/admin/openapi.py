@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from teamgate.admin.routes import ROUTES, SCHEMAS
@@ -24,7 +26,19 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def openapi_document(version: str = "0") -> dict[str, Any]:
+def openapi_document(
+    version: str = "0", teams: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, Any]:
+    """The document; ``teams`` (team -> environments) narrows key creation to them."""
+    schemas = SCHEMAS
+    if teams:
+        schemas = copy.deepcopy(SCHEMAS)
+        props = schemas["KeyCreate"]["properties"]
+        props["team"] = {"type": "string", "enum": sorted(teams)}
+        props["environment"] = {
+            "type": "string",
+            "enum": sorted({env for envs in teams.values() for env in envs}),
+        }
     paths: dict[str, dict[str, Any]] = {}
     for route in ROUTES:
         params: list[dict[str, Any]] = [
@@ -80,7 +94,7 @@ def openapi_document(version: str = "0") -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": schemas,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "adminKey": {"type": "apiKey", "in": "header", "name": "x-admin-key"},

@@ -240,23 +240,36 @@ SCHEMAS: dict[str, Schema] = {
     "Overview": {"type": "object", "required": ["period", "teams", "daily", "models"]},
 }
 
+# An instant: unix seconds, a date or a date-time; from 1970 up to 9999-01-01 (else 400).
+# Empty (like absent): the default.
+INSTANT: Schema = {
+    "anyOf": [
+        {"type": "string", "pattern": r"^([0-9]{1,11}(\.[0-9]{1,9})?)?$"},
+        {"type": "string", "format": "date"},
+        {"type": "string", "format": "date-time"},
+    ]
+}
+# Report years: 1970 to 9998.
+_YEAR = "(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
 _FROM = Param(
-    "from", "Start (inclusive): unix seconds, YYYY-MM-DD or ISO 8601. Default: month start."
+    "from",
+    "Start (inclusive): unix seconds, YYYY-MM-DD or ISO 8601. Default: month start.",
+    INSTANT,
 )
-_TO = Param("to", "End (exclusive), same formats. Default: now.")
+_TO = Param("to", "End (exclusive), same formats. Default: now.", INSTANT)
 _DIM = "(team|environment|purpose|model|key|day)"
 _GROUP_BY = Param(
     "group_by",
     "Comma-separated dimensions: team, environment, purpose, model, key, day. Default: team.",
     {
         "type": "string",
-        "pattern": f"^{_DIM}(,{_DIM})*$",
+        "pattern": f"^({_DIM}(,{_DIM})*)?$",
     },
 )
 _BY = Param(
     "by",
-    "Also break down per team by this.",
-    {"type": "string", "enum": ["environment", "purpose", "model", "key"]},
+    "Also break down per team by this (empty: no breakdown).",
+    {"type": "string", "enum": ["", "environment", "purpose", "model", "key"]},
 )
 
 ROUTES: tuple[Route, ...] = (
@@ -280,8 +293,8 @@ ROUTES: tuple[Route, ...] = (
         query=(
             Param(
                 "week",
-                "ISO week like 2026-W47; default the last complete week.",
-                {"type": "string", "pattern": "^[0-9]{4}-W[0-9]{2}$"},
+                "ISO week like 2026-W47 (years 1970-9998); default the last complete week.",
+                {"type": "string", "pattern": f"^({_YEAR}-W(0[1-9]|[1-4][0-9]|5[0-3]))?$"},
             ),
             _BY,
         ),
@@ -297,8 +310,8 @@ ROUTES: tuple[Route, ...] = (
         query=(
             Param(
                 "month",
-                "Month like 2026-11; default this month.",
-                {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+                "Month like 2026-11 (years 1970-9998); default this month.",
+                {"type": "string", "pattern": f"^({_YEAR}-(0[1-9]|1[0-2]))?$"},
             ),
             _BY,
         ),
