@@ -32,6 +32,7 @@ _RANDOM_CHARS = 40
 _PURPOSE = re.compile(r"^[a-z0-9][a-z0-9_]{0,39}$")
 _DURATION = re.compile(r"^(\d+)([smhdw])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_MAX_DURATION_S = 100 * 365 * 86400
 
 
 def generate_secret() -> str:
@@ -70,7 +71,10 @@ def parse_duration(text: str) -> float:
     m = _DURATION.match(text.strip())
     if not m or int(m.group(1)) <= 0:
         raise ValueError(f"a duration is a positive number and a unit (s m h d w), got {text!r}")
-    return float(int(m.group(1)) * _UNIT_S[m.group(2)])
+    seconds = int(m.group(1)) * _UNIT_S[m.group(2)]
+    if seconds > _MAX_DURATION_S:
+        raise ValueError(f"a duration is at most 100 years, got {text!r}")
+    return float(seconds)
 
 
 def new_client_key(

@@ -235,3 +235,25 @@ def test_quick_start_serves_with_the_simulator(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=20)
     assert proc.returncode == 0
+
+
+def test_keys_create_refuses_absurd_expiry(tmp_path: Path) -> None:
+    cfg = str(config_file(tmp_path))
+    made = run_cli(
+        "keys",
+        "create",
+        "--config",
+        cfg,
+        "--team",
+        "analytics",
+        "--env",
+        "prod",
+        "--purpose",
+        "cron",
+        "--expires",
+        "99999999999w",
+        cwd=tmp_path,
+    )
+    assert made.returncode == 2 and "100 years" in made.stderr
+    listed = run_cli("keys", "list", "--config", cfg, "--json", cwd=tmp_path)
+    assert orjson.loads(listed.stdout) == []  # nothing stored, no secret lost
