@@ -30,12 +30,14 @@ from teamgate.asgi import (
     send_error,
 )
 from teamgate.auth_throttle import AuthFailureThrottle, client_address
+from teamgate.budget import ReservationAbandoned
 from teamgate.config.schema import Settings
 from teamgate.endpoints.batch_poller import BatchPoller
 from teamgate.endpoints.routes import route_beyond_chat
 from teamgate.errors import GatewayError, InvalidApiKey, MethodNotAllowed, NotFound
 from teamgate.ledger.records import ClientKey
 from teamgate.ledger.store import Store
+from teamgate.limits import ClientGone
 from teamgate.models_route import get_model, list_models
 from teamgate.proxy import handle_chat
 from teamgate.runtime import Gateway
@@ -141,7 +143,7 @@ class TeamgateApp:
             raise _unknown(method, path)
         except GatewayError as exc:
             await send_error(send, exc)
-        except ClientDisconnected:
+        except (ClientDisconnected, ClientGone, ReservationAbandoned):  # nobody to answer
             return
         except Exception:
             await self._crashed(method, path, send)

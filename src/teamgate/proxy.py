@@ -20,6 +20,7 @@ from multidict import CIMultiDictProxy
 
 from teamgate.asgi import Receive, Scope, Send, encode_headers, read_body, send_bytes
 from teamgate.body_guard import MAX_DEPTH, ambiguous_keys, too_deep
+from teamgate.budget import ReservationAbandoned
 from teamgate.budget.messages import usd_text
 from teamgate.errors import (
     BudgetExceeded,
@@ -32,6 +33,7 @@ from teamgate.errors import (
 )
 from teamgate.ledger.records import ClientKey, UsageRecord
 from teamgate.ledger.shutdown import refuse_if_backlogged
+from teamgate.limits import ClientGone
 from teamgate.policy import ChatPlan, plan_chat
 from teamgate.runtime import Gateway
 from teamgate.streaming import StreamMeter, Usage, read_usage
@@ -43,6 +45,7 @@ from teamgate.upstream.pool import UpstreamKey
 log = logging.getLogger("teamgate.proxy")
 
 CHAT_PATH = "/openai/v1/chat/completions"
+CLIENT_CLOSED = 499  # the status recorded for a client that left before an answer
 
 
 @dataclass(slots=True)
@@ -170,6 +173,10 @@ async def handle_chat(
         record(gw, ex, status=exc.status, refusal="rate_limit")
         exc.headers.update(team_headers(gw, key.team, gw.limiter.headers(key.team)))
         raise
+    except ClientGone:
+        ex.queue_s = time.perf_counter() - waiting
+        record(gw, ex, status=CLIENT_CLOSED, refusal="client_gone")  # left the queue
+        raise
     try:
         try:
             reservation = await gw.budget.reserve(key.team, worst, client_gone=gone.event)
@@ -179,6 +186,10 @@ async def handle_chat(
             await ticket.correct(0)
             record(gw, ex, status=exc.status, refusal="budget")
             exc.headers.update(team_headers(gw, key.team, ticket.headers()))
+            raise
+        except ReservationAbandoned:
+            await ticket.correct(0)
+            record(gw, ex, status=CLIENT_CLOSED, refusal="client_gone")  # left while waiting
             raise
         settled = False
         try:

@@ -174,3 +174,28 @@ def test_rate_limit_headers_have_groq_names(simulator: Simulator, tmp_path: Path
         assert int(h["x-ratelimit-remaining-tokens"]) < 100000
         assert h["x-ratelimit-reset-requests"].endswith("s")
         assert h["x-ratelimit-reset-tokens"].endswith("s")
+
+
+def test_client_that_leaves_the_queue_is_recorded_not_an_error(
+    simulator: Simulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    patch = {"teams": {"analytics": {"limits": {"rpm": 1, "max_queue_wait_s": 20}}}}
+    for gw in start_gateway(simulator, tmp_path, patch):
+        key = gw.key("analytics")
+        assert send_all(gw.url, [(key, chat_body(), {})])[0].status == 200
+        with pytest.raises(httpx.TimeoutException):  # queued behind the minute's one request
+            httpx.post(
+                gw.url + "/openai/v1/chat/completions",
+                json=chat_body(),
+                headers={"authorization": f"Bearer {key}"},
+                timeout=0.5,
+            )
+        deadline = time.monotonic() + 5
+        while not [r for r in gw.records() if r.refusal == "client_gone"]:
+            assert time.monotonic() < deadline, "the abandoned request was not recorded"
+            time.sleep(0.1)
+        (gone,) = [r for r in gw.records() if r.refusal == "client_gone"]
+        assert gone.status == 499 and gone.cost_pusd == 0
+        assert gw.app.gateway.limiter.queued("analytics") == 0
+        assert simulator.state.request_count(ANALYTICS_KEY) == 1
+    assert "unhandled error" not in caplog.text
