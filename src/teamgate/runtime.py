@@ -36,17 +36,9 @@ from teamgate.secrets import SecretResolver
 from teamgate.shared_state import SharedState
 from teamgate.upstream.client import UpstreamClient
 from teamgate.upstream.keyring import KeyRing
-from teamgate.upstream.pool import ProjectKeys
 from teamgate.upstream.sync import UpstreamSync
 
 log = logging.getLogger("teamgate")
-
-
-def build_projects(
-    settings: Settings, env: Mapping[str, str]
-) -> dict[tuple[str, str], ProjectKeys]:
-    """Resolve every upstream key's secret; a missing one is an error naming its reference."""
-    return KeyRing(settings, SecretResolver(env)).by_env
 
 
 @dataclass
