@@ -1,0 +1,94 @@
+"""How fast are reports over a big ledger? Build one with SQL, then time the reports.
+
+    PYTHONPATH=src .venv/bin/python bench/big_ledger.py --records 10000000
+
+Creates a SQLite ledger in a temporary folder with N usage records spread over
+November 2026 (three teams, three models, a few keys, some refusals), opens it
+once through the store (which builds the exact 15-minute roll-up), then times
+`teamgate report monthly`, `--by key` and `report weekly` through the CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from teamgate.ledger.sqlite import SQLiteStore
+
+NOV_1 = 1793491200  # 2026-11-01 00:00 UTC
+MONTH_S = 30 * 86400
+
+FILL = """
+WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < :count - 1)
+INSERT INTO usage (ts, request_id, groq_id, team, environment, purpose, client_key,
+    upstream_key, model_requested, model_served, prompt_tokens, completion_tokens,
+    cached_tokens, cost_pusd, status, latency_ms, streamed, usage_source, endpoint, refusal)
+SELECT :start + (i * :span) / :count + 0.5,
+    'req_' || i, 'req_g' || i,
+    CASE i % 3 WHEN 0 THEN 'chatbot' WHEN 1 THEN 'analytics' ELSE 'research' END,
+    'prod', 'web',
+    CASE i % 3 WHEN 0 THEN 'chatbot' WHEN 1 THEN 'analytics' ELSE 'research' END
+        || '-prod-k' || (i % 4),
+    'groq-key', 'llama-3.1-8b-instant',
+    CASE i % 5 WHEN 0 THEN 'llama-3.3-70b-versatile' ELSE 'llama-3.1-8b-instant' END,
+    20 + i % 50, 10 + i % 30, 0,
+    (20 + i % 50) * 50000 + (10 + i % 30) * 80000,
+    CASE WHEN i % 97 = 0 THEN 429 ELSE 200 END,
+    150.0, i % 2, 'reported', 'chat.completions',
+    CASE WHEN i % 97 = 0 THEN 'rate_limit' ELSE '' END
+FROM n
+"""
+
+
+def build(db: Path, count: int) -> None:
+    async def create() -> None:
+        store = SQLiteStore(str(db))
+        await store.open()
+        await store.close()
+
+    asyncio.run(create())
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute(FILL, {"count": count, "start": NOV_1, "span": MONTH_S})
+    conn.close()
+
+
+def timed(argv: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "teamgate", *argv], check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=10_000_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="teamgate-big-") as tmp:
+        db = Path(tmp) / "ledger.db"
+        started = time.perf_counter()
+        build(db, args.records)
+        print(f"{args.records:,} records written in {time.perf_counter() - started:.1f} s")
+        config = Path(tmp) / "teamgate.yaml"
+        example = Path(__file__).resolve().parents[1] / "src/teamgate/teamgate.example.yaml"
+        data = yaml.safe_load(example.read_text())
+        data["storage"]["url"] = f"sqlite:///{db}"
+        config.write_text(yaml.safe_dump(data))
+        cfg = ["--config", str(config)]
+        print(f"first open (builds the roll-up): {timed(['usage', *cfg]):.2f} s")
+        print(f"usage (month to date):           {timed(['usage', *cfg]):.2f} s")
+        print(f"report monthly:                  {timed(['report', 'monthly', '--month', '2026-11', *cfg]):.2f} s")
+        print(f"report monthly --by key:         {timed(['report', 'monthly', '--month', '2026-11', '--by', 'key', *cfg]):.2f} s")
+        print(f"report weekly --week 2026-W47:   {timed(['report', 'weekly', '--week', '2026-W47', *cfg]):.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
