@@ -166,11 +166,20 @@ class UpstreamUnavailable(GatewayError):
 
 
 class UpstreamTimeout(GatewayError):
-    """504: Groq did not answer within ``upstream.timeout_s``."""
+    """504: Groq did not answer within ``upstream.timeout_s``.
+
+    ``sent``: the request reached Groq (a read timeout, not a connect timeout), so
+    Groq may finish and bill it. ``charge_pusd`` is what the gateway charged for it.
+    """
 
     status = 504
     type = "server_error"
     code = "upstream_timeout"
+
+    def __init__(self, message: str, *, sent: bool = True) -> None:
+        super().__init__(message)
+        self.sent = sent
+        self.charge_pusd = 0
 
 
 class StateUnavailable(GatewayError):

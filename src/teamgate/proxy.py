@@ -194,7 +194,14 @@ async def handle_chat(
         settled = False
         try:
             out = upstream_body(raw, body, plan)
-            usage, cost, _ = await forward(gw, ex, scope, send, out, plan, bound, ticket, gone)
+            try:
+                usage, cost, _ = await forward(gw, ex, scope, send, out, plan, bound, ticket, gone)
+            except UpstreamTimeout as exc:
+                if exc.charge_pusd:
+                    await reservation.settle(exc.charge_pusd)
+                    settled = True
+                    await ticket.correct(bound + plan.max_completion_tokens)
+                raise
             await reservation.settle(cost)
             settled = True
             await ticket.correct(usage.total_tokens if usage else 0)
@@ -271,6 +278,9 @@ async def forward(
     """Send to Groq (with failover and retries), relay the answer, return (usage, cost, source)."""
     try:
         resp, up_key = await open_upstream(gw, ex, scope, body, plan)
+    except UpstreamTimeout as exc:
+        charge_timeout(gw, ex, exc, plan, bound)
+        raise
     except GatewayError as exc:
         record(gw, ex, status=exc.status)  # Groq does not bill what it did not answer
         raise
@@ -283,7 +293,11 @@ async def forward(
         if resp.status == 200 and plan.stream and ctype.startswith("text/event-stream"):
             return await relay_stream(gw, ex, send, resp, headers, plan, bound, gone)
         reading = time.perf_counter()
-        data = await read_whole(gw, ex, resp)
+        try:
+            data = await read_whole(gw, ex, resp)
+        except UpstreamTimeout as exc:
+            charge_timeout(gw, ex, exc, plan, bound)
+            raise
         ex.upstream_s += time.perf_counter() - reading
         if resp.status != 200:
             data, headers = groq_shaped_answer(resp.status, ctype, data, headers)
@@ -317,12 +331,35 @@ async def forward(
         up_key.last_used = time.time()
 
 
+def charge_timeout(
+    gw: Gateway, ex: Exchange, exc: UpstreamTimeout, plan: ChatPlan, bound: int
+) -> None:
+    """Record a request Groq did not answer in time, charged as if it ran to its cap.
+
+    Groq does not bill its own errors, but a request it received may still run to
+    completion and be billed after teamgate gave up waiting. Charging the worst
+    case (marked ``estimated``) keeps the budget promise; a timeout before the
+    request was sent is charged nothing.
+    """
+    usage = Usage(bound, plan.max_completion_tokens) if exc.sent else None
+    cost = gw.prices.cost(plan.model, bound, plan.max_completion_tokens) if exc.sent else 0
+    exc.charge_pusd = cost
+    record(
+        gw,
+        ex,
+        status=exc.status,
+        usage=usage,
+        cost=cost,
+        source="estimated" if exc.sent else "none",
+    )
+
+
 async def read_whole(gw: Gateway, ex: Exchange, resp: aiohttp.ClientResponse) -> bytes:
     """The whole upstream body; a body cut off or stalled is a 502/504 (nothing sent yet)."""
     try:
         return await resp.read()
     except TimeoutError:
-        error: GatewayError = UpstreamTimeout("Groq did not finish its answer in time.")
+        raise UpstreamTimeout("Groq did not finish its answer in time.") from None
     except aiohttp.ClientError as exc:
         error = UpstreamUnavailable(f"Groq's answer was cut off: {type(exc).__name__}")
     record(gw, ex, status=error.status)
@@ -384,8 +421,9 @@ async def open_upstream(
         try:
             resp = await gw.client.send(method, path, data, headers)
             ex.upstream_s += time.perf_counter() - sending
-        except TimeoutError:
-            raise UpstreamTimeout("Groq did not answer in time.") from None
+        except TimeoutError as exc:
+            sent = not isinstance(exc, aiohttp.ConnectionTimeoutError)
+            raise UpstreamTimeout("Groq did not answer in time.", sent=sent) from None
         except aiohttp.ClientError as exc:
             # Typically a pooled keep-alive connection the far end had just closed:
             # try once more, on another key of the project when there is one.
