@@ -95,17 +95,16 @@ def main() -> int:
         config.write_text(yaml.safe_dump(data))
         cfg = ["--config", str(config)]
         expected = sum_directly(db)
-        print(f"first open (builds the roll-up): {timed(['usage', *cfg]):.2f} s")
-        print(f"usage (month to date):           {timed(['usage', *cfg]):.2f} s")
-        print(
-            f"report monthly:                  {timed(['report', 'monthly', '--month', '2026-11', *cfg]):.2f} s"
-        )
-        print(
-            f"report monthly --by key:         {timed(['report', 'monthly', '--month', '2026-11', '--by', 'key', *cfg]):.2f} s"
-        )
-        print(
-            f"report weekly --week 2026-W47:   {timed(['report', 'weekly', '--week', '2026-W47', *cfg]):.2f} s"
-        )
+        month = ["--month", "2026-11"]
+        steps = [
+            ("first open (builds the roll-up)", ["usage", *cfg]),
+            ("usage (month to date)", ["usage", *cfg]),
+            ("report monthly", ["report", "monthly", *month, *cfg]),
+            ("report monthly --by key", ["report", "monthly", *month, "--by", "key", *cfg]),
+            ("report weekly --week 2026-W47", ["report", "weekly", "--week", "2026-W47", *cfg]),
+        ]
+        for label, argv in steps:
+            print(f"{label + ':':<34}{timed(argv):.2f} s")
         report = subprocess.run(
             [
                 sys.executable,
