@@ -35,7 +35,8 @@ from teamgate.config.schema import Settings
 from teamgate.limits.counters import Counters, RateCheck
 from teamgate.limits.feedback import upstream_hold_s
 from teamgate.limits.gcra import EPSILON_S, gcra_peek
-from teamgate.limits.headers import LimitState, ratelimit_headers
+from teamgate.limits.headers import format_reset
+from teamgate.limits.memory import MemoryCounters
 from teamgate.limits.plan import (
     PERIOD_S,
     AdmissionPlan,
@@ -55,6 +56,9 @@ from teamgate.limits.refusal import (
     too_large_error,
 )
 from teamgate.limits.ticket import Ticket
+
+# A header kind's counter key, limit, period, limit as text, and its three header names.
+_HeaderSpec = tuple[str, int, float, str, tuple[str, str, str]]
 
 
 class ClientGone(Exception):
@@ -92,7 +96,11 @@ class Limiter:
         self._paused_until: dict[str, float] = {}
         self._background: set[asyncio.Future[None]] = set()
         self._never_suspends = bool(getattr(counters, "never_suspends", False))
+        # The in-memory backend: admission, refunds and releases call it synchronously.
+        self._memory = counters if type(counters) is MemoryCounters else None
         self._plans = PlanCache()
+        self._header_settings: Settings | None = None
+        self._header_specs: dict[str, tuple[_HeaderSpec, ...]] = {}
         peek_now = getattr(counters, "peek_now", None)
         self._peek_now: Callable[[str, int, float, float], tuple[int, float]] | None = (
             peek_now if callable(peek_now) else None
@@ -141,6 +149,10 @@ class Limiter:
             return self._ticket(plan, ())
         team_cfg = self._settings.teams.get(team)
         if team_cfg is not None and team_cfg.on_limit == "reject":
+            if self._memory is not None and model not in self._paused_until:
+                ticket = self._admit_now(plan, self._memory)
+                if ticket is not None:
+                    return ticket
             outcome = await self._attempt(plan)
             if isinstance(outcome, Ticket):
                 return outcome
@@ -181,15 +193,45 @@ class Limiter:
         without either limit gets no such headers. No I/O: computed from the
         memory backend directly, or from the last state this process saw.
         """
+        if self._header_settings is not self._settings:
+            self._header_settings, self._header_specs = self._settings, {}
+        specs = self._header_specs.get(team)
+        if specs is None:
+            specs = self._header_specs[team] = self._header_spec(team)
+        now = self._clock()
+        out: dict[str, str] = {}
+        for key, limit, period, limit_text, (limit_name, remaining_name, reset_name) in specs:
+            if self._peek_now is not None:
+                remaining, reset = self._peek_now(key, limit, period, now)
+            else:
+                remaining, reset = gcra_peek(self._tats.get(key, now), now, limit, period)
+            out[limit_name] = limit_text
+            out[remaining_name] = str(remaining)
+            out[reset_name] = format_reset(reset if not math.isinf(reset) else 0.0)
+        return out
+
+    def _header_spec(self, team: str) -> tuple[_HeaderSpec, ...]:
+        """What :meth:`headers` reads for ``team``: per kind, the counter and the names."""
         team_cfg = self._settings.teams.get(team)
         if team_cfg is None:
-            return {}
+            return ()
         limits = team_cfg.limits
-        now = self._clock()
-        return ratelimit_headers(
-            self._limit_state(team, ("rpd", limits.rpd), ("rpm", limits.rpm), now),
-            self._limit_state(team, ("tpm", limits.tpm), ("tpd", limits.tpd), now),
+        specs: list[_HeaderSpec] = []
+        kinds: tuple[tuple[str, tuple[Metric, int | None], tuple[Metric, int | None]], ...] = (
+            ("requests", ("rpd", limits.rpd), ("rpm", limits.rpm)),
+            ("tokens", ("tpm", limits.tpm), ("tpd", limits.tpd)),
         )
+        for kind, first, second in kinds:
+            metric, limit = first if first[1] is not None else second
+            if limit is None:
+                continue
+            names = (
+                f"x-ratelimit-limit-{kind}",
+                f"x-ratelimit-remaining-{kind}",
+                f"x-ratelimit-reset-{kind}",
+            )
+            specs.append((team_key(team, metric), limit, PERIOD_S[metric], str(limit), names))
+        return tuple(specs)
 
     def observe_upstream(self, model: str, headers: Mapping[str, str]) -> None:
         """Read Groq's ``x-ratelimit-*`` headers; hold new admissions of ``model`` if exhausted."""
@@ -270,6 +312,31 @@ class Limiter:
             raise
         return self._ticket(plan, tuple(taken))
 
+    def _admit_now(self, plan: AdmissionPlan, memory: MemoryCounters) -> Ticket | None:
+        """:meth:`_attempt_once` with the memory backend when every slot and check passes
+        (nothing to wait or queue for); None, having taken nothing, otherwise."""
+        if plan.slots and not memory.take_slots_now(plan.slots):
+            return None
+        checks = plan.rate_checks
+        if checks:
+            try:
+                decision = memory.acquire_now(checks, self._clock())
+            except BaseException:
+                self._release_now(memory, plan.slots)
+                raise
+            if not decision.allowed:
+                self._release_now(memory, plan.slots)
+                return None
+            tats = self._tats
+            for check, tat in zip(checks, decision.tats, strict=True):
+                tats[check.key] = tat
+        return self._ticket(plan, plan.slots)
+
+    @staticmethod
+    def _release_now(memory: MemoryCounters, slots: Sequence[PlannedSlot]) -> None:
+        for slot in slots:
+            memory.release_slot_now(slot.key)
+
     async def _give_back(self, slots: Sequence[PlannedSlot]) -> None:
         for slot in slots:
             await self._counters.release_slot(slot.key)
@@ -278,8 +345,11 @@ class Limiter:
         team = plan.team
 
         async def release() -> None:
-            await self._give_back(slots)
-            if slots:
+            if self._memory is not None:
+                self._release_now(self._memory, slots)
+            else:
+                await self._give_back(slots)
+            if slots and self._queues:
                 self._notify(team, any(s.scope in ("org", "org_model") for s in slots))
 
         return Ticket(
@@ -294,10 +364,15 @@ class Limiter:
 
     async def _refund(self, checks: Sequence[RateCheck], amount: int) -> None:
         now = self._clock()
+        memory = self._memory
         for check in checks:
-            self._tats[check.key] = await self._counters.refund(
-                check.key, check.limit, check.period, amount, now
-            )
+            if memory is not None:
+                tat = memory.refund_now(check.key, check.limit, check.period, amount, now)
+            else:
+                tat = await self._counters.refund(check.key, check.limit, check.period, amount, now)
+            self._tats[check.key] = tat
+        if not self._queues:
+            return  # nobody has ever queued: nobody to wake
         teams = {c.key.split(":", 2)[1] for c in checks if c.key.startswith("team:")}
         if any(c.key.startswith("org:") for c in checks):
             self._notify_all()
@@ -400,24 +475,6 @@ class Limiter:
             queue.notify()
 
     # ---- headers --------------------------------------------------------------------
-
-    def _limit_state(
-        self,
-        team: str,
-        first: tuple[Metric, int | None],
-        second: tuple[Metric, int | None],
-        now: float,
-    ) -> LimitState | None:
-        metric, limit = first if first[1] is not None else second
-        if limit is None:
-            return None
-        key = team_key(team, metric)
-        period = PERIOD_S[metric]
-        if self._peek_now is not None:
-            remaining, reset = self._peek_now(key, limit, period, now)
-        else:
-            remaining, reset = gcra_peek(self._tats.get(key, now), now, limit, period)
-        return LimitState(limit, remaining, reset if not math.isinf(reset) else 0.0)
 
 
 def _raise_if_too_large(plan: AdmissionPlan) -> None:

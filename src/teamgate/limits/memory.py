@@ -16,10 +16,13 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from teamgate.limits.counters import Decision, RateCheck
 from teamgate.limits.gcra import EPSILON_S, gcra_check, gcra_peek, gcra_refund
+
+if TYPE_CHECKING:
+    from teamgate.limits.plan import PlannedSlot
 
 
 class MemoryCounters:
@@ -88,6 +91,24 @@ class MemoryCounters:
     async def peek(self, key: str, limit: int, period: float, now: float) -> tuple[int, float]:
         return self.peek_now(key, limit, period, now)
 
+    def take_slots_now(self, slots: Sequence[PlannedSlot]) -> bool:
+        """Take one of each slot, or (when any is full) none of them: False."""
+        taken_of = self._slots
+        for slot in slots:
+            if taken_of.get(slot.key, 0) >= slot.limit:
+                return False
+        for slot in slots:
+            taken_of[slot.key] = taken_of.get(slot.key, 0) + 1
+        return True
+
+    def release_slot_now(self, key: str) -> None:
+        """Synchronous :meth:`release_slot`."""
+        taken = self._slots.get(key, 0)
+        if taken <= 1:
+            self._slots.pop(key, None)
+        else:
+            self._slots[key] = taken - 1
+
     async def try_take_slot(self, key: str, limit: int) -> bool:
         taken = self._slots.get(key, 0)
         if taken >= limit:
@@ -96,11 +117,7 @@ class MemoryCounters:
         return True
 
     async def release_slot(self, key: str) -> None:
-        taken = self._slots.get(key, 0)
-        if taken <= 1:
-            self._slots.pop(key, None)
-        else:
-            self._slots[key] = taken - 1
+        self.release_slot_now(key)
 
     def slots_taken(self, key: str) -> int:
         """How many slots of ``key`` are taken (for tests and metrics)."""
