@@ -441,15 +441,15 @@ class BudgetBook:
         Cheap and synchronous (last known totals), for a header on every response.
         """
         period = self.period()
-        left: list[int] = []
-        for key, budget in (
-            (team_scope_key(team, period.key), self._team_budgets.get(team)),
-            (org_scope_key(period.key), self._org_budget),
-        ):
+        left: int | None = None
+        for scope in self._scopes(team, period.key):  # the team's, then the org's
+            budget = scope.budget_pico
             if budget is not None:
-                settled, reserved = self._totals.get(key, _ZERO)
-                left.append(max(0, budget - settled - reserved))
-        return min(left) if left else None
+                settled, reserved = self._totals.get(scope.key, _ZERO)
+                scope_left = max(0, budget - settled - reserved)
+                if left is None or scope_left < left:
+                    left = scope_left
+        return left
 
     def snapshot(self) -> list[BudgetStatus]:
         """This month's settled, reserved and budget of every team (sorted), then the org."""
