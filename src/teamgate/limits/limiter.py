@@ -33,6 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from teamgate.config.schema import Settings
 from teamgate.limits.counters import Counters, RateCheck
+from teamgate.limits.fast_admit import FastPlan, try_admit
 from teamgate.limits.feedback import upstream_hold_s
 from teamgate.limits.gcra import EPSILON_S, gcra_peek
 from teamgate.limits.headers import format_reset
@@ -100,6 +101,8 @@ class Limiter:
         self._memory = counters if type(counters) is MemoryCounters else None
         self._plans = PlanCache()
         self._header_settings: Settings | None = None
+        self._fast_settings: Settings | None = None
+        self._fast_plans: dict[tuple[str, str], FastPlan] = {}
         self._header_specs: dict[str, tuple[_HeaderSpec, ...]] = {}
         peek_now = getattr(counters, "peek_now", None)
         self._peek_now: Callable[[str, int, float, float], tuple[int, float]] | None = (
@@ -139,6 +142,10 @@ class Limiter:
         Cancelling the awaiting task removes it from the queue. ``audio_seconds``
         is checked against the ASH/ASD limits (audio endpoints).
         """
+        if self._memory is not None and tokens > 0 and not audio_seconds:
+            ticket = self._admit_fast(self._memory, team, model, tokens)
+            if ticket is not None:
+                return ticket
         plan = (
             self._plans.plan(self._settings, team, model, tokens)
             if not audio_seconds
@@ -149,10 +156,6 @@ class Limiter:
             return self._ticket(plan, ())
         team_cfg = self._settings.teams.get(team)
         if team_cfg is not None and team_cfg.on_limit == "reject":
-            if self._memory is not None and model not in self._paused_until:
-                ticket = self._admit_now(plan, self._memory)
-                if ticket is not None:
-                    return ticket
             outcome = await self._attempt(plan)
             if isinstance(outcome, Ticket):
                 return outcome
@@ -312,25 +315,33 @@ class Limiter:
             raise
         return self._ticket(plan, tuple(taken))
 
-    def _admit_now(self, plan: AdmissionPlan, memory: MemoryCounters) -> Ticket | None:
-        """:meth:`_attempt_once` with the memory backend when every slot and check passes
-        (nothing to wait or queue for); None, having taken nothing, otherwise."""
-        if plan.slots and not memory.take_slots_now(plan.slots):
+    def _admit_fast(
+        self, memory: MemoryCounters, team: str, model: str, tokens: int
+    ) -> Ticket | None:
+        """A ticket when a rejecting team's request passes everything at once (see
+        :mod:`teamgate.limits.fast_admit`); None, having taken nothing, otherwise."""
+        team_cfg = self._settings.teams.get(team)
+        if team_cfg is None or team_cfg.on_limit != "reject" or model in self._paused_until:
             return None
-        checks = plan.rate_checks
-        if checks:
-            try:
-                decision = memory.acquire_now(checks, self._clock())
-            except BaseException:
-                self._release_now(memory, plan.slots)
-                raise
-            if not decision.allowed:
-                self._release_now(memory, plan.slots)
-                return None
-            tats = self._tats
-            for check, tat in zip(checks, decision.tats, strict=True):
-                tats[check.key] = tat
-        return self._ticket(plan, plan.slots)
+        fast = self._fast_plan(team, model)
+        tats = try_admit(memory, fast, tokens, self._clock())
+        if tats is None:
+            return None
+        for spec, tat in zip(fast.specs, tats, strict=True):
+            self._tats[spec[0]] = tat
+        return self._new_ticket(team, model, tokens, fast.token_checks, fast.slots)
+
+    def _fast_plan(self, team: str, model: str) -> FastPlan:
+        """The (team, model)'s :class:`FastPlan`, built once per settings object."""
+        if self._fast_settings is not self._settings:
+            self._fast_settings, self._fast_plans = self._settings, {}
+        fast = self._fast_plans.get((team, model))
+        if fast is None:
+            if len(self._fast_plans) >= PlanCache.MAX_ENTRIES:
+                self._fast_plans.clear()
+            template = self._plans.plan(self._settings, team, model, 1)
+            fast = self._fast_plans[(team, model)] = FastPlan.of(template)
+        return fast
 
     @staticmethod
     def _release_now(memory: MemoryCounters, slots: Sequence[PlannedSlot]) -> None:
@@ -342,8 +353,17 @@ class Limiter:
             await self._counters.release_slot(slot.key)
 
     def _ticket(self, plan: AdmissionPlan, slots: tuple[PlannedSlot, ...]) -> Ticket:
-        team = plan.team
+        token_checks = [p.check for p in plan.checks if p.is_tokens]
+        return self._new_ticket(plan.team, plan.model, plan.tokens, token_checks, slots)
 
+    def _new_ticket(
+        self,
+        team: str,
+        model: str,
+        tokens: int,
+        token_checks: Sequence[RateCheck],
+        slots: tuple[PlannedSlot, ...],
+    ) -> Ticket:
         async def release() -> None:
             if self._memory is not None:
                 self._release_now(self._memory, slots)
@@ -354,9 +374,9 @@ class Limiter:
 
         return Ticket(
             team=team,
-            model=plan.model,
-            reserved_tokens=plan.tokens,
-            token_checks=[p.check for p in plan.checks if p.is_tokens],
+            model=model,
+            reserved_tokens=tokens,
+            token_checks=token_checks,
             refund=self._refund,
             release=release,
             headers=lambda: self.headers(team),

@@ -69,6 +69,27 @@ class MemoryCounters:
             tats=tuple(self._tats.get(c.key, now) for c in checks),
         )
 
+    def try_acquire_now(
+        self, specs: Sequence[tuple[str, int, float, bool]], tokens: int, now: float
+    ) -> list[float] | None:
+        """:meth:`acquire_now` for checks given as ``(key, limit, period, per_token)``,
+        costing ``tokens`` when ``per_token`` else 1, when every one passes: their new
+        TATs, stored. None, having changed nothing, when any would not (or is invalid)."""
+        tats = self._tats
+        new_tats = []
+        for key, limit, period, per_token in specs:
+            cost = tokens if per_token else 1
+            if cost > limit or cost < 0 or limit <= 0:
+                return None
+            tat = tats.get(key, now)
+            new_tat = (tat if tat > now else now) + cost * (period / limit)
+            if new_tat - now - period > EPSILON_S:
+                return None
+            new_tats.append(new_tat)
+        for spec, new_tat in zip(specs, new_tats, strict=True):
+            tats[spec[0]] = new_tat
+        return new_tats
+
     async def acquire(self, checks: Sequence[RateCheck], now: float) -> Decision:
         return self.acquire_now(checks, now)
 
