@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -140,6 +141,9 @@ class AlertManager:
         self._retry_base_s = retry_base_s
         self._retry_max_s = retry_max_s
         self._seen: set[tuple[str, str, str]] = set()
+        # (scope, budget) -> the lowest threshold's amount in whole picodollars (rounded
+        # up): a settle below it crosses nothing, checked with one int comparison.
+        self._lowest: dict[tuple[str, int], int | None] = {}
         self._crossings: asyncio.Queue[_Crossing] = asyncio.Queue()
         self._posts: asyncio.Queue[bytes] = asyncio.Queue(maxsize=max_queued_posts)
         self._workers: list[asyncio.Task[None]] = []
@@ -148,6 +152,7 @@ class AlertManager:
     def reconfigure(self, settings: Settings) -> None:
         """New thresholds and webhook take effect for the next alert."""
         self._settings = settings
+        self._lowest = {}
 
     def thresholds_for(self, scope: str) -> tuple[Decimal, ...]:
         """A team's own thresholds, the org's for ``"org"``, else ``alerts.thresholds``."""
@@ -167,6 +172,10 @@ class AlertManager:
         """:meth:`check` as a plain function, for ``BudgetBook(on_settled=...)``."""
         if budget <= 0 or self._closed:
             return
+        lowest = self._lowest_threshold_pico(scope, budget)
+        if lowest is not None and spent < lowest:
+            self._ensure_workers()
+            return
         for threshold in self.thresholds_for(scope):
             if Decimal(spent) < threshold * budget:
                 break
@@ -176,6 +185,21 @@ class AlertManager:
             self._seen.add(key)
             self._crossings.put_nowait(_Crossing(scope, period, threshold, spent, budget))
         self._ensure_workers()
+
+    def _lowest_threshold_pico(self, scope: str, budget: int) -> int | None:
+        """``ceil(lowest threshold * budget)``, cached: an integer ``spent`` is below the
+        threshold exactly when it is below this (the Decimal product is exact)."""
+        key = (scope, budget)
+        try:
+            return self._lowest[key]
+        except KeyError:
+            pass
+        thresholds = self.thresholds_for(scope)
+        lowest = math.ceil(thresholds[0] * budget) if thresholds else None
+        if len(self._lowest) >= 10_000:
+            self._lowest.clear()
+        self._lowest[key] = lowest
+        return lowest
 
     async def _handle_crossings(self) -> None:
         while True:

@@ -179,6 +179,9 @@ class BudgetBook:
         on_settled: SettledHook | None = None,
     ) -> None:
         self._counters: BudgetCounters = counters or MemoryBudgetCounters()
+        # The in-memory backend never waits: reserve and settle call it synchronously.
+        self._memory = self._counters if type(self._counters) is MemoryBudgetCounters else None
+        self._scope_cache: dict[tuple[str, str], tuple[BudgetScope, ...]] = {}
         self._clock = clock
         self._on_settled = on_settled
         self._totals: dict[str, ScopeTotals] = {}
@@ -201,6 +204,7 @@ class BudgetBook:
         org = settings.org.monthly_budget_usd
         self._org_budget = None if org is None else usd_to_pico(org, "org.monthly_budget_usd")
         self._tz = settings.org.timezone
+        self._scope_cache = {}
 
     def reconfigure(self, settings: Settings) -> None:
         """Swap in new budgets (counters are kept) and wake every waiting request."""
@@ -227,11 +231,19 @@ class BudgetBook:
             self._period = month_of(now, self._tz)
         return self._period
 
-    def _scopes(self, team: str, period_key: str) -> list[BudgetScope]:
-        return [
-            BudgetScope(team_scope_key(team, period_key), self._team_budgets.get(team)),
-            BudgetScope(org_scope_key(period_key), self._org_budget),
-        ]
+    def _scopes(self, team: str, period_key: str) -> tuple[BudgetScope, ...]:
+        """The team's and the org's scopes this period (built once per team, period and
+        configuration)."""
+        cache_key = (team, period_key)
+        scopes = self._scope_cache.get(cache_key)
+        if scopes is None:
+            if len(self._scope_cache) >= 10_000:
+                self._scope_cache.clear()
+            scopes = self._scope_cache[cache_key] = (
+                BudgetScope(team_scope_key(team, period_key), self._team_budgets.get(team)),
+                BudgetScope(org_scope_key(period_key), self._org_budget),
+            )
+        return scopes
 
     # --- start-up ----------------------------------------------------------------
     async def load(self, store: SpendSource) -> None:
@@ -266,6 +278,13 @@ class BudgetBook:
         """
         if worst_case_pico < 0:
             raise ValueError("worst_case_pico cannot be negative")
+        if self._memory is not None:  # the common case, without a coroutine or a result
+            period = self.period()
+            scopes = self._scopes(team, period.key)
+            if scopes[0].budget_pico is None and scopes[1].budget_pico is None:
+                return Reservation(self, team, period.key, scopes, 0)
+            if self._memory.reserve_now(scopes, worst_case_pico, self._totals):
+                return Reservation(self, team, period.key, scopes, worst_case_pico)
         loop = asyncio.get_running_loop()
         started = loop.time()
         deadline = started + max_wait_s
@@ -364,9 +383,14 @@ class BudgetBook:
     # --- settle / release ------------------------------------------------------------
     async def _settle(self, reservation: Reservation, actual_pico: int) -> None:
         try:
-            totals = await self._counters.settle(
-                reservation.scopes, reservation.amount_pico, actual_pico
-            )
+            if self._memory is not None:
+                totals = self._memory.settle_now(
+                    reservation.scopes, reservation.amount_pico, actual_pico
+                )
+            else:
+                totals = await self._counters.settle(
+                    reservation.scopes, reservation.amount_pico, actual_pico
+                )
         finally:
             self._signal()
         self._totals.update(totals)
@@ -417,15 +441,15 @@ class BudgetBook:
         Cheap and synchronous (last known totals), for a header on every response.
         """
         period = self.period()
-        left: list[int] = []
-        for key, budget in (
-            (team_scope_key(team, period.key), self._team_budgets.get(team)),
-            (org_scope_key(period.key), self._org_budget),
-        ):
+        left: int | None = None
+        for scope in self._scopes(team, period.key):  # the team's, then the org's
+            budget = scope.budget_pico
             if budget is not None:
-                settled, reserved = self._totals.get(key, _ZERO)
-                left.append(max(0, budget - settled - reserved))
-        return min(left) if left else None
+                settled, reserved = self._totals.get(scope.key, _ZERO)
+                scope_left = max(0, budget - settled - reserved)
+                if left is None or scope_left < left:
+                    left = scope_left
+        return left
 
     def snapshot(self) -> list[BudgetStatus]:
         """This month's settled, reserved and budget of every team (sorted), then the org."""

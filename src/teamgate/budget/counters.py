@@ -120,6 +120,43 @@ class MemoryBudgetCounters:
     def _all_totals(self, scopes: Sequence[BudgetScope]) -> dict[str, ScopeTotals]:
         return {s.key: self._totals(s.key) for s in scopes}
 
+    def reserve_now(
+        self, scopes: Sequence[BudgetScope], amount: int, totals: dict[str, ScopeTotals]
+    ) -> bool:
+        """:meth:`reserve` when its outcome is ``OK``, synchronously: reserve ``amount``
+        in every scope, write their totals into ``totals`` and return True. Otherwise
+        change nothing and return False (call :meth:`reserve` for the refusal's details).
+        """
+        if amount < 0:
+            raise ValueError("a reservation cannot be negative")
+        settled_of, reserved_of = self._settled, self._reserved
+        for scope in scopes:
+            budget = scope.budget_pico
+            if budget is not None and (
+                settled_of.get(scope.key, 0) + reserved_of.get(scope.key, 0) + amount > budget
+            ):
+                return False
+        for scope in scopes:
+            key = scope.key
+            reserved = reserved_of[key] = reserved_of.get(key, 0) + amount
+            totals[key] = ScopeTotals(settled_of.get(key, 0), reserved)
+        return True
+
+    def settle_now(
+        self, scopes: Sequence[BudgetScope], reserved: int, actual: int
+    ) -> dict[str, ScopeTotals]:
+        """:meth:`settle`, synchronously (this backend never waits)."""
+        if actual < 0:
+            raise ValueError("a cost cannot be negative")
+        settled_of, reserved_of = self._settled, self._reserved
+        out: dict[str, ScopeTotals] = {}
+        for scope in scopes:
+            key = scope.key
+            settled = settled_of[key] = settled_of.get(key, 0) + actual
+            left = reserved_of[key] = max(0, reserved_of.get(key, 0) - reserved)
+            out[key] = ScopeTotals(settled, left)
+        return out
+
     async def reserve(self, scopes: Sequence[BudgetScope], amount: int) -> ReserveResult:
         if amount < 0:
             raise ValueError("a reservation cannot be negative")

@@ -59,6 +59,18 @@ def _hold(limit: int | None, remaining: int | None, reset: float | None, kind: s
     return min(reset, reset * need / (limit - remaining))
 
 
+# Per kind: its name and the names of its three headers.
+_KINDS = tuple(
+    (
+        kind,
+        f"x-ratelimit-remaining-{kind}",
+        f"x-ratelimit-limit-{kind}",
+        f"x-ratelimit-reset-{kind}",
+    )
+    for kind in ("requests", "tokens")
+)
+
+
 def upstream_hold_s(headers: Mapping[str, str]) -> float:
     """Seconds to hold new admissions of the model these headers came with (0: none)."""
     # aiohttp's headers are case-insensitive already; only a plain mapping is lowered.
@@ -68,14 +80,14 @@ def upstream_hold_s(headers: Mapping[str, str]) -> float:
     else:
         lower = {k.lower(): v for k, v in headers.items()}
     holds = [0.0]
-    for kind in ("requests", "tokens"):
-        remaining = _int(lower.get(f"x-ratelimit-remaining-{kind}"))
+    for kind, remaining_name, limit_name, reset_name in _KINDS:
+        remaining = _int(lower.get(remaining_name))
         if remaining is None:
             continue
-        limit = _int(lower.get(f"x-ratelimit-limit-{kind}"))
-        if remaining > _margins(limit, kind)[0]:
-            continue  # plenty left: no need to read the reset
-        reset_text = lower.get(f"x-ratelimit-reset-{kind}")
+        limit = _int(lower.get(limit_name))
+        if remaining > (0 if kind == "requests" or limit is None else limit * TOKEN_MARGIN):
+            continue  # plenty left (above _margins' margin): no need to read the reset
+        reset_text = lower.get(reset_name)
         holds.append(
             _hold(
                 limit,

@@ -33,9 +33,11 @@ from collections.abc import Callable, Mapping, Sequence
 
 from teamgate.config.schema import Settings
 from teamgate.limits.counters import Counters, RateCheck
+from teamgate.limits.fast_admit import FastPlan, try_admit
 from teamgate.limits.feedback import upstream_hold_s
 from teamgate.limits.gcra import EPSILON_S, gcra_peek
-from teamgate.limits.headers import LimitState, ratelimit_headers
+from teamgate.limits.headers import format_reset
+from teamgate.limits.memory import MemoryCounters
 from teamgate.limits.plan import (
     PERIOD_S,
     AdmissionPlan,
@@ -55,6 +57,9 @@ from teamgate.limits.refusal import (
     too_large_error,
 )
 from teamgate.limits.ticket import Ticket
+
+# A header kind's counter key, limit, period, limit as text, and its three header names.
+_HeaderSpec = tuple[str, int, float, str, tuple[str, str, str]]
 
 
 class ClientGone(Exception):
@@ -92,7 +97,13 @@ class Limiter:
         self._paused_until: dict[str, float] = {}
         self._background: set[asyncio.Future[None]] = set()
         self._never_suspends = bool(getattr(counters, "never_suspends", False))
+        # The in-memory backend: admission, refunds and releases call it synchronously.
+        self._memory = counters if type(counters) is MemoryCounters else None
         self._plans = PlanCache()
+        self._header_settings: Settings | None = None
+        self._fast_settings: Settings | None = None
+        self._fast_plans: dict[tuple[str, str], FastPlan] = {}
+        self._header_specs: dict[str, tuple[_HeaderSpec, ...]] = {}
         peek_now = getattr(counters, "peek_now", None)
         self._peek_now: Callable[[str, int, float, float], tuple[int, float]] | None = (
             peek_now if callable(peek_now) else None
@@ -131,6 +142,10 @@ class Limiter:
         Cancelling the awaiting task removes it from the queue. ``audio_seconds``
         is checked against the ASH/ASD limits (audio endpoints).
         """
+        if self._memory is not None and tokens > 0 and not audio_seconds:
+            ticket = self._admit_fast(self._memory, team, model, tokens)
+            if ticket is not None:
+                return ticket
         plan = (
             self._plans.plan(self._settings, team, model, tokens)
             if not audio_seconds
@@ -181,15 +196,45 @@ class Limiter:
         without either limit gets no such headers. No I/O: computed from the
         memory backend directly, or from the last state this process saw.
         """
+        if self._header_settings is not self._settings:
+            self._header_settings, self._header_specs = self._settings, {}
+        specs = self._header_specs.get(team)
+        if specs is None:
+            specs = self._header_specs[team] = self._header_spec(team)
+        now = self._clock()
+        out: dict[str, str] = {}
+        for key, limit, period, limit_text, (limit_name, remaining_name, reset_name) in specs:
+            if self._peek_now is not None:
+                remaining, reset = self._peek_now(key, limit, period, now)
+            else:
+                remaining, reset = gcra_peek(self._tats.get(key, now), now, limit, period)
+            out[limit_name] = limit_text
+            out[remaining_name] = str(remaining)
+            out[reset_name] = format_reset(reset if not math.isinf(reset) else 0.0)
+        return out
+
+    def _header_spec(self, team: str) -> tuple[_HeaderSpec, ...]:
+        """What :meth:`headers` reads for ``team``: per kind, the counter and the names."""
         team_cfg = self._settings.teams.get(team)
         if team_cfg is None:
-            return {}
+            return ()
         limits = team_cfg.limits
-        now = self._clock()
-        return ratelimit_headers(
-            self._limit_state(team, ("rpd", limits.rpd), ("rpm", limits.rpm), now),
-            self._limit_state(team, ("tpm", limits.tpm), ("tpd", limits.tpd), now),
+        specs: list[_HeaderSpec] = []
+        kinds: tuple[tuple[str, tuple[Metric, int | None], tuple[Metric, int | None]], ...] = (
+            ("requests", ("rpd", limits.rpd), ("rpm", limits.rpm)),
+            ("tokens", ("tpm", limits.tpm), ("tpd", limits.tpd)),
         )
+        for kind, first, second in kinds:
+            metric, limit = first if first[1] is not None else second
+            if limit is None:
+                continue
+            names = (
+                f"x-ratelimit-limit-{kind}",
+                f"x-ratelimit-remaining-{kind}",
+                f"x-ratelimit-reset-{kind}",
+            )
+            specs.append((team_key(team, metric), limit, PERIOD_S[metric], str(limit), names))
+        return tuple(specs)
 
     def observe_upstream(self, model: str, headers: Mapping[str, str]) -> None:
         """Read Groq's ``x-ratelimit-*`` headers; hold new admissions of ``model`` if exhausted."""
@@ -270,23 +315,68 @@ class Limiter:
             raise
         return self._ticket(plan, tuple(taken))
 
+    def _admit_fast(
+        self, memory: MemoryCounters, team: str, model: str, tokens: int
+    ) -> Ticket | None:
+        """A ticket when a rejecting team's request passes everything at once (see
+        :mod:`teamgate.limits.fast_admit`); None, having taken nothing, otherwise."""
+        team_cfg = self._settings.teams.get(team)
+        if team_cfg is None or team_cfg.on_limit != "reject" or model in self._paused_until:
+            return None
+        fast = self._fast_plan(team, model)
+        tats = try_admit(memory, fast, tokens, self._clock())
+        if tats is None:
+            return None
+        for spec, tat in zip(fast.specs, tats, strict=True):
+            self._tats[spec[0]] = tat
+        return self._new_ticket(team, model, tokens, fast.token_checks, fast.slots)
+
+    def _fast_plan(self, team: str, model: str) -> FastPlan:
+        """The (team, model)'s :class:`FastPlan`, built once per settings object."""
+        if self._fast_settings is not self._settings:
+            self._fast_settings, self._fast_plans = self._settings, {}
+        fast = self._fast_plans.get((team, model))
+        if fast is None:
+            if len(self._fast_plans) >= PlanCache.MAX_ENTRIES:
+                self._fast_plans.clear()
+            template = self._plans.plan(self._settings, team, model, 1)
+            fast = self._fast_plans[(team, model)] = FastPlan.of(template)
+        return fast
+
+    @staticmethod
+    def _release_now(memory: MemoryCounters, slots: Sequence[PlannedSlot]) -> None:
+        for slot in slots:
+            memory.release_slot_now(slot.key)
+
     async def _give_back(self, slots: Sequence[PlannedSlot]) -> None:
         for slot in slots:
             await self._counters.release_slot(slot.key)
 
     def _ticket(self, plan: AdmissionPlan, slots: tuple[PlannedSlot, ...]) -> Ticket:
-        team = plan.team
+        token_checks = [p.check for p in plan.checks if p.is_tokens]
+        return self._new_ticket(plan.team, plan.model, plan.tokens, token_checks, slots)
 
+    def _new_ticket(
+        self,
+        team: str,
+        model: str,
+        tokens: int,
+        token_checks: Sequence[RateCheck],
+        slots: tuple[PlannedSlot, ...],
+    ) -> Ticket:
         async def release() -> None:
-            await self._give_back(slots)
-            if slots:
+            if self._memory is not None:
+                self._release_now(self._memory, slots)
+            else:
+                await self._give_back(slots)
+            if slots and self._queues:
                 self._notify(team, any(s.scope in ("org", "org_model") for s in slots))
 
         return Ticket(
             team=team,
-            model=plan.model,
-            reserved_tokens=plan.tokens,
-            token_checks=[p.check for p in plan.checks if p.is_tokens],
+            model=model,
+            reserved_tokens=tokens,
+            token_checks=token_checks,
             refund=self._refund,
             release=release,
             headers=lambda: self.headers(team),
@@ -294,10 +384,15 @@ class Limiter:
 
     async def _refund(self, checks: Sequence[RateCheck], amount: int) -> None:
         now = self._clock()
+        memory = self._memory
         for check in checks:
-            self._tats[check.key] = await self._counters.refund(
-                check.key, check.limit, check.period, amount, now
-            )
+            if memory is not None:
+                tat = memory.refund_now(check.key, check.limit, check.period, amount, now)
+            else:
+                tat = await self._counters.refund(check.key, check.limit, check.period, amount, now)
+            self._tats[check.key] = tat
+        if not self._queues:
+            return  # nobody has ever queued: nobody to wake
         teams = {c.key.split(":", 2)[1] for c in checks if c.key.startswith("team:")}
         if any(c.key.startswith("org:") for c in checks):
             self._notify_all()
@@ -400,24 +495,6 @@ class Limiter:
             queue.notify()
 
     # ---- headers --------------------------------------------------------------------
-
-    def _limit_state(
-        self,
-        team: str,
-        first: tuple[Metric, int | None],
-        second: tuple[Metric, int | None],
-        now: float,
-    ) -> LimitState | None:
-        metric, limit = first if first[1] is not None else second
-        if limit is None:
-            return None
-        key = team_key(team, metric)
-        period = PERIOD_S[metric]
-        if self._peek_now is not None:
-            remaining, reset = self._peek_now(key, limit, period, now)
-        else:
-            remaining, reset = gcra_peek(self._tats.get(key, now), now, limit, period)
-        return LimitState(limit, remaining, reset if not math.isinf(reset) else 0.0)
 
 
 def _raise_if_too_large(plan: AdmissionPlan) -> None:

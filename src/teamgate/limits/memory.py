@@ -16,10 +16,13 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from teamgate.limits.counters import Decision, RateCheck
 from teamgate.limits.gcra import EPSILON_S, gcra_check, gcra_peek, gcra_refund
+
+if TYPE_CHECKING:
+    from teamgate.limits.plan import PlannedSlot
 
 
 class MemoryCounters:
@@ -66,6 +69,27 @@ class MemoryCounters:
             tats=tuple(self._tats.get(c.key, now) for c in checks),
         )
 
+    def try_acquire_now(
+        self, specs: Sequence[tuple[str, int, float, bool]], tokens: int, now: float
+    ) -> list[float] | None:
+        """:meth:`acquire_now` for checks given as ``(key, limit, period, per_token)``,
+        costing ``tokens`` when ``per_token`` else 1, when every one passes: their new
+        TATs, stored. None, having changed nothing, when any would not (or is invalid)."""
+        tats = self._tats
+        new_tats = []
+        for key, limit, period, per_token in specs:
+            cost = tokens if per_token else 1
+            if cost > limit or cost < 0 or limit <= 0:
+                return None
+            tat = tats.get(key, now)
+            new_tat = (tat if tat > now else now) + cost * (period / limit)
+            if new_tat - now - period > EPSILON_S:
+                return None
+            new_tats.append(new_tat)
+        for spec, new_tat in zip(specs, new_tats, strict=True):
+            tats[spec[0]] = new_tat
+        return new_tats
+
     async def acquire(self, checks: Sequence[RateCheck], now: float) -> Decision:
         return self.acquire_now(checks, now)
 
@@ -88,6 +112,24 @@ class MemoryCounters:
     async def peek(self, key: str, limit: int, period: float, now: float) -> tuple[int, float]:
         return self.peek_now(key, limit, period, now)
 
+    def take_slots_now(self, slots: Sequence[PlannedSlot]) -> bool:
+        """Take one of each slot, or (when any is full) none of them: False."""
+        taken_of = self._slots
+        for slot in slots:
+            if taken_of.get(slot.key, 0) >= slot.limit:
+                return False
+        for slot in slots:
+            taken_of[slot.key] = taken_of.get(slot.key, 0) + 1
+        return True
+
+    def release_slot_now(self, key: str) -> None:
+        """Synchronous :meth:`release_slot`."""
+        taken = self._slots.get(key, 0)
+        if taken <= 1:
+            self._slots.pop(key, None)
+        else:
+            self._slots[key] = taken - 1
+
     async def try_take_slot(self, key: str, limit: int) -> bool:
         taken = self._slots.get(key, 0)
         if taken >= limit:
@@ -96,11 +138,7 @@ class MemoryCounters:
         return True
 
     async def release_slot(self, key: str) -> None:
-        taken = self._slots.get(key, 0)
-        if taken <= 1:
-            self._slots.pop(key, None)
-        else:
-            self._slots[key] = taken - 1
+        self.release_slot_now(key)
 
     def slots_taken(self, key: str) -> int:
         """How many slots of ``key`` are taken (for tests and metrics)."""

@@ -42,9 +42,12 @@ class UsageTally:
         if c is None:
             c = self._counts[name] = _Counts(fingerprint, at, at)
         c.requests += 1
-        c.failures += failed
-        c.first = min(c.first, at)
-        c.last = max(c.last, at)
+        if failed:
+            c.failures += 1
+        if at < c.first:
+            c.first = at
+        if at > c.last:
+            c.last = at
         hour = int(at) // 3600 * 3600
         c.by_hour[hour] = c.by_hour.get(hour, 0) + 1
 
