@@ -13,8 +13,8 @@ from teamgate.cli.admin_client import AdminUnavailable, call_admin
 from teamgate.cli.options import add_config, settings_from, with_store
 from teamgate.config.loader import render_summary
 from teamgate.config.schema import Settings
-from teamgate.ledger.summary import UsageGroup
 from teamgate.ledger.store import Store
+from teamgate.ledger.summary import UsageGroup
 from teamgate.pricing import (
     PriceTable,
     format_usd,
