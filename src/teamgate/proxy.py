@@ -308,24 +308,10 @@ async def forward(
             return None, 0, "none"
         facts = read_usage(data)
         if facts.usage is None:
-            usage = Usage(bound, plan.max_completion_tokens)
-            source = "estimated"
+            usage, source = Usage(bound, plan.max_completion_tokens), "estimated"
         else:
             usage, source = facts.usage, "reported"
-        cost = gw.prices.cost(
-            plan.model, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens
-        )
-        record(
-            gw,
-            ex,
-            status=200,
-            usage=usage,
-            cost=cost,
-            groq_id=facts.groq_id,
-            model_served=facts.model,
-            source=source,
-        )
-        return usage, cost, source
+        return charge(gw, ex, plan, usage, source, facts.groq_id, facts.model)
     finally:
         resp.release()
         up_key.last_used = time.time()
@@ -542,6 +528,20 @@ async def relay_stream(
         source = "estimated"
     if broken:
         log.warning("stream for team %s cut (%s); usage %s", ex.key.team, broken, source)
+    return charge(gw, ex, plan, usage, source, meter.groq_id, meter.model, endpoint)
+
+
+def charge(
+    gw: Gateway,
+    ex: Exchange,
+    plan: ChatPlan,
+    usage: Usage,
+    source: str,
+    groq_id: str,
+    model_served: str,
+    endpoint: str = "chat.completions",
+) -> tuple[Usage, int, str]:
+    """Price an answered request and record it; (usage, cost, source) for settling."""
     cost = gw.prices.cost(
         plan.model, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens
     )
@@ -551,8 +551,8 @@ async def relay_stream(
         status=200,
         usage=usage,
         cost=cost,
-        groq_id=meter.groq_id,
-        model_served=meter.model,
+        groq_id=groq_id,
+        model_served=model_served,
         source=source,
         endpoint=endpoint,
     )
