@@ -42,6 +42,14 @@ def config_file(tmp_path: Path, patch: dict[str, object] | None = None) -> Path:
     return path
 
 
+def create_key(cfg: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`teamgate keys create` for analytics/prod with the given extra arguments."""
+    return run_cli(
+        "keys", "create", "--config", cfg, "--team", "analytics", "--env", "prod", *args,
+        cwd=tmp_path,
+    )  # fmt: skip
+
+
 def test_check_valid_and_invalid(tmp_path: Path) -> None:
     ok = run_cli("check", "--config", str(config_file(tmp_path)), cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
@@ -145,22 +153,7 @@ def test_keys_create_rejects_unknown_team_and_env(tmp_path: Path) -> None:
 
 def test_keys_create_with_expiry(tmp_path: Path) -> None:
     cfg = str(config_file(tmp_path))
-    made = run_cli(
-        "keys",
-        "create",
-        "--config",
-        cfg,
-        "--team",
-        "analytics",
-        "--env",
-        "prod",
-        "--purpose",
-        "cron",
-        "--expires",
-        "30d",
-        "--json",
-        cwd=tmp_path,
-    )
+    made = create_key(cfg, tmp_path, "--purpose", "cron", "--expires", "30d", "--json")
     assert made.returncode == 0
     (row,) = orjson.loads(run_cli("keys", "list", "--config", cfg, "--json", cwd=tmp_path).stdout)
     assert 29.9 * 86400 < row["expires_at"] - row["created_at"] <= 30 * 86400
@@ -239,21 +232,7 @@ def test_quick_start_serves_with_the_simulator(tmp_path: Path) -> None:
 
 def test_keys_create_refuses_absurd_expiry(tmp_path: Path) -> None:
     cfg = str(config_file(tmp_path))
-    made = run_cli(
-        "keys",
-        "create",
-        "--config",
-        cfg,
-        "--team",
-        "analytics",
-        "--env",
-        "prod",
-        "--purpose",
-        "cron",
-        "--expires",
-        "99999999999w",
-        cwd=tmp_path,
-    )
+    made = create_key(cfg, tmp_path, "--purpose", "cron", "--expires", "99999999999w")
     assert made.returncode == 2 and "100 years" in made.stderr
     listed = run_cli("keys", "list", "--config", cfg, "--json", cwd=tmp_path)
     assert orjson.loads(listed.stdout) == []  # nothing stored, no secret lost
