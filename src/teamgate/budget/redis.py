@@ -1,7 +1,8 @@
 """Redis :class:`~teamgate.budget.counters.BudgetCounters`: budgets shared by every instance.
 
 Reserve, settle and release are each one Lua script, atomic over the team and
-org scopes (:mod:`teamgate.budget.redis_lua`). Open reservations are leased:
+org scopes (:mod:`teamgate.budget.redis_lua`); concurrent calls share one
+pipeline (:mod:`teamgate.redis_batching`). Open reservations are leased:
 each has an id in a sorted set scored by its lease expiry, renewed every
 ``lease_s / 3`` while the request runs; a SIGKILLed instance's reservations are
 released by the next reserve after at most ``lease_s``, and a late settle of a
@@ -45,6 +46,7 @@ from teamgate.budget.counters import BudgetScope, ReserveOutcome, ReserveResult,
 from teamgate.budget.period import period_named
 from teamgate.errors import StateUnavailable
 from teamgate.limits.redis import REDIS_UNAVAILABLE
+from teamgate.redis_batching import ScriptBatcher
 
 log = logging.getLogger("teamgate.budget")
 
@@ -77,6 +79,7 @@ class RedisBudgetCounters:
         rebuild_delay_s: float = 0.3,
         load_timeout_s: float = 10.0,
         replay_interval_s: float = 0.2,
+        batcher: ScriptBatcher | None = None,
     ) -> None:
         self._client = client
         self._p = prefix + "budget:"
@@ -91,10 +94,11 @@ class RedisBudgetCounters:
         self._known: dict[str, ScopeTotals] = {}
         self.generation = ""  # the last marker generation seen
         self.channel = self._p + "changed"
-        self._reserve = client.register_script(redis_lua.RESERVE)
-        self._settle = client.register_script(redis_lua.SETTLE)
-        self._renew = client.register_script(redis_lua.RENEW)
-        self._load = client.register_script(redis_lua.LOAD)
+        batcher = batcher or ScriptBatcher(client)
+        self._reserve = batcher.script(redis_lua.RESERVE)
+        self._settle = batcher.script(redis_lua.SETTLE)
+        self._renew = batcher.script(redis_lua.RENEW)
+        self._load = batcher.script(redis_lua.LOAD)
         self._task: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
