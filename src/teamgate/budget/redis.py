@@ -20,7 +20,9 @@ undercount by the requests in flight across a Redis data loss.)
 A settle or release that cannot reach Redis is kept and replayed in order
 (it never raises: the request has been answered already). Settles and
 releases ``PUBLISH`` on ``<prefix>budget:changed`` so waiting requests on other
-instances retry at once.
+instances retry at once, but only while some request waits (a reserve that
+answers ``wait`` sets ``<prefix>budget:changed:waiters`` for 5 s): otherwise
+every settle would wake every instance's listener for nothing.
 
 Usage::
 
@@ -94,6 +96,8 @@ class RedisBudgetCounters:
         self._known: dict[str, ScopeTotals] = {}
         self.generation = ""  # the last marker generation seen
         self.channel = self._p + "changed"
+        self.waiters_flag = self.channel + ":waiters"
+        self._publish = (self.channel, self.waiters_flag)
         batcher = batcher or ScriptBatcher(client)
         self._reserve = batcher.script(redis_lua.RESERVE)
         self._settle = batcher.script(redis_lua.SETTLE)
@@ -155,7 +159,7 @@ class RedisBudgetCounters:
         """Apply, in order, the settles and releases Redis could not take when they happened."""
         while self._pending:
             keys, rid, actual, gen = self._pending[0]
-            await self._settle(keys=list(keys), args=[rid, actual, gen, self.channel])
+            await self._settle(keys=list(keys), args=[rid, actual, gen, *self._publish])
             self._pending.pop(0)
 
     @property
@@ -173,7 +177,9 @@ class RedisBudgetCounters:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._load_timeout
         while True:
-            reply = await self._reserve(keys=keys, args=[amount, rid, self.lease_s, *budgets])
+            reply = await self._reserve(
+                keys=keys, args=[amount, rid, self.lease_s, *budgets, self.waiters_flag]
+            )
             if reply[0] != b"unloaded":
                 break
             if loop.time() > deadline:
@@ -211,7 +217,7 @@ class RedisBudgetCounters:
             self._pending.append((keys, rid, actual, gen))
             return self._known_totals(scopes)
         try:
-            reply = await self._settle(keys=list(keys), args=[rid, actual, gen, self.channel])
+            reply = await self._settle(keys=list(keys), args=[rid, actual, gen, *self._publish])
         except REDIS_UNAVAILABLE as exc:
             log.warning("budget settle kept for replay, Redis unavailable: %s", exc)
             self._pending.append((keys, rid, actual, gen))
@@ -226,7 +232,7 @@ class RedisBudgetCounters:
             self._pending.append((keys, "", actual, generation))
             return
         try:
-            await self._settle(keys=list(keys), args=["", actual, generation, self.channel])
+            await self._settle(keys=list(keys), args=["", actual, generation, *self._publish])
         except REDIS_UNAVAILABLE:
             self._pending.append((keys, "", actual, generation))
 
