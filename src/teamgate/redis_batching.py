@@ -1,24 +1,36 @@
 """Lua script calls made concurrently are sent to Redis together, as one pipeline.
 
 Every request of a gateway on Redis makes three script calls (admission,
-reserve, settle), each one a write and a read on a socket of its own. Under
-load, many requests make theirs in the same event-loop iteration: a
-:class:`ScriptBatcher` collects the calls made during one iteration and sends
-them as ONE pipeline (one write, one read of all the replies, one pooled
-connection), in the order they were made. Each script still runs atomically on
-its own; a batch is not a transaction. A lone call is sent at once, exactly as
-before, plus one loop iteration of latency.
+reserve, settle), each one a write and a read on a pooled socket. Under load,
+many requests make theirs at about the same time: a :class:`ScriptBatcher`
+collects the calls and sends them as ONE pipeline (one write, one read of all
+the replies), in the order they were made. Each script still runs atomically
+on its own; a batch is not a transaction.
+
+Two modes:
+
+- ``dedicated=True`` (what the gateway uses): the batcher owns ONE connection
+  and keeps at most one batch in flight on it; the calls made meanwhile form
+  the next batch (so batches grow with the load, like Nagle's algorithm, and
+  no pool checkout, retry wrapper or pipeline object is paid per call). Close
+  it with :meth:`ScriptBatcher.aclose`.
+- ``dedicated=False``: the calls of one event-loop iteration are sent as one
+  pipeline through the client's pool (nothing to close).
+
+A lone call is sent at once, as before, plus one loop iteration of latency.
 
 Errors: a script's own error (``ResponseError``) goes to its caller only; a
 connection error or timeout goes to every call of the batch (each would have
-met it alone too). Scripts unknown to Redis (``NOSCRIPT``, e.g. after a
-restart) are loaded and those calls retried.
+met it alone too) and the connection is dropped (the next batch reconnects).
+Scripts unknown to Redis (``NOSCRIPT``, e.g. after a restart) are loaded and
+those calls retried.
 
 Usage::
 
-    batcher = ScriptBatcher(client)
-    acquire = batcher.script("return redis.call('INCR', KEYS[1])")
-    value = await acquire(keys=["k"], args=[])
+    batcher = ScriptBatcher(client, dedicated=True)
+    incr = batcher.script("return redis.call('INCR', KEYS[1])")
+    value = await incr(keys=["k"], args=[])
+    await batcher.aclose()
 """
 
 from __future__ import annotations
@@ -29,7 +41,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import NoScriptError, ResponseError
 
 _Call = tuple["BatchedScript", Sequence[Any], Sequence[Any], "asyncio.Future[Any]"]
 
@@ -52,10 +65,13 @@ class BatchedScript:
 class ScriptBatcher:
     """Sends the script calls of one event-loop iteration as one pipeline (module docstring)."""
 
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: Redis, *, dedicated: bool = False) -> None:
         self._client = client
+        self._dedicated = dedicated
+        self._conn: AbstractConnection | None = None
         self._queue: list[_Call] = []
         self._sending: set[asyncio.Task[None]] = set()
+        self._draining = False
         self.batches = 0  # pipelines sent (for tests and measurements)
         self.calls = 0
 
@@ -68,17 +84,39 @@ class ScriptBatcher:
     async def call(self, script: BatchedScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        if not self._queue:
+        if self._dedicated:
+            if not self._draining:
+                self._draining = True
+                self._keep(loop.create_task(self._drain()))
+        elif not self._queue:
             loop.call_soon(self._flush)
         self._queue.append((script, keys, args, future))
         return await future
 
+    async def aclose(self) -> None:
+        """Wait for the batches in flight and close the dedicated connection."""
+        if self._sending:
+            await asyncio.gather(*self._sending, return_exceptions=True)
+        if self._conn is not None:
+            await self._conn.disconnect()
+            self._conn = None
+
+    def _keep(self, task: asyncio.Task[None]) -> None:
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                await self._send(batch)
+        finally:
+            self._draining = False
+
     def _flush(self) -> None:
         batch, self._queue = self._queue, []
         if batch:
-            task = asyncio.get_running_loop().create_task(self._send(batch))
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
+            self._keep(asyncio.get_running_loop().create_task(self._send(batch)))
 
     async def _send(self, batch: list[_Call]) -> None:
         self.batches += 1
@@ -112,6 +150,8 @@ class ScriptBatcher:
                 future.set_result(reply)
 
     async def _run(self, batch: Sequence[_Call]) -> list[Any]:
+        if self._dedicated:
+            return await self._run_dedicated(batch)
         if len(batch) == 1:
             script, keys, args, _ = batch[0]
             command = ("EVALSHA", script.sha, len(keys), *keys, *args)
@@ -126,3 +166,21 @@ class ScriptBatcher:
             return list(await pipe.execute(raise_on_error=False))
         finally:
             await pipe.reset()  # type: ignore[no-untyped-call]
+
+    async def _run_dedicated(self, batch: Sequence[_Call]) -> list[Any]:
+        if self._conn is None:
+            self._conn = self._client.connection_pool.make_connection()  # type: ignore[no-untyped-call]
+        conn = self._conn
+        commands = [("EVALSHA", s.sha, len(k), *k, *a) for s, k, a, _ in batch]
+        try:
+            await conn.send_packed_command(conn.pack_commands(commands), check_health=False)
+            replies: list[Any] = []
+            for _ in commands:
+                try:
+                    replies.append(await conn.read_response())
+                except ResponseError as exc:  # this script's error; the reply was read
+                    replies.append(exc)
+        except BaseException:
+            await conn.disconnect(nowait=True)  # half-read replies: start afresh
+            raise
+        return replies

@@ -62,7 +62,7 @@ class SharedState:
         self.settings = settings
         self.client = redis_client(settings.url)
         self._recheck_s = recheck_s
-        self.batcher = ScriptBatcher(self.client)
+        self.batcher = ScriptBatcher(self.client, dedicated=True)
         self.counters = FailoverCounters(
             RedisCounters(
                 self.client, settings.key_prefix, lease_s=settings.lease_s, batcher=self.batcher
@@ -105,6 +105,7 @@ class SharedState:
         await self.counters.close()
         if self.budget is not None:
             await self.budget.close()
+        await self.batcher.aclose()
         await self.client.aclose()
         await self.client.connection_pool.aclose()
 
