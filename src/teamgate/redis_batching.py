@@ -43,6 +43,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 _Call = tuple["BatchedScript", Sequence[Any], Sequence[Any], "asyncio.Future[Any]"]
 
@@ -168,19 +169,43 @@ class ScriptBatcher:
             await pipe.reset()  # type: ignore[no-untyped-call]
 
     async def _run_dedicated(self, batch: Sequence[_Call]) -> list[Any]:
+        pool = self._client.connection_pool
+        timeout = pool.connection_kwargs.get("socket_timeout")
         if self._conn is None:
-            self._conn = self._client.connection_pool.make_connection()  # type: ignore[no-untyped-call]
+            # Without its own socket timeout: one deadline below covers the whole batch
+            # (the per-write ``wait_for`` would cost a Task per batch).
+            kwargs = {**pool.connection_kwargs, "socket_timeout": None}
+            self._conn = pool.connection_class(**kwargs)
         conn = self._conn
-        commands = [("EVALSHA", s.sha, len(k), *k, *a) for s, k, a, _ in batch]
+        packed = b"".join(_pack(("EVALSHA", s.sha, len(k), *k, *a)) for s, k, a, _ in batch)
         try:
-            await conn.send_packed_command(conn.pack_commands(commands), check_health=False)
-            replies: list[Any] = []
-            for _ in commands:
-                try:
-                    replies.append(await conn.read_response())
-                except ResponseError as exc:  # this script's error; the reply was read
-                    replies.append(exc)
-        except BaseException:
+            async with asyncio.timeout(timeout):
+                await conn.send_packed_command(packed, check_health=False)
+                replies: list[Any] = []
+                for _ in batch:
+                    try:
+                        replies.append(await conn.read_response())
+                    except ResponseError as exc:  # this script's error; the reply was read
+                        replies.append(exc)
+        except BaseException as exc:
             await conn.disconnect(nowait=True)  # half-read replies: start afresh
+            if isinstance(exc, TimeoutError) and not isinstance(exc, RedisTimeoutError):
+                raise RedisTimeoutError("Timeout talking to Redis") from None
             raise
         return replies
+
+
+def _pack(args: Sequence[Any]) -> bytes:
+    """One command in RESP (what redis-py's ``pack_command`` makes, for str/bytes/int/float)."""
+    out = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        if isinstance(arg, bytes):
+            data = arg
+        elif isinstance(arg, str):
+            data = arg.encode()
+        elif isinstance(arg, int | float) and not isinstance(arg, bool):
+            data = repr(arg).encode()
+        else:
+            raise TypeError(f"cannot send {type(arg).__name__} to Redis")
+        out.append(b"$%d\r\n%b\r\n" % (len(data), data))
+    return b"".join(out)

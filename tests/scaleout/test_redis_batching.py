@@ -8,6 +8,7 @@ import pytest
 import redis.asyncio as redis_asyncio
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from teamgate.redis_batching import ScriptBatcher
 
@@ -82,3 +83,30 @@ async def test_an_unreachable_redis_fails_every_call_and_the_batcher_recovers() 
     finally:
         await batcher.aclose()
         await client.aclose()
+
+
+async def test_a_silent_redis_times_the_batch_out() -> None:
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)  # reads nothing, never answers
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = redis_asyncio.Redis.from_url(
+        f"redis://127.0.0.1:{port}", socket_timeout=0.2, protocol=2
+    )
+    batcher = ScriptBatcher(client, dedicated=True)
+    try:
+        results = await asyncio.gather(
+            *(batcher.script(INCR)(keys=["k"], args=[1]) for _ in range(2)),
+            return_exceptions=True,
+        )
+        assert all(isinstance(r, RedisTimeoutError) for r in results)
+    finally:
+        await batcher.aclose()
+        await client.aclose()
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()
