@@ -35,6 +35,7 @@ from teamgate.budget.redis import RedisBudgetCounters
 from teamgate.config.schema import RedisSettings
 from teamgate.limits.failover import FailoverCounters
 from teamgate.limits.redis import REDIS_UNAVAILABLE, RedisCounters
+from teamgate.redis_batching import ScriptBatcher
 
 log = logging.getLogger("teamgate.shared")
 
@@ -61,8 +62,11 @@ class SharedState:
         self.settings = settings
         self.client = redis_client(settings.url)
         self._recheck_s = recheck_s
+        self.batcher = ScriptBatcher(self.client, dedicated=True)
         self.counters = FailoverCounters(
-            RedisCounters(self.client, settings.key_prefix, lease_s=settings.lease_s),
+            RedisCounters(
+                self.client, settings.key_prefix, lease_s=settings.lease_s, batcher=self.batcher
+            ),
             mode=settings.failure_mode,
             instances=settings.instances,
         )
@@ -76,6 +80,7 @@ class SharedState:
             spend_source=spend_source,
             timezone=timezone,
             lease_s=self.settings.lease_s,
+            batcher=self.batcher,
         )
         self.budget = FailoverBudgetCounters(
             primary, mode=self.settings.failure_mode, instances=self.settings.instances
@@ -100,6 +105,7 @@ class SharedState:
         await self.counters.close()
         if self.budget is not None:
             await self.budget.close()
+        await self.batcher.aclose()
         await self.client.aclose()
         await self.client.connection_pool.aclose()
 

@@ -157,3 +157,26 @@ async def test_settles_are_kept_and_replayed_when_redis_is_away(redis_prefix: Fi
         assert await c.totals(f"team:a:{PERIOD}") == ScopeTotals(70, 0)
     finally:
         await down.aclose()
+
+
+async def test_settles_publish_only_while_a_reserve_waits(redis_prefix: Fixture) -> None:
+    client, _ = redis_prefix
+    c = make(redis_prefix)
+    s = scopes(100)
+    pubsub = client.pubsub()
+    await pubsub.subscribe(c.channel)
+    await pubsub.get_message(timeout=1.0)  # the subscribe confirmation
+
+    async def published() -> bool:
+        return await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2) is not None
+
+    try:
+        assert (await c.reserve(s, 60)).outcome is ReserveOutcome.OK
+        await c.settle(s, 60, 10)  # nobody waits: no wake-up sent
+        assert not await published()
+        assert (await c.reserve(s, 60)).outcome is ReserveOutcome.OK
+        assert (await c.reserve(s, 60)).outcome is ReserveOutcome.WAIT  # sets the flag
+        await c.release(s, 60)
+        assert await published()
+    finally:
+        await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -1,7 +1,8 @@
 """Redis :class:`~teamgate.budget.counters.BudgetCounters`: budgets shared by every instance.
 
 Reserve, settle and release are each one Lua script, atomic over the team and
-org scopes (:mod:`teamgate.budget.redis_lua`). Open reservations are leased:
+org scopes (:mod:`teamgate.budget.redis_lua`); concurrent calls share one
+pipeline (:mod:`teamgate.redis_batching`). Open reservations are leased:
 each has an id in a sorted set scored by its lease expiry, renewed every
 ``lease_s / 3`` while the request runs; a SIGKILLed instance's reservations are
 released by the next reserve after at most ``lease_s``, and a late settle of a
@@ -19,7 +20,9 @@ undercount by the requests in flight across a Redis data loss.)
 A settle or release that cannot reach Redis is kept and replayed in order
 (it never raises: the request has been answered already). Settles and
 releases ``PUBLISH`` on ``<prefix>budget:changed`` so waiting requests on other
-instances retry at once.
+instances retry at once, but only while some request waits (a reserve that
+answers ``wait`` sets ``<prefix>budget:changed:waiters`` for 5 s): otherwise
+every settle would wake every instance's listener for nothing.
 
 Usage::
 
@@ -45,6 +48,7 @@ from teamgate.budget.counters import BudgetScope, ReserveOutcome, ReserveResult,
 from teamgate.budget.period import period_named
 from teamgate.errors import StateUnavailable
 from teamgate.limits.redis import REDIS_UNAVAILABLE
+from teamgate.redis_batching import ScriptBatcher
 
 log = logging.getLogger("teamgate.budget")
 
@@ -77,6 +81,7 @@ class RedisBudgetCounters:
         rebuild_delay_s: float = 0.3,
         load_timeout_s: float = 10.0,
         replay_interval_s: float = 0.2,
+        batcher: ScriptBatcher | None = None,
     ) -> None:
         self._client = client
         self._p = prefix + "budget:"
@@ -91,10 +96,13 @@ class RedisBudgetCounters:
         self._known: dict[str, ScopeTotals] = {}
         self.generation = ""  # the last marker generation seen
         self.channel = self._p + "changed"
-        self._reserve = client.register_script(redis_lua.RESERVE)
-        self._settle = client.register_script(redis_lua.SETTLE)
-        self._renew = client.register_script(redis_lua.RENEW)
-        self._load = client.register_script(redis_lua.LOAD)
+        self.waiters_flag = self.channel + ":waiters"
+        self._publish = (self.channel, self.waiters_flag)
+        batcher = batcher or ScriptBatcher(client)
+        self._reserve = batcher.script(redis_lua.RESERVE)
+        self._settle = batcher.script(redis_lua.SETTLE)
+        self._renew = batcher.script(redis_lua.RENEW)
+        self._load = batcher.script(redis_lua.LOAD)
         self._task: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
@@ -151,7 +159,7 @@ class RedisBudgetCounters:
         """Apply, in order, the settles and releases Redis could not take when they happened."""
         while self._pending:
             keys, rid, actual, gen = self._pending[0]
-            await self._settle(keys=list(keys), args=[rid, actual, gen, self.channel])
+            await self._settle(keys=list(keys), args=[rid, actual, gen, *self._publish])
             self._pending.pop(0)
 
     @property
@@ -169,7 +177,9 @@ class RedisBudgetCounters:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._load_timeout
         while True:
-            reply = await self._reserve(keys=keys, args=[amount, rid, self.lease_s, *budgets])
+            reply = await self._reserve(
+                keys=keys, args=[amount, rid, self.lease_s, *budgets, self.waiters_flag]
+            )
             if reply[0] != b"unloaded":
                 break
             if loop.time() > deadline:
@@ -207,7 +217,7 @@ class RedisBudgetCounters:
             self._pending.append((keys, rid, actual, gen))
             return self._known_totals(scopes)
         try:
-            reply = await self._settle(keys=list(keys), args=[rid, actual, gen, self.channel])
+            reply = await self._settle(keys=list(keys), args=[rid, actual, gen, *self._publish])
         except REDIS_UNAVAILABLE as exc:
             log.warning("budget settle kept for replay, Redis unavailable: %s", exc)
             self._pending.append((keys, rid, actual, gen))
@@ -222,7 +232,7 @@ class RedisBudgetCounters:
             self._pending.append((keys, "", actual, generation))
             return
         try:
-            await self._settle(keys=list(keys), args=["", actual, generation, self.channel])
+            await self._settle(keys=list(keys), args=["", actual, generation, *self._publish])
         except REDIS_UNAVAILABLE:
             self._pending.append((keys, "", actual, generation))
 

@@ -13,7 +13,10 @@ Layout (``P`` = the prefix):
   reservation was made in, so spend the ledger load already holds is never
   added twice;
 - ``P budget:leases``: sorted set of open reservation ids, score = lease expiry;
-- ``P budget:res``: hash reservation id -> ``amount|scope hash key|...``.
+- ``P budget:res``: hash reservation id -> ``amount|scope hash key|...``;
+- ``P budget:changed:waiters``: exists (5 s) after a reserve answered ``wait``; settles
+  and releases ``PUBLISH`` on ``P budget:changed`` only while it exists (a waiting
+  request retries at least every recheck interval, which renews it).
 
 Reservations whose lease expired (their instance died) are reaped, i.e.
 released, at the start of every reserve. Settling or releasing a reservation
@@ -73,7 +76,8 @@ end
 """
 
 # KEYS: marker, leases, info, scope hashes...
-# ARGV: amount, reservation id, lease_s, then one budget per scope ('' = unlimited).
+# ARGV: amount, reservation id, lease_s, then one budget per scope ('' = unlimited),
+# then (optional) the waiters flag key: set for 5 s on a 'wait' outcome, so settles publish.
 # Reply: {'unloaded'} | {outcome, deciding scope index (1-based, 0 none), generation, totals...}
 RESERVE = (
     _PRELUDE
@@ -92,7 +96,11 @@ for pass = 1, 2 do
       if pass == 2 then used = add(used, big(v[2])) end
       if gt(add(used, amount), big(budget)) then
         local outcome = 'refused'
-        if pass == 2 then outcome = 'wait' end
+        if pass == 2 then
+          outcome = 'wait'
+          local flag = ARGV[4 + scopes]
+          if flag and flag ~= '' then redis.call('SET', flag, '1', 'PX', 5000) end
+        end
         local out = {outcome, i, gen}
         for _, x in ipairs(totals(4)) do out[#out + 1] = x end
         return out
@@ -115,7 +123,8 @@ return out
 
 # KEYS: marker, leases, info, scope hashes...
 # ARGV: reservation id ('' none), actual, generation ('' = whatever is loaded now),
-# channel to PUBLISH the change on ('' none).
+# channel to PUBLISH the change on ('' none), (optional) the waiters flag key: when given,
+# the PUBLISH happens only while it exists (some instance has a request waiting).
 # Drops the reservation if still open; adds ``actual`` to settled only when the month's
 # counter is the one loaded in ``generation``: a reservation made before a Redis data
 # loss is settled by the ledger load instead, so nothing is counted twice.
@@ -128,7 +137,9 @@ local gen = redis.call('GET', KEYS[1])
 if ARGV[2] ~= '0' and gen and (ARGV[3] == '' or ARGV[3] == gen) then
   for i = 4, #KEYS do redis.call('HINCRBY', KEYS[i], 'settled', ARGV[2]) end
 end
-if ARGV[4] and ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], '1') end
+if ARGV[4] and ARGV[4] ~= '' and (not ARGV[5] or redis.call('EXISTS', ARGV[5]) == 1) then
+  redis.call('PUBLISH', ARGV[4], '1')
+end
 return totals(4)
 """
 )

@@ -20,6 +20,7 @@ PostgresStore('postgresql://teamgate:***@db:5432/teamgate')
 from __future__ import annotations
 
 import dataclasses
+import operator
 import re
 import time
 from collections.abc import Sequence
@@ -68,8 +69,13 @@ def _usage_from_row(row: asyncpg.Record) -> UsageRecord:
     return UsageRecord(**values)
 
 
+_USAGE_FIELDS = operator.attrgetter(*(f.name for f in dataclasses.fields(UsageRecord)))
+
+
 def _usage_row(record: UsageRecord) -> tuple[Any, ...]:
-    return dataclasses.astuple(record)
+    """The record's fields in column order (``astuple`` deep-copies each value: 10x slower)."""
+    row: tuple[Any, ...] = _USAGE_FIELDS(record)
+    return row
 
 
 _OWNED_COLUMNS = ", ".join(f.name for f in dataclasses.fields(OwnedObject))

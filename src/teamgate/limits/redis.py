@@ -1,6 +1,8 @@
 """Redis :class:`~teamgate.limits.counters.Counters`: limits shared by every gateway instance.
 
 Each admission decision is ONE atomic ``EVALSHA`` over all its GCRA keys
+(sent with the other script calls of the same loop iteration as one pipeline,
+:mod:`teamgate.redis_batching`)
 (all-or-nothing, see :mod:`teamgate.limits.redis_lua`), with the time taken
 from Redis so every instance uses the same clock (the ``now`` arguments of the
 protocol are ignored). A TAT key expires when its bucket is full again.
@@ -41,6 +43,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from teamgate.limits import redis_lua
 from teamgate.limits.counters import Decision, RateCheck
+from teamgate.redis_batching import ScriptBatcher
 
 log = logging.getLogger("teamgate.limits")
 
@@ -60,7 +63,14 @@ def _float(value: Any) -> float:
 class RedisCounters:
     """GCRA rate counters and leased concurrency slots in Redis. See the module docstring."""
 
-    def __init__(self, client: Redis, prefix: str = "teamgate:", *, lease_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        client: Redis,
+        prefix: str = "teamgate:",
+        *,
+        lease_s: float = 30.0,
+        batcher: ScriptBatcher | None = None,
+    ) -> None:
         if lease_s <= 0:
             raise ValueError("lease_s must be positive")
         self._client = client
@@ -69,11 +79,12 @@ class RedisCounters:
         self._instance = uuid.uuid4().hex[:12]
         self._serial = 0
         self._held: dict[str, list[str]] = {}  # slot key -> this instance's holder ids
-        self._acquire = client.register_script(redis_lua.ACQUIRE)
-        self._refund = client.register_script(redis_lua.REFUND)
-        self._peek = client.register_script(redis_lua.PEEK)
-        self._take = client.register_script(redis_lua.TAKE_SLOT)
-        self._renew = client.register_script(redis_lua.RENEW_SLOTS)
+        batcher = batcher or ScriptBatcher(client)
+        self._acquire = batcher.script(redis_lua.ACQUIRE)
+        self._refund = batcher.script(redis_lua.REFUND)
+        self._peek = batcher.script(redis_lua.PEEK)
+        self._take = batcher.script(redis_lua.TAKE_SLOT)
+        self._renew = batcher.script(redis_lua.RENEW_SLOTS)
         self._task: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
