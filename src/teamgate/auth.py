@@ -12,12 +12,12 @@ Expiry is checked on every lookup against the clock.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import logging
 import time
 from collections.abc import Callable
 
+from teamgate.background import stop_task
 from teamgate.errors import InvalidApiKey
 from teamgate.keys import PREFIX, hash_secret
 from teamgate.ledger.records import ClientKey
@@ -47,11 +47,8 @@ class KeyCache:
         self._task = asyncio.create_task(self._poll(), name="teamgate-key-cache")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
         await self._flush_last_used()
 
     async def refresh(self, *, force: bool = False) -> None:

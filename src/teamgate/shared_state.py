@@ -30,6 +30,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from teamgate.background import stop_task
 from teamgate.budget.failover import FailoverBudgetCounters
 from teamgate.budget.redis import RedisBudgetCounters
 from teamgate.config.schema import RedisSettings
@@ -98,10 +99,7 @@ class SharedState:
             )
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
         await self.counters.close()
         if self.budget is not None:
             await self.budget.close()

@@ -43,6 +43,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from teamgate.background import stop_task
 from teamgate.budget import redis_lua
 from teamgate.budget.counters import BudgetScope, ReserveOutcome, ReserveResult, ScopeTotals
 from teamgate.budget.period import period_named
@@ -125,11 +126,8 @@ class RedisBudgetCounters:
             self._task = asyncio.create_task(self._background(), name="teamgate-budget-leases")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
         with contextlib.suppress(*REDIS_UNAVAILABLE):
             await self.replay()
 

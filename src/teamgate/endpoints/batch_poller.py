@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import logging
 
+from teamgate.background import stop_task
 from teamgate.endpoints.batch_settlement import (
     POLLER_SCOPE,
     batch_owner,
@@ -134,8 +135,5 @@ class BatchPoller:
                 await asyncio.wait_for(self._wake.wait(), self._gw.settings.batches.poll_interval_s)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None

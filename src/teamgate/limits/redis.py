@@ -30,7 +30,6 @@ Redis failures raise redis's ``ConnectionError``/``TimeoutError``; the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import uuid
@@ -41,6 +40,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from teamgate.background import stop_task
 from teamgate.limits import redis_lua
 from teamgate.limits.counters import Decision, RateCheck
 from teamgate.redis_batching import ScriptBatcher
@@ -97,11 +97,8 @@ class RedisCounters:
             self._task = asyncio.create_task(self._renew_forever(), name="teamgate-slot-leases")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     async def _renew_forever(self) -> None:
         while True:

@@ -14,11 +14,11 @@ does all of it now (``teamgate reload``, SIGHUP).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
 
+from teamgate.background import stop_task
 from teamgate.ledger.store import Store
 from teamgate.upstream.keyring import KeyRing, SecretProblem
 
@@ -56,11 +56,8 @@ class UpstreamSync:
         self._task = asyncio.create_task(self._loop(), name="teamgate-upstream-sync")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
         try:
             await self.flush()
         except Exception as exc:
