@@ -410,13 +410,11 @@ class SQLiteStore(SQLiteUpstreamTables):
         return await self._run(self._spend_by_team, period_start, period_end)
 
     def _spend_by_team(self, start: float, end: float) -> list[SpendTotal]:
-        rows = self._db().execute(
-            "SELECT team, SUM(cost_pusd), COUNT(*) FROM usage WHERE ts >= ? AND ts < ? "
-            "GROUP BY team ORDER BY team",
-            (start, end),
-        )
+        # The exact roll-ups answer in milliseconds what a scan of the month's rows
+        # answers in seconds on a big ledger (read at every gateway start).
+        groups = rollup.usage_summary(self._db(), start, end, ("team",), "UTC", None)
         period = _period_label(start, end)
-        return [SpendTotal(team, period, int(cost), int(n)) for team, cost, n in rows]
+        return [SpendTotal(g["team"], period, g.cost_pusd, g.requests) for g in groups]
 
     async def usage_records(self, start: float, end: float) -> list[UsageRecord]:
         return await self._run(self._usage_records, start, end)
