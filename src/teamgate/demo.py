@@ -26,6 +26,7 @@ from teamgate.ledger import open_store
 from teamgate.pricing import format_usd
 from teamgate.serving import ServerThread
 from teamgate.simulator import create_simulator
+from teamgate.text_table import render_table
 
 _WRONG_MODEL = {"analytics": "llama-3.3-70b-versatile", "chatbot": "openai/gpt-oss-120b"}
 
@@ -127,9 +128,7 @@ def run_demo(requests_per_team: int = 30) -> int:
                 f"${budget}" if budget is not None else "-",
             )
         )
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    print("\n".join(render_table(header, rows)))
     return 0
 
 

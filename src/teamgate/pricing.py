@@ -25,6 +25,7 @@ from typing import Literal
 from teamgate.config.schema import Price, Settings
 from teamgate.errors import ConfigError
 from teamgate.price_list import BUILTIN_PRICES
+from teamgate.text_table import render_table
 
 PICO_PER_USD = 10**12
 # Prices are USD per 1M tokens: pUSD per token = USD per 1M x 10**12 / 10**6.
@@ -270,13 +271,4 @@ PRICE_TABLE_HEADER = ("model", "input $/1M", "output $/1M", "source", "checked")
 
 def render_price_table(table: PriceTable) -> str:
     """The table as aligned text (what ``teamgate pricing`` prints), prices right-aligned."""
-    rows = [PRICE_TABLE_HEADER, *table.rows()]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(PRICE_TABLE_HEADER))]
-    lines = []
-    for row in rows:
-        cells = [
-            cell.rjust(widths[i]) if i in (1, 2) else cell.ljust(widths[i])
-            for i, cell in enumerate(row)
-        ]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines) + "\n"
+    return "\n".join(render_table(PRICE_TABLE_HEADER, table.rows(), right={1, 2})) + "\n"

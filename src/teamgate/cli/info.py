@@ -22,6 +22,7 @@ from teamgate.pricing import (
     render_price_table,
     usd_to_pico,
 )
+from teamgate.text_table import render_table
 
 
 def add_commands(sub: Any) -> None:
@@ -100,12 +101,7 @@ def cmd_usage(args: argparse.Namespace) -> int:
         )
         for r in rows
     ]
-    widths = [max(len(row[i]) for row in [header, *table]) for i in range(len(header))]
-    for row in [header, *table]:
-        cells = [row[0].ljust(widths[0])] + [
-            c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
-        ]
-        print("  ".join(cells))
+    print("\n".join(render_table(header, table, right=range(1, len(header)))))
     return 0
 
 

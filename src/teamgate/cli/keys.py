@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from teamgate.cli.options import add_config, settings_from, with_store
+from teamgate.cli.options import add_config, fail, settings_from, with_store
 from teamgate.keys import new_client_key, parse_duration
 from teamgate.ledger.store import Store
+from teamgate.text_table import render_table
 
 
 def add_commands(sub: Any) -> None:
@@ -49,18 +49,13 @@ def add_commands(sub: Any) -> None:
     rotate.set_defaults(func=cmd_rotate)
 
 
-def _fail(message: str) -> int:
-    print(f"teamgate: {message}", file=sys.stderr)
-    return 2
-
-
 def cmd_create(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     team = settings.teams.get(args.team)
     if team is None:
-        return _fail(f"unknown team {args.team!r}; teams: {', '.join(sorted(settings.teams))}")
+        return fail(f"unknown team {args.team!r}; teams: {', '.join(sorted(settings.teams))}")
     if args.env not in team.environments:
-        return _fail(
+        return fail(
             f"team {args.team!r} has no environment {args.env!r}; "
             f"environments: {', '.join(sorted(team.environments))}"
         )
@@ -68,7 +63,7 @@ def cmd_create(args: argparse.Namespace) -> int:
         expires = parse_duration(args.expires) if args.expires else None
         record, secret = new_client_key(args.team, args.env, args.purpose, expires_in_s=expires)
     except ValueError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
 
     async def add(store: Store) -> None:
         await store.add_client_key(record)
@@ -76,7 +71,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     try:
         with_store(settings, add)
     except KeyError:
-        return _fail(
+        return fail(
             f"a live key named {record.name!r} exists; revoke it first or pick another purpose"
         )
     if args.json:
@@ -145,9 +140,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         )
         for k in keys
     ]
-    widths = [max(len(str(r[i])) for r in [header, *rows_t]) for i in range(len(header))]
-    for row in [header, *rows_t]:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    print("\n".join(render_table(header, rows_t)))
     if not rows_t:
         print("(no keys)")
     return 0
@@ -160,7 +153,7 @@ def cmd_revoke(args: argparse.Namespace) -> int:
         return await store.revoke_client_key(args.name, time.time())
 
     if not with_store(settings, revoke):
-        return _fail(f"no live key named {args.name!r}")
+        return fail(f"no live key named {args.name!r}")
     print(f"Revoked {args.name}. Running gateways refuse it within 2 seconds.")
     return 0
 
@@ -173,7 +166,7 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     try:
         grace = parse_duration(args.grace)
     except ValueError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
 
     async def work(store: Store) -> tuple[Any, str, str, float] | None:
         return await rotate_client_key(store, args.name, grace_s=grace)
@@ -181,9 +174,9 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     try:
         done = with_store(settings, work)
     except KeyError as exc:
-        return _fail(str(exc.args[0]))
+        return fail(str(exc.args[0]))
     if done is None:
-        return _fail(f"no live key named {args.name!r}")
+        return fail(f"no live key named {args.name!r}")
     record, secret, old_name, old_expires = done
     if args.json:
         out = {

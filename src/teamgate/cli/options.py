@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -51,3 +52,9 @@ def with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
             await store.close()
 
     return asyncio.run(go())
+
+
+def fail(message: str, code: int = 2) -> int:
+    """Say what went wrong on stderr; the exit status to return."""
+    print(f"teamgate: {message}", file=sys.stderr)
+    return code

@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from teamgate.cli.options import add_config, settings_from, with_store
+from teamgate.cli.options import add_config, fail, settings_from, with_store
 from teamgate.ledger.store import Store
 from teamgate.reports import (
     build_report,
@@ -49,11 +49,6 @@ def add_commands(sub: Any) -> None:
     export.set_defaults(func=cmd_export)
 
 
-def _fail(message: str) -> int:
-    print(f"teamgate: {message}", file=sys.stderr)
-    return 2
-
-
 def _period(args: argparse.Namespace, tz: str) -> ReportPeriod:
     now = time.time()
     if args.report_command == "weekly":
@@ -74,7 +69,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         period = _period(args, settings.org.timezone)
     except ValueError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
 
     async def make(store: Store) -> Report:
         return await build_report(store, settings, period, by=args.by)
@@ -84,11 +79,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     if getattr(args, "send", False):
         url = settings.alerts.webhook_url
         if not url:
-            return _fail("--send needs alerts.webhook_url in the config")
+            return fail("--send needs alerts.webhook_url in the config")
         try:
             asyncio.run(post_webhook(url, slack_message(report)))
         except WebhookFailed as exc:
-            return _fail(f"report not sent: {exc}")
+            return fail(f"report not sent: {exc}")
         print(f"teamgate: report {period.label} sent to the alert webhook", file=sys.stderr)
     return 0
 
@@ -99,7 +94,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         start, end = parse_instant(args.start, tz), parse_instant(args.end, tz)
     except ValueError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
 
     async def run(store: Store) -> int:
         progress = ProgressBar(await store.count_usage(start, end))

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from typing import Any
 
 import orjson
 
-from teamgate.cli.options import add_config, settings_from, with_store
+from teamgate.cli.options import add_config, fail, settings_from, with_store
 from teamgate.keys import parse_duration
 from teamgate.ledger.store import Store
 from teamgate.secrets import SecretResolver
+from teamgate.text_table import render_table
 from teamgate.upstream.operations import (
     KeyStatus,
     OperationRefused,
@@ -62,11 +62,6 @@ def add_commands(sub: Any) -> None:
         "--quiet-period", default="24h", metavar="DURATION", help="idle time required (24h)"
     )
     ret.set_defaults(func=cmd_retire)
-
-
-def _fail(message: str) -> int:
-    print(f"teamgate: {message}", file=sys.stderr)
-    return 1
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -121,9 +116,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         )
         for r in rows
     ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    for row in table:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    print("\n".join(render_table(table[0], table[1:])))
     if any(not r.declared for r in rows):
         print(
             "* added by `teamgate upstream rotate` (kept in the store; add it to the config file)"
@@ -147,7 +140,7 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     try:
         done = with_store(settings, work)
     except OperationRefused as exc:
-        return _fail(str(exc))
+        return fail(str(exc), 1)
     print(f"Groq accepted {done.name} ({done.fingerprint}).")
     print(f"{done.name} is now the preferred active key of project {done.project}.")
     if done.draining:
@@ -166,7 +159,7 @@ def cmd_retire(args: argparse.Namespace) -> int:
     try:
         quiet = parse_duration(args.quiet_period)
     except ValueError as exc:
-        return _fail(str(exc))
+        return fail(str(exc), 1)
 
     async def work(store: Store) -> Retirement:
         return await retire(settings, store, name=args.name, quiet_period_s=quiet, force=args.force)
@@ -174,7 +167,7 @@ def cmd_retire(args: argparse.Namespace) -> int:
     try:
         done = with_store(settings, work)
     except OperationRefused as exc:
-        return _fail(f"not retired: {exc}")
+        return fail(f"not retired: {exc}", 1)
     if done.last_used_at is None:
         idle = "it never served a request"
     else:

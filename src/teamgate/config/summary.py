@@ -11,11 +11,11 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from decimal import Decimal
 
 from teamgate.config.schema import Limits, Settings, TeamConfig
 from teamgate.config.sections import redact_url
+from teamgate.text_table import render_table
 
 _CENT = Decimal("0.01")
 
@@ -61,16 +61,6 @@ def _limits_text(limits: Limits) -> str:
     return ", ".join(f"{n} {v}" for n, v in zip(names, values, strict=True) if v is not None)
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """Left-aligned columns separated by two spaces, with a dashed rule under the headers."""
-    widths = [max(len(row[i]) for row in (headers, *rows)) for i in range(len(headers))]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
-
-    return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
-
-
 def render_summary(settings: Settings) -> str:
     """The multi-line summary of a validated configuration (no trailing newline)."""
     teams = settings.teams.values()
@@ -97,7 +87,7 @@ def render_summary(settings: Settings) -> str:
         for t in teams
     ]
     headers = ["team", "environments", "models allowed", "max tokens/request", "budget/month"]
-    lines += table([*headers, "rpm", "tpm", "concurrency", "on_limit"], team_rows)
+    lines += render_table([*headers, "rpm", "tpm", "concurrency", "on_limit"], team_rows, rule=True)
     org = settings.org
     alerts = settings.alerts
     lines += [
@@ -131,5 +121,7 @@ def render_summary(settings: Settings) -> str:
         for key in env.upstream_keys
     ]
     lines += ["", "upstream keys:"]
-    lines += table(["team", "environment", "groq project", "key", "secret", "state"], key_rows)
+    lines += render_table(
+        ["team", "environment", "groq project", "key", "secret", "state"], key_rows, rule=True
+    )
     return "\n".join(lines)
