@@ -11,12 +11,12 @@ instance role). Errors name the reference and the AWS error code, never a value.
 from __future__ import annotations
 
 import importlib
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
+from teamgate.secrets.lazy_client import LazyClient
 from teamgate.secrets.references import SecretReference, SecretUnavailable
 
 
@@ -56,15 +56,7 @@ class AwsSecretReader:
     """
 
     def __init__(self, client_factory: Callable[[], Any] | None = None) -> None:
-        self._factory = client_factory or _default_client
-        self._client: Any = None
-        self._lock = threading.Lock()
-
-    def _get_client(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                self._client = self._factory()
-            return self._client
+        self._client = LazyClient(client_factory or _default_client)
 
     def read(self, ref: SecretReference, text: str) -> str:
         """The secret's value; ``text`` is the reference as written, for messages."""
@@ -72,7 +64,7 @@ class AwsSecretReader:
         if ref.stage:
             kwargs["VersionStage"] = ref.stage
         try:
-            answer = self._get_client().get_secret_value(**kwargs)
+            answer = self._client.get().get_secret_value(**kwargs)
         except SecretUnavailable:
             raise
         except Exception as exc:  # botocore errors; never include the response text

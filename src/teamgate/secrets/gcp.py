@@ -10,10 +10,10 @@ reference and the error type, never a value.
 from __future__ import annotations
 
 import importlib
-import threading
 from collections.abc import Callable
 from typing import Any
 
+from teamgate.secrets.lazy_client import LazyClient
 from teamgate.secrets.references import SecretReference, SecretUnavailable
 
 
@@ -35,19 +35,11 @@ class GcpSecretReader:
     """
 
     def __init__(self, client_factory: Callable[[], Any] | None = None) -> None:
-        self._factory = client_factory or _default_client
-        self._client: Any = None
-        self._lock = threading.Lock()
-
-    def _get_client(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                self._client = self._factory()
-            return self._client
+        self._client = LazyClient(client_factory or _default_client)
 
     def read(self, ref: SecretReference, text: str) -> str:
         try:
-            answer = self._get_client().access_secret_version(request={"name": ref.target})
+            answer = self._client.get().access_secret_version(request={"name": ref.target})
         except SecretUnavailable:
             raise
         except Exception as exc:  # google.api_core errors; never include the payload
