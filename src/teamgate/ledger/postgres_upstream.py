@@ -128,15 +128,4 @@ class PostgresUpstreamTables:
     async def upstream_key_usage(self, now: float) -> list[UpstreamKeyUsage]:
         since = now - 24 * HOUR_S - HOUR_S
         rows = await self._db().fetch(_SELECT_USAGE, since, now)
-        return [
-            UpstreamKeyUsage(
-                name=row[0],
-                fingerprint=row[1],
-                requests=int(row[2]),
-                failures=int(row[3]),
-                first_used_at=row[4],
-                last_used_at=row[5],
-                requests_24h=int(row[6]),
-            )
-            for row in rows
-        ]
+        return [UpstreamKeyUsage.from_row(row) for row in rows]

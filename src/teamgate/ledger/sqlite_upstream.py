@@ -154,15 +154,4 @@ class SQLiteUpstreamTables:
             "FROM upstream_usage u ORDER BY u.name",
             (since, now),
         )
-        return [
-            UpstreamKeyUsage(
-                name=row[0],
-                fingerprint=row[1],
-                requests=int(row[2]),
-                failures=int(row[3]),
-                first_used_at=row[4],
-                last_used_at=row[5],
-                requests_24h=int(row[6]),
-            )
-            for row in rows
-        ]
+        return [UpstreamKeyUsage.from_row(row) for row in rows]

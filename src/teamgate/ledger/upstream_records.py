@@ -6,7 +6,9 @@ reference (``env:…``, ``file:…``, ``aws-sm:…``, ``gcp-sm:…``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +57,8 @@ class UpstreamKeyUsage:
     first_used_at: float | None
     last_used_at: float | None
     requests_24h: int  # in the hourly buckets that overlap the last 24 hours
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> UpstreamKeyUsage:
+        """From (name, fingerprint, requests, failures, first, last, requests_24h)."""
+        return cls(row[0], row[1], int(row[2]), int(row[3]), row[4], row[5], int(row[6]))
