@@ -40,8 +40,12 @@ MESSAGES = [
 ]
 
 
-def request_body(model: str = MODEL, *, stream: bool = False) -> bytes:
-    body: dict[str, object] = {"model": model, "messages": MESSAGES}
+def request_body(model: str = MODEL, *, stream: bool = False, pad_to: str = "") -> bytes:
+    """The benchmark's chat request; ``pad_to`` is appended to the user's message."""
+    messages = MESSAGES
+    if pad_to:
+        messages = [MESSAGES[0], {**MESSAGES[1], "content": MESSAGES[1]["content"] + pad_to}]
+    body: dict[str, object] = {"model": model, "messages": messages}
     if stream:
         body["stream"] = True
     return orjson.dumps(body)

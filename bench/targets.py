@@ -50,13 +50,26 @@ def start_bare(workdir: Path, upstream: str) -> Service:
     return Service("bare proxy", proc, f"http://127.0.0.1:{port}")
 
 
-def teamgate_config(workdir: Path, upstream: str, port: int) -> str:
-    """The YAML: one team with every control on, limits far out of reach."""
+def teamgate_config(
+    workdir: Path,
+    upstream: str,
+    port: int,
+    *,
+    storage_url: str | None = None,
+    redis_url: str | None = None,
+    redis_prefix: str = "bench:",
+) -> str:
+    """The YAML: one team with every control on, limits far out of reach.
+
+    ``storage_url``: the ledger (SQLite in ``workdir`` by default); ``redis_url``:
+    shared counters and budgets (none by default).
+    """
     limits = {"rpm": 10**9, "tpm": 10**13, "rpd": 10**11, "tpd": 10**15, "concurrency": 100000}
-    config = {
+    storage = storage_url or f"sqlite:///{workdir}/ledger.db"
+    config: dict[str, object] = {
         "server": {"host": "127.0.0.1", "port": port, "grace_period_s": 2},
         "upstream": {"base_url": upstream, "max_connections": 256},
-        "storage": {"url": f"sqlite:///{workdir}/ledger.db", "flush_interval_ms": 100},
+        "storage": {"url": storage, "flush_interval_ms": 100},
         "org": {
             "monthly_budget_usd": 100000000,
             "limits": {"rpm": 10**9, "tpm": 10**13},
@@ -76,15 +89,43 @@ def teamgate_config(workdir: Path, upstream: str, port: int) -> str:
             }
         },
     }
+    if redis_url:
+        config["redis"] = {"url": redis_url, "key_prefix": redis_prefix}
     return json.dumps(config, indent=2)  # JSON is YAML
 
 
-def start_teamgate(workdir: Path, upstream: str) -> Service:
+def start_teamgate(
+    workdir: Path,
+    upstream: str,
+    *,
+    storage_url: str | None = None,
+    redis_url: str | None = None,
+    redis_prefix: str = "bench:",
+    launcher: list[str] | None = None,
+) -> Service:
+    """``launcher``: the command that stands for ``python -m teamgate`` when serving
+    (the memory check's deliberate leak wraps the app that way)."""
     port = free_port()
     conf = workdir / "teamgate.yaml"
-    conf.write_text(teamgate_config(workdir, upstream, port))
+    conf.write_text(
+        teamgate_config(
+            workdir,
+            upstream,
+            port,
+            storage_url=storage_url,
+            redis_url=redis_url,
+            redis_prefix=redis_prefix,
+        )
+    )
     env = {**os.environ, "BENCH_GROQ_KEY": UPSTREAM_KEY}
     env.pop("GROQ_API_KEY", None)
+    if storage_url and not storage_url.startswith("sqlite"):
+        subprocess.run(
+            [sys.executable, "-m", "teamgate", "migrate", "--config", str(conf)],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
     create = ["keys", "create", "--config", str(conf), "--team", "bench", "--env", "prod"]
     created = subprocess.run(
         [sys.executable, "-m", "teamgate", *create, "--purpose", "bench", "--json"],
@@ -94,8 +135,9 @@ def start_teamgate(workdir: Path, upstream: str) -> Service:
     )
     secret = json.loads(created.stdout)["key"]
     log, handle = _log(workdir, "teamgate")
+    command = launcher or [sys.executable, "-m", "teamgate"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "teamgate", "serve", "--config", str(conf)],
+        [*command, "serve", "--config", str(conf)],
         env=env,
         stdout=handle,
         stderr=subprocess.STDOUT,
