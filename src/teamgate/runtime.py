@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from teamgate.alerts import AlertManager
 from teamgate.auth import KeyCache
@@ -22,6 +23,7 @@ from teamgate.config.loader import load_settings
 from teamgate.config.schema import Settings
 from teamgate.endpoints.state import EndpointState
 from teamgate.errors import ConfigError
+from teamgate.extras import import_for, scheme_of
 from teamgate.ledger import open_store
 from teamgate.ledger.shutdown import close_ledger
 from teamgate.ledger.spill import import_spills, spill_folder
@@ -33,10 +35,12 @@ from teamgate.policy import TeamPolicy
 from teamgate.pricing import PriceTable
 from teamgate.request_ids import RequestIds
 from teamgate.secrets import SecretResolver
-from teamgate.shared_state import SharedState
 from teamgate.upstream.client import UpstreamClient
 from teamgate.upstream.keyring import KeyRing
 from teamgate.upstream.sync import UpstreamSync
+
+if TYPE_CHECKING:
+    from teamgate.shared_state import SharedState
 
 log = logging.getLogger("teamgate")
 
@@ -54,7 +58,12 @@ class Gateway:
         self.prices = PriceTable.from_settings(s)
         self.keyring = KeyRing(s, SecretResolver(self.env))
         self.projects = self.keyring.by_env
-        self.shared = SharedState(s.redis) if s.redis.url else None
+        self.shared: SharedState | None = None
+        if s.redis.url:  # redis-py is an extra: imported only when configured
+            shared = import_for(
+                "teamgate.shared_state", "redis", "redis.url", scheme_of(s.redis.url)
+            )
+            self.shared = shared.SharedState(s.redis)
         if self.shared is not None:
             self.limiter = Limiter(s, self.shared.counters, slot_recheck_s=0.2)
         else:

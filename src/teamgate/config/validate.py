@@ -32,11 +32,13 @@ from teamgate.config.sections import (
     read_audio,
     read_batches,
     read_limits,
+    read_logging,
     read_redis,
     read_secrets,
     read_server,
     read_storage,
     read_thresholds,
+    read_tracing,
     read_upstream,
 )
 from teamgate.config.teams import read_teams
@@ -54,6 +56,8 @@ TOP_LEVEL_KEYS = (
     "aliases",
     "audio",
     "batches",
+    "logging",
+    "tracing",
     "teams",
 )
 ORG_FIELDS = (
@@ -101,6 +105,8 @@ def build_settings(
         aliases=dict(catalog.aliases),
         audio=read_audio(problems, top.raw("audio")),
         batches=read_batches(problems, top.raw("batches")),
+        logging=read_logging(problems, top.raw("logging")),
+        tracing=read_tracing(problems, top.raw("tracing")),
         source=source,
     )
     problems.raise_if_any(source)
