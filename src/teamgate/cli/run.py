@@ -185,7 +185,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
             run_with_admin(app, config)  # the admin API on its own address
         else:
-            GracefulServer(config).run()
+            GracefulServer(
+                config, on_drain=app.drain, drain_delay_s=settings.server.drain_delay_s
+            ).run()
     finally:
         if simulator is not None:
             simulator.stop()

@@ -30,6 +30,7 @@ class ServerSettings:
     port: int = 8080
     max_body_bytes: int = 10 * 1024 * 1024
     grace_period_s: float = 30.0
+    drain_delay_s: float = 0.0  # on SIGTERM: /readyz 503 and keep serving this long first
     admin_host: str | None = None  # None: the admin API shares the proxy's address
     admin_port: int | None = None
     # Failed authentications per minute from one client address before each further

@@ -62,6 +62,7 @@ SERVER_FIELDS: dict[str, Check[Any]] = {
     "port": port_number,
     "max_body_bytes": positive_int,
     "grace_period_s": non_negative_number,
+    "drain_delay_s": non_negative_number,
     "admin_host": optional(string),
     "admin_port": optional(port_number),
     "auth_failure_limit": non_negative_int,
