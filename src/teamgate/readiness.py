@@ -66,6 +66,7 @@ class Readiness:
         self.started = False
         self.draining = False
         self._task: asyncio.Task[None] | None = None
+        self._pending: dict[str, asyncio.Future[object]] = {}
 
     @property
     def reason(self) -> str | None:
@@ -102,16 +103,31 @@ class Readiness:
         self.draining = True
         await stop_task(self._task)
         self._task = None
+        pending, self._pending = list(self._pending.values()), {}
+        for call in pending:
+            call.cancel()
+        if pending:  # bounded: a call stuck on a dead host is abandoned, not awaited forever
+            await asyncio.wait(pending, timeout=self.timeout_s)
 
     async def check(self) -> None:
         """Run every probe once (concurrently), recording up and down transitions."""
         await asyncio.gather(*(self._check(p) for p in self.probes))
 
     async def _check(self, probe: Probe) -> None:
+        # Not wait_for: cancelling a call to a dead host can itself hang (a driver
+        # cleaning up over the same dead socket). A call that outlives timeout_s
+        # counts as a failure and is waited on again by the next round.
         fault = self._faults[probe.reason]
-        try:
-            await asyncio.wait_for(probe.call(), self.timeout_s)
-        except Exception as error:  # any failure to answer means "take me out"
+        call = self._pending.pop(probe.reason, None)
+        if call is None:
+            call = asyncio.ensure_future(probe.call())
+        done, _ = await asyncio.wait({call}, timeout=self.timeout_s)
+        if not done:
+            self._pending[probe.reason] = call
+            fault.failed(TimeoutError())
+            return
+        error = call.exception()
+        if error is not None:  # any failure to answer means "take me out"
             fault.failed(error)
         else:
             fault.ok()

@@ -83,7 +83,8 @@ class Gateway:
         if self.store is None:
             self.store = open_store(self.settings.storage.url)
         await self.store.open()
-        self.keys = KeyCache(self.store)
+        repeat_s = self.settings.logging.fault_repeat_s
+        self.keys = KeyCache(self.store, fault_repeat_s=repeat_s)
         await self.keys.start()
         self.ledger = LedgerWriter(
             self.store, flush_interval_s=self.settings.storage.flush_interval_ms / 1000
@@ -149,6 +150,7 @@ class Gateway:
         self.upstream_sync = UpstreamSync(
             self.keyring, self.store, secrets_interval_s=self.settings.secrets.refresh_interval_s
         )
+        self.upstream_sync.fault.repeat_s = self.settings.logging.fault_repeat_s
         await self.upstream_sync.start()
 
     async def reload_upstream_keys(self) -> None:
