@@ -228,7 +228,7 @@ def create_app(
     return TeamgateApp(settings, env=env, store=store, config_path=config_path)
 
 
-def app_from_env() -> TeamgateApp:
+def app_from_env() -> object:
     """The app for ``teamgate serve --workers N`` (uvicorn imports it in every worker).
 
     Reads the config from ``$TEAMGATE_CONFIG``; ``$TEAMGATE_UPSTREAM_URL``, when set,
@@ -246,4 +246,9 @@ def app_from_env() -> TeamgateApp:
         settings = dataclasses.replace(
             settings, upstream=dataclasses.replace(settings.upstream, base_url=upstream)
         )
-    return create_app(settings, config_path=Path(os.environ["TEAMGATE_CONFIG"]))
+    from teamgate.log_format import configure_logging
+    from teamgate.middleware import wrap_for_serving
+
+    configure_logging(settings.logging)
+    app = create_app(settings, config_path=Path(os.environ["TEAMGATE_CONFIG"]))
+    return wrap_for_serving(app)

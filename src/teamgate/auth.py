@@ -87,6 +87,13 @@ class KeyCache:
         self._last_used[key.name] = now
         return key
 
+    def team_of(self, authorization: bytes | str | None) -> str | None:
+        """The team of a live key, else None (for the access log; never raises)."""
+        try:
+            return self.authenticate(authorization).team
+        except InvalidApiKey:
+            return None
+
     def __len__(self) -> int:
         return len(self._by_hash)
 

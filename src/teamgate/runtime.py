@@ -35,6 +35,8 @@ from teamgate.policy import TeamPolicy
 from teamgate.pricing import PriceTable
 from teamgate.request_ids import RequestIds
 from teamgate.secrets import SecretResolver
+from teamgate.tracing import OFF as TRACING_OFF
+from teamgate.tracing import Tracing
 from teamgate.upstream.client import UpstreamClient
 from teamgate.upstream.keyring import KeyRing
 from teamgate.upstream.sync import UpstreamSync
@@ -78,6 +80,7 @@ class Gateway:
         self.endpoints = EndpointState()  # audio prices, open batch reservations
         self.metrics = Metrics()
         self.request_ids = RequestIds()
+        self.tracing: Tracing = TRACING_OFF  # set by middleware.wrap_for_serving
 
     async def open(self) -> None:
         if self.store is None:
