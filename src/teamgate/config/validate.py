@@ -23,7 +23,16 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from teamgate.config.fields import Invalid, Problems, Section, boolean, money, optional, shown
+from teamgate.config.fields import (
+    Invalid,
+    Problems,
+    Section,
+    boolean,
+    checks,
+    money,
+    optional,
+    shown,
+)
 from teamgate.config.models import ModelCatalog, build_catalog, read_model_limits, read_pricing
 from teamgate.config.schema import OrgConfig, Settings, TeamConfig
 from teamgate.config.sections import (
@@ -113,7 +122,8 @@ def build_settings(
     return settings
 
 
-def _time_zone(value: Any) -> str:
+@checks({"type": "string", "minLength": 1})
+def time_zone(value: Any) -> str:
     if isinstance(value, str) and value:
         try:
             ZoneInfo(value)
@@ -140,6 +150,6 @@ def _read_org(
             problems, s.at("models"), s.raw("models"), catalog, used, "no team may use this model"
         ),
         fair_share=s.get("fair_share", boolean, d.fair_share),
-        timezone=s.get("timezone", _time_zone, d.timezone),
+        timezone=s.get("timezone", time_zone, d.timezone),
         alert_thresholds=thresholds,
     )
