@@ -40,6 +40,7 @@ from teamgate.ledger.store import Store
 from teamgate.limits import ClientGone
 from teamgate.models_route import get_model, list_models
 from teamgate.proxy import handle_chat
+from teamgate.readiness import Readiness, gateway_probes
 from teamgate.runtime import Gateway
 from teamgate.team_usage import handle_team_usage
 
@@ -77,6 +78,8 @@ class TeamgateApp:
         self.admin = create_admin_app(self.gateway) if settings.server.admin_port is None else None
         self.auth_throttle = AuthFailureThrottle.from_settings(settings.server)
         self.batch_poller: BatchPoller | None = None  # started with the gateway
+        # /readyz: "starting" until the gateway is open, then its probes decide.
+        self.readiness = Readiness([], repeat_s=settings.logging.fault_repeat_s)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -93,6 +96,7 @@ class TeamgateApp:
                     await self.gateway.open()
                     self.batch_poller = BatchPoller(self.gateway)
                     await self.batch_poller.start()
+                    await self._start_readiness()
                 except Exception as exc:
                     log.exception("gateway failed to start")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
@@ -100,11 +104,27 @@ class TeamgateApp:
                 self._watch_sighup()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                await self.readiness.close()
                 if self.batch_poller is not None:
                     await self.batch_poller.close()
                 await self.gateway.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def _start_readiness(self) -> None:
+        gw = self.gateway
+        assert gw.store is not None
+        redis = gw.shared.client if gw.shared is not None else None
+        probes = gateway_probes(gw.store, redis)
+        draining = self.readiness.draining
+        self.readiness = Readiness(probes, repeat_s=self.settings.logging.fault_repeat_s)
+        await self.readiness.start()
+        if draining:
+            self.readiness.drain()
+
+    def drain(self) -> None:
+        """A stop signal arrived: ``/readyz`` answers 503 ``draining`` from now on."""
+        self.readiness.drain()
 
     def _watch_sighup(self) -> None:
         """SIGHUP reloads the config, where this process may install signal handlers."""
@@ -131,6 +151,10 @@ class TeamgateApp:
                     return
             if path in ("/health", "/healthz"):
                 await send_bytes(send, 200, b'{"status":"ok"}', [JSON])
+                return
+            if path == "/readyz":
+                status, body = self.readiness.answer()
+                await send_bytes(send, status, body, [JSON])
                 return
             if path == "/teamgate/v1/usage":
                 if method != "GET":
@@ -204,7 +228,7 @@ def create_app(
     return TeamgateApp(settings, env=env, store=store, config_path=config_path)
 
 
-def app_from_env() -> TeamgateApp:
+def app_from_env() -> object:
     """The app for ``teamgate serve --workers N`` (uvicorn imports it in every worker).
 
     Reads the config from ``$TEAMGATE_CONFIG``; ``$TEAMGATE_UPSTREAM_URL``, when set,
@@ -222,4 +246,9 @@ def app_from_env() -> TeamgateApp:
         settings = dataclasses.replace(
             settings, upstream=dataclasses.replace(settings.upstream, base_url=upstream)
         )
-    return create_app(settings, config_path=Path(os.environ["TEAMGATE_CONFIG"]))
+    from teamgate.log_format import configure_logging
+    from teamgate.middleware import wrap_for_serving
+
+    configure_logging(settings.logging)
+    app = create_app(settings, config_path=Path(os.environ["TEAMGATE_CONFIG"]))
+    return wrap_for_serving(app)

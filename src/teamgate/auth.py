@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from teamgate.background import stop_task
 from teamgate.errors import InvalidApiKey
+from teamgate.fault_log import FaultLog
 from teamgate.keys import PREFIX, hash_secret
 from teamgate.ledger.records import ClientKey
 from teamgate.ledger.store import Store
@@ -33,8 +34,11 @@ class KeyCache:
         *,
         refresh_s: float = 1.0,
         clock: Callable[[], float] = time.time,
+        fault_repeat_s: float = 30.0,
     ) -> None:
         self._store = store
+        # A store outage: one warning, at most one more every fault_repeat_s, one "recovered".
+        self._fault = FaultLog(log, "key cache: store", repeat_s=fault_repeat_s)
         self._refresh_s = refresh_s
         self._clock = clock
         self._by_hash: dict[str, ClientKey] = {}
@@ -83,6 +87,13 @@ class KeyCache:
         self._last_used[key.name] = now
         return key
 
+    def team_of(self, authorization: bytes | str | None) -> str | None:
+        """The team of a live key, else None (for the access log; never raises)."""
+        try:
+            return self.authenticate(authorization).team
+        except InvalidApiKey:
+            return None
+
     def __len__(self) -> int:
         return len(self._by_hash)
 
@@ -92,8 +103,10 @@ class KeyCache:
             try:
                 await self.refresh()
                 await self._flush_last_used()
-            except Exception:  # the store may be briefly unavailable; keep serving
-                log.exception("key cache refresh failed; serving the cached keys")
+            except Exception as exc:  # the store may be briefly unavailable; keep serving
+                self._fault.failed(exc)
+            else:
+                self._fault.ok()
 
     async def _flush_last_used(self) -> None:
         if self._last_used:

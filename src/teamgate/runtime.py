@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from teamgate.alerts import AlertManager
 from teamgate.auth import KeyCache
@@ -22,6 +23,7 @@ from teamgate.config.loader import load_settings
 from teamgate.config.schema import Settings
 from teamgate.endpoints.state import EndpointState
 from teamgate.errors import ConfigError
+from teamgate.extras import import_for, scheme_of
 from teamgate.ledger import open_store
 from teamgate.ledger.shutdown import close_ledger
 from teamgate.ledger.spill import import_spills, spill_folder
@@ -33,10 +35,14 @@ from teamgate.policy import TeamPolicy
 from teamgate.pricing import PriceTable
 from teamgate.request_ids import RequestIds
 from teamgate.secrets import SecretResolver
-from teamgate.shared_state import SharedState
+from teamgate.tracing import OFF as TRACING_OFF
+from teamgate.tracing import Tracing
 from teamgate.upstream.client import UpstreamClient
 from teamgate.upstream.keyring import KeyRing
 from teamgate.upstream.sync import UpstreamSync
+
+if TYPE_CHECKING:
+    from teamgate.shared_state import SharedState
 
 log = logging.getLogger("teamgate")
 
@@ -54,7 +60,12 @@ class Gateway:
         self.prices = PriceTable.from_settings(s)
         self.keyring = KeyRing(s, SecretResolver(self.env))
         self.projects = self.keyring.by_env
-        self.shared = SharedState(s.redis) if s.redis.url else None
+        self.shared: SharedState | None = None
+        if s.redis.url:  # redis-py is an extra: imported only when configured
+            shared = import_for(
+                "teamgate.shared_state", "redis", "redis.url", scheme_of(s.redis.url)
+            )
+            self.shared = shared.SharedState(s.redis)
         if self.shared is not None:
             self.limiter = Limiter(s, self.shared.counters, slot_recheck_s=0.2)
         else:
@@ -69,12 +80,14 @@ class Gateway:
         self.endpoints = EndpointState()  # audio prices, open batch reservations
         self.metrics = Metrics()
         self.request_ids = RequestIds()
+        self.tracing: Tracing = TRACING_OFF  # set by middleware.wrap_for_serving
 
     async def open(self) -> None:
         if self.store is None:
             self.store = open_store(self.settings.storage.url)
         await self.store.open()
-        self.keys = KeyCache(self.store)
+        repeat_s = self.settings.logging.fault_repeat_s
+        self.keys = KeyCache(self.store, fault_repeat_s=repeat_s)
         await self.keys.start()
         self.ledger = LedgerWriter(
             self.store, flush_interval_s=self.settings.storage.flush_interval_ms / 1000
@@ -140,6 +153,7 @@ class Gateway:
         self.upstream_sync = UpstreamSync(
             self.keyring, self.store, secrets_interval_s=self.settings.secrets.refresh_interval_s
         )
+        self.upstream_sync.fault.repeat_s = self.settings.logging.fault_repeat_s
         await self.upstream_sync.start()
 
     async def reload_upstream_keys(self) -> None:

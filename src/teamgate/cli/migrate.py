@@ -17,6 +17,7 @@ import sys
 from typing import Any
 
 from teamgate.cli.options import add_config, settings_from
+from teamgate.extras import is_postgres_url
 from teamgate.ledger import open_store
 from teamgate.ledger.pg_schema import SchemaMismatch, latest_version
 
@@ -29,13 +30,14 @@ def add_commands(sub: Any) -> None:
 
 async def run_migrate(url: str) -> str:
     """Migrate the store at ``url``; a one-line account of what was done."""
-    from teamgate.ledger.postgres import PostgresStore
-
     store = open_store(url)
-    if not isinstance(store, PostgresStore):
+    if not is_postgres_url(url):
         await store.open()
         await store.close()
         return "SQLite schema is created and checked on open; nothing to migrate"
+    from teamgate.ledger.postgres import PostgresStore  # open_store checked asyncpg
+
+    assert isinstance(store, PostgresStore)
     applied = await store.migrate()
     if not applied:
         return f"{store!r}: schema is up to date (version {latest_version()})"

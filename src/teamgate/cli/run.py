@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gc
+import logging
 import math
 import os
 import sys
@@ -13,8 +14,11 @@ from typing import Any
 
 from teamgate.cli.options import add_config, config_path, settings_from, with_store
 from teamgate.config.schema import Settings
+from teamgate.config.sections import redact_url
 from teamgate.keys import new_client_key
 from teamgate.ledger.store import Store
+
+log = logging.getLogger("teamgate")
 
 
 def add_commands(sub: Any) -> None:
@@ -111,10 +115,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from teamgate.app import create_app
     from teamgate.cli.server import GracefulServer
+    from teamgate.log_format import configure_logging, uvicorn_log_config
+    from teamgate.middleware import wrap_for_serving
     from teamgate.serving import ServerThread
     from teamgate.simulator import create_simulator
 
     settings = settings_from(args)
+    configure_logging(settings.logging)
     if args.workers > 1 and not settings.redis.url:
         print(
             f"teamgate serve: --workers {args.workers} needs redis.url in the config: with "
@@ -143,24 +150,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"Groq simulator at {url}. Answers are simulated; nothing reaches Groq.",
             "Set GROQ_API_KEY (or the config's upstream key variables) to use Groq.",
         ]
-        made = _quickstart_keys(settings)
-        if made:
-            lines.append("Keys created for this store (shown once):")
-            lines += [f"  {name}: {secret}" for name, secret in made]
-        _banner(lines)
+        if settings.logging.format == "json":  # logs are for machines: no secret in them
+            lines.append("Create keys with: teamgate keys create --team T --env E --purpose P")
+            log.warning(" ".join(line.strip() for line in lines))
+        else:
+            made = _quickstart_keys(settings)
+            if made:
+                lines.append("Keys created for this store (shown once):")
+                lines += [f"  {name}: {secret}" for name, secret in made]
+            _banner(lines)
     elif mode == "groq-fallback":
-        print(
-            "teamgate: upstream key variables unset; using GROQ_API_KEY for them", file=sys.stderr
-        )
-    print(
-        f"teamgate: config {config_path(args)}, storage {settings.storage.url}, "
-        f"{len(settings.teams)} teams, upstream {settings.upstream.base_url}",
-        file=sys.stderr,
-        flush=True,
+        log.warning("upstream key variables unset; using GROQ_API_KEY for them")
+    log.info(
+        "config %s, storage %s, %d teams, upstream %s",
+        config_path(args),
+        redact_url(settings.storage.url),
+        len(settings.teams),
+        settings.upstream.base_url,
     )
     app = create_app(settings, env=env, config_path=config_path(args))
     config = uvicorn.Config(
-        app,
+        wrap_for_serving(app),
         host=settings.server.host,
         port=settings.server.port,
         loop="uvloop" if _has_uvloop() else "asyncio",
@@ -172,7 +182,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=math.ceil(settings.server.grace_period_s),
         ssl_certfile=args.ssl_certfile,
         ssl_keyfile=args.ssl_keyfile,
-        log_level="info",
+        log_level=settings.logging.level,
+        log_config=uvicorn_log_config(settings.logging),
     )
     # Everything built so far (modules, settings, the app) lives as long as the
     # process: keep the garbage collector from re-scanning it on every full pass.
@@ -185,7 +196,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
             run_with_admin(app, config)  # the admin API on its own address
         else:
-            GracefulServer(config).run()
+            GracefulServer(
+                config, on_drain=app.drain, drain_delay_s=settings.server.drain_delay_s
+            ).run()
     finally:
         if simulator is not None:
             simulator.stop()
@@ -195,6 +208,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _run_workers(args: argparse.Namespace, settings: Settings, env: dict[str, str]) -> None:
     """Run ``args.workers`` uvicorn worker processes, each building the app from the env."""
     import uvicorn
+
+    from teamgate.log_format import uvicorn_log_config
 
     os.environ.update(env)  # resolved (or simulated) upstream secrets, for the workers
     os.environ["TEAMGATE_CONFIG"] = str(config_path(args))
@@ -213,7 +228,8 @@ def _run_workers(args: argparse.Namespace, settings: Settings, env: dict[str, st
         timeout_graceful_shutdown=int(settings.server.grace_period_s),
         ssl_certfile=args.ssl_certfile,
         ssl_keyfile=args.ssl_keyfile,
-        log_level="info",
+        log_level=settings.logging.level,
+        log_config=uvicorn_log_config(settings.logging),
     )
 
 

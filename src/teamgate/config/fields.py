@@ -21,10 +21,11 @@ import difflib
 import json
 import math
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from teamgate.errors import ConfigError
@@ -35,6 +36,44 @@ T = TypeVar("T")
 # only keys with spaces, brackets or quotes (or empty ones) are bracketed.
 _PLAIN_KEY = re.compile(r"^[^\[\]\s\"']+$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+# JSON Schema fragments shared by several checks.
+DECIMAL_PATTERN = r"^\s*\+?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
+NOT_BLANK = r"\S"
+HTTP_URL_PATTERN = r"^https?://[^/?#\s]+"
+FINITE = {"maximum": sys.float_info.max}  # 10**400 is an integer JSON Schema would take
+
+
+class Check(Generic[T]):
+    """A check of one raw value, and the JSON Schema of the values it accepts.
+
+    Calling it checks (``Invalid`` on a problem); ``json_schema`` is what
+    ``teamgate schema`` publishes for the keys read through it, so the schema
+    and the loader cannot drift apart. Some rules (decimal places, cross-field
+    rules) are narrower than the schema can say; the loader has the last word.
+    """
+
+    def __init__(self, run: Callable[[Any], T], json_schema: Mapping[str, Any]) -> None:
+        self._run = run
+        self.json_schema: dict[str, Any] = dict(json_schema)
+        self.__doc__ = run.__doc__
+        self.__name__ = run.__name__
+
+    def __call__(self, value: Any) -> T:
+        return self._run(value)
+
+    def __repr__(self) -> str:
+        return f"Check({self.__name__})"
+
+
+def checks(json_schema: Mapping[str, Any]) -> Callable[[Callable[[Any], T]], Check[T]]:
+    """Decorate a check function with the JSON Schema of what it accepts."""
+
+    def wrap(run: Callable[[Any], T]) -> Check[T]:
+        return Check(run, json_schema)
+
+    return wrap
 
 
 class Invalid(Exception):
@@ -180,6 +219,10 @@ class Section:
             self.problems.add(self.at(key), str(problem))
             return default
 
+    def read(self, fields: Mapping[str, Check[Any]], defaults: object) -> dict[str, Any]:
+        """Every key of ``fields`` read through its check; absent keys: ``defaults``'s value."""
+        return {key: self.get(key, check, getattr(defaults, key)) for key, check in fields.items()}
+
     def require(self, key: str, check: Callable[[Any], T], default: T) -> T:
         if key not in self.data:
             self.problems.add(self.at(key), "is required")
@@ -187,13 +230,13 @@ class Section:
         return self.get(key, check, default)
 
 
-def optional(check: Callable[[Any], T]) -> Callable[[Any], T | None]:
+def optional(check: Check[T]) -> Check[T | None]:
     """``check`` that also accepts ``null``."""
 
     def check_or_none(value: Any) -> T | None:
         return None if value is None else check(value)
 
-    return check_or_none
+    return Check(check_or_none, {"anyOf": [check.json_schema, {"type": "null"}]})
 
 
 def _is_number(value: object) -> bool:
@@ -206,42 +249,49 @@ def _is_number(value: object) -> bool:
         return False
 
 
+@checks({"type": "integer", "minimum": 1})
 def positive_int(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
     raise Invalid(f"must be a positive integer, got {shown(value)}")
 
 
+@checks({"type": "integer", "minimum": 0})
 def non_negative_int(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     raise Invalid(f"must be an integer >= 0, got {shown(value)}")
 
 
+@checks({"type": "integer", "minimum": 0, "maximum": 65535})
 def port_number(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 65535:
         return value
     raise Invalid(f"must be a port number in 0..65535 (0: pick a free port), got {shown(value)}")
 
 
+@checks({"type": "number", "exclusiveMinimum": 0, **FINITE})
 def positive_number(value: Any) -> float:
     if _is_number(value) and value > 0:
         return float(value)
     raise Invalid(f"must be a positive number, got {shown(value)}")
 
 
+@checks({"type": "number", "minimum": 0, **FINITE})
 def non_negative_number(value: Any) -> float:
     if _is_number(value) and value >= 0:
         return float(value)
     raise Invalid(f"must be a number >= 0, got {shown(value)}")
 
 
+@checks({"type": "boolean"})
 def boolean(value: Any) -> bool:
     if isinstance(value, bool):
         return value
     raise Invalid(f"must be true or false, got {shown(value)}")
 
 
+@checks({"type": "string", "pattern": NOT_BLANK})
 def string(value: Any) -> str:
     if not isinstance(value, str):
         raise Invalid(f"must be a string, got {shown(value)}")
@@ -250,13 +300,14 @@ def string(value: Any) -> str:
     return value
 
 
+@checks({"type": "string", "pattern": _ENV_NAME.pattern})
 def env_var_name(value: Any) -> str:
     if isinstance(value, str) and _ENV_NAME.match(value):
         return value
     raise Invalid(f"must be an environment variable name, got {shown(value)}")
 
 
-def choice(*options: str) -> Callable[[Any], str]:
+def choice(*options: str) -> Check[str]:
     """A check that accepts exactly one of ``options``."""
 
     def check_choice(value: Any) -> str:
@@ -264,9 +315,10 @@ def choice(*options: str) -> Callable[[Any], str]:
             return value
         raise Invalid(f"must be one of {', '.join(options)}, got {shown(value)}")
 
-    return check_choice
+    return Check(check_choice, {"enum": list(options)})
 
 
+@checks({"type": "string", "pattern": HTTP_URL_PATTERN})
 def http_url(value: Any) -> str:
     """An ``http://`` or ``https://`` URL with a host; a trailing ``/`` is dropped."""
     if isinstance(value, str):
@@ -276,6 +328,7 @@ def http_url(value: Any) -> str:
     raise Invalid(f"must be an http(s) URL, got {shown(value)}")
 
 
+@checks({"type": "string", "pattern": HTTP_URL_PATTERN})
 def secret_http_url(value: Any) -> str:
     """Like :func:`http_url`, but the value (which may hold a token) is never shown."""
     try:
@@ -301,6 +354,14 @@ def _decimal_places(amount: Decimal) -> int:
     return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
+@checks(
+    {
+        "anyOf": [
+            {"type": "number", "minimum": 0, **FINITE},
+            {"type": "string", "pattern": DECIMAL_PATTERN},
+        ]
+    }
+)
 def money(value: Any) -> Decimal:
     """A USD amount >= 0, exact: ``Decimal(str(value))``, never a float."""
     amount = _decimal(value, "an amount in USD >= 0")
@@ -309,6 +370,15 @@ def money(value: Any) -> Decimal:
     return amount
 
 
+@checks(
+    {
+        "anyOf": [
+            {"type": "number", "enum": [0]},
+            {"type": "number", "minimum": 0.000001, **FINITE},  # else > 6 decimals
+            {"type": "string", "pattern": DECIMAL_PATTERN},
+        ]
+    }
+)
 def price_amount(value: Any) -> Decimal:
     """USD per 1M tokens, >= 0, at most 6 decimal places (one picodollar a token)."""
     amount = _decimal(value, "a price in USD per 1M tokens >= 0")
@@ -317,6 +387,7 @@ def price_amount(value: Any) -> Decimal:
     return amount
 
 
+@checks({"type": "string", "format": "date"})
 def iso_date(value: Any) -> date:
     """A ``YYYY-MM-DD`` day (YAML parses an unquoted one into a date already)."""
     if isinstance(value, date) and type(value) is date:
@@ -329,6 +400,7 @@ def iso_date(value: Any) -> date:
     raise Invalid(f"must be a date YYYY-MM-DD, got {shown(value)}")
 
 
+@checks({"type": "number", "exclusiveMinimum": 0, "maximum": 1})
 def fraction(value: Any) -> Decimal:
     """A fraction in (0, 1], exact; ``50`` gets a hint to write ``0.5``."""
     amount = _decimal(value, "a fraction in (0, 1]") if _is_number(value) else None

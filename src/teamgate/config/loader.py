@@ -24,6 +24,7 @@ from teamgate.config.schema import Settings
 from teamgate.config.summary import render_summary
 from teamgate.config.validate import build_settings, parse_settings
 from teamgate.errors import ConfigError
+from teamgate.extras import check_settings as check_extras
 
 CONFIG_PATH_VARIABLE = "TEAMGATE_CONFIG"
 EXAMPLE_FILE_NAME = "teamgate.example.yaml"
@@ -105,4 +106,6 @@ def load_settings(path: str | Path | None, env: Mapping[str, str] | None = None)
             "", f"{file}: the config must be a mapping of sections (teams:, upstream:, ...)"
         )
     origins = apply_env_overrides(data, environ)
-    return build_settings(data, source=str(file), origins=origins)
+    settings = build_settings(data, source=str(file), origins=origins)
+    check_extras(settings)  # postgresql:// without asyncpg: one line naming the extra
+    return settings

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from teamgate.config.fields import (
+    Check,
     Problems,
     Section,
     as_mapping,
@@ -36,12 +38,20 @@ DEFAULT_PRICE_KEY = "default"
 _ZERO = price_amount(0)
 
 
+PRICE_FIELDS: dict[str, Check[Any]] = {
+    "input": price_amount,  # required
+    "output": price_amount,  # required
+    "checked": optional(iso_date),
+}
+PRICE_REQUIRED = ("input", "output")
+
+
 def read_price(problems: Problems, path: str, value: object) -> Price:
-    s = Section(problems, path, value, known=("input", "output", "checked"))
+    s = Section(problems, path, value, known=tuple(PRICE_FIELDS))
     return Price(
-        input=s.require("input", price_amount, _ZERO),
-        output=s.require("output", price_amount, _ZERO),
-        checked=s.get("checked", optional(iso_date), None),
+        input=s.require("input", PRICE_FIELDS["input"], _ZERO),
+        output=s.require("output", PRICE_FIELDS["output"], _ZERO),
+        checked=s.get("checked", PRICE_FIELDS["checked"], None),
     )
 
 

@@ -18,6 +18,8 @@ OnLimit = Literal["queue", "reject"]
 KeyState = Literal["active", "draining", "retired"]
 FailureMode = Literal["closed", "open"]
 KeySelection = Literal["first", "round_robin"]
+LogFormat = Literal["text", "json"]
+LogLevel = Literal["debug", "info", "warning", "error"]
 
 DEFAULT_THRESHOLDS: tuple[Decimal, ...] = (Decimal("0.5"), Decimal("0.8"), Decimal("0.95"))
 
@@ -28,6 +30,7 @@ class ServerSettings:
     port: int = 8080
     max_body_bytes: int = 10 * 1024 * 1024
     grace_period_s: float = 30.0
+    drain_delay_s: float = 0.0  # on SIGTERM: /readyz 503 and keep serving this long first
     admin_host: str | None = None  # None: the admin API shares the proxy's address
     admin_port: int | None = None
     # Failed authentications per minute from one client address before each further
@@ -123,6 +126,26 @@ class BatchSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class LoggingSettings:
+    """``format``: ``text`` lines or ``json`` (one object per line). ``access_log``: one
+    line per request. ``fault_repeat_s``: an outage (store, Redis) is logged once, then
+    at most this often while it lasts, then once more when it is over."""
+
+    format: LogFormat = "text"
+    level: LogLevel = "info"
+    access_log: bool = False
+    fault_repeat_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class TracingSettings:
+    """OpenTelemetry traces (the ``otel`` extra); off while ``otlp_endpoint`` is null."""
+
+    otlp_endpoint: str | None = None  # OTLP/HTTP, e.g. http://collector:4318/v1/traces
+    service_name: str = "teamgate"
+
+
+@dataclass(frozen=True, slots=True)
 class Price:
     """USD per 1M tokens (input, output), and the day the figure was last checked."""
 
@@ -190,4 +213,6 @@ class Settings:
     aliases: dict[str, str] = field(default_factory=dict)
     audio: AudioSettings = field(default_factory=AudioSettings)
     batches: BatchSettings = field(default_factory=BatchSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    tracing: TracingSettings = field(default_factory=TracingSettings)
     source: str = ""  # the file it came from, for messages

@@ -15,7 +15,7 @@ import importlib.util
 import re
 from typing import Any
 
-from teamgate.config.fields import Invalid
+from teamgate.config.fields import Invalid, checks
 
 SECRET_SCHEMES = ("env", "file", "aws-sm", "gcp-sm")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -35,6 +35,13 @@ def module_available(name: str) -> bool:
         return False
 
 
+@checks(
+    {
+        "type": "string",
+        "pattern": r"^(env:[A-Za-z_][A-Za-z0-9_]*|(file|aws-sm):.*\S.*"
+        r"|gcp-sm:projects/[^/]+/secrets/[^/]+(/versions/[^/]+)?)$",
+    }
+)
 def check_secret_reference(value: Any) -> str:
     """``value`` if it is a well-formed reference whose client library is installed."""
     if not isinstance(value, str):

@@ -12,15 +12,17 @@ settings object (defaults stand in for fields with problems).
 
 from __future__ import annotations
 
-import dataclasses
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 from teamgate.config.fields import (
+    Check,
     Invalid,
     Problems,
     Section,
     as_list,
+    boolean,
+    checks,
     choice,
     env_var_name,
     fraction,
@@ -41,13 +43,13 @@ from teamgate.config.schema import (
     AlertSettings,
     AudioSettings,
     BatchSettings,
-    FailureMode,
-    KeySelection,
     Limits,
+    LoggingSettings,
     RedisSettings,
     SecretSettings,
     ServerSettings,
     StorageSettings,
+    TracingSettings,
     UpstreamSettings,
 )
 
@@ -55,21 +57,22 @@ STORAGE_PREFIXES = ("sqlite:///", "sqlite://:memory:", "postgresql://", "postgre
 LIMIT_FIELDS = ("rpm", "tpm", "rpd", "tpd", "concurrency", "ash", "asd")
 
 
+SERVER_FIELDS: dict[str, Check[Any]] = {
+    "host": string,
+    "port": port_number,
+    "max_body_bytes": positive_int,
+    "grace_period_s": non_negative_number,
+    "drain_delay_s": non_negative_number,
+    "admin_host": optional(string),
+    "admin_port": optional(port_number),
+    "auth_failure_limit": non_negative_int,
+    "auth_failure_delay_s": non_negative_number,
+}
+
+
 def read_server(problems: Problems, value: object) -> ServerSettings:
-    d = ServerSettings()
-    s = Section(problems, "server", value, known=_fields(d))
-    server = ServerSettings(
-        host=s.get("host", string, d.host),
-        port=s.get("port", port_number, d.port),
-        max_body_bytes=s.get("max_body_bytes", positive_int, d.max_body_bytes),
-        grace_period_s=s.get("grace_period_s", non_negative_number, d.grace_period_s),
-        admin_host=s.get("admin_host", optional(string), d.admin_host),
-        admin_port=s.get("admin_port", optional(port_number), d.admin_port),
-        auth_failure_limit=s.get("auth_failure_limit", non_negative_int, d.auth_failure_limit),
-        auth_failure_delay_s=s.get(
-            "auth_failure_delay_s", non_negative_number, d.auth_failure_delay_s
-        ),
-    )
+    s = Section(problems, "server", value, known=tuple(SERVER_FIELDS))
+    server = ServerSettings(**s.read(SERVER_FIELDS, ServerSettings()))
     same_host = server.admin_host in (None, server.host)
     if same_host and server.admin_port and server.admin_port == server.port:
         problems.add(
@@ -80,6 +83,7 @@ def read_server(problems: Problems, value: object) -> ServerSettings:
     return server
 
 
+@checks({"allOf": [http_url.json_schema, {"not": {"pattern": "/openai/v1/?$"}}]})
 def _base_url(value: Any) -> str:
     url = http_url(value)
     if url.endswith("/openai/v1"):
@@ -87,25 +91,20 @@ def _base_url(value: Any) -> str:
     return url
 
 
+UPSTREAM_FIELDS: dict[str, Check[Any]] = {
+    "base_url": _base_url,
+    "timeout_s": positive_number,
+    "connect_timeout_s": positive_number,
+    "max_connections": positive_int,
+    "retry_429_deadline_s": non_negative_number,
+    "key_selection": choice("first", "round_robin"),
+    "failed_key_backoff_s": non_negative_number,
+}
+
+
 def read_upstream(problems: Problems, value: object) -> UpstreamSettings:
-    d = UpstreamSettings()
-    s = Section(problems, "upstream", value, known=_fields(d))
-    return UpstreamSettings(
-        base_url=s.get("base_url", _base_url, d.base_url),
-        timeout_s=s.get("timeout_s", positive_number, d.timeout_s),
-        connect_timeout_s=s.get("connect_timeout_s", positive_number, d.connect_timeout_s),
-        max_connections=s.get("max_connections", positive_int, d.max_connections),
-        retry_429_deadline_s=s.get(
-            "retry_429_deadline_s", non_negative_number, d.retry_429_deadline_s
-        ),
-        key_selection=cast(
-            KeySelection,
-            s.get("key_selection", choice("first", "round_robin"), str(d.key_selection)),
-        ),
-        failed_key_backoff_s=s.get(
-            "failed_key_backoff_s", non_negative_number, d.failed_key_backoff_s
-        ),
-    )
+    s = Section(problems, "upstream", value, known=tuple(UPSTREAM_FIELDS))
+    return UpstreamSettings(**s.read(UPSTREAM_FIELDS, UpstreamSettings()))
 
 
 def redact_url(url: str) -> str:
@@ -121,6 +120,7 @@ def redact_url(url: str) -> str:
     return f"{scheme}://{user}{':***' if colon else ''}@{host}{slash}{path}"
 
 
+@checks({"type": "string", "pattern": "^(sqlite:///.|sqlite://:memory:|postgres(ql)?://)"})
 def _storage_url(value: Any) -> str:
     if isinstance(value, str) and value.startswith(STORAGE_PREFIXES):
         if value == "sqlite:///":
@@ -130,16 +130,19 @@ def _storage_url(value: Any) -> str:
     raise Invalid(f"must start with {', '.join(STORAGE_PREFIXES)}, got {got}")
 
 
+STORAGE_FIELDS: dict[str, Check[Any]] = {
+    "url": _storage_url,
+    "flush_interval_ms": positive_int,
+    "max_pending_records": positive_int,
+}
+
+
 def read_storage(problems: Problems, value: object) -> StorageSettings:
-    d = StorageSettings()
-    s = Section(problems, "storage", value, known=_fields(d))
-    return StorageSettings(
-        url=s.get("url", _storage_url, d.url),
-        flush_interval_ms=s.get("flush_interval_ms", positive_int, d.flush_interval_ms),
-        max_pending_records=s.get("max_pending_records", positive_int, d.max_pending_records),
-    )
+    s = Section(problems, "storage", value, known=tuple(STORAGE_FIELDS))
+    return StorageSettings(**s.read(STORAGE_FIELDS, StorageSettings()))
 
 
+@checks({"type": "string", "pattern": "^rediss?://"})
 def _redis_url(value: Any) -> str:
     if isinstance(value, str) and value.startswith(("redis://", "rediss://")):
         return value
@@ -147,24 +150,26 @@ def _redis_url(value: Any) -> str:
     raise Invalid(f"must be a redis:// or rediss:// URL or null, got {got}")
 
 
+REDIS_FIELDS: dict[str, Check[Any]] = {
+    "url": optional(_redis_url),
+    "failure_mode": choice("closed", "open"),
+    "instances": positive_int,
+    "key_prefix": string,
+    "lease_s": positive_number,
+}
+
+
 def read_redis(problems: Problems, value: object) -> RedisSettings:
-    d = RedisSettings()
-    s = Section(problems, "redis", value, known=_fields(d))
-    return RedisSettings(
-        url=s.get("url", optional(_redis_url), d.url),
-        failure_mode=cast(
-            FailureMode, s.get("failure_mode", choice("closed", "open"), str(d.failure_mode))
-        ),
-        instances=s.get("instances", positive_int, d.instances),
-        key_prefix=s.get("key_prefix", string, d.key_prefix),
-        lease_s=s.get("lease_s", positive_number, d.lease_s),
-    )
+    s = Section(problems, "redis", value, known=tuple(REDIS_FIELDS))
+    return RedisSettings(**s.read(REDIS_FIELDS, RedisSettings()))
+
+
+ADMIN_FIELDS: dict[str, Check[Any]] = {"key_env": env_var_name}
 
 
 def read_admin(problems: Problems, value: object) -> AdminSettings:
-    d = AdminSettings()
-    s = Section(problems, "admin", value, known=_fields(d))
-    return AdminSettings(key_env=s.get("key_env", env_var_name, d.key_env))
+    s = Section(problems, "admin", value, known=tuple(ADMIN_FIELDS))
+    return AdminSettings(**s.read(ADMIN_FIELDS, AdminSettings()))
 
 
 def read_thresholds(problems: Problems, path: str, value: object) -> tuple[Decimal, ...]:
@@ -186,64 +191,81 @@ def read_thresholds(problems: Problems, path: str, value: object) -> tuple[Decim
     return tuple(found)
 
 
+ALERTS_FIELDS = ("thresholds", "webhook_url")
+WEBHOOK_URL = optional(secret_http_url)
+
+
 def read_alerts(problems: Problems, value: object) -> AlertSettings:
     d = AlertSettings()
-    s = Section(problems, "alerts", value, known=_fields(d))
+    s = Section(problems, "alerts", value, known=ALERTS_FIELDS)
     thresholds = d.thresholds  # absent or null: the defaults; []: no alerts
     if s.raw("thresholds") is not None:
         thresholds = read_thresholds(problems, s.at("thresholds"), s.raw("thresholds"))
     return AlertSettings(
         thresholds=thresholds,
-        webhook_url=s.get("webhook_url", optional(secret_http_url), d.webhook_url),
+        webhook_url=s.get("webhook_url", WEBHOOK_URL, d.webhook_url),
     )
+
+
+SECRETS_FIELDS: dict[str, Check[Any]] = {"refresh_interval_s": positive_number}
 
 
 def read_secrets(problems: Problems, value: object) -> SecretSettings:
-    d = SecretSettings()
-    s = Section(problems, "secrets", value, known=_fields(d))
-    return SecretSettings(
-        refresh_interval_s=s.get("refresh_interval_s", positive_number, d.refresh_interval_s)
-    )
+    s = Section(problems, "secrets", value, known=tuple(SECRETS_FIELDS))
+    return SecretSettings(**s.read(SECRETS_FIELDS, SecretSettings()))
+
+
+LIMITS_FIELDS: dict[str, Check[Any]] = {
+    **{name: optional(positive_int) for name in LIMIT_FIELDS},
+    "max_queue_wait_s": non_negative_number,
+}
 
 
 def read_limits(problems: Problems, path: str, value: object) -> Limits:
     """``{rpm, tpm, rpd, tpd, concurrency, ash, asd}`` positive integers or null,
     ``max_queue_wait_s``. ``ash``/``asd``: audio seconds per hour/day."""
-    d = Limits()
-    s = Section(problems, path, value, known=(*LIMIT_FIELDS, "max_queue_wait_s"))
-    counts = {name: s.get(name, optional(positive_int), None) for name in LIMIT_FIELDS}
-    return Limits(
-        rpm=counts["rpm"],
-        tpm=counts["tpm"],
-        rpd=counts["rpd"],
-        tpd=counts["tpd"],
-        concurrency=counts["concurrency"],
-        max_queue_wait_s=s.get("max_queue_wait_s", non_negative_number, d.max_queue_wait_s),
-        ash=counts["ash"],
-        asd=counts["asd"],
-    )
+    s = Section(problems, path, value, known=tuple(LIMITS_FIELDS))
+    return Limits(**s.read(LIMITS_FIELDS, Limits()))
+
+
+AUDIO_FIELDS: dict[str, Check[Any]] = {
+    "max_unreadable_duration_s": optional(positive_number),
+    "max_file_bytes": positive_int,
+}
+BATCHES_FIELDS: dict[str, Check[Any]] = {"poll_interval_s": positive_number}
 
 
 def read_audio(problems: Problems, value: object) -> AudioSettings:
     """``audio: {max_unreadable_duration_s: null | seconds > 0, max_file_bytes}``."""
-    d = AudioSettings()
-    s = Section(problems, "audio", value, known=_fields(d))
-    return AudioSettings(
-        max_unreadable_duration_s=s.get(
-            "max_unreadable_duration_s", optional(positive_number), d.max_unreadable_duration_s
-        ),
-        max_file_bytes=s.get("max_file_bytes", positive_int, d.max_file_bytes),
-    )
+    s = Section(problems, "audio", value, known=tuple(AUDIO_FIELDS))
+    return AudioSettings(**s.read(AUDIO_FIELDS, AudioSettings()))
 
 
 def read_batches(problems: Problems, value: object) -> BatchSettings:
     """``batches: {poll_interval_s: seconds > 0}``."""
-    d = BatchSettings()
-    s = Section(problems, "batches", value, known=_fields(d))
-    return BatchSettings(
-        poll_interval_s=s.get("poll_interval_s", positive_number, d.poll_interval_s)
-    )
+    s = Section(problems, "batches", value, known=tuple(BATCHES_FIELDS))
+    return BatchSettings(**s.read(BATCHES_FIELDS, BatchSettings()))
 
 
-def _fields(instance: Any) -> tuple[str, ...]:
-    return tuple(field.name for field in dataclasses.fields(instance))
+LOGGING_FIELDS: dict[str, Check[Any]] = {
+    "format": choice("text", "json"),
+    "level": choice("debug", "info", "warning", "error"),
+    "access_log": boolean,
+    "fault_repeat_s": positive_number,
+}
+TRACING_FIELDS: dict[str, Check[Any]] = {
+    "otlp_endpoint": optional(http_url),
+    "service_name": string,
+}
+
+
+def read_logging(problems: Problems, value: object) -> LoggingSettings:
+    """``logging: {format: text | json, level, access_log, fault_repeat_s}``."""
+    s = Section(problems, "logging", value, known=tuple(LOGGING_FIELDS))
+    return LoggingSettings(**s.read(LOGGING_FIELDS, LoggingSettings()))
+
+
+def read_tracing(problems: Problems, value: object) -> TracingSettings:
+    """``tracing: {otlp_endpoint: null | http(s) URL, service_name}``."""
+    s = Section(problems, "tracing", value, known=tuple(TRACING_FIELDS))
+    return TracingSettings(**s.read(TRACING_FIELDS, TracingSettings()))

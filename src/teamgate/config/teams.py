@@ -24,6 +24,7 @@ from teamgate.config.fields import (
     Section,
     as_list,
     as_mapping,
+    checks,
     child,
     choice,
     item,
@@ -45,6 +46,10 @@ from teamgate.config.secret_refs import check_secret_reference
 from teamgate.config.sections import read_limits, read_thresholds
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+ON_LIMIT = choice("queue", "reject")
+KEY_STATE = choice("active", "draining", "retired")
+ENVIRONMENT_FIELDS = ("project", "upstream_keys")
+UPSTREAM_KEY_FIELDS = ("name", "secret", "state")
 KEY_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 TEAM_FIELDS = (
     "allowed_models",
@@ -106,7 +111,7 @@ def _read_team(
             resolved,
             "not in this team's allowed_models",
         ),
-        on_limit=cast(OnLimit, s.get("on_limit", choice("queue", "reject"), "queue")),
+        on_limit=cast(OnLimit, s.get("on_limit", ON_LIMIT, "queue")),
         environments=_read_environments(problems, s, name, key_owners),
         alert_thresholds=thresholds,
     )
@@ -159,7 +164,7 @@ def _read_environments(
         env_path = child(path, name)
         if not isinstance(name, str) or not NAME_PATTERN.match(name):
             problems.add(env_path, f"an environment name must be {_NAME_RULE}, got {shown(name)}")
-        s = Section(problems, env_path, value, known=("project", "upstream_keys"))
+        s = Section(problems, env_path, value, known=ENVIRONMENT_FIELDS)
         environments[str(name)] = EnvironmentConfig(
             name=str(name),
             upstream_keys=_read_upstream_keys(problems, s, key_owners),
@@ -182,8 +187,8 @@ def _read_upstream_keys(
     keys: list[UpstreamKeyConfig] = []
     for index, value in enumerate(entries):
         key_path = item(path, index)
-        s = Section(problems, key_path, value, known=("name", "secret", "state"))
-        name = s.require("name", _key_name, "")
+        s = Section(problems, key_path, value, known=UPSTREAM_KEY_FIELDS)
+        name = s.require("name", key_name, "")
         if name in key_owners:
             problems.add(
                 s.at("name"),
@@ -196,15 +201,14 @@ def _read_upstream_keys(
             UpstreamKeyConfig(
                 name=name,
                 secret=s.require("secret", check_secret_reference, ""),
-                state=cast(
-                    KeyState, s.get("state", choice("active", "draining", "retired"), "active")
-                ),
+                state=cast(KeyState, s.get("state", KEY_STATE, "active")),
             )
         )
     return tuple(keys)
 
 
-def _key_name(value: Any) -> str:
+@checks({"type": "string", "pattern": KEY_NAME_PATTERN.pattern})
+def key_name(value: Any) -> str:
     name = string(value)
     if not KEY_NAME_PATTERN.match(name):
         raise Invalid(

@@ -23,7 +23,16 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from teamgate.config.fields import Invalid, Problems, Section, boolean, money, optional, shown
+from teamgate.config.fields import (
+    Invalid,
+    Problems,
+    Section,
+    boolean,
+    checks,
+    money,
+    optional,
+    shown,
+)
 from teamgate.config.models import ModelCatalog, build_catalog, read_model_limits, read_pricing
 from teamgate.config.schema import OrgConfig, Settings, TeamConfig
 from teamgate.config.sections import (
@@ -32,11 +41,13 @@ from teamgate.config.sections import (
     read_audio,
     read_batches,
     read_limits,
+    read_logging,
     read_redis,
     read_secrets,
     read_server,
     read_storage,
     read_thresholds,
+    read_tracing,
     read_upstream,
 )
 from teamgate.config.teams import read_teams
@@ -54,6 +65,8 @@ TOP_LEVEL_KEYS = (
     "aliases",
     "audio",
     "batches",
+    "logging",
+    "tracing",
     "teams",
 )
 ORG_FIELDS = (
@@ -101,13 +114,16 @@ def build_settings(
         aliases=dict(catalog.aliases),
         audio=read_audio(problems, top.raw("audio")),
         batches=read_batches(problems, top.raw("batches")),
+        logging=read_logging(problems, top.raw("logging")),
+        tracing=read_tracing(problems, top.raw("tracing")),
         source=source,
     )
     problems.raise_if_any(source)
     return settings
 
 
-def _time_zone(value: Any) -> str:
+@checks({"type": "string", "minLength": 1})
+def time_zone(value: Any) -> str:
     if isinstance(value, str) and value:
         try:
             ZoneInfo(value)
@@ -134,6 +150,6 @@ def _read_org(
             problems, s.at("models"), s.raw("models"), catalog, used, "no team may use this model"
         ),
         fair_share=s.get("fair_share", boolean, d.fair_share),
-        timezone=s.get("timezone", _time_zone, d.timezone),
+        timezone=s.get("timezone", time_zone, d.timezone),
         alert_thresholds=thresholds,
     )

@@ -16,6 +16,7 @@ PostgresStore('postgresql://teamgate:***@db/teamgate')
 from __future__ import annotations
 
 from teamgate.errors import ConfigError
+from teamgate.extras import import_for, scheme_of
 from teamgate.ledger.sqlite import SQLiteStore
 from teamgate.ledger.store import Store
 
@@ -33,9 +34,10 @@ def open_store(url: str) -> Store:
         return SQLiteStore(path)
     scheme = url.partition("://")[0].lower()
     if scheme in ("postgresql", "postgres") or scheme.startswith("postgresql+"):
-        from teamgate.ledger.postgres import PostgresStore  # asyncpg only when used
-
-        return PostgresStore("postgresql://" + url.partition("://")[2])
+        # asyncpg is an extra: imported only when used, else one line naming it
+        postgres = import_for("teamgate.ledger.postgres", "postgres", "storage.url", scheme_of(url))
+        store: Store = postgres.PostgresStore("postgresql://" + url.partition("://")[2])
+        return store
     raise ConfigError(
         "storage.url",
         f"unsupported URL {scheme + '://…' if '://' in url else repr(url)}: "

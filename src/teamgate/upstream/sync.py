@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 
 from teamgate.background import stop_task
+from teamgate.fault_log import FaultLog
 from teamgate.ledger.store import Store
 from teamgate.upstream.keyring import KeyRing, SecretProblem
 
@@ -46,6 +47,8 @@ class UpstreamSync:
         self._next_reread = 0.0
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        # A store outage: one warning, at most one more every fault.repeat_s, one "recovered".
+        self.fault = FaultLog(log, "upstream key sync: store")
 
     async def start(self) -> None:
         """Apply the stored states (an unreadable secret is a ConfigError), then poll."""
@@ -69,7 +72,9 @@ class UpstreamSync:
             try:
                 await self.tick()
             except Exception as exc:  # the store may be briefly unavailable; keep serving
-                log.error("upstream key sync failed (%s); keeping the keys", type(exc).__name__)
+                self.fault.failed(exc)
+            else:
+                self.fault.ok()
 
     async def tick(self) -> list[SecretProblem]:
         """One round: follow state changes, re-read secrets when due, write usage."""
