@@ -23,6 +23,9 @@ class KeepEveryBody:
     def __init__(self, app: Any) -> None:
         self.app = app
 
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)  # the serve command reads the app's settings
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         async def keeping() -> Any:
             message = await receive()
