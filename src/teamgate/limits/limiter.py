@@ -468,7 +468,13 @@ class Limiter:
     async def _wait(
         self, event: asyncio.Event, until: float, client_gone: Callable[[], bool] | None
     ) -> None:
-        """Until ``event`` is set or the clock reaches ``until``; raise ClientGone if gone."""
+        """Until ``event`` is set or the clock reaches ``until``; raise ClientGone if gone.
+
+        Asking ``client_gone()`` before the first wait starts the watch, so a client
+        that leaves while queued (for a window or a concurrency slot) is noticed
+        however soon it is woken."""
+        if client_gone is not None and not event.is_set() and client_gone():
+            raise ClientGone
         while not event.is_set():
             left = until - self._clock()
             if left <= 0:
