@@ -75,8 +75,11 @@ async def create_batch(
         source = await store_of(gw).get_owned_object("file", file_id)
         if source is None or not owns(key, source):
             raise not_found("file", file_id)
-        if not source.info:  # a batch output file, never checked as input
+        info = json_object(source.info.encode()) if source.info else None
+        if info is None:  # a batch output file, never checked as input
             raise InvalidRequest(f"file `{file_id}` was not uploaded as a batch input file")
+        models = info.get("models")
+        mr.describe("", ",".join(models)[:200] if isinstance(models, list) else "")
         # One request against RPM/RPD (and a concurrency slot); see the module docstring.
         await mr.admit(Demand("", 0, source.worst_case_pusd))
 
@@ -85,7 +88,7 @@ async def create_batch(
             if created is None or not isinstance(created.get("id"), str):
                 return
             reservation = mr.keep_reservation()
-            info = {"input_file_id": file_id, "client_key": key.name, "purpose": key.purpose}
+            about = {"input_file_id": file_id, "client_key": key.name, "purpose": key.purpose}
             obj = OwnedObject(
                 "batch",
                 created["id"],
@@ -93,7 +96,7 @@ async def create_batch(
                 key.environment,
                 time.time(),
                 worst_case_pusd=reservation.amount_pico if reservation is not None else 0,
-                info=orjson.dumps(info).decode(),
+                info=orjson.dumps(about).decode(),
             )
             await store_of(gw).add_owned_object(obj)
             if reservation is not None:

@@ -250,8 +250,8 @@ class MeteredRequest:
         except GatewayError as exc:  # unreachable, or no usable key: nothing billed
             self._decide(Outcome.UPSTREAM_UNREACHABLE, exc.status)
             raise
-        if self.model:
-            gw.limiter.observe_upstream(self.model, opened.resp.headers)
+        if self.demand is not None and self.demand.model:
+            gw.limiter.observe_upstream(self.demand.model, opened.resp.headers)
         return opened
 
     async def relay(
