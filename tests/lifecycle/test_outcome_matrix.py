@@ -275,6 +275,8 @@ async def test_outcome(
         assert gw.metrics.requests.get((TEAM, label, rec.status), 0) >= 1
         if rec.refusal:
             assert gw.metrics.refusals[(TEAM, rec.refusal)] >= 1
+        admitted = [r for r in records if r.endpoint != "files" and r.refusal != "backlogged"]
+        assert gw.metrics.queue_wait[TEAM].count == len(admitted)  # queue_s on every endpoint
 
 
 _CREATED = ("served", "upstream_5xx_then_retry", "failover_401", "client_gone_mid_answer")
