@@ -42,6 +42,7 @@ def chat_body(
 async def _send_all(
     url: str,
     requests: Sequence[tuple[str, dict, dict]],  # type: ignore[type-arg]
+    path: str = "/openai/v1/chat/completions",
 ) -> list[Answer]:
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -49,7 +50,7 @@ async def _send_all(
         async def one(secret: str, body: dict, headers: dict) -> Answer:  # type: ignore[type-arg]
             started = time.monotonic()
             async with session.post(
-                url + "/openai/v1/chat/completions",
+                url + path,
                 data=orjson.dumps(body),
                 headers={
                     "authorization": f"Bearer {secret}",
@@ -65,6 +66,10 @@ async def _send_all(
         return await asyncio.gather(*(one(*r) for r in requests))
 
 
-def send_all(url: str, requests: Sequence[tuple[str, dict, dict]]) -> list[Answer]:  # type: ignore[type-arg]
-    """POST every (secret, body, headers) to chat completions at once."""
-    return asyncio.run(_send_all(url, requests))
+def send_all(
+    url: str,
+    requests: Sequence[tuple[str, dict, dict]],  # type: ignore[type-arg]
+    path: str = "/openai/v1/chat/completions",
+) -> list[Answer]:
+    """POST every (secret, body, headers) to ``path`` (chat completions) at once."""
+    return asyncio.run(_send_all(url, requests, path))

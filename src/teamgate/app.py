@@ -33,13 +33,13 @@ from teamgate.auth_throttle import AuthFailureThrottle, client_address
 from teamgate.budget import ReservationAbandoned
 from teamgate.config.schema import Settings
 from teamgate.endpoints.batch_poller import BatchPoller
+from teamgate.endpoints.chat import handle_chat
 from teamgate.endpoints.routes import route_beyond_chat
 from teamgate.errors import GatewayError, InvalidApiKey, MethodNotAllowed, NotFound
 from teamgate.ledger.records import ClientKey
 from teamgate.ledger.store import Store
 from teamgate.limits import ClientGone
 from teamgate.models_route import get_model, list_models
-from teamgate.proxy import handle_chat
 from teamgate.readiness import Readiness, gateway_probes
 from teamgate.runtime import Gateway
 from teamgate.team_usage import handle_team_usage

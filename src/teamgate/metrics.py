@@ -1,7 +1,7 @@
 """Prometheus metrics from cheap in-process counters, rendered as text on ``GET /metrics``.
 
 The request path only increments dict entries (:meth:`Metrics.observe`, called
-once per ledger record from ``proxy.record``): no locks (one event loop), no
+once per ledger record from ``MeteredRequest``): no locks (one event loop), no
 client library. Gauges (budget, queue depth, upstream keys) are read from the
 gateway when the page is rendered. Labels are bounded: team and upstream key
 names come from the config, models from the teams' allowlists (``none`` when a

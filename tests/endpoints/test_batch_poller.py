@@ -237,3 +237,38 @@ def test_batch_creation_counts_against_the_teams_rpm(simulator: Simulator, tmp_p
         held = gw.app.gateway.endpoints.batch_reservations
         assert len(held) == 2
         assert remaining(gw) == RESEARCH_BUDGET - sum(r.amount_pico for r in held.values())
+
+
+@pytest.mark.parametrize("ending", ["completed", "cancelled", "output_unreadable_then_read"])
+def test_settlement_outcomes(
+    gw: RunningGateway, ending: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Settling a batch: the batch price for a finished one, nothing for one cancelled with
+    no output, and an output that cannot be read yet keeps the reservation until it can."""
+    client, batch_id, _ = create(gw, lines=3)
+    book = gw.app.gateway.budget
+    reserved = gw.app.gateway.endpoints.batch_reservations[batch_id].amount_pico
+    assert reserved > 0
+    if ending == "cancelled":
+        client.batches.cancel(batch_id)
+    else:
+        assert gw.simulator.complete_batches() == 1
+    expected = 0
+    if ending != "cancelled":
+        expected = batch_cost(*output_usage(gw, batch_id))
+    if ending == "output_unreadable_then_read":
+        world = gw.simulator.batch_world
+        readable = world.content
+        monkeypatch.setattr(world, "content", lambda key, file_id: None)
+        assert poll(gw) == 0  # Groq answers 404 for the output: not settled, still reserved
+        assert batch_id in gw.app.gateway.endpoints.batch_reservations
+        assert book.snapshot()[-1].reserved_pico >= reserved
+        monkeypatch.setattr(world, "content", readable)
+    if ending != "cancelled":
+        assert poll(gw) == 1
+    assert poll(gw) == 0  # exactly once
+    records = batch_records(gw)
+    assert sum(r.cost_pusd for r in records) == expected
+    assert len(records) == (0 if ending == "cancelled" else 1)
+    assert batch_id not in gw.app.gateway.endpoints.batch_reservations
+    assert remaining(gw) == RESEARCH_BUDGET - expected

@@ -97,3 +97,23 @@ def test_unknown_groq_path_is_404_naming_it(gw: RunningGateway) -> None:
     with pytest.raises(openai.NotFoundError):
         client.post("/audio/speech", cast_to=object, body={"model": "x", "input": "hi"})
     assert gw.simulator.state.request_count() == 0
+
+
+@pytest.mark.parametrize(
+    "stateful",
+    [{"previous_response_id": "resp_123"}, {"store": True}, {"conversation": "conv_1"}],
+)
+def test_stateful_responses_are_refused_as_groq_refuses_them(
+    gw: RunningGateway, stateful: dict[str, Any]
+) -> None:
+    client = openai_client(gw, gw.key("analytics"))
+    with pytest.raises(openai.BadRequestError) as err:
+        client.responses.create(model=MODEL, input="Hi", **stateful)
+    error = error_of(err.value)
+    assert error["code"] == "unsupported_parameter"
+    assert f"'{next(iter(stateful))}' : property" in error["message"]
+    assert gw.simulator.state.request_count() == 0
+    [rec] = endpoint_records(gw, "responses")
+    assert (rec.status, rec.refusal, rec.cost_pusd) == (400, "unsupported_parameter", 0)
+    # store: false is what Groq does anyway.
+    assert client.responses.create(model=MODEL, input="Hi", store=False).output_text

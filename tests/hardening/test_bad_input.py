@@ -18,10 +18,10 @@ from tests.conftest import UPSTREAM_SECRETS, build_settings
 from tests.hardening.asgi_harness import Answer, AsgiHarness
 
 from teamgate.app import create_app
+from teamgate.endpoints.chat import upstream_body
 from teamgate.keys import new_client_key
 from teamgate.ledger import open_store
 from teamgate.policy import ChatPlan
-from teamgate.proxy import upstream_body
 from teamgate.serving import ServerThread
 from teamgate.simulator import Simulator, SimulatorConfig, create_simulator
 

@@ -51,8 +51,22 @@ class YieldingCounters:
     """The memory backend behind a round trip: every call yields to the loop twice, as a
     remote backend (Redis) would, and there is no synchronous peek."""
 
+    suspends = True
+
     def __init__(self) -> None:
         self._inner = MemoryCounters()
+
+    def try_admit_now(self, fast: Any, tokens: int, now: float) -> list[float] | None:
+        return None
+
+    def refund_now(self, key: str, limit: int, period: float, amount: int, now: float) -> None:
+        return None
+
+    def peek_now(self, key: str, limit: int, period: float, now: float) -> None:
+        return None
+
+    def release_slot_now(self, key: str) -> bool:
+        return False
 
     async def acquire(self, checks: Sequence[RateCheck], now: float) -> Decision:
         await asyncio.sleep(0)

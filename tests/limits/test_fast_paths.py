@@ -70,3 +70,30 @@ def test_memory_acquire_fast_path_decides_as_gcra_check() -> None:
         allowed += got.allowed
         refused += not got.allowed
     assert allowed > 100 and refused > 100  # both paths were exercised
+
+
+def test_fast_paths_are_protocol_methods_not_capability_checks() -> None:
+    """Every backend implements the synchronous ``*_now`` methods (Redis answers None);
+    limits/ and budget/ never test a backend's exact type or probe it with getattr."""
+    import re
+    from pathlib import Path
+
+    import teamgate
+    from teamgate.budget.counters import MemoryBudgetCounters
+    from teamgate.budget.failover import FailoverBudgetCounters
+    from teamgate.budget.redis import RedisBudgetCounters
+    from teamgate.limits.failover import FailoverCounters
+    from teamgate.limits.redis import RedisCounters
+
+    for backend in (MemoryCounters, RedisCounters, FailoverCounters):
+        for name in ("try_admit_now", "refund_now", "peek_now", "release_slot_now", "suspends"):
+            assert hasattr(backend, name), (backend, name)
+    for budget_backend in (MemoryBudgetCounters, RedisBudgetCounters, FailoverBudgetCounters):
+        for name in ("reserve_now", "settle_now"):
+            assert hasattr(budget_backend, name), (budget_backend, name)
+    assert MemoryCounters.suspends is False and RedisCounters.suspends is True
+    root = Path(teamgate.__file__).parent
+    for folder in ("limits", "budget"):
+        for source in (root / folder).glob("*.py"):
+            text = source.read_text()
+            assert not re.search(r"type\([^)]*\) is |getattr\(", text), source

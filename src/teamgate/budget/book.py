@@ -179,8 +179,6 @@ class BudgetBook:
         on_settled: SettledHook | None = None,
     ) -> None:
         self._counters: BudgetCounters = counters or MemoryBudgetCounters()
-        # The in-memory backend never waits: reserve and settle call it synchronously.
-        self._memory = self._counters if type(self._counters) is MemoryBudgetCounters else None
         self._scope_cache: dict[tuple[str, str], tuple[BudgetScope, ...]] = {}
         self._clock = clock
         self._on_settled = on_settled
@@ -278,13 +276,13 @@ class BudgetBook:
         """
         if worst_case_pico < 0:
             raise ValueError("worst_case_pico cannot be negative")
-        if self._memory is not None:  # the common case, without a coroutine or a result
-            period = self.period()
-            scopes = self._scopes(team, period.key)
-            if scopes[0].budget_pico is None and scopes[1].budget_pico is None:
-                return Reservation(self, team, period.key, scopes, 0)
-            if self._memory.reserve_now(scopes, worst_case_pico, self._totals):
-                return Reservation(self, team, period.key, scopes, worst_case_pico)
+        # The common case, synchronously when the backend can (memory; Redis answers None).
+        period = self.period()
+        scopes = self._scopes(team, period.key)
+        if scopes[0].budget_pico is None and scopes[1].budget_pico is None:
+            return Reservation(self, team, period.key, scopes, 0)
+        if self._counters.reserve_now(scopes, worst_case_pico, self._totals):
+            return Reservation(self, team, period.key, scopes, worst_case_pico)
         loop = asyncio.get_running_loop()
         started = loop.time()
         deadline = started + max_wait_s
@@ -382,15 +380,11 @@ class BudgetBook:
 
     # --- settle / release ------------------------------------------------------------
     async def _settle(self, reservation: Reservation, actual_pico: int) -> None:
+        counters, scopes, amount = self._counters, reservation.scopes, reservation.amount_pico
         try:
-            if self._memory is not None:
-                totals = self._memory.settle_now(
-                    reservation.scopes, reservation.amount_pico, actual_pico
-                )
-            else:
-                totals = await self._counters.settle(
-                    reservation.scopes, reservation.amount_pico, actual_pico
-                )
+            totals = counters.settle_now(scopes, amount, actual_pico)
+            if totals is None:
+                totals = await counters.settle(scopes, amount, actual_pico)
         finally:
             self._signal()
         self._totals.update(totals)

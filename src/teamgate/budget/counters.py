@@ -70,8 +70,71 @@ class ReserveResult:
     totals: Mapping[str, ScopeTotals] = field(default_factory=dict)
 
 
+def budget_rule(
+    scopes: Sequence[BudgetScope],
+    settled_of: Mapping[str, int],
+    reserved_of: Mapping[str, int],
+    amount: int,
+) -> tuple[ReserveOutcome, BudgetScope | None]:
+    """The decision rule (see the module docstring), the one copy of it in Python: the
+    outcome and the scope that decided a refusal or a wait. The Redis script applies the
+    same rule in Lua.
+
+    >>> scopes = [BudgetScope("team:a", 100), BudgetScope("org", None)]
+    >>> budget_rule(scopes, {"team:a": 50}, {"team:a": 30}, 40)[0]
+    <ReserveOutcome.WAIT: 'wait'>
+    >>> budget_rule(scopes, {"team:a": 70}, {}, 40)[0]
+    <ReserveOutcome.REFUSED: 'refused'>
+    """
+    waiting: BudgetScope | None = None
+    for scope in scopes:  # the common case decides in this one pass: every scope fits
+        budget = scope.budget_pico
+        if budget is None:
+            continue
+        key = scope.key
+        if settled_of.get(key, 0) + reserved_of.get(key, 0) + amount > budget:
+            if settled_of.get(key, 0) + amount > budget:
+                return ReserveOutcome.REFUSED, _first_refusing(scopes, settled_of, amount)
+            waiting = waiting or scope
+    if waiting is not None:
+        refusing = _first_refusing(scopes, settled_of, amount)
+        if refusing is not None:
+            return ReserveOutcome.REFUSED, refusing
+        return ReserveOutcome.WAIT, waiting
+    return ReserveOutcome.OK, None
+
+
+def _first_refusing(
+    scopes: Sequence[BudgetScope], settled_of: Mapping[str, int], amount: int
+) -> BudgetScope | None:
+    for scope in scopes:
+        budget = scope.budget_pico
+        if budget is not None and settled_of.get(scope.key, 0) + amount > budget:
+            return scope
+    return None
+
+
 class BudgetCounters(Protocol):
-    """Atomic budget counters; see the module docstring for the decision rule."""
+    """Atomic budget counters; see the module docstring for the decision rule.
+
+    Fast paths are part of the protocol: :meth:`reserve_now` and :meth:`settle_now`
+    answer synchronously when the backend can (memory), or None when the answer
+    needs a round trip (Redis): the book then awaits :meth:`reserve` / :meth:`settle`.
+    """
+
+    def reserve_now(
+        self, scopes: Sequence[BudgetScope], amount: int, totals: dict[str, ScopeTotals]
+    ) -> bool | None:
+        """:meth:`reserve` when its outcome is ``OK``, synchronously (True, the scopes'
+        totals written into ``totals``); False having changed nothing otherwise; None when
+        this backend cannot answer without a round trip."""
+        ...
+
+    def settle_now(
+        self, scopes: Sequence[BudgetScope], reserved: int, actual: int
+    ) -> dict[str, ScopeTotals] | None:
+        """:meth:`settle` synchronously, or None: await :meth:`settle`."""
+        ...
 
     async def reserve(self, scopes: Sequence[BudgetScope], amount: int) -> ReserveResult:
         """Reserve ``amount`` against all ``scopes`` at once, or none of them."""
@@ -130,12 +193,8 @@ class MemoryBudgetCounters:
         if amount < 0:
             raise ValueError("a reservation cannot be negative")
         settled_of, reserved_of = self._settled, self._reserved
-        for scope in scopes:
-            budget = scope.budget_pico
-            if budget is not None and (
-                settled_of.get(scope.key, 0) + reserved_of.get(scope.key, 0) + amount > budget
-            ):
-                return False
+        if budget_rule(scopes, settled_of, reserved_of, amount)[0] is not ReserveOutcome.OK:
+            return False
         for scope in scopes:
             key = scope.key
             reserved = reserved_of[key] = reserved_of.get(key, 0) + amount
@@ -160,24 +219,17 @@ class MemoryBudgetCounters:
     async def reserve(self, scopes: Sequence[BudgetScope], amount: int) -> ReserveResult:
         if amount < 0:
             raise ValueError("a reservation cannot be negative")
-        for outcome, counts_reserved in (
-            (ReserveOutcome.REFUSED, False),
-            (ReserveOutcome.WAIT, True),
-        ):
-            for scope in scopes:
-                if scope.budget_pico is None:
-                    continue
-                settled, reserved = self._totals(scope.key)
-                used = settled + (reserved if counts_reserved else 0)
-                if used + amount > scope.budget_pico:
-                    return ReserveResult(
-                        outcome,
-                        scope_key=scope.key,
-                        settled=settled,
-                        reserved=reserved,
-                        budget_pico=scope.budget_pico,
-                        totals=self._all_totals(scopes),
-                    )
+        outcome, deciding = budget_rule(scopes, self._settled, self._reserved, amount)
+        if deciding is not None:
+            settled, reserved = self._totals(deciding.key)
+            return ReserveResult(
+                outcome,
+                scope_key=deciding.key,
+                settled=settled,
+                reserved=reserved,
+                budget_pico=deciding.budget_pico,
+                totals=self._all_totals(scopes),
+            )
         for scope in scopes:
             self._reserved[scope.key] = self._reserved.get(scope.key, 0) + amount
         return ReserveResult(ReserveOutcome.OK, totals=self._all_totals(scopes))

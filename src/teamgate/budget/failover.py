@@ -41,6 +41,17 @@ UNAVAILABLE_MESSAGE = (
 class FailoverBudgetCounters:
     """Redis budget counters with a failure mode. See the module docstring."""
 
+    # No synchronous answers: every call is a round trip.
+    def reserve_now(
+        self, scopes: Sequence[BudgetScope], amount: int, totals: dict[str, ScopeTotals]
+    ) -> bool | None:
+        return None
+
+    def settle_now(
+        self, scopes: Sequence[BudgetScope], reserved: int, actual: int
+    ) -> dict[str, ScopeTotals] | None:
+        return None
+
     def __init__(
         self, primary: RedisBudgetCounters, *, mode: str = "closed", instances: int = 1
     ) -> None:

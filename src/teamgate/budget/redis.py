@@ -71,6 +71,17 @@ def _text(value: Any) -> str:
 class RedisBudgetCounters:
     """Budget counters in Redis with leased reservations. See the module docstring."""
 
+    # No synchronous answers: every call is a round trip.
+    def reserve_now(
+        self, scopes: Sequence[BudgetScope], amount: int, totals: dict[str, ScopeTotals]
+    ) -> bool | None:
+        return None
+
+    def settle_now(
+        self, scopes: Sequence[BudgetScope], reserved: int, actual: int
+    ) -> dict[str, ScopeTotals] | None:
+        return None
+
     def __init__(
         self,
         client: Redis,

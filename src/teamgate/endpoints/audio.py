@@ -18,6 +18,12 @@ The pipeline is chat's, with audio seconds where chat has tokens:
    in full when Groq failed the request), before the client sees the answer:
    ``Limiter.correct_audio``.
 
+The lifecycle (admission, reservation, forwarding, the outcome and its one
+record) is :class:`~teamgate.lifecycle.MeteredRequest`'s; this module is the
+adapter: the form, the audio policy, the demand in seconds, and
+:class:`AudioMeter` that prices Groq's answer. A request Groq received but did
+not answer in time is charged the reserved length, marked ``estimated``.
+
 One ledger record per request: ``endpoint`` ``audio.transcriptions`` or
 ``audio.translations``, no tokens, ``cost_pusd`` the audio price.
 """
@@ -26,44 +32,20 @@ from __future__ import annotations
 
 import asyncio
 import math
-from dataclasses import dataclass
 
-import aiohttp
 import orjson
 
-from teamgate.asgi import Receive, Scope, Send, encode_headers, send_bytes
+from teamgate.asgi import Receive, Scope, Send
 from teamgate.endpoints.audio_duration import audio_duration_s
 from teamgate.endpoints.audio_pricing import AudioPrice
 from teamgate.endpoints.multipart_upload import MultipartBody, UploadedForm, read_form
-from teamgate.endpoints.relay import new_exchange, response_headers
-from teamgate.errors import BudgetExceeded, GatewayError, InvalidRequest, RateLimited
-from teamgate.ledger.records import ClientKey
-from teamgate.proxy import ClientWatch, Exchange, open_upstream, record, team_headers
+from teamgate.errors import InvalidRequest
+from teamgate.ledger.records import ClientKey, UsageSource
+from teamgate.lifecycle import Bill, Demand, MeteredRequest
 from teamgate.runtime import Gateway
+from teamgate.streaming import StreamMeter
 
 AUDIO_TASKS = ("transcriptions", "translations")
-
-
-@dataclass(slots=True)
-class AudioSeconds:
-    """The audio seconds one request was admitted with, corrected once to what Groq bills."""
-
-    team: str
-    model: str
-    reserved: int
-    corrected: bool = False
-
-    async def correct(self, gw: Gateway, billed_s: int) -> None:
-        """Set the ASH/ASD charge to ``billed_s`` (only the first call counts)."""
-        if self.corrected:
-            return
-        self.corrected = True
-        await gw.limiter.correct_audio(self.team, self.model, self.reserved, billed_s)
-
-
-def _refuse(gw: Gateway, ex: Exchange, exc: GatewayError, endpoint: str, refusal: str) -> None:
-    record(gw, ex, status=exc.status, refusal=refusal, endpoint=endpoint)
-    exc.headers.update(team_headers(gw, ex.key.team, gw.limiter.headers(ex.key.team)))
 
 
 def plan_audio(gw: Gateway, team: str, form: UploadedForm) -> tuple[str, AudioPrice]:
@@ -117,96 +99,74 @@ def reported_duration(data: bytes, content_type: str) -> float | None:
     return None
 
 
+def seconds_of(billed_ms: int) -> int:
+    """Whole audio seconds (rounded up) counted against ASH/ASD."""
+    return -(-billed_ms // 1000)
+
+
+class AudioMeter:
+    """The :class:`~teamgate.lifecycle.Meter` of audio: seconds, not tokens.
+
+    >>> from teamgate.endpoints.audio_pricing import AudioPriceTable
+    >>> meter = AudioMeter(AudioPriceTable.builtin().get("whisper-large-v3"), 3.5)
+    >>> meter.whole(b'{"duration": 12.0}', "application/json").audio_seconds
+    12
+    >>> meter.worst().audio_seconds, meter.worst().source   # the minimum, 10 s
+    (10, 'estimated')
+    """
+
+    __slots__ = ("file_duration_s", "price")
+
+    def __init__(self, price: AudioPrice, file_duration_s: float) -> None:
+        self.price = price
+        self.file_duration_s = file_duration_s
+
+    def _bill(self, duration_s: float, source: UsageSource) -> Bill:
+        billed_ms = self.price.billed_ms(duration_s)
+        return Bill(
+            None, self.price.cost_ms(billed_ms), source, audio_seconds=seconds_of(billed_ms)
+        )
+
+    def whole(self, data: bytes, content_type: str) -> Bill:
+        reported = reported_duration(data, content_type)
+        if reported is None:
+            return self._bill(self.file_duration_s, "estimated")
+        return self._bill(reported, "reported")
+
+    def stream(self) -> StreamMeter:
+        return StreamMeter()  # audio answers are never streamed
+
+    def streamed(self, meter: StreamMeter) -> Bill:
+        return self.worst()
+
+    def worst(self) -> Bill:
+        return self._bill(self.file_duration_s, "estimated")
+
+
 async def handle_audio(
     gw: Gateway, scope: Scope, receive: Receive, send: Send, key: ClientKey, task: str
 ) -> None:
     """Serve one transcription or translation (``task`` in :data:`AUDIO_TASKS`)."""
-    endpoint = f"audio.{task}"
-    ex = new_exchange(key)
-    form = await read_form(scope, receive, max_bytes=gw.settings.audio.max_file_bytes)
-    try:
+    async with MeteredRequest(gw, scope, receive, send, key, f"audio.{task}") as mr:
+        form = await read_form(scope, receive, max_bytes=gw.settings.audio.max_file_bytes)
         try:
-            ex.model_requested = (form.get("model") or "")[:200]
+            mr.describe(form.get("model") or "")
             model, price = plan_audio(gw, key.team, form)
             duration, _ = await file_duration(gw, form)
-        except GatewayError as exc:
-            _refuse(gw, ex, exc, endpoint, exc.code)
-            raise
-        ex.model = model
-        billed = price.billed_ms(duration)
-        seconds = AudioSeconds(key.team, model, -(-billed // 1000))
-        gone = ClientWatch(receive)
-        try:
-            ticket = await gw.limiter.admit(
-                key.team, model, 0, audio_seconds=seconds.reserved, client_gone=gone
+            mr.describe(form.get("model") or "", model)
+            billed = price.billed_ms(duration)
+            await mr.admit(
+                Demand(model, 0, price.cost_ms(billed), audio_seconds=seconds_of(billed))
             )
-        except RateLimited as exc:
-            _refuse(gw, ex, exc, endpoint, "rate_limit")
-            gone.close()
-            raise
-        try:
-            try:
-                reservation = await gw.budget.reserve(
-                    key.team, price.cost_ms(billed), client_gone=gone.event
-                )
-            except BudgetExceeded as exc:
-                _refuse(gw, ex, exc, endpoint, "budget")
-                raise
-            cost = 0
-            try:
-                fields = [(k, model if k == "model" else v) for k, v in form.fields]
-                body = MultipartBody(fields, form.file)
-                resp, _up = await open_upstream(
-                    gw,
-                    ex,
-                    scope,
-                    body,
-                    path=f"/openai/v1/audio/{task}",
-                    content_type=body.content_type,
-                )
-                cost = await _answer(
-                    gw, ex, send, resp, ticket.headers(), price, duration, endpoint, seconds
-                )
-            finally:
-                if cost:
-                    await reservation.settle(cost)
-                else:
-                    await reservation.release()
+            fields = [(k, model if k == "model" else v) for k, v in form.fields]
+            body = MultipartBody(fields, form.file)
+            opened = await mr.forward(
+                body,
+                AudioMeter(price, duration),
+                path=f"/openai/v1/audio/{task}",
+                content_type=body.content_type,
+            )
+            mr.settle_first = True  # the audio counters are corrected before the answer
+            await mr.relay(opened)
         finally:
-            await ticket.release()
-            gone.close()
-            await seconds.correct(gw, 0)  # not answered: Groq bills nothing
-    finally:
-        form.close()
-
-
-async def _answer(
-    gw: Gateway,
-    ex: Exchange,
-    send: Send,
-    resp: aiohttp.ClientResponse,
-    limit_headers: dict[str, str],
-    price: AudioPrice,
-    file_duration_s: float,
-    endpoint: str,
-    seconds: AudioSeconds,
-) -> int:
-    """Read Groq's answer, record it, correct the audio counters, then send it; the cost."""
-    try:
-        data = await resp.read()
-    finally:
-        resp.release()
-    cost = billed_ms = 0
-    if resp.status == 200:
-        reported = reported_duration(data, resp.headers.get("content-type", ""))
-        duration = file_duration_s if reported is None else reported
-        billed_ms = price.billed_ms(duration)
-        cost = price.cost_ms(billed_ms)
-        source = "reported" if reported is not None else "estimated"
-        record(gw, ex, status=200, cost=cost, endpoint=endpoint, source=source)
-    else:
-        record(gw, ex, status=resp.status, endpoint=endpoint)
-    await seconds.correct(gw, -(-billed_ms // 1000))
-    headers = response_headers(gw, ex.key.team, resp, limit_headers)
-    await send_bytes(send, resp.status, data, encode_headers(headers))
-    return cost
+            form.close()

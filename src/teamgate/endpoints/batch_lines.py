@@ -4,7 +4,9 @@ Every line must be ``{"custom_id", "method": "POST", "url": "/v1/chat/completion
 "body": {...}}`` with a unique ``custom_id``, and its body must pass the team's
 chat policy (:func:`teamgate.policy.plan_chat`): model allowed (aliases are
 resolved and the line rewritten), token cap within the team's maximum (set to
-it when absent). Lines at fault are reported by number (1-based), all at once.
+it when absent). Every line is written re-encoded from the object checked, so
+repeated or escaped keys reach Groq only as the values policy read. Lines at
+fault are reported by number (1-based), all at once.
 
 The worst case of the file is the sum over lines of the on-demand worst case,
 halved for the batch price (rounded up, exact integers).
@@ -121,11 +123,10 @@ def check_batch_file(
             continue
         checked.lines += 1
         checked.models.add(model)
-        if changed:
-            checked.rewritten = True
-            target.write(orjson.dumps(line) + b"\n")
-        else:
-            target.write(raw if raw.endswith(b"\n") else raw + b"\n")
+        checked.rewritten = checked.rewritten or changed
+        # Re-encoded from the checked object: a repeated or escaped key cannot make
+        # Groq read a value nobody checked.
+        target.write(orjson.dumps(line) + b"\n")
     if faults:
         shown = "; ".join(faults[:MAX_REPORTED_LINES])
         more = len(faults) - MAX_REPORTED_LINES

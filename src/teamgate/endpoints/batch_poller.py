@@ -38,9 +38,8 @@ from teamgate.endpoints.batch_settlement import (
     settle_if_finished,
 )
 from teamgate.endpoints.ownership import json_object, store_of
-from teamgate.endpoints.relay import new_exchange
+from teamgate.endpoints.relay import open_for
 from teamgate.ledger.owned import OwnedObject
-from teamgate.proxy import open_upstream
 from teamgate.runtime import Gateway
 
 log = logging.getLogger("teamgate.batches")
@@ -99,9 +98,9 @@ class BatchPoller:
         owner = batch_owner(obj, None)
         if (owner.team, owner.environment) not in self._gw.projects:
             return False
-        ex = new_exchange(owner)
         path = f"/openai/v1/batches/{obj.object_id}"
-        resp, _ = await open_upstream(self._gw, ex, POLLER_SCOPE, None, path=path, method="GET")
+        opened = await open_for(self._gw, owner, POLLER_SCOPE, None, path=path)
+        resp = opened.resp
         try:
             data = await resp.read()
         finally:

@@ -43,12 +43,11 @@ import orjson
 
 from teamgate.asgi import Scope
 from teamgate.endpoints.batch_lines import batch_price
-from teamgate.endpoints.ownership import as_owner, json_object, store_of
-from teamgate.endpoints.relay import new_exchange
+from teamgate.endpoints.ownership import json_object, store_of
+from teamgate.endpoints.relay import open_for
 from teamgate.ledger.owned import OwnedObject
 from teamgate.ledger.records import ClientKey, UsageRecord
 from teamgate.pricing import UnpricedModel
-from teamgate.proxy import open_upstream
 from teamgate.runtime import Gateway
 from teamgate.streaming import Usage, usage_from
 
@@ -96,7 +95,7 @@ def usage_by_model(lines: Iterable[bytes]) -> dict[str, ModelTotals]:
 
 def batch_owner(obj: OwnedObject, viewer: ClientKey | None) -> ClientKey:
     """The key a batch is charged to: the one that created it (recorded in ``info``),
-    else the viewer speaking from the batch's environment, else a nameless key."""
+    else the viewer (of the batch's own team and environment), else a nameless key."""
     info = json_object(obj.info.encode()) if obj.info else None
     creator = info.get("client_key") if info else None
     if isinstance(creator, str) and creator:
@@ -105,7 +104,7 @@ def batch_owner(obj: OwnedObject, viewer: ClientKey | None) -> ClientKey:
             creator, "", "", obj.team, obj.environment, str(purpose or "batch"), obj.created_at
         )
     if viewer is not None:
-        return as_owner(viewer, obj)
+        return viewer
     return ClientKey("", "", "", obj.team, obj.environment, "batch", obj.created_at)
 
 
@@ -123,13 +122,12 @@ async def _output_lines(
     gw: Gateway, key: ClientKey, scope: Scope, file_id: str
 ) -> tuple[list[bytes], str]:
     """The output file's lines, and the name of the upstream key that read them."""
-    ex = new_exchange(key)
-    path = f"/openai/v1/files/{file_id}/content"
-    resp, _ = await open_upstream(gw, ex, scope, None, path=path, method="GET")
+    opened = await open_for(gw, key, scope, None, path=f"/openai/v1/files/{file_id}/content")
+    resp = opened.resp
     try:
         if resp.status != 200:
             raise RuntimeError(f"Groq answered {resp.status} for the output file {file_id}")
-        return (await resp.read()).splitlines(), ex.upstream_key
+        return (await resp.read()).splitlines(), opened.key.name
     finally:
         resp.release()
 

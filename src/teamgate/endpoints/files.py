@@ -5,11 +5,12 @@
   :func:`~teamgate.endpoints.batch_lines.check_batch_file`; a file with lines at
   fault is refused with 400 naming them and never reaches Groq. The accepted
   file's worst case at the batch price is stored with its owner.
-* ``GET files``: Groq's list, only the team's own files.
+* ``GET files``: Groq's list, only the key's own (team and environment) files.
 * ``GET files/{id}``, ``GET files/{id}/content``, ``DELETE files/{id}``: only
-  the owner; another team's id answers 404 as if it did not exist.
+  the owner's team and environment; any other id answers 404 as if it did not exist.
 
-Uploads are not charged; the batch that uses a file is.
+Uploads are not charged (the batch that uses a file is), but each leaves one
+ledger record (``endpoint: files``) through :class:`~teamgate.lifecycle.MeteredRequest`.
 """
 
 from __future__ import annotations
@@ -30,18 +31,12 @@ from teamgate.endpoints.multipart_upload import (
     UploadedFile,
     read_form,
 )
-from teamgate.endpoints.ownership import (
-    as_owner,
-    json_object,
-    only_owned,
-    owned_or_404,
-    store_of,
-)
-from teamgate.endpoints.relay import new_exchange, relay_whole, response_headers
-from teamgate.errors import GatewayError, InvalidRequest
+from teamgate.endpoints.ownership import json_object, only_owned, owned_or_404, store_of
+from teamgate.endpoints.relay import open_for, relay_whole
+from teamgate.errors import InvalidRequest
 from teamgate.ledger.owned import OwnedObject
 from teamgate.ledger.records import ClientKey
-from teamgate.proxy import open_upstream, record, team_headers
+from teamgate.lifecycle import MeteredRequest, ObjectMeter, answer_headers
 from teamgate.runtime import Gateway
 
 FILES_PATH = "/openai/v1/files"
@@ -51,11 +46,10 @@ BATCH_FILE_MAX_BYTES = 100 * 1024 * 1024
 async def upload_file(
     gw: Gateway, scope: Scope, receive: Receive, send: Send, key: ClientKey
 ) -> None:
-    """``POST files``: check a batch JSONL file, then upload it to the team's Project."""
-    ex = new_exchange(key)
-    form = await read_form(scope, receive, max_bytes=BATCH_FILE_MAX_BYTES)
-    checked_spool = SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES)  # noqa: SIM115
-    try:
+    """``POST files``: check a batch JSONL file, then upload it to the key's Project."""
+    async with MeteredRequest(gw, scope, receive, send, key, "files") as mr:
+        form = await read_form(scope, receive, max_bytes=BATCH_FILE_MAX_BYTES)
+        checked_spool = SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES)  # noqa: SIM115
         try:
             purpose = form.get("purpose")
             if purpose != "batch":
@@ -72,58 +66,46 @@ async def upload_file(
                 gw.policies[key.team],
                 gw.prices,
             )
-        except GatewayError as exc:
-            record(gw, ex, status=exc.status, refusal=exc.code, endpoint="files")
-            exc.headers.update(team_headers(gw, key.team, gw.limiter.headers(key.team)))
-            raise
-        ex.model = ",".join(sorted(checked.models))[:200]
-        upload = UploadedFile(
-            form.file.field,
-            form.file.filename,
-            form.file.content_type,
-            checked_spool,
-        )
-        body = MultipartBody(form.fields, upload)
-        resp, _ = await open_upstream(
-            gw, ex, scope, body, path=FILES_PATH, content_type=body.content_type
-        )
-        try:
-            data = await resp.read()
-            created = json_object(data) if resp.status == 200 else None
-            if created is not None and isinstance(created.get("id"), str):
-                info = {"lines": checked.lines, "models": sorted(checked.models)}
-                await store_of(gw).add_owned_object(
-                    OwnedObject(
-                        "file",
-                        created["id"],
-                        key.team,
-                        key.environment,
-                        time.time(),
-                        worst_case_pusd=checked.worst_case_pusd,
-                        info=orjson.dumps(info).decode(),
+            mr.describe("", ",".join(sorted(checked.models))[:200])
+            mr.refuse_if_backlogged()
+            upload = UploadedFile(
+                form.file.field, form.file.filename, form.file.content_type, checked_spool
+            )
+            body = MultipartBody(form.fields, upload)
+
+            async def register(data: bytes) -> None:
+                created = json_object(data)
+                if created is not None and isinstance(created.get("id"), str):
+                    info = {"lines": checked.lines, "models": sorted(checked.models)}
+                    await store_of(gw).add_owned_object(
+                        OwnedObject(
+                            "file",
+                            created["id"],
+                            key.team,
+                            key.environment,
+                            time.time(),
+                            worst_case_pusd=checked.worst_case_pusd,
+                            info=orjson.dumps(info).decode(),
+                        )
                     )
-                )
-            headers = response_headers(gw, key.team, resp, gw.limiter.headers(key.team))
-            await send_bytes(send, resp.status, data, encode_headers(headers))
+
+            opened = await mr.forward(
+                body, ObjectMeter(), path=FILES_PATH, content_type=body.content_type
+            )
+            await mr.relay(opened, on_served=register)
         finally:
-            resp.release()
-    finally:
-        checked_spool.close()
-        form.close()
+            checked_spool.close()
+            form.close()
 
 
 async def list_files(gw: Gateway, scope: Scope, send: Send, key: ClientKey) -> None:
-    ex = new_exchange(key)
-    resp, _ = await open_upstream(gw, ex, scope, None, path=FILES_PATH, method="GET")
+    opened = await open_for(gw, key, scope, None, path=FILES_PATH)
+    resp = opened.resp
     try:
         data = await resp.read()
         listing = json_object(data) if resp.status == 200 else None
-        out = (
-            data
-            if listing is None
-            else orjson.dumps(await only_owned(gw, "file", key.team, listing))
-        )
-        headers = response_headers(gw, key.team, resp, gw.limiter.headers(key.team))
+        out = data if listing is None else orjson.dumps(await only_owned(gw, "file", key, listing))
+        headers = answer_headers(gw, key.team, resp)
         await send_bytes(send, resp.status, out, encode_headers(headers))
     finally:
         resp.release()
@@ -133,15 +115,15 @@ async def file_by_id(
     gw: Gateway, scope: Scope, send: Send, key: ClientKey, file_id: str, rest: str, method: str
 ) -> None:
     """``GET|DELETE files/{id}`` and ``GET files/{id}/content``, for the owner only."""
-    obj = await owned_or_404(gw, "file", file_id, key)
-    ex = new_exchange(as_owner(key, obj))
+    await owned_or_404(gw, "file", file_id, key)
     path = f"{FILES_PATH}/{file_id}" + ("/content" if rest else "")
-    resp, _ = await open_upstream(gw, ex, scope, None, path=path, method=method)
+    opened = await open_for(gw, key, scope, None, path=path, method=method)
+    resp = opened.resp
     try:
         if rest:
             await _stream_content(gw, key, send, resp)
             return
-        await relay_whole(gw, ex, send, resp, gw.limiter.headers(key.team))
+        await relay_whole(gw, key, send, resp)
         if method == "DELETE" and resp.status == 200:
             await store_of(gw).delete_owned_object("file", file_id)
     finally:
@@ -152,7 +134,7 @@ async def _stream_content(
     gw: Gateway, key: ClientKey, send: Send, resp: aiohttp.ClientResponse
 ) -> None:
     """Relay a file's bytes as they arrive (an output file can be large)."""
-    headers = response_headers(gw, key.team, resp, gw.limiter.headers(key.team))
+    headers = answer_headers(gw, key.team, resp)
     await send(
         {"type": "http.response.start", "status": resp.status, "headers": encode_headers(headers)}
     )

@@ -1,4 +1,9 @@
-"""Files and batches belong to the team that created them; others get 404.
+"""Files and batches belong to the team AND environment that created them; others get 404.
+
+Each environment is its own Groq Project (the seed: ``chatbot-prod`` and
+``chatbot-staging``), so a ``chatbot-staging`` key sees only the objects made
+with a ``chatbot-staging`` key: another team's or another environment's id
+answers 404 exactly as a missing one, and listings show only the key's own.
 
 >>> not_found("file", "file_x").status
 404
@@ -6,7 +11,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import orjson
@@ -31,18 +35,16 @@ def store_of(gw: Gateway) -> Store:
 async def owned_or_404(
     gw: Gateway, kind: ObjectKind, object_id: str, key: ClientKey
 ) -> OwnedObject:
-    """The object if ``key``'s team owns it, else the 404 of a missing one."""
+    """The object if ``key``'s team and environment own it, else the 404 of a missing one."""
     obj = await store_of(gw).get_owned_object(kind, object_id)
-    if obj is None or obj.team != key.team:
+    if obj is None or not owns(key, obj):
         raise not_found(kind, object_id)
     return obj
 
 
-def as_owner(key: ClientKey, obj: OwnedObject) -> ClientKey:
-    """``key`` speaking from the object's environment (its Groq Project holds the object)."""
-    if obj.environment == key.environment:
-        return key
-    return dataclasses.replace(key, environment=obj.environment)
+def owns(key: ClientKey, obj: OwnedObject) -> bool:
+    """True when ``obj`` was made by ``key``'s team in ``key``'s environment."""
+    return obj.team == key.team and obj.environment == key.environment
 
 
 def json_object(data: bytes) -> dict[str, Any] | None:
@@ -54,10 +56,11 @@ def json_object(data: bytes) -> dict[str, Any] | None:
 
 
 async def only_owned(
-    gw: Gateway, kind: ObjectKind, team: str, listing: dict[str, Any]
+    gw: Gateway, kind: ObjectKind, key: ClientKey, listing: dict[str, Any]
 ) -> dict[str, Any]:
-    """Groq's list answer with every item the team does not own removed."""
-    mine = {o.object_id for o in await store_of(gw).list_owned_objects(kind, team)}
+    """Groq's list answer with every item ``key`` does not own removed."""
+    owned = await store_of(gw).list_owned_objects(kind, key.team)
+    mine = {o.object_id for o in owned if o.environment == key.environment}
     data = listing.get("data")
     items = data if isinstance(data, list) else []
     kept = [i for i in items if isinstance(i, dict) and i.get("id") in mine]

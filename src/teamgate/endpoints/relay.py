@@ -1,47 +1,52 @@
-"""Passing Groq's answer back: its bytes untouched, Groq's org headers swapped for the team's.
+"""Unmetered calls to Groq (listings, object reads, polling): the key's own Groq Project.
 
->>> from teamgate.ledger.records import ClientKey
->>> ex = new_exchange(ClientKey("ops-prod-web", "h", "tg_…abcd", "ops", "prod", "web", 0.0))
->>> ex.request_id.startswith("req_"), len(ex.request_id)
-(True, 30)
+Reading a file or a batch costs nothing and leaves no ledger record; it goes
+to the Groq Project of the key's own team and environment (objects are private
+to both), and Groq's answer is passed back with the team's headers.
 """
 
 from __future__ import annotations
 
-import time
-import uuid
-
 import aiohttp
 
-from teamgate.asgi import Send, encode_headers, send_bytes
+from teamgate.asgi import Scope, Send, encode_headers, send_bytes
 from teamgate.ledger.records import ClientKey
-from teamgate.proxy import Exchange, team_headers
+from teamgate.lifecycle import answer_headers
 from teamgate.runtime import Gateway
-from teamgate.upstream.client import DROP_RESPONSE
+from teamgate.upstream.forward import Opened, Payload, open_upstream
 
 
-def new_exchange(key: ClientKey) -> Exchange:
-    """A fresh :class:`Exchange` for one request of ``key``."""
-    return Exchange(key, "req_" + uuid.uuid4().hex[:26], time.time(), time.perf_counter())
-
-
-def response_headers(
-    gw: Gateway, team: str, resp: aiohttp.ClientResponse, limit_headers: dict[str, str]
-) -> list[tuple[str, str]]:
-    headers = [(k, v) for k, v in resp.headers.items() if k.lower() not in DROP_RESPONSE]
-    return headers + team_headers(gw, team, limit_headers)
+async def open_for(
+    gw: Gateway,
+    key: ClientKey,
+    scope: Scope,
+    body: Payload,
+    *,
+    path: str,
+    method: str = "GET",
+) -> Opened:
+    """Send a request with the upstream key of ``key``'s team and environment."""
+    return await open_upstream(
+        gw.client,
+        gw.keyring,
+        gw.projects[(key.team, key.environment)],
+        scope["headers"],
+        body,
+        path=path,
+        method=method,
+        retry_429_deadline_s=gw.settings.upstream.retry_429_deadline_s,
+    )
 
 
 async def relay_whole(
     gw: Gateway,
-    ex: Exchange,
+    key: ClientKey,
     send: Send,
     resp: aiohttp.ClientResponse,
-    limit_headers: dict[str, str],
     body: bytes | None = None,
 ) -> bytes:
     """Read Groq's whole answer and send it (or ``body`` in its place); returns Groq's bytes."""
     data = await resp.read()
-    headers = response_headers(gw, ex.key.team, resp, limit_headers)
+    headers = answer_headers(gw, key.team, resp)
     await send_bytes(send, resp.status, data if body is None else body, encode_headers(headers))
     return data

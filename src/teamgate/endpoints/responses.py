@@ -10,6 +10,15 @@ streaming from the final ``response.completed`` event.
 Embeddings: an allowed model, priced at its input price per token; the bound
 is the inputs' UTF-8 bytes.
 
+Both are adapters of :class:`~teamgate.lifecycle.MeteredRequest`, and both
+forward a body re-encoded from the object policy checked, so a repeated or
+escaped key cannot make Groq read a value nobody checked.
+
+Groq's Responses API is stateless ("doesn't support stateful conversations
+yet", console.groq.com/docs/responses-api): ``previous_response_id``,
+``conversation`` and ``store: true`` are refused with a 400 in Groq's own
+shape for an unsupported property, before anything is reserved.
+
 >>> from teamgate.config.schema import TeamConfig
 >>> from teamgate.policy import TeamPolicy
 >>> policy = TeamPolicy.compile(TeamConfig("t", ("m",), 100), {})
@@ -25,27 +34,45 @@ from typing import Any
 
 import orjson
 
-from teamgate.asgi import Receive, Scope, Send, encode_headers, read_body, send_bytes
-from teamgate.endpoints.relay import new_exchange, response_headers
-from teamgate.endpoints.responses_meter import ResponsesMeter, responses_usage
-from teamgate.errors import BudgetExceeded, GatewayError, InvalidRequest, RateLimited
+from teamgate.asgi import Receive, Scope, Send, read_body
+from teamgate.endpoints.chat import decode_body
+from teamgate.endpoints.responses_meter import ResponsesMeter, responses_facts
+from teamgate.errors import InvalidRequest
 from teamgate.ledger.records import ClientKey
+from teamgate.lifecycle import Demand, MeteredRequest, TokenMeter
 from teamgate.policy import ChatPlan, TeamPolicy
-from teamgate.proxy import (
-    ClientWatch,
-    Exchange,
-    decode_body,
-    open_upstream,
-    record,
-    relay_stream,
-    team_headers,
-)
 from teamgate.runtime import Gateway
-from teamgate.streaming import Usage, usage_from
 from teamgate.tokens import prompt_token_bound
 
 RESPONSES_PATH = "/openai/v1/responses"
 EMBEDDINGS_PATH = "/openai/v1/embeddings"
+# Stateful Responses fields Groq does not support (it stores no responses).
+STATEFUL_FIELDS = ("previous_response_id", "conversation")
+
+
+def refuse_stateful(body: Mapping[str, Any]) -> None:
+    """400, as Groq answers an unsupported property, for a stateful Responses request.
+
+    >>> refuse_stateful({"input": "hi", "store": False})
+    >>> try:
+    ...     refuse_stateful({"previous_response_id": "resp_1"})
+    ... except InvalidRequest as exc:
+    ...     print(exc.status, exc.message[:46])
+    400 'previous_response_id' : property 'previous_re
+    """
+    for field in STATEFUL_FIELDS:
+        if body.get(field) is not None:
+            raise _unsupported(field)
+    if body.get("store") is True:
+        raise _unsupported("store")
+
+
+def _unsupported(field: str) -> InvalidRequest:
+    return InvalidRequest(
+        f"'{field}' : property '{field}' is unsupported (Groq's Responses API is stateless: "
+        "send the whole conversation as 'input')",
+        code="unsupported_parameter",
+    )
 
 
 def plan_responses(policy: TeamPolicy, body: Mapping[str, Any]) -> ChatPlan:
@@ -55,6 +82,7 @@ def plan_responses(policy: TeamPolicy, body: Mapping[str, Any]) -> ChatPlan:
         raise InvalidRequest("'model' : property 'model' is missing or not a string")
     if body.get("input") is None:
         raise InvalidRequest("'input' : property 'input' is missing")
+    refuse_stateful(body)
     stream = body.get("stream", False)
     if stream is not None and not isinstance(stream, bool):
         raise InvalidRequest("'stream' : value must be a boolean", code="invalid_type")
@@ -95,160 +123,46 @@ def responses_prompt_bound(body: Mapping[str, Any]) -> int:
     )
 
 
-def _refused(gw: Gateway, ex: Exchange, exc: GatewayError, refusal: str, endpoint: str) -> None:
-    record(gw, ex, status=exc.status, refusal=refusal, endpoint=endpoint)
-    exc.headers.update(team_headers(gw, ex.key.team, gw.limiter.headers(ex.key.team)))
-
-
 async def handle_responses(
     gw: Gateway, scope: Scope, receive: Receive, send: Send, key: ClientKey
 ) -> None:
-    ex = new_exchange(key)
-    raw = await read_body(scope, receive, gw.settings.server.max_body_bytes)
-    try:
+    async with MeteredRequest(gw, scope, receive, send, key, "responses") as mr:
+        raw = await read_body(scope, receive, gw.settings.server.max_body_bytes)
         body = decode_body(raw)
-        ex.model_requested = str(body.get("model", ""))[:200]
+        mr.describe(str(body.get("model", "")))
         plan = plan_responses(gw.policies[key.team], body)
-    except GatewayError as exc:
-        _refused(gw, ex, exc, exc.code, "responses")
-        raise
-    ex.model, ex.streamed = plan.model, plan.stream
-    changed = dict(body, model=plan.model, max_output_tokens=plan.max_completion_tokens)
-    out = orjson.dumps(changed) if plan.model_rewritten or plan.cap_injected else raw
-    bound = responses_prompt_bound(body)
-    await _metered(gw, ex, scope, receive, send, out, plan, bound, RESPONSES_PATH, "responses")
+        mr.describe(plan.model_requested, plan.model, plan.stream)
+        bound = responses_prompt_bound(body)
+        cap = plan.max_completion_tokens
+        await mr.admit(
+            Demand(plan.model, bound + cap, gw.prices.worst_case(plan.model, bound, cap))
+        )
+        # Re-encoded from the checked object: Groq reads exactly what policy read.
+        out = orjson.dumps(dict(body, model=plan.model, max_output_tokens=cap))
+        meter = TokenMeter(
+            gw.prices, plan.model, bound, cap, facts=responses_facts, stream_meter=ResponsesMeter
+        )
+        opened = await mr.forward(out, meter, path=RESPONSES_PATH)
+        await mr.relay(opened, stream=plan.stream)
 
 
 async def handle_embeddings(
     gw: Gateway, scope: Scope, receive: Receive, send: Send, key: ClientKey
 ) -> None:
-    ex = new_exchange(key)
-    raw = await read_body(scope, receive, gw.settings.server.max_body_bytes)
-    try:
+    async with MeteredRequest(gw, scope, receive, send, key, "embeddings") as mr:
+        raw = await read_body(scope, receive, gw.settings.server.max_body_bytes)
         body = decode_body(raw)
         model = body.get("model")
-        ex.model_requested = str(model or "")[:200]
+        mr.describe(str(model or ""))
         if not isinstance(model, str) or not model:
             raise InvalidRequest("'model' : property 'model' is missing or not a string")
         real = gw.policies[key.team].resolve_model(model)
         inputs = body.get("input")
         if inputs is None:
             raise InvalidRequest("'input' : property 'input' is missing")
-    except GatewayError as exc:
-        _refused(gw, ex, exc, exc.code, "embeddings")
-        raise
-    ex.model = real
-    plan = ChatPlan(model, real, 0, False, False, real != model)
-    out = orjson.dumps(dict(body, model=real)) if plan.model_rewritten else raw
-    bound = len(orjson.dumps(inputs)) + 16  # at most one token per byte
-    await _metered(gw, ex, scope, receive, send, out, plan, bound, EMBEDDINGS_PATH, "embeddings")
-
-
-async def _metered(
-    gw: Gateway,
-    ex: Exchange,
-    scope: Scope,
-    receive: Receive,
-    send: Send,
-    out: bytes,
-    plan: ChatPlan,
-    bound: int,
-    path: str,
-    endpoint: str,
-) -> None:
-    """Limits → budget → Groq → meter → ledger, as chat's pipeline."""
-    team = ex.key.team
-    worst = gw.prices.worst_case(plan.model, bound, plan.max_completion_tokens)
-    gone = ClientWatch(receive)
-    try:
-        ticket = await gw.limiter.admit(
-            team, plan.model, bound + plan.max_completion_tokens, client_gone=gone
-        )
-    except RateLimited as exc:
-        _refused(gw, ex, exc, "rate_limit", endpoint)
-        gone.close()
-        raise
-    try:
-        try:
-            reservation = await gw.budget.reserve(team, worst, client_gone=gone.event)
-        except BudgetExceeded as exc:
-            _refused(gw, ex, exc, "budget", endpoint)
-            raise
-        usage: Usage | None = None
-        cost = 0
-        try:
-            resp, _ = await open_upstream(gw, ex, scope, out, path=path)
-            try:
-                gw.limiter.observe_upstream(plan.model, resp.headers)
-                headers = response_headers(gw, team, resp, ticket.headers())
-                ctype = resp.headers.get("content-type", "")
-                if resp.status == 200 and plan.stream and ctype.startswith("text/event-stream"):
-                    usage, cost, _ = await relay_stream(
-                        gw,
-                        ex,
-                        send,
-                        resp,
-                        headers,
-                        plan,
-                        bound,
-                        gone,
-                        meter=ResponsesMeter(),
-                        endpoint=endpoint,
-                    )
-                else:
-                    data = await resp.read()
-                    await send_bytes(send, resp.status, data, encode_headers(headers))
-                    usage, cost = _whole_usage(gw, ex, resp.status, data, plan, bound, endpoint)
-            finally:
-                resp.release()
-        finally:
-            if cost:
-                await reservation.settle(cost)
-            else:
-                await reservation.release()
-            await ticket.correct(usage.total_tokens if usage else 0)
-    finally:
-        await ticket.release()
-        gone.close()
-
-
-def _whole_usage(
-    gw: Gateway,
-    ex: Exchange,
-    status: int,
-    data: bytes,
-    plan: ChatPlan,
-    bound: int,
-    endpoint: str,
-) -> tuple[Usage | None, int]:
-    if status != 200:
-        record(gw, ex, status=status, endpoint=endpoint)
-        return None, 0
-    try:
-        obj = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        obj = None
-    obj = obj if isinstance(obj, dict) else None
-    usage = responses_usage(obj) if endpoint == "responses" else None
-    if usage is None and obj is not None:
-        usage = usage_from(obj.get("usage"))
-    source = "reported"
-    if usage is None:
-        usage, source = Usage(bound, plan.max_completion_tokens), "estimated"
-    cost = gw.prices.cost(
-        plan.model, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens
-    )
-    groq_id = obj.get("id", "") if obj is not None else ""
-    model = obj.get("model", "") if obj is not None else ""
-    record(
-        gw,
-        ex,
-        status=200,
-        usage=usage,
-        cost=cost,
-        groq_id=groq_id if isinstance(groq_id, str) else "",
-        model_served=model if isinstance(model, str) else "",
-        source=source,
-        endpoint=endpoint,
-    )
-    return usage, cost
+        mr.describe(model, real)
+        bound = len(orjson.dumps(inputs)) + 16  # at most one token per byte
+        await mr.admit(Demand(real, bound, gw.prices.worst_case(real, bound, 0)))
+        out = orjson.dumps(dict(body, model=real))  # re-encoded from the checked object
+        opened = await mr.forward(out, TokenMeter(gw.prices, real, bound, 0), path=EMBEDDINGS_PATH)
+        await mr.relay(opened)

@@ -18,7 +18,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from teamgate.streaming import StreamMeter, Usage
+import orjson
+
+from teamgate.streaming import ResponseFacts, StreamMeter, Usage, usage_from
 
 FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
@@ -37,6 +39,28 @@ def responses_usage(obj: Mapping[str, Any] | None) -> Usage | None:
     details = usage.get("input_tokens_details")
     cached = _count(details.get("cached_tokens")) if isinstance(details, Mapping) else 0
     return Usage(_count(usage.get("input_tokens")), _count(usage.get("output_tokens")), cached)
+
+
+def responses_facts(data: bytes) -> ResponseFacts:
+    """Usage, the response id and the served model of a whole Responses API answer.
+
+    >>> facts = responses_facts(b'{"id":"resp_1","usage":{"input_tokens":3,"output_tokens":2}}')
+    >>> facts.usage.total_tokens, facts.groq_id
+    (5, 'resp_1')
+    """
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return ResponseFacts(None, "", "")
+    if not isinstance(obj, dict):
+        return ResponseFacts(None, "", "")
+    usage = responses_usage(obj) or usage_from(obj.get("usage"))
+    groq_id, model = obj.get("id", ""), obj.get("model", "")
+    return ResponseFacts(
+        usage,
+        groq_id if isinstance(groq_id, str) else "",
+        model if isinstance(model, str) else "",
+    )
 
 
 class ResponsesMeter(StreamMeter):

@@ -7,9 +7,10 @@ loses records silently.
 
 :func:`refuse_if_backlogged` is the disk-full policy on the request path:
 while the store refuses writes, requests are still served and their records
-wait in memory, up to ``storage.max_pending_records``; past that, chat
-requests get 503 ``gateway_state_unavailable`` until the store takes writes
-again (no request is served that could not be recorded).
+wait in memory, up to ``storage.max_pending_records``; past that, requests
+get 503 ``gateway_state_unavailable`` until the store takes writes
+again (no request is served that could not be recorded). Every metered
+endpoint applies it: :class:`~teamgate.lifecycle.MeteredRequest` checks it first.
 
 >>> # await close_ledger(gateway.ledger, settings)  # in the lifespan shutdown
 """

@@ -21,7 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from teamgate.limits.fast_admit import FastPlan
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +66,11 @@ class Decision:
 class Counters(Protocol):
     """Atomic rate counters and concurrency slots, shared by every gateway instance.
 
-    A backend whose coroutines never suspend (the memory one) may say so with a
-    class attribute ``never_suspends = True``; the limiter then skips the
-    cancellation shield it otherwise puts around a round trip.
+    Fast paths are part of the protocol: every backend implements the ``*_now``
+    methods, answering synchronously when it can (the memory backend) and with
+    None / False when the answer needs a round trip (Redis); the limiter then
+    awaits the coroutine instead. ``suspends`` says whether the coroutines may
+    yield to the loop (then the limiter shields a try against cancellation).
 
     Usage::
 
@@ -75,8 +80,33 @@ class Counters(Protocol):
         await counters.refund("team:a:tpm", 10000, 60.0, amount=1900, now=now)
     """
 
+    @property
+    def suspends(self) -> bool:
+        """True when a call may yield to the event loop (a round trip)."""
+        ...
+
     async def acquire(self, checks: Sequence[RateCheck], now: float) -> Decision:
         """Check every check; commit all of them iff all pass."""
+        ...
+
+    def try_admit_now(self, fast: FastPlan, tokens: int, now: float) -> list[float] | None:
+        """Take every slot and charge every check of ``fast`` now, synchronously: the new
+        TATs. None, having taken nothing, when one would refuse or the backend cannot
+        answer without a round trip."""
+        ...
+
+    def refund_now(
+        self, key: str, limit: int, period: float, amount: int, now: float
+    ) -> float | None:
+        """:meth:`refund` synchronously (the new TAT), or None: await :meth:`refund`."""
+        ...
+
+    def peek_now(self, key: str, limit: int, period: float, now: float) -> tuple[int, float] | None:
+        """:meth:`peek` synchronously, or None (no synchronous answer)."""
+        ...
+
+    def release_slot_now(self, key: str) -> bool:
+        """:meth:`release_slot` synchronously: True when done, False: await it."""
         ...
 
     async def refund(self, key: str, limit: int, period: float, amount: int, now: float) -> float:

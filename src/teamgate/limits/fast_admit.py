@@ -3,9 +3,10 @@
 With the in-memory backend and a team that rejects (``on_limit: reject``), a
 request whose every slot and check passes needs no queue, no refusal and no
 per-request :class:`~teamgate.limits.plan.AdmissionPlan`: :class:`FastPlan`
-holds, per (team, model), what the checks of any token count are, and
-:func:`try_admit` takes the slots and the GCRA cells at once, or nothing (the
-limiter's full path then decides, exactly as before).
+holds, per (team, model), what the checks of any token count are, and a
+backend's :meth:`~teamgate.limits.counters.Counters.try_admit_now` takes the
+slots and the GCRA cells at once, or nothing (the limiter's full path then
+decides, exactly as before). A backend behind a round trip (Redis) answers None.
 
 >>> from teamgate.config.schema import Limits, Settings, TeamConfig
 >>> from teamgate.limits.memory import MemoryCounters
@@ -14,9 +15,9 @@ limiter's full path then decides, exactly as before).
 >>> fast = FastPlan.of(build_plan(Settings(teams={"chatbot": team}), "chatbot", "m", 1))
 >>> [key for key, *_ in fast.specs]
 ['team:chatbot:rpm', 'team:chatbot:tpm']
->>> try_admit(MemoryCounters(), fast, 2000, now=0.0) is not None
+>>> MemoryCounters().try_admit_now(fast, 2000, now=0.0) is not None
 True
->>> try_admit(MemoryCounters(), fast, 20000, now=0.0) is None   # more than the TPM
+>>> MemoryCounters().try_admit_now(fast, 20000, now=0.0) is None   # more than the TPM
 True
 """
 
@@ -25,7 +26,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from teamgate.limits.counters import RateCheck
-from teamgate.limits.memory import MemoryCounters
 from teamgate.limits.plan import AdmissionPlan, PlannedSlot
 
 
@@ -46,17 +46,3 @@ class FastPlan:
         )
         tokens = tuple(p.check for p in template.checks if p.is_tokens)
         return cls(specs, tokens, template.slots)
-
-
-def try_admit(
-    memory: MemoryCounters, fast: FastPlan, tokens: int, now: float
-) -> list[float] | None:
-    """Take every slot and charge every check (``tokens`` for token checks): the new
-    TATs. None, having taken nothing, when any slot is full or any check would refuse."""
-    if fast.slots and not memory.take_slots_now(fast.slots):
-        return None
-    tats = memory.try_acquire_now(fast.specs, tokens, now)
-    if tats is None:
-        for slot in fast.slots:
-            memory.release_slot_now(slot.key)
-    return tats

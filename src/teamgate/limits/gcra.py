@@ -81,6 +81,22 @@ def gcra_peek(tat: float, now: float, limit: int, period: float) -> tuple[int, f
     return max(0, min(limit, remaining)), used_s
 
 
+def gcra_admit(tat: float, now: float, cost: int, limit: int, period: float) -> float | None:
+    """The admission rule, the one copy of it: the new TAT when ``cost`` units fit now,
+    else None (also for a cost above the limit, or an invalid check, which
+    :func:`gcra_check` then reports). The memory backend's fast paths call it too.
+
+    >>> gcra_admit(tat=0.0, now=100.0, cost=1, limit=60, period=60.0)
+    101.0
+    >>> gcra_admit(tat=160.0, now=100.0, cost=1, limit=60, period=60.0) is None
+    True
+    """
+    if cost > limit or cost < 0 or limit <= 0:
+        return None
+    new_tat = (tat if tat > now else now) + cost * (period / limit)
+    return new_tat if new_tat - now - period <= EPSILON_S else None
+
+
 def gcra_check(tat: float, now: float, cost: int, limit: int, period: float) -> GcraResult:
     """Decide whether ``cost`` units fit now; pure, the caller stores ``new_tat``.
 
@@ -97,13 +113,12 @@ def gcra_check(tat: float, now: float, cost: int, limit: int, period: float) -> 
     if cost > limit:
         remaining, reset_after = gcra_peek(base, now, limit, period)
         return GcraResult(False, base, math.inf, remaining, reset_after)
-    new_tat = base + cost * interval
-    excess = new_tat - now - period
-    if excess <= EPSILON_S:
+    new_tat = gcra_admit(tat, now, cost, limit, period)
+    if new_tat is not None:
         remaining, reset_after = gcra_peek(new_tat, now, limit, period)
         return GcraResult(True, new_tat, 0.0, remaining, reset_after)
     remaining, reset_after = gcra_peek(base, now, limit, period)
-    return GcraResult(False, base, excess, remaining, reset_after)
+    return GcraResult(False, base, base + cost * interval - now - period, remaining, reset_after)
 
 
 def gcra_refund(tat: float, now: float, amount: int, limit: int, period: float) -> float:

@@ -33,11 +33,10 @@ from collections.abc import Callable, Mapping, Sequence
 
 from teamgate.config.schema import Settings
 from teamgate.limits.counters import Counters, RateCheck
-from teamgate.limits.fast_admit import FastPlan, try_admit
+from teamgate.limits.fast_admit import FastPlan
 from teamgate.limits.feedback import upstream_hold_s
 from teamgate.limits.gcra import EPSILON_S, gcra_peek
 from teamgate.limits.headers import format_reset
-from teamgate.limits.memory import MemoryCounters
 from teamgate.limits.plan import (
     PERIOD_S,
     AdmissionPlan,
@@ -96,18 +95,11 @@ class Limiter:
         self._tats: dict[str, float] = {}
         self._paused_until: dict[str, float] = {}
         self._background: set[asyncio.Future[None]] = set()
-        self._never_suspends = bool(getattr(counters, "never_suspends", False))
-        # The in-memory backend: admission, refunds and releases call it synchronously.
-        self._memory = counters if type(counters) is MemoryCounters else None
         self._plans = PlanCache()
         self._header_settings: Settings | None = None
         self._fast_settings: Settings | None = None
         self._fast_plans: dict[tuple[str, str], FastPlan] = {}
         self._header_specs: dict[str, tuple[_HeaderSpec, ...]] = {}
-        peek_now = getattr(counters, "peek_now", None)
-        self._peek_now: Callable[[str, int, float, float], tuple[int, float]] | None = (
-            peek_now if callable(peek_now) else None
-        )
 
     # ---- public API -------------------------------------------------------------------
 
@@ -142,8 +134,8 @@ class Limiter:
         Cancelling the awaiting task removes it from the queue. ``audio_seconds``
         is checked against the ASH/ASD limits (audio endpoints).
         """
-        if self._memory is not None and tokens > 0 and not audio_seconds:
-            ticket = self._admit_fast(self._memory, team, model, tokens)
+        if tokens > 0 and not audio_seconds:
+            ticket = self._admit_fast(team, model, tokens)
             if ticket is not None:
                 return ticket
         plan = (
@@ -203,11 +195,12 @@ class Limiter:
             specs = self._header_specs[team] = self._header_spec(team)
         now = self._clock()
         out: dict[str, str] = {}
+        peek_now = self._counters.peek_now
         for key, limit, period, limit_text, (limit_name, remaining_name, reset_name) in specs:
-            if self._peek_now is not None:
-                remaining, reset = self._peek_now(key, limit, period, now)
-            else:
-                remaining, reset = gcra_peek(self._tats.get(key, now), now, limit, period)
+            peeked = peek_now(key, limit, period, now)
+            if peeked is None:  # no synchronous answer: the last state this process saw
+                peeked = gcra_peek(self._tats.get(key, now), now, limit, period)
+            remaining, reset = peeked
             out[limit_name] = limit_text
             out[remaining_name] = str(remaining)
             out[reset_name] = format_reset(reset if not math.isinf(reset) else 0.0)
@@ -256,7 +249,7 @@ class Limiter:
         """One try. With a backend that suspends (a round trip), a cancellation must not
         lose what an in-flight call took: the try runs shielded, and if its waiter is
         cancelled, whatever it got is given back when it completes."""
-        if self._never_suspends:
+        if not self._counters.suspends:
             return await self._attempt_once(plan)
         task = asyncio.ensure_future(self._attempt_once(plan))
         try:
@@ -315,16 +308,15 @@ class Limiter:
             raise
         return self._ticket(plan, tuple(taken))
 
-    def _admit_fast(
-        self, memory: MemoryCounters, team: str, model: str, tokens: int
-    ) -> Ticket | None:
-        """A ticket when a rejecting team's request passes everything at once (see
-        :mod:`teamgate.limits.fast_admit`); None, having taken nothing, otherwise."""
+    def _admit_fast(self, team: str, model: str, tokens: int) -> Ticket | None:
+        """A ticket when a rejecting team's request passes everything at once and the
+        backend can say so synchronously (see :mod:`teamgate.limits.fast_admit`); None,
+        having taken nothing, otherwise."""
         team_cfg = self._settings.teams.get(team)
         if team_cfg is None or team_cfg.on_limit != "reject" or model in self._paused_until:
             return None
         fast = self._fast_plan(team, model)
-        tats = try_admit(memory, fast, tokens, self._clock())
+        tats = self._counters.try_admit_now(fast, tokens, self._clock())
         if tats is None:
             return None
         for spec, tat in zip(fast.specs, tats, strict=True):
@@ -343,14 +335,11 @@ class Limiter:
             fast = self._fast_plans[(team, model)] = FastPlan.of(template)
         return fast
 
-    @staticmethod
-    def _release_now(memory: MemoryCounters, slots: Sequence[PlannedSlot]) -> None:
-        for slot in slots:
-            memory.release_slot_now(slot.key)
-
     async def _give_back(self, slots: Sequence[PlannedSlot]) -> None:
+        counters = self._counters
         for slot in slots:
-            await self._counters.release_slot(slot.key)
+            if not counters.release_slot_now(slot.key):
+                await counters.release_slot(slot.key)
 
     def _ticket(self, plan: AdmissionPlan, slots: tuple[PlannedSlot, ...]) -> Ticket:
         token_checks = [p.check for p in plan.checks if p.is_tokens]
@@ -365,10 +354,7 @@ class Limiter:
         slots: tuple[PlannedSlot, ...],
     ) -> Ticket:
         async def release() -> None:
-            if self._memory is not None:
-                self._release_now(self._memory, slots)
-            else:
-                await self._give_back(slots)
+            await self._give_back(slots)
             if slots and self._queues:
                 self._notify(team, any(s.scope in ("org", "org_model") for s in slots))
 
@@ -384,12 +370,11 @@ class Limiter:
 
     async def _refund(self, checks: Sequence[RateCheck], amount: int) -> None:
         now = self._clock()
-        memory = self._memory
+        counters = self._counters
         for check in checks:
-            if memory is not None:
-                tat = memory.refund_now(check.key, check.limit, check.period, amount, now)
-            else:
-                tat = await self._counters.refund(check.key, check.limit, check.period, amount, now)
+            tat = counters.refund_now(check.key, check.limit, check.period, amount, now)
+            if tat is None:
+                tat = await counters.refund(check.key, check.limit, check.period, amount, now)
             self._tats[check.key] = tat
         if not self._queues:
             return  # nobody has ever queued: nobody to wake
@@ -468,7 +453,13 @@ class Limiter:
     async def _wait(
         self, event: asyncio.Event, until: float, client_gone: Callable[[], bool] | None
     ) -> None:
-        """Until ``event`` is set or the clock reaches ``until``; raise ClientGone if gone."""
+        """Until ``event`` is set or the clock reaches ``until``; raise ClientGone if gone.
+
+        Asking ``client_gone()`` before the first wait starts the watch, so a client
+        that leaves while queued (for a window or a concurrency slot) is noticed
+        however soon it is woken."""
+        if client_gone is not None and not event.is_set() and client_gone():
+            raise ClientGone
         while not event.is_set():
             left = until - self._clock()
             if left <= 0:

@@ -16,20 +16,22 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 from teamgate.limits.counters import Decision, RateCheck
-from teamgate.limits.gcra import EPSILON_S, gcra_check, gcra_peek, gcra_refund
+from teamgate.limits.gcra import gcra_admit, gcra_check, gcra_peek, gcra_refund
 
 if TYPE_CHECKING:
+    from teamgate.limits.fast_admit import FastPlan
     from teamgate.limits.plan import PlannedSlot
 
 
 class MemoryCounters:
     """TATs in a dict of floats, concurrency slots in a dict of ints."""
 
-    never_suspends: ClassVar[bool] = True
-    """Its coroutines never yield to the loop, so a caller cannot be cancelled mid-call."""
+    suspends = False
+    """Its coroutines never yield to the loop, so a caller cannot be cancelled mid-call;
+    every ``*_now`` method answers synchronously."""
 
     def __init__(self) -> None:
         self._tats: dict[str, float] = {}
@@ -42,12 +44,9 @@ class MemoryCounters:
         tats = self._tats
         new_tats = []
         for c in checks:
-            if c.cost > c.limit or c.cost < 0 or c.limit <= 0:
-                break  # refused outright, or invalid: the full check decides (or raises)
-            tat = tats.get(c.key, now)
-            new_tat = (tat if tat > now else now) + c.cost * (c.period / c.limit)
-            if new_tat - now - c.period > EPSILON_S:
-                break
+            new_tat = gcra_admit(tats.get(c.key, now), now, c.cost, c.limit, c.period)
+            if new_tat is None:
+                break  # refused, or invalid: the full check decides (or raises)
             new_tats.append(new_tat)
         else:
             for check, new_tat in zip(checks, new_tats, strict=True):
@@ -78,12 +77,8 @@ class MemoryCounters:
         tats = self._tats
         new_tats = []
         for key, limit, period, per_token in specs:
-            cost = tokens if per_token else 1
-            if cost > limit or cost < 0 or limit <= 0:
-                return None
-            tat = tats.get(key, now)
-            new_tat = (tat if tat > now else now) + cost * (period / limit)
-            if new_tat - now - period > EPSILON_S:
+            new_tat = gcra_admit(tats.get(key, now), now, tokens if per_token else 1, limit, period)
+            if new_tat is None:
                 return None
             new_tats.append(new_tat)
         for spec, new_tat in zip(specs, new_tats, strict=True):
@@ -92,6 +87,17 @@ class MemoryCounters:
 
     async def acquire(self, checks: Sequence[RateCheck], now: float) -> Decision:
         return self.acquire_now(checks, now)
+
+    def try_admit_now(self, fast: FastPlan, tokens: int, now: float) -> list[float] | None:
+        """Take every slot of ``fast`` and charge every check (``tokens`` for token checks)
+        at once: the new TATs. None, having taken nothing, when any would refuse."""
+        if fast.slots and not self.take_slots_now(fast.slots):
+            return None
+        tats = self.try_acquire_now(fast.specs, tokens, now)
+        if tats is None:
+            for slot in fast.slots:
+                self.release_slot_now(slot.key)
+        return tats
 
     def refund_now(self, key: str, limit: int, period: float, amount: int, now: float) -> float:
         """Synchronous :meth:`refund`."""
@@ -122,13 +128,14 @@ class MemoryCounters:
             taken_of[slot.key] = taken_of.get(slot.key, 0) + 1
         return True
 
-    def release_slot_now(self, key: str) -> None:
-        """Synchronous :meth:`release_slot`."""
+    def release_slot_now(self, key: str) -> bool:
+        """Synchronous :meth:`release_slot` (always done: True)."""
         taken = self._slots.get(key, 0)
         if taken <= 1:
             self._slots.pop(key, None)
         else:
             self._slots[key] = taken - 1
+        return True
 
     async def try_take_slot(self, key: str, limit: int) -> bool:
         taken = self._slots.get(key, 0)

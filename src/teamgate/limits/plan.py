@@ -114,8 +114,8 @@ def _scope_checks(
     limits: Limits, scope: Scope, tokens: int, key_of: dict[Metric, str], audio_seconds: int = 0
 ) -> list[PlannedCheck]:
     out: list[PlannedCheck] = []
-    for metric in METRICS:
-        limit: int | None = getattr(limits, metric)
+    values = (limits.rpm, limits.rpd, limits.tpm, limits.tpd, limits.ash, limits.asd)
+    for metric, limit in zip(METRICS, values, strict=True):
         if limit is None:
             continue
         if metric in ("ash", "asd"):

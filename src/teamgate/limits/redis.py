@@ -34,7 +34,7 @@ import logging
 import math
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -44,6 +44,9 @@ from teamgate.background import stop_task
 from teamgate.limits import redis_lua
 from teamgate.limits.counters import Decision, RateCheck
 from teamgate.redis_batching import ScriptBatcher
+
+if TYPE_CHECKING:
+    from teamgate.limits.fast_admit import FastPlan
 
 log = logging.getLogger("teamgate.limits")
 
@@ -62,6 +65,23 @@ def _float(value: Any) -> float:
 
 class RedisCounters:
     """GCRA rate counters and leased concurrency slots in Redis. See the module docstring."""
+
+    # No synchronous answers: every call is a round trip.
+    suspends = True
+
+    def try_admit_now(self, fast: FastPlan, tokens: int, now: float) -> list[float] | None:
+        return None
+
+    def refund_now(
+        self, key: str, limit: int, period: float, amount: int, now: float
+    ) -> float | None:
+        return None
+
+    def peek_now(self, key: str, limit: int, period: float, now: float) -> tuple[int, float] | None:
+        return None
+
+    def release_slot_now(self, key: str) -> bool:
+        return False
 
     def __init__(
         self,

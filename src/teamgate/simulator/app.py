@@ -256,6 +256,7 @@ class Simulator:
         handle = self._begin("POST", CHAT_PATH, headers, request.body)
         if handle.record is not None:
             request.fill(handle.record)
+            handle.record.raw = raw
         status: int | None = None
         try:
             if headers.key is None or not self.keys.accepts(headers.key):

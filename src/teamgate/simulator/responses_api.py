@@ -124,11 +124,22 @@ class SimResponse:
         return out
 
 
+def embeddings_tokens(body: dict[str, Any]) -> int:
+    """The tokens an embeddings request is billed: its inputs' text only.
+
+    >>> embeddings_tokens({"input": ["one", "two"]})
+    2
+    """
+    raw = body.get("input")
+    inputs = raw if isinstance(raw, list) else [raw]
+    return max(sum(count_input_tokens(str(item)) - 7 for item in inputs), 1)
+
+
 def embeddings_body(body: dict[str, Any]) -> bytes:
     """Groq's embeddings answer: one 8-dimension vector per input."""
     raw = body.get("input")
     inputs = raw if isinstance(raw, list) else [raw]
-    tokens = sum(count_input_tokens(str(item)) - 7 for item in inputs)  # text only
+    tokens = embeddings_tokens(body)
     data = [
         {"object": "embedding", "index": i, "embedding": [0.125 * (i + 1)] * 8}
         for i in range(len(inputs))
@@ -138,6 +149,6 @@ def embeddings_body(body: dict[str, Any]) -> bytes:
             "object": "list",
             "data": data,
             "model": body.get("model"),
-            "usage": {"prompt_tokens": max(tokens, 1), "total_tokens": max(tokens, 1)},
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
         }
     )

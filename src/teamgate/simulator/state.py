@@ -41,6 +41,7 @@ class RecordedRequest:
     max_tokens: int | None = None
     status: int | None = None
     fault: str | None = None
+    raw: bytes | None = None  # the body bytes as received (endpoints beyond chat)
 
 
 @dataclass(slots=True)

@@ -1,0 +1,483 @@
+"""``MeteredRequest``: one metered request, from its key to its one ledger record.
+
+Every metered endpoint is an adapter around one of these::
+
+    async with MeteredRequest(gw, scope, receive, send, key, "responses") as mr:
+        body = parse(...)                        # 4xx -> INVALID
+        mr.describe(requested, model, stream)
+        await mr.admit(Demand(model, tokens, worst_case_pusd))
+        opened = await mr.forward(checked_bytes, meter, path=RESPONSES_PATH)
+        await mr.relay(opened, stream=stream)
+
+The request owns, in order: the ledger back-pressure check (503 when usage
+cannot be recorded), admission (limits, queueing, the client-gone watch — which
+also covers the wait for a concurrency slot), the worst-case reservation,
+forwarding (key failover, 5xx retry, short 429s waited out), relaying the
+answer (whole or streamed), then on exit: settle or release the reservation,
+correct the TPM/TPD (and audio seconds) counters, free the concurrency slot,
+and write exactly ONE ledger record, chosen by its :class:`Outcome`.
+
+The outcome is set where it is decided (a refusal, Groq's status, a timeout,
+a cut stream), never inferred from attributes carried on exceptions; an
+exception escaping before any decision is classified once, on exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import TracebackType
+
+import aiohttp
+
+from teamgate.asgi import ClientDisconnected, Receive, Scope, Send, encode_headers, send_bytes
+from teamgate.budget import ReservationAbandoned
+from teamgate.budget.book import Reservation
+from teamgate.budget.messages import usd_text
+from teamgate.errors import (
+    BudgetExceeded,
+    GatewayError,
+    InvalidRequest,
+    PayloadTooLarge,
+    RateLimited,
+    StateUnavailable,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from teamgate.ledger.records import ClientKey, UsageRecord
+from teamgate.ledger.shutdown import refuse_if_backlogged
+from teamgate.lifecycle.bill import NO_BILL, Bill, Meter
+from teamgate.lifecycle.outcome import Charge, Outcome
+from teamgate.lifecycle.watch import ClientWatch
+from teamgate.limits import ClientGone
+from teamgate.limits.ticket import Ticket
+from teamgate.runtime import Gateway
+from teamgate.upstream.client import DROP_RESPONSE
+from teamgate.upstream.error_body import groq_shaped_error
+from teamgate.upstream.forward import Opened, Payload, UpstreamAttempt, open_upstream
+
+log = logging.getLogger("teamgate.lifecycle")
+
+CLIENT_CLOSED = 499  # the status recorded for a client that left before an answer
+
+
+@dataclass(frozen=True, slots=True)
+class Demand:
+    """What an admitted request holds: ``tokens`` against TPM/TPD (prompt bound plus
+    the cap; 0 for none), ``audio_seconds`` against ASH/ASD, ``worst_case_pusd``
+    against the budgets."""
+
+    model: str
+    tokens: int
+    worst_case_pusd: int
+    audio_seconds: int = 0
+
+
+def team_headers(gw: Gateway, team: str) -> list[tuple[str, str]]:
+    """The team's ``x-ratelimit-*`` headers and its budget remaining."""
+    out = list(gw.limiter.headers(team).items())
+    remaining = gw.budget.remaining_pico(team)
+    if remaining is not None:
+        out.append(("x-teamgate-budget-remaining-usd", usd_text(remaining, 6)))
+    return out
+
+
+def answer_headers(gw: Gateway, team: str, resp: aiohttp.ClientResponse) -> list[tuple[str, str]]:
+    """Groq's response headers minus hop-by-hop and its org limits, plus the team's."""
+    headers = [(k, v) for k, v in resp.headers.items() if k.lower() not in DROP_RESPONSE]
+    return headers + team_headers(gw, team)
+
+
+class MeteredRequest:
+    """One metered request; see the module docstring."""
+
+    __slots__ = (
+        "_settled",
+        "bill",
+        "demand",
+        "endpoint",
+        "error_code",
+        "gw",
+        "key",
+        "meter",
+        "model",
+        "model_requested",
+        "outcome",
+        "queue_s",
+        "receive",
+        "request_id",
+        "reservation",
+        "scope",
+        "send",
+        "settle_first",
+        "started",
+        "status",
+        "streamed",
+        "ticket",
+        "ts",
+        "upstream",
+        "watch",
+    )
+
+    def __init__(
+        self,
+        gw: Gateway,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        key: ClientKey,
+        endpoint: str,
+    ) -> None:
+        self.gw = gw
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+        self.key = key
+        self.endpoint = endpoint
+        self.request_id = gw.request_ids.next()
+        self.ts = time.time()
+        self.started = time.perf_counter()
+        self.model_requested = ""
+        self.model = ""
+        self.streamed = False
+        self.outcome: Outcome | None = None
+        self.status = 0
+        self.error_code = ""
+        self.bill: Bill = NO_BILL
+        self.meter: Meter | None = None
+        self.upstream = UpstreamAttempt()
+        self.queue_s = -1.0  # time in admission; -1: never admitted
+        self.demand: Demand | None = None
+        self.ticket: Ticket | None = None
+        self.reservation: Reservation | None = None
+        self.watch: ClientWatch | None = None
+        self.settle_first = False  # settle before the client sees the answer
+        self._settled = False
+
+    # --- the adapter's steps ---------------------------------------------------------------
+    def describe(self, model_requested: str, model: str = "", streamed: bool = False) -> None:
+        """What the client asked for and what policy made of it (for the record)."""
+        self.model_requested = model_requested[:200]
+        self.model = model
+        self.streamed = streamed
+
+    def refuse_if_backlogged(self) -> None:
+        """503 while the ledger cannot be written and its backlog is full (no request is
+        served that could not be recorded). :meth:`admit` starts with it."""
+        gw = self.gw
+        try:
+            refuse_if_backlogged(gw.ledger, gw.settings.storage.max_pending_records)
+        except StateUnavailable as exc:
+            self._decide(Outcome.BACKLOGGED, exc.status)
+            raise
+
+    async def admit(self, demand: Demand) -> None:
+        """Back-pressure check, limits (queueing while the client stays), the reservation."""
+        gw, team = self.gw, self.key.team
+        self.demand = demand
+        self.refuse_if_backlogged()
+        watch = self.watch = ClientWatch(self.receive)
+        waiting = time.perf_counter()
+        try:
+            try:
+                self.ticket = await gw.limiter.admit(
+                    team,
+                    demand.model,
+                    demand.tokens,
+                    client_gone=watch,
+                    audio_seconds=demand.audio_seconds,
+                )
+            except (RateLimited, PayloadTooLarge) as exc:
+                self._decide(Outcome.LIMIT_REFUSED, exc.status)
+                raise
+            except ClientGone:
+                self._decide(Outcome.CLIENT_GONE_QUEUED, CLIENT_CLOSED)
+                raise
+            try:
+                self.reservation = await gw.budget.reserve(
+                    team, demand.worst_case_pusd, client_gone=watch.event
+                )
+            except BudgetExceeded as exc:
+                self._decide(Outcome.BUDGET_REFUSED, exc.status)
+                raise
+            except ReservationAbandoned:
+                self._decide(Outcome.CLIENT_GONE_QUEUED, CLIENT_CLOSED)
+                raise
+        finally:
+            self.queue_s = time.perf_counter() - waiting
+        if watch.gone:  # left while queued: admitted, but nobody to answer
+            self._decide(Outcome.CLIENT_GONE_QUEUED, CLIENT_CLOSED)
+            raise ClientGone
+
+    async def forward(
+        self,
+        body: Payload,
+        meter: Meter,
+        *,
+        path: str,
+        method: str = "POST",
+        content_type: str | None = None,
+    ) -> Opened:
+        """Send the checked bytes to the key's Groq Project; Groq's response, unread."""
+        gw = self.gw
+        self.meter = meter
+        project = gw.projects[(self.key.team, self.key.environment)]
+        try:
+            opened = await open_upstream(
+                gw.client,
+                gw.keyring,
+                project,
+                self.scope["headers"],
+                body,
+                path=path,
+                method=method,
+                content_type=content_type,
+                retry_429_deadline_s=gw.settings.upstream.retry_429_deadline_s,
+                attempt=self.upstream,
+            )
+        except UpstreamTimeout as exc:
+            sent = Outcome.UPSTREAM_TIMEOUT_AFTER_SEND
+            self._decide(sent if exc.sent else Outcome.CONNECT_TIMEOUT, exc.status)
+            raise
+        except InvalidRequest as exc:  # a header Groq must not see: nothing was sent
+            self.error_code = exc.code
+            self._decide(Outcome.INVALID, exc.status)
+            raise
+        except GatewayError as exc:  # unreachable, or no usable key: nothing billed
+            self._decide(Outcome.UPSTREAM_UNREACHABLE, exc.status)
+            raise
+        if self.demand is not None and self.demand.model:
+            gw.limiter.observe_upstream(self.demand.model, opened.resp.headers)
+        return opened
+
+    async def relay(
+        self,
+        opened: Opened,
+        *,
+        stream: bool = False,
+        on_served: Callable[[bytes], Awaitable[None]] | None = None,
+    ) -> None:
+        """Pass Groq's answer on (SSE as it comes, else whole) and bill it.
+
+        ``on_served`` runs on a whole 200 answer before the client sees it
+        (a batch registers its id there). Groq's response is released here.
+        """
+        resp = opened.resp
+        try:
+            headers = answer_headers(self.gw, self.key.team, resp)
+            ctype = resp.headers.get("content-type", "")
+            if resp.status == 200 and stream and ctype.startswith("text/event-stream"):
+                await self._relay_stream(resp, headers)
+                return
+            data = await self._read_whole(resp)
+            if resp.status != 200:
+                self._decide(Outcome.UPSTREAM_ERROR, resp.status)
+                shaped = groq_shaped_error(resp.status, ctype, data)
+                if shaped is not None:
+                    data = shaped
+                    headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
+                    headers.append(("content-type", "application/json"))
+            else:
+                assert self.meter is not None
+                self.bill = self.meter.whole(data, ctype)
+                self._decide(Outcome.SERVED, 200)
+                if on_served is not None:
+                    await on_served(data)
+            if self.settle_first:
+                await self.settle()
+            await send_bytes(self.send, resp.status, data, encode_headers(headers))
+        finally:
+            resp.release()
+            opened.key.last_used = time.time()
+
+    def keep_reservation(self) -> Reservation | None:
+        """Hand the reservation over (a batch keeps it until it settles); None if none."""
+        reservation, self.reservation = self.reservation, None
+        return reservation
+
+    # --- answers -----------------------------------------------------------------------
+    async def _read_whole(self, resp: aiohttp.ClientResponse) -> bytes:
+        reading = time.perf_counter()
+        try:
+            data = await resp.read()
+        except TimeoutError:
+            error = UpstreamTimeout("Groq did not finish its answer in time.")
+            self._decide(Outcome.UPSTREAM_TIMEOUT_AFTER_SEND, error.status)
+            raise error from None
+        except aiohttp.ClientError as exc:
+            cut = UpstreamUnavailable(f"Groq's answer was cut off: {type(exc).__name__}")
+            self._decide(Outcome.UPSTREAM_UNREACHABLE, cut.status)
+            raise cut from None
+        self.upstream.upstream_s += time.perf_counter() - reading
+        return data
+
+    async def _relay_stream(
+        self, resp: aiohttp.ClientResponse, headers: list[tuple[str, str]]
+    ) -> None:
+        """Relay an SSE stream as it comes; a client that leaves cancels Groq's work."""
+        assert self.meter is not None
+        meter = self.meter.stream()
+        send = self.send
+        gone = self.watch if self.watch is not None else ClientWatch(self.receive)
+        self.watch = gone
+        gone()  # start listening: a client that leaves mid-stream cancels the upstream request
+        closer = asyncio.create_task(_close_when_gone(gone, resp))
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": encode_headers(headers)}
+        )
+        broken = ""
+        relaying = time.perf_counter()
+        try:
+            async for chunk in resp.content.iter_any():
+                meter.feed(chunk)
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                if gone.gone:
+                    break
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            broken = f"upstream stream broke: {type(exc).__name__}"
+        except OSError:
+            broken = "client disconnected"
+        finally:
+            closer.cancel()
+            self.upstream.upstream_s += time.perf_counter() - relaying
+        if gone.gone:
+            broken = "client disconnected"
+            resp.close()
+        elif not broken and not meter.done:
+            broken = "upstream stream ended without [DONE]"
+        if broken.startswith("upstream") and meter.error is None:
+            await _send_stream_error(send)
+        with contextlib.suppress(OSError):
+            await send({"type": "http.response.body", "body": b""})
+        self.bill = self.meter.streamed(meter)
+        if not broken:
+            self._decide(Outcome.SERVED, 200)
+            return
+        gone_mid = broken == "client disconnected"
+        self._decide(Outcome.CLIENT_GONE_MID_ANSWER if gone_mid else Outcome.STREAM_CUT, 200)
+        log.warning(
+            "stream for team %s cut (%s); usage %s", self.key.team, broken, self.bill.source
+        )
+
+    # --- the end -------------------------------------------------------------------------
+    def _decide(self, outcome: Outcome, status: int) -> None:
+        self.outcome, self.status = outcome, status
+
+    async def settle(self) -> None:
+        """Settle or release the reservation, correct the counters, free the slot (once)."""
+        if self._settled:
+            return
+        self._settled = True
+        outcome = self.outcome or Outcome.FAILED
+        if outcome.charge is Charge.WORST_CASE and self.meter is not None:
+            self.bill = self.meter.worst()
+        elif outcome.charge is Charge.NOTHING:
+            self.bill = NO_BILL
+        bill, ticket, reservation = self.bill, self.ticket, self.reservation
+        try:
+            if reservation is not None:
+                if bill.cost_pusd:
+                    await reservation.settle(bill.cost_pusd)
+                else:
+                    await reservation.release()
+            if ticket is not None:
+                await ticket.correct(bill.tokens)
+                demand = self.demand
+                if demand is not None and demand.audio_seconds:
+                    billed = bill.audio_seconds or 0
+                    await self.gw.limiter.correct_audio(
+                        self.key.team, demand.model, demand.audio_seconds, billed
+                    )
+        finally:
+            if ticket is not None:
+                await ticket.release()
+
+    async def __aenter__(self) -> MeteredRequest:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.outcome is None:
+            self._classify(exc)
+        try:
+            await self.settle()
+        finally:
+            if self.watch is not None:
+                self.watch.close()
+            self._record()
+            if isinstance(exc, GatewayError):
+                exc.headers.update(team_headers(self.gw, self.key.team))
+
+    def _classify(self, exc: BaseException | None) -> None:
+        """The outcome of a request that ended before any stage decided one."""
+        if isinstance(exc, GatewayError):
+            self.error_code = exc.code
+            self._decide(Outcome.INVALID, exc.status)
+        elif isinstance(exc, asyncio.CancelledError) and self.meter is not None:
+            # Stopped after Groq was sent the request: it may run and bill it.
+            self.bill = self.meter.worst()
+            self._decide(Outcome.CLIENT_GONE_MID_ANSWER, CLIENT_CLOSED)
+        elif isinstance(exc, ClientDisconnected | ClientGone | asyncio.CancelledError):
+            self._decide(Outcome.CLIENT_GONE_QUEUED, CLIENT_CLOSED)
+        else:
+            if exc is not None:
+                log.error("metered request %s failed", self.request_id, exc_info=exc)
+            self._decide(Outcome.FAILED, 500)
+
+    def _record(self) -> None:
+        outcome = self.outcome or Outcome.FAILED
+        bill, key, usage = self.bill, self.key, self.bill.usage
+        rec = UsageRecord(
+            ts=self.ts,
+            request_id=self.request_id,
+            groq_id=bill.groq_id,
+            team=key.team,
+            environment=key.environment,
+            purpose=key.purpose,
+            client_key=key.name,
+            upstream_key=self.upstream.key_name,
+            model_requested=self.model_requested,
+            model_served=bill.model_served or self.model,
+            prompt_tokens=usage.prompt_tokens if usage is not None else 0,
+            completion_tokens=usage.completion_tokens if usage is not None else 0,
+            cached_tokens=usage.cached_tokens if usage is not None else 0,
+            cost_pusd=bill.cost_pusd,
+            status=self.status,
+            latency_ms=(time.perf_counter() - self.started) * 1000,
+            streamed=self.streamed,
+            usage_source=bill.source,
+            refusal=outcome.refusal or (self.error_code if outcome is Outcome.INVALID else ""),
+            endpoint=self.endpoint,
+        )
+        self.gw.ledger.append(rec)
+        self.gw.metrics.observe(rec, self.model, self.queue_s, self.upstream.upstream_s)
+
+
+async def _close_when_gone(gone: ClientWatch, resp: aiohttp.ClientResponse) -> None:
+    """Close the upstream response as soon as the client disconnects (Groq stops generating)."""
+    await gone.event.wait()
+    resp.close()
+
+
+async def _send_stream_error(send: Send) -> None:
+    error = GatewayError(
+        "The upstream stream was interrupted before it completed.",
+        code="stream_interrupted",
+        type="server_error",
+    )
+    with contextlib.suppress(OSError):
+        await send(
+            {
+                "type": "http.response.body",
+                "body": b"data: " + error.body() + b"\n\n",
+                "more_body": True,
+            }
+        )
