@@ -140,7 +140,7 @@ class Readiness:
 
 def gateway_probes(store: Store, redis: object | None) -> list[Probe]:
     """The store (a cheap version query) and, when configured, Redis (``PING``)."""
-    probes = [Probe("store", "store_unreachable", store.client_keys_version)]
+    probes = [Probe("store", "store_unreachable", store.ping)]
     ping = getattr(redis, "ping", None)
     if ping is not None:
         probes.append(Probe("redis", "redis_unreachable", ping))

@@ -191,3 +191,44 @@ def test_sigterm_drains_readyz_first(simulator: Simulator, tmp_path: Path) -> No
         assert proc.wait(15) == 0
     finally:
         proc.stop()
+
+
+async def test_a_busy_sqlite_writer_does_not_make_the_gateway_unready(tmp_path: Path) -> None:
+    """Under load the SQLite writer's one thread is busy with batches; the probe must not
+    queue behind them (it did, and /readyz flapped to 503 at a few thousand requests/s)."""
+    from teamgate.ledger.sqlite import SQLiteStore
+
+    store = SQLiteStore(str(tmp_path / "busy.db"))
+    await store.open()
+    readiness = Readiness([Probe("store", "store_unreachable", store.ping)])
+    await readiness.start()
+    try:
+        busy = asyncio.get_running_loop().run_in_executor(
+            store._executor,
+            time.sleep,
+            3.0,  # the writer thread, stuck in a long write
+        )
+        await asyncio.sleep(0.1)
+        started = time.monotonic()
+        await asyncio.wait_for(store.ping(), timeout=1.0)
+        assert time.monotonic() - started < 1.0
+        await readiness.check()
+        assert readiness.answer()[0] == 200
+        await busy
+    finally:
+        await readiness.close()
+        await store.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+async def test_ping_answers_on_both_stores_and_fails_when_closed(tmp_path: Path, kind: str) -> None:
+    from tests.shared_services import TempSchemaPostgresStore
+
+    from teamgate.ledger.sqlite import SQLiteStore
+
+    store = SQLiteStore(str(tmp_path / "p.db")) if kind == "sqlite" else TempSchemaPostgresStore()
+    await store.open()
+    await store.ping()
+    await store.close()
+    with pytest.raises(Exception):  # noqa: B017 - each store raises its own "not open"
+        await store.ping()

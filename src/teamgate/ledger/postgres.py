@@ -257,6 +257,9 @@ class PostgresStore(PostgresUpstreamTables, PostgresSummaryQueries):
             await conn.execute(_BUMP_KEYS_VERSION)
         return True
 
+    async def ping(self) -> None:
+        await self.client_keys_version()  # one pooled round trip
+
     async def client_keys_version(self) -> int:
         value = await self._db().fetchval("SELECT value FROM meta WHERE key = 'keys_version'")
         return int(value)

@@ -393,6 +393,25 @@ class SQLiteStore(SQLiteUpstreamTables):
         row = self._db().execute("SELECT value FROM meta WHERE key = 'keys_version'").fetchone()
         return int(row[0])
 
+    async def ping(self) -> None:
+        if self._executor is None:
+            raise RuntimeError(f"{self!r} is not open")
+        if self.path == ":memory:":
+            await self._run(self._client_keys_version)
+            return
+        # Its own read-only connection, off the writer's thread: under load the writer's
+        # queue holds batches, and a probe queued behind them would call a busy gateway
+        # unready (WAL lets this reader in while a write is under way).
+        await asyncio.to_thread(self._ping_sync)
+
+    def _ping_sync(self) -> None:
+        uri = Path(self.path).resolve().as_uri() + "?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, timeout=1.0)
+        try:
+            conn.execute("SELECT value FROM meta WHERE key = 'keys_version'").fetchone()
+        finally:
+            conn.close()
+
     # --- usage ledger ----------------------------------------------------------------
     async def append_usage(self, records: Sequence[UsageRecord]) -> None:
         if records:

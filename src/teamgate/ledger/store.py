@@ -52,6 +52,12 @@ class Store(Protocol):
         Gateways poll it (cheaply) to refresh their key cache within seconds.
         """
 
+    async def ping(self) -> None:
+        """Raise when the store cannot be reached; the readiness probe.
+
+        Never waits behind the ledger's writes: a gateway busy writing is ready.
+        """
+
     # --- usage ledger --------------------------------------------------------
     async def append_usage(self, records: Sequence[UsageRecord]) -> None:
         """Write a batch of records in one transaction (all or none)."""
