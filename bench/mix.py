@@ -1,11 +1,13 @@
-"""The mixed load of the memory check: non-streamed, streamed and refused requests at once.
+"""The mixed load of the memory check: non-streamed, streamed and refused requests.
 
-A gateway's memory is only shown flat when every kind of exchange it holds
-is in the mix: whole answers, SSE streams (the relay and its usage meter)
-and refusals (policy errors recorded in the ledger, never forwarded). One
-burst runs three drivers side by side for the same number of seconds, each
-on its own connections: wrk when installed (``post.lua``), else the asyncio
-client of :mod:`http_client`.
+A gateway's memory is only shown flat when every kind of exchange it holds is
+in the mix: whole answers, SSE streams (the relay and its usage meter) and
+refusals (policy errors recorded in the ledger, never forwarded). Every
+connection cycles through four requests (two whole, one streamed, one refused),
+so the mix holds by count whatever each kind costs: refusals are ten times
+cheaper than the rest, and a mix by connection would let them swamp the run.
+wrk runs it when installed (``mix.lua``), else the asyncio client of
+:mod:`http_client`.
 
 >>> # burst = run_mix(url, auth, connections=32, seconds=2)
 >>> # burst.requests, burst.unexpected   # all kinds; answers of the wrong status
@@ -18,44 +20,36 @@ import os
 import shutil
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from harness import request_body
 from http_client import Connection
-from load import LUA, parse_wrk
+from load import parse_wrk
 
+LUA = Path(__file__).resolve().with_name("mix.lua")
 REFUSED_MODEL = "not-an-allowed-model"
 
 
 @dataclass(frozen=True)
-class Driver:
+class Kind:
     """One kind of request: its body, whether nginx should stream, the status expected."""
 
     name: str
     body: bytes
     stream: bool
     expect_ok: bool
-    share: int  # of the burst's connections, in quarters
 
 
-def drivers(pad: int = 0) -> tuple[Driver, ...]:
-    """Half whole answers, a quarter streams, a quarter refusals.
-
-    ``pad`` adds that many bytes to each prompt (a bigger body per request).
-    """
+def kinds(pad: int = 0) -> tuple[Kind, ...]:
+    """The cycle each connection repeats; ``pad`` adds bytes to every prompt."""
     extra = "x" * pad
+    whole = Kind("whole", request_body(pad_to=extra), stream=False, expect_ok=True)
     return (
-        Driver("whole", request_body(pad_to=extra), stream=False, expect_ok=True, share=2),
-        Driver(
-            "stream", request_body(stream=True, pad_to=extra), stream=True, expect_ok=True, share=1
-        ),
-        Driver(
-            "refused",
-            request_body(REFUSED_MODEL, pad_to=extra),
-            stream=False,
-            expect_ok=False,
-            share=1,
-        ),
+        whole,
+        whole,
+        Kind("stream", request_body(stream=True, pad_to=extra), stream=True, expect_ok=True),
+        Kind("refused", request_body(REFUSED_MODEL, pad_to=extra), stream=False, expect_ok=False),
     )
 
 
@@ -65,72 +59,58 @@ class Burst:
     unexpected: int  # answers whose status class was not the one expected
 
 
-def _split(connections: int, kinds: tuple[Driver, ...]) -> list[int]:
-    return [max(1, connections * d.share // 4) for d in kinds]
-
-
-def _wrk(url: str, auth: str, d: Driver, connections: int, seconds: int) -> subprocess.Popen[str]:
-    env = {**os.environ, "BENCH_BODY": d.body.decode(), "BENCH_AUTH": auth}
-    if d.stream:
-        env["BENCH_STREAM"] = "1"
-    command = ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s"]
+def _run_wrk(url: str, auth: str, cycle: tuple[Kind, ...], connections: int, seconds: int) -> Burst:
+    env = {**os.environ, "BENCH_AUTH": auth}
+    env["BENCH_WHOLE"] = cycle[0].body.decode()
+    env["BENCH_STREAM"] = cycle[2].body.decode()
+    env["BENCH_REFUSED"] = cycle[3].body.decode()
+    threads = 1 if connections < 64 else 2
+    command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s"]
     command += ["--latency", "--timeout", "10s", "-s", str(LUA), url]
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
-
-
-def _run_wrk(
-    url: str, auth: str, kinds: tuple[Driver, ...], connections: int, seconds: int
-) -> Burst:
-    procs = [
-        (d, _wrk(url, auth, d, c, seconds))
-        for d, c in zip(kinds, _split(connections, kinds), strict=True)
-    ]
-    total = unexpected = 0
-    for d, proc in procs:
-        out, _ = proc.communicate()
-        if proc.returncode != 0:
-            raise RuntimeError(f"wrk ({d.name}) exited with {proc.returncode}")
-        result = parse_wrk(out)
-        total += result.requests
-        # wrk counts non-2xx answers as errors: all of them for the refused kind.
-        unexpected += result.errors if d.expect_ok else result.requests - result.errors
-    return Burst(total, unexpected)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    result = parse_wrk(done.stdout)
+    # wrk counts every non-2xx answer as an error: a quarter of the requests should be,
+    # give or take the one cycle each connection may leave unfinished.
+    refused = sum(1 for k in cycle if not k.expect_ok)
+    expected = result.requests * refused // len(cycle)
+    off = abs(result.errors - expected)
+    return Burst(result.requests, off if off > 2 * connections else 0)
 
 
 async def _python(
-    url: str, auth: str, kinds: tuple[Driver, ...], connections: int, seconds: float
+    url: str, auth: str, cycle: tuple[Kind, ...], connections: int, seconds: float
 ) -> Burst:
     path = urlsplit(url).path
     loop = asyncio.get_running_loop()
     stop_at = loop.time() + seconds
     counts = {"requests": 0, "unexpected": 0}
 
-    async def worker(d: Driver) -> None:
-        headers = {"Content-Type": "application/json", "Authorization": auth}
-        if d.stream:
-            headers["x-bench-stream"] = "1"
+    async def worker() -> None:
         conn = await Connection.open(url)
+        turn = 0
         try:
             while loop.time() < stop_at:
-                status, _, _ = await conn.post(path, d.body, headers)
+                kind = cycle[turn % len(cycle)]
+                turn += 1
+                headers = {"Content-Type": "application/json", "Authorization": auth}
+                if kind.stream:
+                    headers["x-bench-stream"] = "1"
+                status, _, _ = await conn.post(path, kind.body, headers)
                 counts["requests"] += 1
-                if (status < 300) != d.expect_ok:
+                if (status < 300) != kind.expect_ok:
                     counts["unexpected"] += 1
         finally:
             await conn.close()
 
-    tasks = [
-        worker(d) for d, c in zip(kinds, _split(connections, kinds), strict=True) for _ in range(c)
-    ]
-    await asyncio.gather(*tasks)
+    await asyncio.gather(*(worker() for _ in range(connections)))
     return Burst(counts["requests"], counts["unexpected"])
 
 
 def run_mix(
     url: str, auth: str, connections: int, seconds: int, *, wrk: bool = True, pad: int = 0
 ) -> Burst:
-    """One burst of every kind at once against ``url`` (the chat completions URL)."""
-    kinds = drivers(pad)
+    """One burst of the mix against ``url`` (the chat completions URL)."""
+    cycle = kinds(pad)
     if wrk and shutil.which("wrk"):
-        return _run_wrk(url, auth, kinds, connections, seconds)
-    return asyncio.run(_python(url, auth, kinds, connections, seconds))
+        return _run_wrk(url, auth, cycle, connections, seconds)
+    return asyncio.run(_python(url, auth, cycle, connections, seconds))

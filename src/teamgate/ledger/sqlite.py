@@ -126,11 +126,37 @@ CREATE TABLE IF NOT EXISTS alerts_fired (
 """
 
 # SQL built from the dataclasses' own field names only (constants, no input).
-_INSERT_USAGE = (
-    f"INSERT INTO usage ({', '.join(_USAGE_COLUMNS)}) "  # noqa: S608
-    f"VALUES ({', '.join('?' for _ in _USAGE_COLUMNS)})"
-)
 _SELECT_USAGE = f"SELECT {', '.join(_USAGE_COLUMNS)} FROM usage"  # noqa: S608
+# Records go in as multi-row INSERTs, not executemany: executemany steps once per
+# row and takes the GIL back for every row, so while the event loop is busy the
+# writer thread waits up to the interpreter's switch interval per row. Measured with
+# a busy Python thread beside it: 282 records/s with executemany, 18,438 with one
+# statement per 1,000 rows. Under sustained load the ledger fell behind and its
+# backlog was the gateway's memory growth (docs/benchmark.md, Memory). A batch is
+# cut greedily into statements of these sizes, so at most four statements are ever
+# prepared (a statement per batch size would fill SQLite's statement cache with
+# large prepared statements: that grew RSS by ~2 MiB a second).
+_INSERT_SIZES = (256, 32, 4, 1)
+_ROW_MARKS = f"({', '.join('?' for _ in _USAGE_COLUMNS)})"
+_INSERT_ROWS = {
+    size: f"INSERT INTO usage ({', '.join(_USAGE_COLUMNS)}) "  # noqa: S608
+    f"VALUES {', '.join([_ROW_MARKS] * size)}"
+    for size in _INSERT_SIZES
+}
+
+
+def _insert_usage(conn: sqlite3.Connection, records: Sequence[UsageRecord]) -> None:
+    """Insert ``records`` and add them to the roll-ups (inside the caller's transaction)."""
+    start = 0
+    for size in _INSERT_SIZES:
+        statement = _INSERT_ROWS[size]
+        while len(records) - start >= size:
+            chunk = records[start : start + size]
+            conn.execute(statement, [v for row in map(_usage_to_row, chunk) for v in row])
+            start += size
+    rollup.add_records(conn, records)
+
+
 _INSERT_KEY = (
     f"INSERT INTO client_keys ({', '.join(_KEY_COLUMNS)}) "  # noqa: S608
     f"VALUES ({', '.join('?' for _ in _KEY_COLUMNS)})"
@@ -420,8 +446,7 @@ class SQLiteStore(SQLiteUpstreamTables):
     def _append_usage(self, records: list[UsageRecord]) -> None:
         conn = self._db()
         with _transaction(conn):
-            conn.executemany(_INSERT_USAGE, map(_usage_to_row, records))
-            rollup.add_records(conn, records)
+            _insert_usage(conn, records)
 
     async def spend_by_team(self, period_start: float, period_end: float) -> list[SpendTotal]:
         """Per team, by name. ``period`` is the UTC ``YYYY-MM`` of the range's midpoint,
@@ -561,6 +586,5 @@ class SQLiteStore(SQLiteUpstreamTables):
             if cursor.rowcount != 1:
                 return False
             if records:
-                conn.executemany(_INSERT_USAGE, map(_usage_to_row, records))
-                rollup.add_records(conn, records)
+                _insert_usage(conn, records)
         return True
