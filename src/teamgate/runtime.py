@@ -17,6 +17,7 @@ from pathlib import Path
 
 from teamgate.alerts import AlertManager
 from teamgate.auth import KeyCache
+from teamgate.auth_gate import AuthGate
 from teamgate.budget import BudgetBook, BudgetCounters, MemoryBudgetCounters
 from teamgate.config.loader import load_settings
 from teamgate.config.schema import Settings
@@ -69,6 +70,8 @@ class Gateway:
         self.endpoints = EndpointState()  # audio prices, open batch reservations
         self.metrics = Metrics()
         self.request_ids = RequestIds()
+        # One failure throttle for every listener of this process (proxy and admin).
+        self.auth_gate = AuthGate.from_settings(s.server)
 
     async def open(self) -> None:
         if self.store is None:

@@ -85,6 +85,7 @@ def test_no_upstream_secret_anywhere(
             seen.extend(f"{k}: {v}" for k, v in response.headers.items())
         admin = {"authorization": f"Bearer {ADMIN_KEY}"}
         for path in (
+            "/metrics",
             "/admin/upstream",
             "/admin/keys",
             "/admin/budget",

@@ -20,6 +20,7 @@ import orjson
 
 from teamgate.admin.auth import AdminAuth
 from teamgate.admin.context import AdminRequest
+from teamgate.admin.metrics_access import MetricsAccess
 from teamgate.admin.openapi import openapi_document
 from teamgate.admin.routes import match_route
 from teamgate.asgi import JSON, ClientDisconnected, Receive, Scope, Send, read_body, send_bytes
@@ -44,11 +45,17 @@ def handles(path: str) -> bool:
 class AdminApp:
     """The admin ASGI app. Build with :func:`create_admin_app`."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, *, own_listener: bool = False) -> None:
         self.gateway = gateway
         key_env = gateway.settings.admin.key_env
         self.auth = AdminAuth(gateway.env.get(key_env) or None, key_env)
         self.sessions = Sessions()
+        metrics = gateway.settings.metrics
+        self.metrics_access = MetricsAccess(
+            token=gateway.env.get(metrics.token_env) if metrics.token_env else None,
+            open_here=own_listener and metrics.open_on_admin_port,
+            token_env=metrics.token_env,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -60,8 +67,8 @@ class AdminApp:
                     return
         if scope["type"] != "http":
             return
-        try:
-            await self.dispatch(scope, receive, send)
+        try:  # its own listener: through the same authentication gate as the proxy's
+            await self.gateway.auth_gate.serve(scope, receive, send, self.dispatch)
         except GatewayError as exc:
             await send_gateway_error(send, exc)
         except ClientDisconnected:
@@ -75,6 +82,8 @@ class AdminApp:
         if path == "/metrics":
             if method != "GET":
                 raise MethodNotAllowed(f"Method {method} is not allowed for {path}.")
+            session_ok = self.sessions.valid(cookies(scope).get(SESSION_COOKIE))
+            self.metrics_access.require(scope, self.auth, session_ok=session_ok)
             text = render_metrics(self.gateway.metrics, self.gateway)
             await send_bytes(send, 200, text.encode(), [(b"content-type", CONTENT_TYPE.encode())])
             return
@@ -119,6 +128,9 @@ def _json_body(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def create_admin_app(gateway: Gateway) -> AdminApp:
-    """The admin API, dashboard and metrics over ``gateway`` (opened elsewhere)."""
-    return AdminApp(gateway)
+def create_admin_app(gateway: Gateway, *, own_listener: bool = False) -> AdminApp:
+    """The admin API, dashboard and metrics over ``gateway`` (opened elsewhere).
+
+    ``own_listener``: served on ``server.admin_port`` rather than mounted on the proxy's.
+    """
+    return AdminApp(gateway, own_listener=own_listener)

@@ -167,6 +167,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         http="httptools",
         lifespan="on",
         access_log=False,
+        proxy_headers=False,  # forwarded headers: only server.trusted_proxies (trusted_proxies.py)
         server_header=False,
         date_header=True,
         timeout_graceful_shutdown=math.ceil(settings.server.grace_period_s),
@@ -209,6 +210,7 @@ def _run_workers(args: argparse.Namespace, settings: Settings, env: dict[str, st
         http="httptools",
         lifespan="on",
         access_log=False,
+        proxy_headers=False,  # forwarded headers: only server.trusted_proxies (trusted_proxies.py)
         server_header=False,
         timeout_graceful_shutdown=int(settings.server.grace_period_s),
         ssl_certfile=args.ssl_certfile,

@@ -21,6 +21,7 @@ from teamgate.config.fields import (
     Problems,
     Section,
     as_list,
+    boolean,
     choice,
     env_var_name,
     fraction,
@@ -44,12 +45,14 @@ from teamgate.config.schema import (
     FailureMode,
     KeySelection,
     Limits,
+    MetricsSettings,
     RedisSettings,
     SecretSettings,
     ServerSettings,
     StorageSettings,
     UpstreamSettings,
 )
+from teamgate.trusted_proxies import parse_network
 
 STORAGE_PREFIXES = ("sqlite:///", "sqlite://:memory:", "postgresql://", "postgres://")
 LIMIT_FIELDS = ("rpm", "tpm", "rpd", "tpd", "concurrency", "ash", "asd")
@@ -69,6 +72,12 @@ def read_server(problems: Problems, value: object) -> ServerSettings:
         auth_failure_delay_s=s.get(
             "auth_failure_delay_s", non_negative_number, d.auth_failure_delay_s
         ),
+        auth_failure_concurrency=s.get(
+            "auth_failure_concurrency", positive_int, d.auth_failure_concurrency
+        ),
+        trusted_proxies=_trusted_proxies(
+            problems, s.at("trusted_proxies"), s.raw("trusted_proxies")
+        ),
     )
     same_host = server.admin_host in (None, server.host)
     if same_host and server.admin_port and server.admin_port == server.port:
@@ -78,6 +87,40 @@ def read_server(problems: Problems, value: object) -> ServerSettings:
             "leave it out to serve the admin API on the proxy's port",
         )
     return server
+
+
+def _trusted_proxies(problems: Problems, path: str, value: object) -> tuple[str, ...]:
+    """A list of addresses or CIDR ranges (``10.0.0.0/8``); ``[]``/absent: trust no proxy."""
+    found = []
+    for index, raw in enumerate(as_list(problems, path, value)):
+        try:
+            if not isinstance(raw, str):
+                raise ValueError(raw)
+            parse_network(raw)
+        except ValueError:
+            problems.add(
+                item(path, index), f"must be an IP address or CIDR range, got {shown(raw)}"
+            )
+            continue
+        found.append(raw.strip())
+    return tuple(found)
+
+
+def read_metrics(problems: Problems, value: object, server: ServerSettings) -> MetricsSettings:
+    """``metrics: {token_env, open_on_admin_port}``; open needs ``server.admin_port``."""
+    d = MetricsSettings()
+    s = Section(problems, "metrics", value, known=_fields(d))
+    metrics = MetricsSettings(
+        token_env=s.get("token_env", optional(env_var_name), d.token_env),
+        open_on_admin_port=s.get("open_on_admin_port", boolean, d.open_on_admin_port),
+    )
+    if metrics.open_on_admin_port and server.admin_port is None:
+        problems.add(
+            s.at("open_on_admin_port"),
+            "needs server.admin_port: /metrics is served without a credential only on "
+            "the admin listener",
+        )
+    return metrics
 
 
 def _base_url(value: Any) -> str:
