@@ -96,9 +96,9 @@ def test_open_on_admin_port_needs_an_admin_port() -> None:
             "environments": {"prod": {"upstream_keys": [{"name": "k", "secret": "env:K"}]}},
         }
     }
-    with pytest.raises(ConfigError, match="metrics.open_on_admin_port: needs server.admin_port"):
+    with pytest.raises(ConfigError, match=r"metrics\.open_on_admin_port: needs server\.admin_port"):
         parse_settings({"teams": teams, "metrics": {"open_on_admin_port": True}})
-    with pytest.raises(ConfigError, match="metrics.token_env: must be an environment variable"):
+    with pytest.raises(ConfigError, match=r"metrics\.token_env: must be an environment variable"):
         parse_settings({"teams": teams, "metrics": {"token_env": "not a name"}})
 
 
