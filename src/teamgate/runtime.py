@@ -24,6 +24,7 @@ from teamgate.config.schema import Settings
 from teamgate.endpoints.state import EndpointState
 from teamgate.errors import ConfigError
 from teamgate.ledger import open_store
+from teamgate.ledger.refused_model import RequestedModelLabel
 from teamgate.ledger.shutdown import close_ledger
 from teamgate.ledger.spill import import_spills, spill_folder
 from teamgate.ledger.store import Store
@@ -80,7 +81,9 @@ class Gateway:
         self.keys = KeyCache(self.store)
         await self.keys.start()
         self.ledger = LedgerWriter(
-            self.store, flush_interval_s=self.settings.storage.flush_interval_ms / 1000
+            self.store,
+            flush_interval_s=self.settings.storage.flush_interval_ms / 1000,
+            model_label=RequestedModelLabel(self.knows_model),
         )
         self.ledger.start()
         await import_spills(self.store, spill_folder(self.settings.storage.url))
@@ -95,6 +98,10 @@ class Gateway:
             await self.shared.start(book.wake, lambda: book.waiters)
         await self.open_upstream_keys()
         await self.client.open()
+
+    def knows_model(self, name: str) -> bool:
+        """A priced model or a configured alias (not text a client made up)."""
+        return name in self.settings.aliases or self.prices.knows(name)
 
     def apply(self, settings: Settings) -> None:
         """Swap in new settings without dropping a request.
