@@ -21,7 +21,7 @@ from teamgate.cli import main
 from teamgate.simulator import Simulator
 
 SPARE = "gsk_scan_spare_value_7a7a7a"
-ADMIN_KEY = "adm_scan_admin_key_5c5c5c5c5c"
+ADMIN_KEY = "adm_scan_admin_key_5c5c5c5c5c_R8tZq1"
 ROTATED = "gsk_scan_rotated_value_8b8b8b"
 
 

@@ -109,12 +109,18 @@ def _quickstart_keys(settings: Settings) -> list[tuple[str, str]]:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from teamgate.admin.key_strength import admin_key_error
     from teamgate.app import create_app
     from teamgate.cli.server import GracefulServer
     from teamgate.serving import ServerThread
     from teamgate.simulator import create_simulator
 
     settings = settings_from(args)
+    admin_key = os.environ.get(settings.admin.key_env)
+    weak = admin_key_error(settings.admin.key_env, admin_key) if admin_key else None
+    if weak:  # one line, exit 2: a weak admin key would guard the whole admin API
+        print(weak, file=sys.stderr)
+        return 2
     if args.workers > 1 and not settings.redis.url:
         print(
             f"teamgate serve: --workers {args.workers} needs redis.url in the config: with "
