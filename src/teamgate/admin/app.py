@@ -18,12 +18,22 @@ from urllib.parse import parse_qs
 
 import orjson
 
+from teamgate.admin.audit_trail import record_dashboard, record_operation
 from teamgate.admin.auth import AdminAuth
 from teamgate.admin.context import AdminRequest
 from teamgate.admin.metrics_access import MetricsAccess
 from teamgate.admin.openapi import openapi_document
 from teamgate.admin.routes import match_route
-from teamgate.asgi import JSON, ClientDisconnected, Receive, Scope, Send, read_body, send_bytes
+from teamgate.asgi import (
+    JSON,
+    ClientDisconnected,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    send_bytes,
+)
 from teamgate.asgi import send_error as send_gateway_error
 from teamgate.dashboard.pages import serve_dashboard
 from teamgate.dashboard.sessions import SESSION_COOKIE, Sessions, cookies
@@ -48,7 +58,8 @@ class AdminApp:
     def __init__(self, gateway: Gateway, *, own_listener: bool = False) -> None:
         self.gateway = gateway
         key_env = gateway.settings.admin.key_env
-        self.auth = AdminAuth(gateway.env.get(key_env) or None, key_env)
+        self._admin_key = gateway.env.get(key_env) or ""
+        self.auth = AdminAuth(self._admin_key or None, key_env)
         self.sessions = Sessions()
         metrics = gateway.settings.metrics
         self.metrics_access = MetricsAccess(
@@ -88,6 +99,9 @@ class AdminApp:
             await send_bytes(send, 200, text.encode(), [(b"content-type", CONTENT_TYPE.encode())])
             return
         if path.startswith("/dashboard"):
+            if method == "POST" and path in ("/dashboard/login", "/dashboard/logout"):
+                await self._dashboard_audited(path, scope, receive, send)
+                return
             await serve_dashboard(path, scope, receive, send, self.auth, self.sessions)
             return
         session_ok = method == "GET" and self.sessions.valid(cookies(scope).get(SESSION_COOKIE))
@@ -112,8 +126,42 @@ class AdminApp:
                 scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
             ).items()
         }
+        settings_before = self.gateway.settings
         reply = await route.handler(AdminRequest(self.gateway, params, query, body))
+        if route.method != "GET":  # every state-changing operation leaves one audit row
+            await record_operation(
+                self.gateway,
+                scope,
+                self._admin_key,
+                route.operation_id,
+                params,
+                reply.body,
+                settings_before,
+            )
         await send_bytes(send, reply.status, orjson.dumps(reply.body), [JSON])
+
+    async def _dashboard_audited(
+        self, path: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Sign-in and sign-out, each leaving one audit row when it took effect."""
+        before = cookies(scope).get(SESSION_COOKIE)
+        was_valid = self.sessions.valid(before)
+        started: list[str] = []
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 303:
+                for name, value in message.get("headers", ()):
+                    text = value.decode("latin-1")
+                    if name == b"set-cookie" and text.startswith(SESSION_COOKIE + "="):
+                        started.append(text.split(";", 1)[0].split("=", 1)[1])
+            await send(message)
+
+        await serve_dashboard(path, scope, receive, watch, self.auth, self.sessions)
+        if path == "/dashboard/login" and started and self.sessions.valid(started[0]):
+            await record_dashboard(self.gateway, scope, "dashboard.sign_in", started[0])
+        elif path == "/dashboard/logout" and was_valid and not self.sessions.valid(before):
+            assert before is not None
+            await record_dashboard(self.gateway, scope, "dashboard.sign_out", before)
 
 
 def _json_body(raw: bytes) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from teamgate.cli import info, keys, migrate, reload, report, run, upstream
+from teamgate.cli import audit, info, keys, migrate, reload, report, run, upstream
 from teamgate.errors import ConfigError
 
 
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     upstream.add_commands(sub)
     reload.add_commands(sub)
     report.add_commands(sub)
+    audit.add_commands(sub)
     return parser
 
 
