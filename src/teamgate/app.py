@@ -29,13 +29,12 @@ from teamgate.asgi import (
     send_bytes,
     send_error,
 )
-from teamgate.auth_throttle import AuthFailureThrottle, client_address
 from teamgate.budget import ReservationAbandoned
 from teamgate.config.schema import Settings
 from teamgate.endpoints.batch_poller import BatchPoller
 from teamgate.endpoints.chat import handle_chat
 from teamgate.endpoints.routes import route_beyond_chat
-from teamgate.errors import GatewayError, InvalidApiKey, MethodNotAllowed, NotFound
+from teamgate.errors import GatewayError, MethodNotAllowed, NotFound
 from teamgate.ledger.records import ClientKey
 from teamgate.ledger.store import Store
 from teamgate.limits import ClientGone
@@ -76,15 +75,14 @@ class TeamgateApp:
         )
         # The admin API, dashboard and /metrics: mounted here unless on their own listener.
         self.admin = create_admin_app(self.gateway) if settings.server.admin_port is None else None
-        self.auth_throttle = AuthFailureThrottle.from_settings(settings.server)
         self.batch_poller: BatchPoller | None = None  # started with the gateway
         # /readyz: "starting" until the gateway is open, then its probes decide.
         self.readiness = Readiness([], repeat_s=settings.logging.fault_repeat_s)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind == "http":
-            await self._http(scope, receive, send)
+        if kind == "http":  # through the one authentication gate (auth_gate.py)
+            await self.gateway.auth_gate.serve(scope, receive, send, self._http)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
@@ -180,14 +178,8 @@ class TeamgateApp:
             await send_error(send, error)
 
     async def _authenticate(self, scope: Scope) -> ClientKey:
-        """The client key, or 401; repeated failures from one address are answered slowly."""
-        try:
-            return self.gateway.keys.authenticate(header(scope, b"authorization"))
-        except InvalidApiKey:
-            delay = self.auth_throttle.failed(client_address(scope))
-            if delay:
-                await asyncio.sleep(delay)
-            raise
+        """The client key, or 401 (slowed by the gate when an address keeps failing)."""
+        return self.gateway.keys.authenticate(header(scope, b"authorization"))
 
     async def _groq_route(
         self, route: str, method: str, scope: Scope, receive: Receive, send: Send

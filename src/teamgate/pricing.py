@@ -193,6 +193,10 @@ class PriceTable:
     def default(self) -> ModelPrice | None:
         return self._default
 
+    def knows(self, model: str) -> bool:
+        """True for a model with a price of its own (built-in or configured)."""
+        return model in self._prices
+
     def get(self, model: str) -> ModelPrice | None:
         """The model's price, the default (renamed to ``model``) if set, else None."""
         price = self._prices.get(model)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from teamgate.alerts import AlertManager
 from teamgate.auth import KeyCache
+from teamgate.auth_gate import AuthGate
 from teamgate.budget import BudgetBook, BudgetCounters, MemoryBudgetCounters
 from teamgate.config.loader import load_settings
 from teamgate.config.schema import Settings
@@ -25,6 +26,7 @@ from teamgate.endpoints.state import EndpointState
 from teamgate.errors import ConfigError
 from teamgate.extras import import_for, scheme_of
 from teamgate.ledger import open_store
+from teamgate.ledger.refused_model import RequestedModelLabel
 from teamgate.ledger.shutdown import close_ledger
 from teamgate.ledger.spill import import_spills, spill_folder
 from teamgate.ledger.store import Store
@@ -81,6 +83,8 @@ class Gateway:
         self.metrics = Metrics()
         self.request_ids = RequestIds()
         self.tracing: Tracing = TRACING_OFF  # set by middleware.wrap_for_serving
+        # One failure throttle for every listener of this process (proxy and admin).
+        self.auth_gate = AuthGate.from_settings(s.server)
 
     async def open(self) -> None:
         if self.store is None:
@@ -90,7 +94,9 @@ class Gateway:
         self.keys = KeyCache(self.store, fault_repeat_s=repeat_s)
         await self.keys.start()
         self.ledger = LedgerWriter(
-            self.store, flush_interval_s=self.settings.storage.flush_interval_ms / 1000
+            self.store,
+            flush_interval_s=self.settings.storage.flush_interval_ms / 1000,
+            model_label=RequestedModelLabel(self.knows_model),
         )
         self.ledger.start()
         await import_spills(self.store, spill_folder(self.settings.storage.url))
@@ -105,6 +111,10 @@ class Gateway:
             await self.shared.start(book.wake, lambda: book.waiters)
         await self.open_upstream_keys()
         await self.client.open()
+
+    def knows_model(self, name: str) -> bool:
+        """A priced model or a configured alias (not text a client made up)."""
+        return name in self.settings.aliases or self.prices.knows(name)
 
     def apply(self, settings: Settings) -> None:
         """Swap in new settings without dropping a request.

@@ -89,6 +89,7 @@ class ServerThread:
             lifespan="on",
             log_level="warning",
             access_log=False,
+            proxy_headers=False,  # as teamgate serve: forwarded headers only via trusted_proxies
             timeout_graceful_shutdown=max(1, round(self.graceful_shutdown_s)),
         )
         ready = threading.Event()

@@ -12,7 +12,7 @@ from tests.conftest import RunningGateway, start_gateway
 
 from teamgate.simulator import Simulator
 
-ADMIN_KEY = "adm_test_9f8e7d6c5b4a39281706"
+ADMIN_KEY = "adm_test_9f8e7d6c5b4a39281706_Qx7Lm2"
 
 
 def start_admin_gateway(

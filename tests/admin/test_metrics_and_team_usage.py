@@ -27,7 +27,7 @@ def samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
 def test_metrics_parse_and_agree_with_ledger(admin_gateway: RunningGateway) -> None:
     traffic(admin_gateway)
     records = flushed_records(admin_gateway)
-    resp = httpx.get(admin_gateway.url + "/metrics")
+    resp = httpx.get(admin_gateway.url + "/metrics", headers={"x-admin-key": ADMIN_KEY})
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/plain")
     m = samples(resp.text)
     requests: dict[tuple[str, str], float] = defaultdict(float)
@@ -108,5 +108,6 @@ def test_admin_api_on_its_own_listener(simulator: Simulator, tmp_path: Path) -> 
             resp = httpx.get(admin_url + "/admin/budget", headers={"x-admin-key": ADMIN_KEY})
             assert resp.status_code == 200
             assert httpx.get(admin_url + "/admin/budget").status_code == 401
-            assert "teamgate_requests_total" in httpx.get(admin_url + "/metrics").text
+            metrics = httpx.get(admin_url + "/metrics", headers={"x-admin-key": ADMIN_KEY})
+            assert "teamgate_requests_total" in metrics.text
             assert httpx.post(admin_url + "/openai/v1/chat/completions").status_code == 404

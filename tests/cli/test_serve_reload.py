@@ -60,7 +60,7 @@ def test_sighup_raises_budget_without_restart(tmp_path: Path) -> None:
             **os.environ,
             **UPSTREAM_SECRETS,
             "PYTHONPATH": SRC,
-            "TEAMGATE_ADMIN_KEY": "adm_" + "k" * 30,
+            "TEAMGATE_ADMIN_KEY": "adm_reload_3Vq8Zt1Lk6Wm9Xc2Hn5Bd7Fj",
         }
         key = cli(
             "keys",

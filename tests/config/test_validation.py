@@ -140,8 +140,8 @@ CASES: list[tuple[str, Mutation, str]] = [
     (
         "unknown top-level key",
         put("zzz", value=1),
-        "zzz: unknown key (known keys: server, upstream, storage, redis, admin, alerts, "
-        "secrets, org, pricing, aliases, audio, batches, logging, tracing, teams)",
+        "zzz: unknown key (known keys: server, upstream, storage, redis, admin, metrics, "
+        "alerts, secrets, org, pricing, aliases, audio, batches, logging, tracing, teams)",
     ),
     (
         "section not a mapping",

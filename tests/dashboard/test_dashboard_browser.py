@@ -6,18 +6,27 @@ import asyncio
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import sync_playwright
-from tests.admin.conftest import ADMIN_KEY, admin_gateway, chat, flushed_records, traffic
+from tests.admin.conftest import (
+    ADMIN_KEY,
+    admin_gateway,
+    chat,
+    flushed_records,
+    start_admin_gateway,
+    traffic,
+)
 from tests.conftest import RunningGateway
 from tests.ledger.conftest import make_record
 
 from teamgate.budget import month_of
 from teamgate.ledger import open_store
+from teamgate.simulator import Simulator
 
 __all__ = ["admin_gateway"]  # the fixture, shared with tests/admin
 
@@ -161,7 +170,22 @@ def test_login_needs_the_csrf_cookie(admin_gateway: RunningGateway) -> None:
     assert resp.status_code == 401 and "tg_session" not in resp.headers.get("set-cookie", "")
 
 
-def test_session_cookie_is_secure_behind_tls(admin_gateway: RunningGateway) -> None:
+def test_x_forwarded_proto_from_an_untrusted_peer_is_not_believed(
+    admin_gateway: RunningGateway,
+) -> None:
+    form = httpx.get(admin_gateway.url + "/dashboard/login", headers={"x-forwarded-proto": "https"})
+    assert "Secure" not in form.headers["set-cookie"]
+
+
+@pytest.fixture
+def proxied_gateway(simulator: Simulator, tmp_path: Path) -> Iterator[RunningGateway]:
+    """Behind a TLS-terminating proxy on 127.0.0.1, which the config trusts."""
+    patch = {"server": {"trusted_proxies": ["127.0.0.1"]}}
+    yield from start_admin_gateway(simulator, tmp_path, patch)
+
+
+def test_session_cookie_is_secure_behind_tls(proxied_gateway: RunningGateway) -> None:
+    admin_gateway = proxied_gateway
     with httpx.Client(base_url=admin_gateway.url, headers={"x-forwarded-proto": "https"}) as c:
         form = c.get("/dashboard/login")
         csrf = form.text.split('name=csrf value="')[1].split('"')[0]

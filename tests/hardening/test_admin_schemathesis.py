@@ -72,7 +72,10 @@ def agw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
     sim = create_simulator()
     with ServerThread(sim.app) as url:
         sim.url = url  # type: ignore[attr-defined]
-        yield from start_admin_gateway(sim, tmp_path_factory.mktemp("admin-fuzz"))
+        # Thousands of wrong admin keys on purpose: the failure throttle (tested in
+        # test_auth_gate.py) is off here, or the fuzzing would mostly wait.
+        patch = {"server": {"auth_failure_limit": 0}}
+        yield from start_admin_gateway(sim, tmp_path_factory.mktemp("admin-fuzz"), patch)
 
 
 @pytest.fixture(scope="module")

@@ -103,6 +103,11 @@ def test_serve_with_ssl_certfile_and_keyfile(simulator: Simulator, tmp_path: Pat
             timeout=10,
         )
         assert resp.status_code == 200, resp.text
+        # TLS served directly: HSTS and nosniff on every answer, errors included.
+        missing = httpx.get(proc.url + "/nowhere", verify=False, timeout=10)
+        for answer in (resp, missing):
+            assert answer.headers["strict-transport-security"] == "max-age=31536000"
+            assert answer.headers["x-content-type-options"] == "nosniff"
         with pytest.raises(httpx.HTTPError):  # plain HTTP is not served on the TLS port
             httpx.post(proc.url.replace("https", "http") + CHAT, content=body, timeout=5)
     finally:

@@ -21,7 +21,7 @@ from teamgate.cli import main
 from teamgate.simulator import Simulator
 
 SPARE = "gsk_scan_spare_value_7a7a7a"
-ADMIN_KEY = "adm_scan_admin_key_5c5c5c5c5c"
+ADMIN_KEY = "adm_scan_admin_key_5c5c5c5c5c_R8tZq1"
 ROTATED = "gsk_scan_rotated_value_8b8b8b"
 
 
@@ -85,6 +85,7 @@ def test_no_upstream_secret_anywhere(
             seen.extend(f"{k}: {v}" for k, v in response.headers.items())
         admin = {"authorization": f"Bearer {ADMIN_KEY}"}
         for path in (
+            "/metrics",
             "/admin/upstream",
             "/admin/keys",
             "/admin/budget",

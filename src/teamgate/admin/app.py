@@ -18,11 +18,22 @@ from urllib.parse import parse_qs
 
 import orjson
 
+from teamgate.admin.audit_trail import record_dashboard, record_operation
 from teamgate.admin.auth import AdminAuth
 from teamgate.admin.context import AdminRequest
+from teamgate.admin.metrics_access import MetricsAccess
 from teamgate.admin.openapi import openapi_document
 from teamgate.admin.routes import match_route
-from teamgate.asgi import JSON, ClientDisconnected, Receive, Scope, Send, read_body, send_bytes
+from teamgate.asgi import (
+    JSON,
+    ClientDisconnected,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    send_bytes,
+)
 from teamgate.asgi import send_error as send_gateway_error
 from teamgate.dashboard.pages import serve_dashboard
 from teamgate.dashboard.sessions import SESSION_COOKIE, Sessions, cookies
@@ -44,11 +55,18 @@ def handles(path: str) -> bool:
 class AdminApp:
     """The admin ASGI app. Build with :func:`create_admin_app`."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, *, own_listener: bool = False) -> None:
         self.gateway = gateway
         key_env = gateway.settings.admin.key_env
-        self.auth = AdminAuth(gateway.env.get(key_env) or None, key_env)
+        self._admin_key = gateway.env.get(key_env) or ""
+        self.auth = AdminAuth(self._admin_key or None, key_env)
         self.sessions = Sessions()
+        metrics = gateway.settings.metrics
+        self.metrics_access = MetricsAccess(
+            token=gateway.env.get(metrics.token_env) if metrics.token_env else None,
+            open_here=own_listener and metrics.open_on_admin_port,
+            token_env=metrics.token_env,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -60,8 +78,8 @@ class AdminApp:
                     return
         if scope["type"] != "http":
             return
-        try:
-            await self.dispatch(scope, receive, send)
+        try:  # its own listener: through the same authentication gate as the proxy's
+            await self.gateway.auth_gate.serve(scope, receive, send, self.dispatch)
         except GatewayError as exc:
             await send_gateway_error(send, exc)
         except ClientDisconnected:
@@ -75,10 +93,15 @@ class AdminApp:
         if path == "/metrics":
             if method != "GET":
                 raise MethodNotAllowed(f"Method {method} is not allowed for {path}.")
+            session_ok = self.sessions.valid(cookies(scope).get(SESSION_COOKIE))
+            self.metrics_access.require(scope, self.auth, session_ok=session_ok)
             text = render_metrics(self.gateway.metrics, self.gateway)
             await send_bytes(send, 200, text.encode(), [(b"content-type", CONTENT_TYPE.encode())])
             return
         if path.startswith("/dashboard"):
+            if method == "POST" and path in ("/dashboard/login", "/dashboard/logout"):
+                await self._dashboard_audited(path, scope, receive, send)
+                return
             await serve_dashboard(path, scope, receive, send, self.auth, self.sessions)
             return
         session_ok = method == "GET" and self.sessions.valid(cookies(scope).get(SESSION_COOKIE))
@@ -103,8 +126,42 @@ class AdminApp:
                 scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
             ).items()
         }
+        settings_before = self.gateway.settings
         reply = await route.handler(AdminRequest(self.gateway, params, query, body))
+        if route.method != "GET":  # every state-changing operation leaves one audit row
+            await record_operation(
+                self.gateway,
+                scope,
+                self._admin_key,
+                route.operation_id,
+                params,
+                reply.body,
+                settings_before,
+            )
         await send_bytes(send, reply.status, orjson.dumps(reply.body), [JSON])
+
+    async def _dashboard_audited(
+        self, path: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Sign-in and sign-out, each leaving one audit row when it took effect."""
+        before = cookies(scope).get(SESSION_COOKIE)
+        was_valid = self.sessions.valid(before)
+        started: list[str] = []
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 303:
+                for name, value in message.get("headers", ()):
+                    text = value.decode("latin-1")
+                    if name == b"set-cookie" and text.startswith(SESSION_COOKIE + "="):
+                        started.append(text.split(";", 1)[0].split("=", 1)[1])
+            await send(message)
+
+        await serve_dashboard(path, scope, receive, watch, self.auth, self.sessions)
+        if path == "/dashboard/login" and started and self.sessions.valid(started[0]):
+            await record_dashboard(self.gateway, scope, "dashboard.sign_in", started[0])
+        elif path == "/dashboard/logout" and was_valid and not self.sessions.valid(before):
+            assert before is not None
+            await record_dashboard(self.gateway, scope, "dashboard.sign_out", before)
 
 
 def _json_body(raw: bytes) -> dict[str, Any]:
@@ -119,6 +176,9 @@ def _json_body(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def create_admin_app(gateway: Gateway) -> AdminApp:
-    """The admin API, dashboard and metrics over ``gateway`` (opened elsewhere)."""
-    return AdminApp(gateway)
+def create_admin_app(gateway: Gateway, *, own_listener: bool = False) -> AdminApp:
+    """The admin API, dashboard and metrics over ``gateway`` (opened elsewhere).
+
+    ``own_listener``: served on ``server.admin_port`` rather than mounted on the proxy's.
+    """
+    return AdminApp(gateway, own_listener=own_listener)

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from teamgate.admin import handlers, keys_api
+from teamgate.admin import audit_api, handlers, keys_api
 from teamgate.admin.context import AdminRequest, Reply
 from teamgate.dashboard.overview import get_overview
 
@@ -238,6 +238,26 @@ SCHEMAS: dict[str, Schema] = {
         }
     ),
     "Overview": {"type": "object", "required": ["period", "teams", "daily", "models"]},
+    "AuditPage": _obj(
+        {
+            "entries": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "id": INT,
+                        "ts": {"type": "number"},
+                        "actor": STRING,
+                        "action": STRING,
+                        "target": STRING,
+                        "before": {"type": "object"},
+                        "after": {"type": "object"},
+                        "source": STRING,
+                    }
+                ),
+            },
+            "next_before": NULLABLE_INT,
+        }
+    ),
 }
 
 # An instant: unix seconds, a date or a date-time; from 1970 up to 9999-01-01 (else 400).
@@ -396,6 +416,23 @@ ROUTES: tuple[Route, ...] = (
         "Everything the dashboard shows: spend vs budget, projection, daily spend, mix",
         get_overview,
         "Overview",
+    ),
+    Route(
+        "GET",
+        "/admin/audit",
+        "getAudit",
+        "The audit trail (who changed what, when, from where), newest first, in pages",
+        audit_api.get_audit,
+        "AuditPage",
+        query=(
+            Param(
+                "since",
+                "Unix seconds, YYYY-MM-DD, ISO 8601, or a duration back from now (24h, 7d).",
+            ),
+            Param("limit", "Entries per page, 1-1000 (default 100).", {"type": "string"}),
+            Param("before", "The previous page's next_before.", {"type": "string"}),
+        ),
+        errors=(400,),
     ),
 )
 

@@ -20,13 +20,14 @@ def admin_config(app: TeamgateApp, main: uvicorn.Config) -> uvicorn.Config:
     server = app.settings.server
     assert server.admin_port is not None
     return uvicorn.Config(
-        create_admin_app(app.gateway),
+        create_admin_app(app.gateway, own_listener=True),
         host=server.admin_host or server.host,
         port=server.admin_port,
         loop=main.loop,
         http=main.http,
         lifespan="off",
         access_log=False,
+        proxy_headers=False,  # forwarded headers: only server.trusted_proxies (trusted_proxies.py)
         server_header=False,
         ssl_certfile=main.ssl_certfile,
         ssl_keyfile=main.ssl_keyfile,

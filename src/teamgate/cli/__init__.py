@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from teamgate.cli import info, keys, migrate, reload, report, run, schema, upstream
+from teamgate.cli import audit, info, keys, migrate, reload, report, run, schema, upstream
 from teamgate.errors import ConfigError
 
 
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     reload.add_commands(sub)
     report.add_commands(sub)
     schema.add_commands(sub)
+    audit.add_commands(sub)
     return parser
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from teamgate.config.schema import Settings
+from teamgate.ledger.audit_records import cli_actor
 
 
 class AdminUnavailable(Exception):
@@ -39,7 +40,11 @@ def call_admin(
     request = urllib.request.Request(  # noqa: S310 - an http(s) URL from the config
         base + path,
         method=method,
-        headers={"authorization": f"Bearer {key}", "content-type": "application/json"},
+        headers={
+            "authorization": f"Bearer {key}",
+            "content-type": "application/json",
+            "x-teamgate-actor": cli_actor(),  # named in the gateway's audit row
+        },
         data=b"{}" if method == "POST" else None,
     )
     try:

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from teamgate.cli.audit import record_cli
 from teamgate.cli.options import add_config, fail, settings_from, with_store
 from teamgate.keys import new_client_key, parse_duration
 from teamgate.ledger.store import Store
@@ -67,6 +68,7 @@ def cmd_create(args: argparse.Namespace) -> int:
 
     async def add(store: Store) -> None:
         await store.add_client_key(record)
+        await record_cli(store, "keys.create", record.name, after=_key_view(record))
 
     try:
         with_store(settings, add)
@@ -81,6 +83,13 @@ def cmd_create(args: argparse.Namespace) -> int:
         print("Store it now; it is not shown again:")
         print(secret)
     return 0
+
+
+def _key_view(key: Any) -> dict[str, Any]:
+    """What the audit trail keeps of a key: never its secret or hash."""
+    view = {"team": key.team, "environment": key.environment, "purpose": key.purpose}
+    view |= {"fingerprint": key.fingerprint, "expires_at": key.expires_at}
+    return view | {"revoked_at": key.revoked_at}
 
 
 def _when(ts: float | None) -> str:
@@ -150,7 +159,14 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     settings = settings_from(args)
 
     async def revoke(store: Store) -> bool:
-        return await store.revoke_client_key(args.name, time.time())
+        done = await store.revoke_client_key(args.name, time.time())
+        if done:
+            key = await store.get_client_key(args.name)
+            after = _key_view(key) if key else {}
+            await record_cli(
+                store, "keys.revoke", args.name, before={"state": "active"}, after=after
+            )
+        return done
 
     if not with_store(settings, revoke):
         return fail(f"no live key named {args.name!r}")
@@ -169,7 +185,11 @@ def cmd_rotate(args: argparse.Namespace) -> int:
         return fail(str(exc))
 
     async def work(store: Store) -> tuple[Any, str, str, float] | None:
-        return await rotate_client_key(store, args.name, grace_s=grace)
+        done = await rotate_client_key(store, args.name, grace_s=grace)
+        if done is not None:
+            after = {**_key_view(done[0]), "old_name": done[2], "old_expires_at": done[3]}
+            await record_cli(store, "keys.rotate", args.name, after=after)
+        return done
 
     try:
         done = with_store(settings, work)

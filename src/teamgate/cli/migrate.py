@@ -16,10 +16,13 @@ import asyncio
 import sys
 from typing import Any
 
-from teamgate.cli.options import add_config, settings_from
+from teamgate.cli.audit import record_cli
+from teamgate.cli.options import add_config, settings_from, with_store
+from teamgate.config.sections import redact_url
 from teamgate.extras import is_postgres_url
 from teamgate.ledger import open_store
 from teamgate.ledger.pg_schema import SchemaMismatch, latest_version
+from teamgate.ledger.store import Store
 
 
 def add_commands(sub: Any) -> None:
@@ -48,7 +51,15 @@ async def run_migrate(url: str) -> str:
 def cmd_migrate(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     try:
-        print(asyncio.run(run_migrate(settings.storage.url)))
+        done = asyncio.run(run_migrate(settings.storage.url))
+
+        async def audit(store: Store) -> None:
+            await record_cli(
+                store, "schema.migrate", redact_url(settings.storage.url), after={"result": done}
+            )
+
+        with_store(settings, audit)
+        print(done)
     except SchemaMismatch as exc:
         print(f"teamgate migrate: {exc}", file=sys.stderr)
         return 1

@@ -13,7 +13,9 @@ import sys
 from typing import Any
 
 from teamgate.cli.admin_client import AdminUnavailable, call_admin
-from teamgate.cli.options import add_config, settings_from
+from teamgate.cli.audit import record_cli
+from teamgate.cli.options import add_config, config_path, settings_from, with_store
+from teamgate.ledger.store import Store
 
 
 def add_commands(sub: Any) -> None:
@@ -27,6 +29,14 @@ def add_commands(sub: Any) -> None:
 def cmd_reload(args: argparse.Namespace) -> int:
     if args.pid:
         os.kill(args.pid, signal.SIGHUP)
+        settings = settings_from(args)
+
+        async def audit(store: Store) -> None:
+            await record_cli(
+                store, "config.reload", str(config_path(args)), after={"pid": args.pid}
+            )
+
+        with_store(settings, audit)
         print(f"Sent SIGHUP to {args.pid}.")
         return 0
     settings = settings_from(args)

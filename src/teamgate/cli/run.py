@@ -113,6 +113,7 @@ def _quickstart_keys(settings: Settings) -> list[tuple[str, str]]:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from teamgate.admin.key_strength import admin_key_error
     from teamgate.app import create_app
     from teamgate.cli.server import GracefulServer
     from teamgate.log_format import configure_logging, uvicorn_log_config
@@ -121,6 +122,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from teamgate.simulator import create_simulator
 
     settings = settings_from(args)
+    admin_key = os.environ.get(settings.admin.key_env)
+    weak = admin_key_error(settings.admin.key_env, admin_key) if admin_key else None
+    if weak:  # one line, exit 2: a weak admin key would guard the whole admin API
+        print(weak, file=sys.stderr)
+        return 2
     configure_logging(settings.logging)
     if args.workers > 1 and not settings.redis.url:
         print(
@@ -177,6 +183,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         http="httptools",
         lifespan="on",
         access_log=False,
+        proxy_headers=False,  # forwarded headers: only server.trusted_proxies (trusted_proxies.py)
         server_header=False,
         date_header=True,
         timeout_graceful_shutdown=math.ceil(settings.server.grace_period_s),
@@ -224,6 +231,7 @@ def _run_workers(args: argparse.Namespace, settings: Settings, env: dict[str, st
         http="httptools",
         lifespan="on",
         access_log=False,
+        proxy_headers=False,  # forwarded headers: only server.trusted_proxies (trusted_proxies.py)
         server_header=False,
         timeout_graceful_shutdown=int(settings.server.grace_period_s),
         ssl_certfile=args.ssl_certfile,

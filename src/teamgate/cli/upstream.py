@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from teamgate.cli.audit import record_cli
 from teamgate.cli.options import add_config, fail, settings_from, with_store
 from teamgate.keys import parse_duration
 from teamgate.ledger.store import Store
@@ -128,7 +129,7 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     settings = settings_from(args)
 
     async def work(store: Store) -> Rotation:
-        return await rotate(
+        done = await rotate(
             settings,
             store,
             project=args.project,
@@ -136,6 +137,11 @@ def cmd_rotate(args: argparse.Namespace) -> int:
             secret_ref=args.secret,
             resolver=SecretResolver(os.environ),
         )
+        after = {"project": done.project, "state": "active", "fingerprint": done.fingerprint}
+        await record_cli(
+            store, "upstream.rotate", done.name, after=after | {"draining": done.draining}
+        )
+        return done
 
     try:
         done = with_store(settings, work)
@@ -162,7 +168,10 @@ def cmd_retire(args: argparse.Namespace) -> int:
         return fail(str(exc), 1)
 
     async def work(store: Store) -> Retirement:
-        return await retire(settings, store, name=args.name, quiet_period_s=quiet, force=args.force)
+        done = await retire(settings, store, name=args.name, quiet_period_s=quiet, force=args.force)
+        after = {"state": "retired", "forced": done.forced, "fingerprint": done.fingerprint}
+        await record_cli(store, "upstream.retire", done.name, after=after)
+        return done
 
     try:
         done = with_store(settings, work)

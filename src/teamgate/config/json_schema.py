@@ -41,11 +41,13 @@ from teamgate.config.sections import (
     BATCHES_FIELDS,
     LIMITS_FIELDS,
     LOGGING_FIELDS,
+    METRICS_FIELDS,
     REDIS_FIELDS,
     SECRETS_FIELDS,
     SERVER_FIELDS,
     STORAGE_FIELDS,
     TRACING_FIELDS,
+    TRUSTED_PROXIES,
     UPSTREAM_FIELDS,
     WEBHOOK_URL,
 )
@@ -145,11 +147,12 @@ def settings_schema() -> dict[str, Any]:
         nullable=False,
     )
     sections: dict[str, Any] = {
-        "server": _table(SERVER_FIELDS),
+        "server": _table({**SERVER_FIELDS, "trusted_proxies": TRUSTED_PROXIES}),
         "upstream": _table(UPSTREAM_FIELDS),
         "storage": _table(STORAGE_FIELDS),
         "redis": _table(REDIS_FIELDS),
         "admin": _table(ADMIN_FIELDS),
+        "metrics": _table(METRICS_FIELDS),
         "alerts": _object({"thresholds": _thresholds(), "webhook_url": WEBHOOK_URL}, ALERTS_FIELDS),
         "secrets": _table(SECRETS_FIELDS),
         "org": _object(

@@ -37,6 +37,10 @@ class ServerSettings:
     # 401 to that address is delayed by auth_failure_delay_s (0 disables the slowing).
     auth_failure_limit: int = 10
     auth_failure_delay_s: float = 1.0
+    # Delayed failures per address answered at once; the others wait behind them.
+    auth_failure_concurrency: int = 2
+    # Addresses / CIDR ranges of reverse proxies whose X-Forwarded-For/-Proto are believed.
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,15 @@ class RedisSettings:
 @dataclass(frozen=True, slots=True)
 class AdminSettings:
     key_env: str = "TEAMGATE_ADMIN_KEY"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSettings:
+    """Who may read ``/metrics``: the admin key, a read-only token, or (opt-in) anyone
+    who can reach ``server.admin_port``."""
+
+    token_env: str | None = None  # the variable holding a read-only bearer token
+    open_on_admin_port: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +218,7 @@ class Settings:
     storage: StorageSettings = field(default_factory=StorageSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     secrets: SecretSettings = field(default_factory=SecretSettings)
     org: OrgConfig = field(default_factory=OrgConfig)

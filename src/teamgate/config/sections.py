@@ -45,6 +45,7 @@ from teamgate.config.schema import (
     BatchSettings,
     Limits,
     LoggingSettings,
+    MetricsSettings,
     RedisSettings,
     SecretSettings,
     ServerSettings,
@@ -52,6 +53,7 @@ from teamgate.config.schema import (
     TracingSettings,
     UpstreamSettings,
 )
+from teamgate.trusted_proxies import parse_network
 
 STORAGE_PREFIXES = ("sqlite:///", "sqlite://:memory:", "postgresql://", "postgres://")
 LIMIT_FIELDS = ("rpm", "tpm", "rpd", "tpd", "concurrency", "ash", "asd")
@@ -67,12 +69,21 @@ SERVER_FIELDS: dict[str, Check[Any]] = {
     "admin_port": optional(port_number),
     "auth_failure_limit": non_negative_int,
     "auth_failure_delay_s": non_negative_number,
+    "auth_failure_concurrency": positive_int,
 }
+# server.trusted_proxies is read item by item (each bad address names its index);
+# this Check gives the JSON Schema its shape.
+TRUSTED_PROXIES = Check(tuple, {"type": "array", "items": {"type": "string"}})
 
 
 def read_server(problems: Problems, value: object) -> ServerSettings:
-    s = Section(problems, "server", value, known=tuple(SERVER_FIELDS))
-    server = ServerSettings(**s.read(SERVER_FIELDS, ServerSettings()))
+    s = Section(problems, "server", value, known=(*SERVER_FIELDS, "trusted_proxies"))
+    server = ServerSettings(
+        **s.read(SERVER_FIELDS, ServerSettings()),
+        trusted_proxies=_trusted_proxies(
+            problems, s.at("trusted_proxies"), s.raw("trusted_proxies")
+        ),
+    )
     same_host = server.admin_host in (None, server.host)
     if same_host and server.admin_port and server.admin_port == server.port:
         problems.add(
@@ -81,6 +92,42 @@ def read_server(problems: Problems, value: object) -> ServerSettings:
             "leave it out to serve the admin API on the proxy's port",
         )
     return server
+
+
+def _trusted_proxies(problems: Problems, path: str, value: object) -> tuple[str, ...]:
+    """A list of addresses or CIDR ranges (``10.0.0.0/8``); ``[]``/absent: trust no proxy."""
+    found = []
+    for index, raw in enumerate(as_list(problems, path, value)):
+        try:
+            if not isinstance(raw, str):
+                raise ValueError(raw)
+            parse_network(raw)
+        except ValueError:
+            problems.add(
+                item(path, index), f"must be an IP address or CIDR range, got {shown(raw)}"
+            )
+            continue
+        found.append(raw.strip())
+    return tuple(found)
+
+
+METRICS_FIELDS: dict[str, Check[Any]] = {
+    "token_env": optional(env_var_name),
+    "open_on_admin_port": boolean,
+}
+
+
+def read_metrics(problems: Problems, value: object, server: ServerSettings) -> MetricsSettings:
+    """``metrics: {token_env, open_on_admin_port}``; open needs ``server.admin_port``."""
+    s = Section(problems, "metrics", value, known=tuple(METRICS_FIELDS))
+    metrics = MetricsSettings(**s.read(METRICS_FIELDS, MetricsSettings()))
+    if metrics.open_on_admin_port and server.admin_port is None:
+        problems.add(
+            s.at("open_on_admin_port"),
+            "needs server.admin_port: /metrics is served without a credential only on "
+            "the admin listener",
+        )
+    return metrics
 
 
 @checks({"allOf": [http_url.json_schema, {"not": {"pattern": "/openai/v1/?$"}}]})

@@ -42,6 +42,7 @@ from teamgate.config.sections import (
     read_batches,
     read_limits,
     read_logging,
+    read_metrics,
     read_redis,
     read_secrets,
     read_server,
@@ -58,6 +59,7 @@ TOP_LEVEL_KEYS = (
     "storage",
     "redis",
     "admin",
+    "metrics",
     "alerts",
     "secrets",
     "org",
@@ -99,13 +101,15 @@ def build_settings(
     pricing, pricing_default = read_pricing(problems, top.raw("pricing"))
     catalog = build_catalog(problems, pricing, pricing_default, top.raw("aliases"))
     teams = read_teams(problems, top.raw("teams"), catalog)
+    server = read_server(problems, top.raw("server"))
     settings = Settings(
         teams=teams,
         upstream=read_upstream(problems, top.raw("upstream")),
-        server=read_server(problems, top.raw("server")),
+        server=server,
         storage=read_storage(problems, top.raw("storage")),
         redis=read_redis(problems, top.raw("redis")),
         admin=read_admin(problems, top.raw("admin")),
+        metrics=read_metrics(problems, top.raw("metrics"), server),
         alerts=read_alerts(problems, top.raw("alerts")),
         secrets=read_secrets(problems, top.raw("secrets")),
         org=_read_org(problems, top.raw("org"), catalog, teams),

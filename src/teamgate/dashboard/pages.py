@@ -32,6 +32,7 @@ CSP = (
 )
 _STATIC_TYPES = {
     "app.js": "text/javascript; charset=utf-8",
+    "audit.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }
 
@@ -90,7 +91,11 @@ def dashboard_page(csrf: str) -> bytes:
         "<section><h2>Upstream keys</h2><table id=upstream><thead><tr><th>Project</th>"
         "<th>Key</th><th>State</th><th>Fingerprint</th><th>Requests</th><th>Failures</th>"
         "<th>Last used</th></tr></thead><tbody></tbody></table></section>"
-        '</main><script src="/dashboard/static/app.js"></script>',
+        "<section><h2>Audit trail</h2><table id=audit><thead><tr><th>Time (UTC)</th>"
+        "<th>Actor</th><th>Action</th><th>Target</th><th>After</th><th>From</th></tr></thead>"
+        "<tbody></tbody></table></section>"
+        '</main><script src="/dashboard/static/app.js"></script>'
+        '<script src="/dashboard/static/audit.js"></script>',
     )
 
 

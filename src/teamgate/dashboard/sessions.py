@@ -68,9 +68,9 @@ def cookies(scope: Scope) -> dict[str, str]:
 
 
 def is_https(scope: Scope) -> bool:
-    """Behind TLS, directly or per ``x-forwarded-proto``: cookies get ``Secure``."""
-    proto = header(scope, b"x-forwarded-proto")
-    return scope.get("scheme") == "https" or (proto is not None and proto.lower() == b"https")
+    """Behind TLS (directly, or per a trusted proxy's ``x-forwarded-proto``, which the
+    auth gate has already applied to the scheme): cookies get ``Secure``."""
+    return scope.get("scheme") == "https"
 
 
 def set_cookie(name: str, value: str, scope: Scope, *, max_age: int | None = None) -> str:

@@ -31,6 +31,7 @@ import asyncpg  # type: ignore[import-untyped]
 
 from teamgate.ledger.owned import ObjectKind, OwnedObject
 from teamgate.ledger.pg_schema import check_schema, migrate
+from teamgate.ledger.postgres_audit import PostgresAuditTable
 from teamgate.ledger.postgres_summary import PostgresSummaryQueries
 from teamgate.ledger.postgres_upstream import PostgresUpstreamTables
 from teamgate.ledger.records import ClientKey, SpendTotal, UsageRecord, UsageSource
@@ -81,7 +82,7 @@ def _usage_row(record: UsageRecord) -> tuple[Any, ...]:
 _OWNED_COLUMNS = ", ".join(f.name for f in dataclasses.fields(OwnedObject))
 
 
-class PostgresStore(PostgresUpstreamTables, PostgresSummaryQueries):
+class PostgresStore(PostgresUpstreamTables, PostgresSummaryQueries, PostgresAuditTable):
     """A :class:`~teamgate.ledger.store.Store` on PostgreSQL (asyncpg pool).
 
     Usage::

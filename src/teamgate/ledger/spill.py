@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import orjson
 
+from teamgate.ledger.file_modes import open_new_owner_only
 from teamgate.ledger.records import UsageRecord
 from teamgate.ledger.store import Store
 
@@ -45,7 +47,7 @@ def write_spill(folder: Path, records: Sequence[UsageRecord], *, now: float) -> 
     """Write ``records`` as JSON lines to a new spill file in ``folder``; return its path."""
     path = folder / f"teamgate-unwritten-{int(now * 1000)}.jsonl"
     lines = b"".join(orjson.dumps(dataclasses.asdict(r)) + b"\n" for r in records)
-    with path.open("xb") as out:
+    with os.fdopen(open_new_owner_only(path), "wb") as out:  # mode 0600, like the ledger
         out.write(lines)
     return path
 

@@ -39,8 +39,10 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, cast
 
 from teamgate.ledger import rollup
+from teamgate.ledger.file_modes import owner_only
 from teamgate.ledger.owned import ObjectKind, OwnedObject
 from teamgate.ledger.records import ClientKey, SpendTotal, UsageRecord, UsageSource
+from teamgate.ledger.sqlite_audit import SQLiteAuditTable, ensure_audit_table
 from teamgate.ledger.sqlite_upstream import UPSTREAM_SCHEMA, SQLiteUpstreamTables
 from teamgate.ledger.summary import UsageGroup
 
@@ -202,7 +204,7 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
-class SQLiteStore(SQLiteUpstreamTables):
+class SQLiteStore(SQLiteUpstreamTables, SQLiteAuditTable):
     """A :class:`~teamgate.ledger.store.Store` on one SQLite file (or ``":memory:"``).
 
     Usage::
@@ -248,6 +250,7 @@ class SQLiteStore(SQLiteUpstreamTables):
     def _open_sync(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            owner_only(Path(self.path))  # usage, key hashes, audit: not for other users
         conn = sqlite3.connect(self.path, isolation_level=None)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
@@ -267,11 +270,15 @@ class SQLiteStore(SQLiteUpstreamTables):
                 for statement in (_SCHEMA + UPSTREAM_SCHEMA).split(";"):
                     if statement.strip():
                         conn.execute(statement)
+                ensure_audit_table(conn)
                 conn.execute(
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                     (SCHEMA_VERSION,),
                 )
             rollup.ensure_rollup(conn)
+            if self.path != ":memory:":
+                for suffix in ("-wal", "-shm"):  # SQLite copies the file's mode; be sure
+                    owner_only(Path(self.path + suffix), create=False)
         except BaseException:
             conn.close()
             raise

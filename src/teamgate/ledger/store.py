@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from teamgate.ledger.audit_records import AuditEntry
 from teamgate.ledger.owned import ObjectKind, OwnedObject
 from teamgate.ledger.records import ClientKey, SpendTotal, UsageRecord
 from teamgate.ledger.summary import UsageGroup
@@ -156,3 +157,12 @@ class Store(Protocol):
         exactly once even with several gateways settling it at the same moment, and a
         crash can never leave it marked settled without its ledger rows).
         """
+
+    # --- the audit trail (append-only; see audit_records.py) -------------------------
+    async def append_audit(self, entry: AuditEntry) -> int:
+        """Store one audit entry (its ``id`` is ignored); the id it was given."""
+
+    async def audit_entries(
+        self, *, since: float = 0.0, before_id: int | None = None, limit: int = 100
+    ) -> list[AuditEntry]:
+        """Entries at or after ``since``, newest first; ``before_id`` pages back."""

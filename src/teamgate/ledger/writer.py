@@ -22,6 +22,7 @@ import contextlib
 import logging
 
 from teamgate.ledger.records import UsageRecord
+from teamgate.ledger.refused_model import RequestedModelLabel
 from teamgate.ledger.store import Store
 
 log = logging.getLogger("teamgate.ledger")
@@ -51,6 +52,7 @@ class LedgerWriter:
         *,
         retry_initial_s: float = 0.05,
         retry_max_s: float = 5.0,
+        model_label: RequestedModelLabel | None = None,
     ) -> None:
         if flush_interval_s <= 0 or max_batch < 1:
             raise ValueError("flush_interval_s must be > 0 and max_batch >= 1")
@@ -67,6 +69,8 @@ class LedgerWriter:
         self._stopping = False
         self._failures = 0  # consecutive failed writes
         self.written = 0  # records stored since start (for metrics)
+        # Unresolved requested models: kept only when known (refused_model.py).
+        self._model_label = model_label or RequestedModelLabel(lambda _name: False)
 
     @property
     def pending(self) -> int:
@@ -80,6 +84,8 @@ class LedgerWriter:
 
     def append(self, record: UsageRecord) -> None:
         """Queue one record; the background task stores it within one interval."""
+        if not record.model_served and record.model_requested:
+            record = self._model_label.apply(record)
         self._buffer.append(record)
         if len(self._buffer) >= self._max_batch:
             self._wake.set()

@@ -8,13 +8,13 @@ they come, with a progress bar on a terminal. Money stays integer picodollars.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 from typing import Protocol, TextIO
 
 import orjson
 
 from teamgate.ledger.records import UsageRecord
+from teamgate.reports.escape import SafeCsvWriter
 from teamgate.reports.progress import ProgressBar
 
 COLUMNS = tuple(f.name for f in dataclasses.fields(UsageRecord))
@@ -41,7 +41,7 @@ async def export_records(
     """Write the records of [start, end) to ``out``; returns how many were written."""
     if fmt not in ("csv", "jsonl"):
         raise ValueError(f"export format must be csv or jsonl, got {fmt!r}")
-    writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
+    writer = SafeCsvWriter(out) if fmt == "csv" else None
     if writer is not None:
         writer.writerow(COLUMNS)
     cursor, written = 0, 0

@@ -9,7 +9,6 @@ values: integer picodollars and exact decimal dollar strings
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -19,6 +18,7 @@ import orjson
 
 from teamgate.pricing import format_usd, pico_to_decimal_usd
 from teamgate.reports.build import Report, TeamLine
+from teamgate.reports.escape import SafeCsvWriter, markdown_cell, plain_text, with_texts
 
 FORMATS: tuple[str, ...] = ("table", "csv", "json", "md")
 
@@ -123,6 +123,7 @@ def _breakdown_rows(report: Report) -> tuple[list[str], list[list[str]]]:
 
 
 def render_table(report: Report) -> str:
+    report = with_texts(report, plain_text)
     rows = [team_row(line) for line in report.teams] + [team_row(report.total)]
     lines = [title(report), "", *_aligned(HEADER, rows, _LEFT)]
     if report.by is not None:
@@ -136,6 +137,7 @@ def render_markdown(report: Report) -> str:
         align = ["---" if i in left else "---:" for i in range(len(header))]
         return ["| " + " | ".join(r) + " |" for r in [header, align, *rows]]
 
+    report = with_texts(report, markdown_cell)
     rows = [team_row(line) for line in report.teams] + [
         [f"**{c}**" for c in team_row(report.total)]
     ]
@@ -212,7 +214,7 @@ def render_json(report: Report) -> str:
 def render_csv(report: Report) -> str:
     """One row per team (and TOTAL); with ``by``, one row per team and value instead."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = SafeCsvWriter(out)
     if report.by is not None:
         body = report_json(report)["breakdown"]
         columns = ["team", "value", "requests", "refusals", "prompt_tokens"]

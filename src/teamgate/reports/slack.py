@@ -16,6 +16,7 @@ import orjson
 
 from teamgate.pricing import format_usd
 from teamgate.reports.build import Report
+from teamgate.reports.escape import slack_text, with_texts
 from teamgate.reports.render import render_table, title
 
 
@@ -24,9 +25,9 @@ class WebhookFailed(RuntimeError):
 
 
 def slack_message(report: Report) -> dict[str, Any]:
-    """The webhook payload for ``report``."""
-    lines = [f"*{title(report)}*"]
-    for line in report.teams:
+    """The webhook payload for ``report``; ledger text in it is escaped (escape.py)."""
+    lines = [f"*{slack_text(title(report))}*"]
+    for line in with_texts(report, slack_text).teams:
         used = line.budget_used_percent
         share = "" if used is None else f" ({used}% of {format_usd(line.budget_pusd or 0)})"
         top = f", top model `{line.top_model}`" if line.top_model else ""
@@ -36,7 +37,8 @@ def slack_message(report: Report) -> dict[str, Any]:
             f"{line.requests:,} requests{refused}{top}"
         )
     lines.append(f"Total: {format_usd(report.total.cost_pusd)}")
-    lines.append("```\n" + render_table(report).split("\n", 2)[2].rstrip() + "\n```")
+    table = render_table(report).split("\n", 2)[2].rstrip()
+    lines.append("```\n" + "\n".join(slack_text(row) for row in table.split("\n")) + "\n```")
     return {"text": "\n".join(lines)}
 
 

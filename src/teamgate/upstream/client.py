@@ -16,23 +16,23 @@ from teamgate.errors import InvalidRequest
 
 LARGE_BODY = 2**20  # bytes; larger bodies are handed to aiohttp as a stream
 
-# Request headers never forwarded to Groq.
-_DROP_REQUEST = frozenset(
+# Request headers forwarded to Groq: an allow-list. Anything else a client sends
+# (the gateway's own x-admin-key, x-api-key, cookies, x-forwarded-*, forwarded,
+# x-real-ip, via, origin, referer, groq-organization, openai-organization/-project,
+# tracing headers, ...) stays here. Content and its negotiation, what the groq and
+# openai SDKs send (user-agent, x-stainless-* platform and retry headers,
+# idempotency-key), and the two test-control headers of teamgate's own simulator.
+_FORWARD_REQUEST = frozenset(
     {
-        b"authorization",
-        b"host",
-        b"content-length",
-        b"connection",
-        b"keep-alive",
-        b"transfer-encoding",
-        b"te",
-        b"upgrade",
-        b"proxy-authorization",
-        b"cookie",
-        b"accept-encoding",
-        b"expect",
+        b"content-type",
+        b"accept",
+        b"user-agent",
+        b"idempotency-key",
+        b"x-sim-fault",  # teamgate's simulator only; meaningless to Groq
+        b"x-sim-completion-tokens",
     }
 )
+_FORWARD_PREFIX = b"x-stainless-"
 
 # Response headers never passed back: hop-by-hop ones, and Groq's org-wide
 # rate-limit headers, which teamgate replaces with the team's own.
@@ -52,15 +52,18 @@ DROP_RESPONSE = frozenset(
         "x-ratelimit-remaining-tokens",
         "x-ratelimit-reset-tokens",
         "set-cookie",
+        "x-content-type-options",  # teamgate sets its own on every answer
+        "strict-transport-security",  # and its own HSTS when it serves TLS
     }
 )
 
 
 def forward_headers(raw: Iterable[tuple[bytes, bytes]], secret: str) -> dict[str, str]:
-    """The request headers to send upstream: the client's, minus auth and hop-by-hop."""
+    """The request headers to send upstream: the allow-listed ones of the client's, and
+    the upstream key as ``Authorization`` (the client's own never leaves)."""
     out = {"authorization": f"Bearer {secret}"}
     for name, value in raw:
-        if name not in _DROP_REQUEST and not name.startswith(b"x-teamgate-"):
+        if name in _FORWARD_REQUEST or name.startswith(_FORWARD_PREFIX):
             out[name.decode("latin-1")] = value.decode("latin-1")
     return out
 

@@ -1,0 +1,109 @@
+"""Writing the audit trail from the admin API and the dashboard.
+
+Every state-changing admin operation that succeeds leaves one row: the actor
+is the admin key's fingerprint (``admin-key:<12 hex>``, plus the CLI user when
+``teamgate reload`` made the call), the source is the client address. What a
+row holds per operation is described here; an operation without a description
+still leaves a row (its operation id and path parameters). Dashboard sign-in
+and sign-out leave one row each (``dashboard:<session fingerprint>``).
+
+>>> describe("revokeKey", {"name": "chatbot-prod-web"}, {"state": "revoked"})[:2]
+('keys.revoke', 'chatbot-prod-web')
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from teamgate.asgi import Scope, header
+from teamgate.auth_throttle import client_address
+from teamgate.config.schema import Settings
+from teamgate.config.visible import changed, visible_values
+from teamgate.ledger.audit_records import AuditEntry, fingerprint
+from teamgate.runtime import Gateway
+
+log = logging.getLogger("teamgate.audit")
+
+ACTOR_HINT = b"x-teamgate-actor"  # sent by the CLI (``cli:user@host``) with its admin calls
+_HINT_TEXT = re.compile(r"cli:[\w.@-]{1,100}")
+_KEY_FIELDS = ("team", "environment", "purpose", "fingerprint", "expires_at", "state")
+
+Described = tuple[str, str, dict[str, Any], dict[str, Any]]
+
+
+def _key_view(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        return {}
+    return {k: body[k] for k in _KEY_FIELDS if k in body}  # never the secret
+
+
+def describe(operation_id: str, params: dict[str, str], body: Any) -> Described:
+    """(action, target, before, after) of one successful operation."""
+    if operation_id == "createKey":
+        return "keys.create", str(body.get("name", "")), {}, _key_view(body)
+    if operation_id == "revokeKey":
+        return "keys.revoke", params.get("name", ""), {"state": "active"}, _key_view(body)
+    if operation_id == "rotateKey":
+        old, new = body.get("old", {}), body.get("new", {})
+        return "keys.rotate", params.get("name", ""), _key_view(old), _key_view(new)
+    target = ",".join(f"{k}={v}" for k, v in sorted(params.items()))
+    return operation_id, target, {}, {}
+
+
+def admin_actor(scope: Scope, admin_key: str) -> str:
+    actor = f"admin-key:{fingerprint(admin_key)}"
+    hint = header(scope, ACTOR_HINT)
+    if hint is not None:
+        text = hint.decode("latin-1")
+        if _HINT_TEXT.fullmatch(text):
+            actor += f" ({text})"
+    return actor
+
+
+async def record_operation(
+    gw: Gateway,
+    scope: Scope,
+    admin_key: str,
+    operation_id: str,
+    params: dict[str, str],
+    body: Any,
+    settings_before: Settings,
+) -> None:
+    """One row for a successful state-changing admin operation."""
+    if operation_id == "reload":
+        before, after = changed(visible_values(settings_before), visible_values(gw.settings))
+        entry = AuditEntry.new(
+            admin_actor(scope, admin_key),
+            "config.reload",
+            str(gw.config_path or ""),
+            before=before,
+            after=after,
+            source=client_address(scope),
+        )
+    else:
+        action, target, before_v, after_v = describe(operation_id, params, body)
+        entry = AuditEntry.new(
+            admin_actor(scope, admin_key),
+            action,
+            target,
+            before=before_v,
+            after=after_v,
+            source=client_address(scope),
+        )
+    await _append(gw, entry)
+
+
+async def record_dashboard(gw: Gateway, scope: Scope, action: str, session: str) -> None:
+    """``dashboard.sign_in`` / ``dashboard.sign_out`` of one session."""
+    entry = AuditEntry.new(
+        f"dashboard:{fingerprint(session)}", action, "dashboard", source=client_address(scope)
+    )
+    await _append(gw, entry)
+
+
+async def _append(gw: Gateway, entry: AuditEntry) -> None:
+    assert gw.store is not None
+    await gw.store.append_audit(entry)
+    log.info("audit: %s %s %s by %s", entry.action, entry.target, entry.after, entry.actor)
