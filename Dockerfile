@@ -2,21 +2,25 @@
 #   docker build -t teamgate:0.1.0 .
 #   docker run -v $PWD/teamgate.yaml:/etc/teamgate/teamgate.yaml:ro -p 8080:8080 teamgate:0.1.0
 # The install steps are the ones CI runs (tests/packaging/test_wheel.py): `python -m build`,
-# then `pip install <wheel>[postgres,redis] -c requirements.lock`.
+# then `pip install <wheel>[postgres,redis] -c constraints.txt`, the constraints being
+# requirements.lock's pins without their hashes (pip's hash mode needs every requirement
+# hashed, and the wheel just built has none; scripts/bootstrap installs the lock hashed).
 
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml requirements.lock README.md ./
 COPY src ./src
-RUN python -m pip install --no-cache-dir build==1.6.1 -c requirements.lock \
+RUN sed 's/ --hash=[^ ]*//g' requirements.lock > /tmp/constraints.txt \
+    && python -m pip install --no-cache-dir build==1.6.1 -c /tmp/constraints.txt \
     && python -m build --outdir /dist .
 
 FROM python:3.11-slim AS runtime
 COPY --from=build /dist/ /tmp/dist/
 COPY requirements.lock /tmp/requirements.lock
-RUN wheel="$(ls /tmp/dist/teamgate-*.whl)" \
-    && python -m pip install --no-cache-dir "${wheel}[postgres,redis]" -c /tmp/requirements.lock \
-    && rm -rf /tmp/dist /tmp/requirements.lock \
+RUN sed 's/ --hash=[^ ]*//g' /tmp/requirements.lock > /tmp/constraints.txt \
+    && wheel="$(ls /tmp/dist/teamgate-*.whl)" \
+    && python -m pip install --no-cache-dir "${wheel}[postgres,redis]" -c /tmp/constraints.txt \
+    && rm -rf /tmp/dist /tmp/requirements.lock /tmp/constraints.txt \
     && useradd --create-home --uid 10001 --user-group teamgate
 USER 10001:10001
 WORKDIR /home/teamgate

@@ -283,6 +283,7 @@ READ_ONLY_CLI = {
     "teamgate report monthly",
     "teamgate report export",
     "teamgate pricing",
+    "teamgate schema",
     "teamgate usage",
     "teamgate audit",
 }

@@ -17,7 +17,7 @@ from teamgate.cli import main
 from teamgate.cli.schema import render_schema
 from teamgate.config.json_schema import settings_schema
 from teamgate.config.loader import example_config_path
-from teamgate.config.sections import SERVER_FIELDS
+from teamgate.config.sections import SERVER_FIELDS, TRUSTED_PROXIES
 from teamgate.config.validate import TOP_LEVEL_KEYS
 
 PUBLISHED = Path(__file__).resolve().parents[2] / "teamgate.schema.json"
@@ -68,7 +68,8 @@ def test_the_schema_follows_the_loaders_tables() -> None:
     schema = settings_schema()
     assert list(schema["properties"]) == list(TOP_LEVEL_KEYS)
     server = schema["properties"]["server"]["properties"]
-    assert server == {key: check.json_schema for key, check in SERVER_FIELDS.items()}
+    tables = {**SERVER_FIELDS, "trusted_proxies": TRUSTED_PROXIES}  # read item by item
+    assert server == {key: check.json_schema for key, check in tables.items()}
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import yaml
+from tests.packaging.wheel_venv import STRIP_HASHES
 
 from teamgate.cli import build_parser
 from teamgate.config.loader import load_settings
@@ -82,9 +83,10 @@ def test_dockerfile_installs_as_ci_does_and_runs_as_non_root() -> None:
     steps = dockerfile()
     runs = " ".join(args for kind, args in steps if kind == "RUN")
     # The same steps as tests/packaging/test_wheel.py: python -m build, then the wheel
-    # with the extras, pinned by requirements.lock.
+    # with the extras, pinned by requirements.lock's pins (hashes stripped: CONSTRAINTS).
     assert "python -m build --outdir /dist ." in runs
-    assert 'pip install --no-cache-dir "${wheel}[postgres,redis]" -c /tmp/requirements.lock' in runs
+    assert f"sed '{STRIP_HASHES}' /tmp/requirements.lock > /tmp/constraints.txt" in runs
+    assert 'pip install --no-cache-dir "${wheel}[postgres,redis]" -c /tmp/constraints.txt' in runs
     lock = (REPO / "requirements.lock").read_text()
     assert "build==1.6.1" in runs and "build==1.6.1" in lock
     user = [args for kind, args in steps if kind == "USER"]

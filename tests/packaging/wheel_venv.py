@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -25,6 +26,17 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[2]
 LOCK = REPO / "requirements.lock"
+# The lock's pins without their hashes: the constraints a wheel is installed with (pip's
+# hash mode would demand a hash for the wheel just built too). The Dockerfile runs the
+# same sed.
+STRIP_HASHES = "s/ --hash=[^ ]*//g"
+
+
+def constraints(into: Path) -> Path:
+    """requirements.lock without hashes, written to ``into``/constraints.txt."""
+    path = into / "constraints.txt"
+    path.write_text(re.sub(r" --hash=\S*", "", LOCK.read_text()))
+    return path
 
 
 def _source_files() -> list[str]:
@@ -97,7 +109,7 @@ def make_venv(root: Path, wheel: Path, extras: str = "") -> Venv:
     result = venv.run(
         "python",
         *("-m", "pip", "install", "--quiet", "--disable-pip-version-check"),
-        *(target, "-c", str(LOCK)),
+        *(target, "-c", str(constraints(root))),
         cwd=root,
         timeout=600,
     )
