@@ -124,7 +124,7 @@ def run_demo(requests_per_team: int = 30) -> int:
                 str(counts["ok"]),
                 refused or "-",
                 str(tokens[team]),
-                format_usd(cost[team], places=6),
+                format_usd(cost[team]),
                 f"${budget}" if budget is not None else "-",
             )
         )

@@ -35,6 +35,7 @@ from teamgate.ledger.records import ClientKey, UsageRecord
 from teamgate.ledger.shutdown import refuse_if_backlogged
 from teamgate.limits import ClientGone
 from teamgate.policy import ChatPlan, plan_chat
+from teamgate.refusal_log import log_refusal
 from teamgate.runtime import Gateway
 from teamgate.streaming import StreamMeter, Usage, read_usage
 from teamgate.tokens import prompt_token_bound
@@ -143,6 +144,7 @@ def record(
     )
     gw.ledger.append(rec)
     gw.metrics.observe(rec, ex.model, ex.queue_s, ex.upstream_s)
+    log_refusal(rec)
 
 
 async def handle_chat(
@@ -170,12 +172,12 @@ async def handle_chat(
         )
     except RateLimited as exc:
         ex.queue_s = time.perf_counter() - waiting
-        record(gw, ex, status=exc.status, refusal="rate_limit")
+        record(gw, ex, status=exc.status, refusal=exc.reason)
         exc.headers.update(team_headers(gw, key.team, gw.limiter.headers(key.team)))
         raise
     except ClientGone:
         ex.queue_s = time.perf_counter() - waiting
-        record(gw, ex, status=CLIENT_CLOSED, refusal="client_gone")  # left the queue
+        record(gw, ex, status=CLIENT_CLOSED)  # left the queue: an outcome, not a refusal
         raise
     try:
         try:
@@ -184,12 +186,13 @@ async def handle_chat(
         except BudgetExceeded as exc:
             ex.queue_s = time.perf_counter() - waiting
             await ticket.correct(0)
-            record(gw, ex, status=exc.status, refusal="budget")
+            exc.add_fit(gw.prices.max_completion_fit(plan.model, bound, exc.available_pusd))
+            record(gw, ex, status=exc.status, refusal=exc.reason)
             exc.headers.update(team_headers(gw, key.team, ticket.headers()))
             raise
         except ReservationAbandoned:
             await ticket.correct(0)
-            record(gw, ex, status=CLIENT_CLOSED, refusal="client_gone")  # left while waiting
+            record(gw, ex, status=CLIENT_CLOSED)  # left while waiting: an outcome
             raise
         settled = False
         try:

@@ -197,6 +197,7 @@ SCHEMAS: dict[str, Schema] = {
                                     },
                                     "fingerprint": STRING,
                                     "requests": INT,
+                                    "requests_24h": INT,
                                     "failures": INT,
                                     "last_used": NULLABLE_STRING,
                                     "backing_off": {"type": "boolean"},

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from teamgate.cli import info, keys, migrate, reload, report, run, upstream
+from teamgate.cli.options import LedgerMissing
 from teamgate.errors import ConfigError
 
 
@@ -33,6 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
     except ConfigError as exc:
         print(f"teamgate: config error: {exc}", file=sys.stderr)
+        return 2
+    except LedgerMissing as exc:
+        print(f"teamgate: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -69,7 +69,7 @@ def cmd_create(args: argparse.Namespace) -> int:
         await store.add_client_key(record)
 
     try:
-        with_store(settings, add)
+        with_store(settings, add, create=True)
     except KeyError:
         return fail(
             f"a live key named {record.name!r} exists; revoke it first or pick another purpose"

@@ -12,7 +12,7 @@ import signal
 import sys
 from typing import Any
 
-from teamgate.cli.admin_client import AdminUnavailable, call_admin
+from teamgate.cli.admin_client import AdminUnavailable, add_url, call_admin
 from teamgate.cli.options import add_config, settings_from
 
 
@@ -20,7 +20,7 @@ def add_commands(sub: Any) -> None:
     reload = sub.add_parser("reload", help="make a running gateway re-read its config")
     add_config(reload)
     reload.add_argument("--pid", type=int, help="send SIGHUP to this gateway process instead")
-    reload.add_argument("--url", help="the gateway's admin address (default: from the config)")
+    add_url(reload)
     reload.set_defaults(func=cmd_reload)
 
 

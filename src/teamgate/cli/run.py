@@ -103,7 +103,7 @@ def _quickstart_keys(settings: Settings) -> list[tuple[str, str]]:
             made.append((record.name, secret))
         return made
 
-    return with_store(settings, make)
+    return with_store(settings, make, create=True)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -7,13 +7,16 @@ and their secret by reference (``env:NAME``, ``aws-sm:…``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 from typing import Any
 
 import orjson
 
+from teamgate.cli.admin_client import AdminUnavailable, add_url, call_admin
 from teamgate.cli.options import add_config, fail, settings_from, with_store
+from teamgate.config.schema import Settings
 from teamgate.keys import parse_duration
 from teamgate.ledger.store import Store
 from teamgate.secrets import SecretResolver
@@ -40,6 +43,7 @@ def add_commands(sub: Any) -> None:
     )
     add_config(status)
     status.add_argument("--json", action="store_true")
+    add_url(status)
     status.set_defaults(func=cmd_status)
 
     rot = usub.add_parser(
@@ -72,6 +76,15 @@ def cmd_status(args: argparse.Namespace) -> int:
         return await key_status(settings, store, now, SecretResolver(os.environ))
 
     rows = with_store(settings, fetch)
+    if any(r.fingerprint == "?" for r in rows):
+        # A key never used whose secret this shell cannot read: the running gateway can.
+        known = _gateway_fingerprints(settings, args.url)
+        rows = [
+            dataclasses.replace(r, fingerprint=known.get(r.name, "?"))
+            if r.fingerprint == "?"
+            else r
+            for r in rows
+        ]
     if args.json:
         out = [
             {
@@ -124,6 +137,20 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gateway_fingerprints(settings: Settings, url: str | None) -> dict[str, str]:
+    """Key name → fingerprint as the running gateway knows them; empty if it does not answer."""
+    try:
+        answer = call_admin(settings, "GET", "/admin/upstream", url=url, timeout_s=3)
+    except AdminUnavailable:
+        return {}
+    return {
+        k["name"]: k["fingerprint"]
+        for p in answer.get("projects", [])
+        for k in p.get("keys", [])
+        if k.get("fingerprint") not in (None, "", "?")
+    }
+
+
 def cmd_rotate(args: argparse.Namespace) -> int:
     settings = settings_from(args)
 
@@ -138,7 +165,7 @@ def cmd_rotate(args: argparse.Namespace) -> int:
         )
 
     try:
-        done = with_store(settings, work)
+        done = with_store(settings, work, create=True)
     except OperationRefused as exc:
         return fail(str(exc), 1)
     print(f"Groq accepted {done.name} ({done.fingerprint}).")

@@ -141,7 +141,7 @@ async def handle_audio(
                 key.team, model, 0, audio_seconds=seconds.reserved, client_gone=gone
             )
         except RateLimited as exc:
-            _refuse(gw, ex, exc, endpoint, "rate_limit")
+            _refuse(gw, ex, exc, endpoint, exc.reason)
             gone.close()
             raise
         try:
@@ -150,7 +150,7 @@ async def handle_audio(
                     key.team, price.cost_ms(billed), client_gone=gone.event
                 )
             except BudgetExceeded as exc:
-                _refuse(gw, ex, exc, endpoint, "budget")
+                _refuse(gw, ex, exc, endpoint, exc.reason)
                 raise
             cost = 0
             try:

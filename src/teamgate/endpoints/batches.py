@@ -93,7 +93,7 @@ async def create_batch(
     except GatewayError as exc:
         if ticket is not None:
             await ticket.release()
-        refusal = {BudgetExceeded: "budget", RateLimited: "rate_limit"}.get(type(exc), exc.code)
+        refusal = exc.reason if isinstance(exc, BudgetExceeded | RateLimited) else exc.code
         record(gw, ex, status=exc.status, refusal=refusal, endpoint="batches")
         exc.headers.update(team_headers(gw, key.team, gw.limiter.headers(key.team)))
         raise

@@ -165,14 +165,16 @@ async def _metered(
             team, plan.model, bound + plan.max_completion_tokens, client_gone=gone
         )
     except RateLimited as exc:
-        _refused(gw, ex, exc, "rate_limit", endpoint)
+        _refused(gw, ex, exc, exc.reason, endpoint)
         gone.close()
         raise
     try:
         try:
             reservation = await gw.budget.reserve(team, worst, client_gone=gone.event)
         except BudgetExceeded as exc:
-            _refused(gw, ex, exc, "budget", endpoint)
+            fit = gw.prices.max_completion_fit(plan.model, bound, exc.available_pusd)
+            exc.add_fit(fit, field="max_output_tokens")
+            _refused(gw, ex, exc, exc.reason, endpoint)
             raise
         usage: Usage | None = None
         cost = 0

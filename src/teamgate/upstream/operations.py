@@ -12,7 +12,7 @@ work is here, so tests can drive it with their own clock.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -70,11 +70,15 @@ async def key_status(
     store: Store,
     now: float,
     resolver: SecretResolver | None = None,
+    known_fingerprints: Mapping[str, str] | None = None,
 ) -> list[KeyStatus]:
     """Every upstream key by project, in preference order, with its proof of idleness.
 
-    The fingerprint comes from the store; for a key never used, from reading its
-    secret with ``resolver`` when given (an unreadable one shows ``?``).
+    The one source of upstream key figures: the CLI, the admin API and the dashboard
+    all show these (counts from the store, not from one process's memory). The
+    fingerprint comes from the store; for a key never used, from
+    ``known_fingerprints`` (a running gateway's keys), else from reading its secret
+    with ``resolver`` when given (an unreadable one shows ``?``).
     """
     plan = plan_keys(settings, await store.upstream_key_states())
     usage = {u.name: u for u in await store.upstream_key_usage(now)}
@@ -87,7 +91,7 @@ async def key_status(
                     project=project,
                     name=key.name,
                     state=key.state,
-                    fingerprint=_fingerprint(key, used, resolver),
+                    fingerprint=_fingerprint(key, used, resolver, known_fingerprints or {}),
                     secret_ref=key.secret_ref,
                     declared=key.declared,
                     requests=used.requests if used else 0,
@@ -101,12 +105,17 @@ async def key_status(
 
 
 def _fingerprint(
-    key: PlannedKey, used: UpstreamKeyUsage | None, resolver: SecretResolver | None
+    key: PlannedKey,
+    used: UpstreamKeyUsage | None,
+    resolver: SecretResolver | None,
+    known: Mapping[str, str],
 ) -> str:
     if used is not None and used.fingerprint:
         return used.fingerprint
     if key.fingerprint:
         return key.fingerprint
+    if known.get(key.name):
+        return known[key.name]
     if resolver is None:
         return "?"
     try:
