@@ -77,7 +77,7 @@ _KEY_FIELDS: Schema = {
     "expires_at": NULLABLE_STRING,
     "revoked_at": NULLABLE_STRING,
     "last_used_at": NULLABLE_STRING,
-    "state": {"type": "string", "enum": ["active", "expired", "revoked"]},
+    "state": {"type": "string", "enum": ["active", "in-grace", "expired", "revoked"]},
 }
 
 
@@ -358,7 +358,8 @@ ROUTES: tuple[Route, ...] = (
         "POST",
         "/admin/keys/{name}/rotate",
         "rotateKey",
-        "Issue a successor key and expire this one after `grace`",
+        "Issue a successor under this name; the old key, renamed `NAME@rotated-<time>`, "
+        "works for `grace` (default 7d)",
         keys_api.rotate_key,
         "KeyRotated",
         body="KeyRotate",
