@@ -153,6 +153,10 @@ async def rotate_client_key(
     if record.name != name:  # a key whose name does not follow team-env-purpose
         record = dataclasses.replace(record, name=name)
     old_name = rotated_name(name, at)
+    n = 1
+    while await store.get_client_key(old_name) is not None:  # rotated twice in one second
+        n += 1
+        old_name = f"{rotated_name(name, at)}-{n}"
     expires = at + grace_s
     if old.expires_at is not None:
         expires = min(expires, old.expires_at)
