@@ -13,6 +13,7 @@ from teamgate.cli.admin_client import AdminUnavailable, add_url, admin_url, call
 from teamgate.cli.options import add_config, settings_from, with_store
 from teamgate.config.loader import render_summary
 from teamgate.config.schema import Settings
+from teamgate.config.sections import redact_url
 from teamgate.display import iso_time, money, percent, when
 from teamgate.ledger.store import Store
 from teamgate.ledger.summary import UsageGroup
@@ -24,10 +25,12 @@ from teamgate.text_table import render_table
 def add_commands(sub: Any) -> None:
     check = sub.add_parser("check", help="validate a config and print a summary")
     add_config(check)
+    check.add_argument("--json", action="store_true", help="print the JSON of docs/cli.md")
     check.set_defaults(func=cmd_check)
 
     pricing = sub.add_parser("pricing", help="print the price table in force")
     add_config(pricing)
+    pricing.add_argument("--json", action="store_true", help="print the JSON of docs/cli.md")
     pricing.set_defaults(func=cmd_pricing)
 
     usage = sub.add_parser("usage", help="month-to-date spend against budgets")
@@ -39,13 +42,48 @@ def add_commands(sub: Any) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     settings = settings_from(args)
+    if args.json:
+        out = {
+            "ok": True,
+            "source": settings.source,
+            "storage": redact_url(settings.storage.url),
+            "timezone": settings.org.timezone,
+            "teams": [
+                {
+                    "team": t.name,
+                    "environments": sorted(t.environments),
+                    "allowed_models": list(t.allowed_models),
+                    "max_tokens_per_request": t.max_tokens_per_request,
+                    "monthly_budget_usd": None
+                    if t.monthly_budget_usd is None
+                    else f"{t.monthly_budget_usd:f}",
+                }
+                for t in settings.teams.values()
+            ],
+        }
+        print(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
+        return 0
     print(render_summary(settings))
     return 0
 
 
 def cmd_pricing(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    print(render_price_table(PriceTable.from_settings(settings)))
+    table = PriceTable.from_settings(settings)
+    if args.json:
+        rows = [
+            {
+                "model": model,
+                "input_usd_per_million": inp,
+                "output_usd_per_million": out,
+                "source": source,
+                "checked": None if checked == "-" else checked,
+            }
+            for model, inp, out, source, checked in table.rows()
+        ]
+        print(orjson.dumps({"prices": rows}, option=orjson.OPT_INDENT_2).decode())
+        return 0
+    print(render_price_table(table))
     return 0
 
 

@@ -16,6 +16,8 @@ import asyncio
 import sys
 from typing import Any
 
+import orjson
+
 from teamgate.cli.options import add_config, settings_from
 from teamgate.ledger import open_store
 from teamgate.ledger.pg_schema import SchemaMismatch, latest_version
@@ -24,6 +26,7 @@ from teamgate.ledger.pg_schema import SchemaMismatch, latest_version
 def add_commands(sub: Any) -> None:
     parser = sub.add_parser("migrate", help="create or upgrade the database schema")
     add_config(parser)
+    parser.add_argument("--json", action="store_true", help='print {"migrated": true, "summary"}')
     parser.set_defaults(func=cmd_migrate)
 
 
@@ -46,7 +49,11 @@ async def run_migrate(url: str) -> str:
 def cmd_migrate(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     try:
-        print(asyncio.run(run_migrate(settings.storage.url)))
+        summary = asyncio.run(run_migrate(settings.storage.url))
+        if args.json:
+            print(orjson.dumps({"migrated": True, "summary": summary}).decode())
+        else:
+            print(summary)
     except SchemaMismatch as exc:
         print(f"teamgate migrate: {exc}", file=sys.stderr)
         return 1

@@ -12,6 +12,8 @@ import signal
 import sys
 from typing import Any
 
+import orjson
+
 from teamgate.cli.admin_client import AdminUnavailable, add_url, call_admin
 from teamgate.cli.options import add_config, settings_from
 
@@ -21,13 +23,17 @@ def add_commands(sub: Any) -> None:
     add_config(reload)
     reload.add_argument("--pid", type=int, help="send SIGHUP to this gateway process instead")
     add_url(reload)
+    reload.add_argument("--json", action="store_true", help="print the admin API's answer")
     reload.set_defaults(func=cmd_reload)
 
 
 def cmd_reload(args: argparse.Namespace) -> int:
     if args.pid:
         os.kill(args.pid, signal.SIGHUP)
-        print(f"Sent SIGHUP to {args.pid}.")
+        if args.json:
+            print(orjson.dumps({"reloaded": True, "signal": "SIGHUP", "pid": args.pid}).decode())
+        else:
+            print(f"Sent SIGHUP to {args.pid}.")
         return 0
     settings = settings_from(args)
     try:
@@ -35,6 +41,9 @@ def cmd_reload(args: argparse.Namespace) -> int:
     except AdminUnavailable as exc:
         print(f"teamgate: reload failed: {exc}", file=sys.stderr)
         return 2
+    if args.json:
+        print(orjson.dumps(body).decode())
+        return 0
     print(
         f"Reloaded {body.get('source') or 'the config'}: teams {', '.join(body.get('teams', []))}."
     )

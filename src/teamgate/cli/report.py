@@ -54,6 +54,7 @@ def add_commands(sub: Any) -> None:
     for parser in (weekly, monthly):
         add_config(parser)
         parser.add_argument("--format", choices=FORMATS, default="table")
+        parser.add_argument("--json", action="store_true", help="the same as --format json")
         parser.add_argument("--by", choices=BREAKDOWNS, help="also break down per team by this")
         parser.add_argument("--output", "-o", metavar="FILE", help="write here, not to stdout")
         parser.set_defaults(func=cmd_report)
@@ -103,7 +104,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         return await build_report(store, settings, period, by=args.by)
 
     report = with_store(settings, make)
-    _write(render(report, args.format), args.output)
+    _write(render(report, "json" if args.json else args.format), args.output)
     if getattr(args, "send", False):
         assert url is not None
         try:

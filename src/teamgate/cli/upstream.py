@@ -17,6 +17,8 @@ import orjson
 from teamgate.cli.admin_client import AdminUnavailable, add_url, call_admin
 from teamgate.cli.options import add_config, fail, settings_from, with_store
 from teamgate.config.schema import Settings
+from teamgate.display import iso_time
+from teamgate.display import when as display_when
 from teamgate.keys import parse_duration
 from teamgate.ledger.store import Store
 from teamgate.secrets import SecretResolver
@@ -56,6 +58,7 @@ def add_commands(sub: Any) -> None:
     rot.add_argument(
         "--secret", required=True, metavar="REF", help="env:NAME, file:/path, aws-sm:…, gcp-sm:…"
     )
+    rot.add_argument("--json", action="store_true", help="print the JSON of docs/cli.md")
     rot.set_defaults(func=cmd_rotate)
 
     ret = usub.add_parser("retire", help="retire a key once it has been idle for the quiet period")
@@ -65,6 +68,7 @@ def add_commands(sub: Any) -> None:
     ret.add_argument(
         "--quiet-period", default="24h", metavar="DURATION", help="idle time required (24h)"
     )
+    ret.add_argument("--json", action="store_true", help="print the JSON of docs/cli.md")
     ret.set_defaults(func=cmd_retire)
 
 
@@ -97,8 +101,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "requests": r.requests,
                 "requests_24h": r.requests_24h,
                 "failures": r.failures,
-                "first_used_at": r.first_used_at,
-                "last_used_at": r.last_used_at,
+                "first_used_at": iso_time(r.first_used_at),
+                "last_used_at": iso_time(r.last_used_at),
             }
             for r in rows
         ]
@@ -122,14 +126,14 @@ def cmd_status(args: argparse.Namespace) -> int:
             r.fingerprint,
             "never"
             if r.last_used_at is None
-            else f"{when(r.last_used_at)} ({ago(now - r.last_used_at)})",
-            str(r.requests_24h),
-            str(r.requests),
-            str(r.failures),
+            else f"{display_when(r.last_used_at)} ({ago(now - r.last_used_at)})",
+            f"{r.requests_24h:,}",
+            f"{r.requests:,}",
+            f"{r.failures:,}",
         )
         for r in rows
     ]
-    print("\n".join(render_table(table[0], table[1:])))
+    print("\n".join(render_table(table[0], table[1:], right={5, 6, 7})))
     if any(not r.declared for r in rows):
         print(
             "* added by `teamgate upstream rotate` (kept in the store; add it to the config file)"
@@ -168,6 +172,15 @@ def cmd_rotate(args: argparse.Namespace) -> int:
         done = with_store(settings, work, create=True)
     except OperationRefused as exc:
         return fail(str(exc), 1)
+    if args.json:
+        out = {
+            "project": done.project,
+            "key": done.name,
+            "fingerprint": done.fingerprint,
+            "draining": list(done.draining),
+        }
+        print(orjson.dumps(out).decode())
+        return 0
     print(f"Groq accepted {done.name} ({done.fingerprint}).")
     print(f"{done.name} is now the preferred active key of project {done.project}.")
     if done.draining:
@@ -195,6 +208,17 @@ def cmd_retire(args: argparse.Namespace) -> int:
         done = with_store(settings, work)
     except OperationRefused as exc:
         return fail(f"not retired: {exc}", 1)
+    if args.json:
+        out = {
+            "project": done.project,
+            "key": done.name,
+            "fingerprint": done.fingerprint,
+            "last_used_at": iso_time(done.last_used_at),
+            "requests": done.requests,
+            "forced": done.forced,
+        }
+        print(orjson.dumps(out).decode())
+        return 0
     if done.last_used_at is None:
         idle = "it never served a request"
     else:
