@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from collections import defaultdict
+from datetime import datetime
 
 import httpx
 import pytest

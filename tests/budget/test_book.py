@@ -81,7 +81,8 @@ async def test_org_refusal_is_auto_pause() -> None:
 
 async def test_worst_case_larger_than_the_whole_budget_is_refused() -> None:
     book = BudgetBook(make_settings({"t": Decimal("1")}), clock=FakeClock())
-    with pytest.raises(BudgetExceeded, match=r"worst case: it may cost up to \$2.00.*\$1.00 is left of \$1.00"):
+    worst_case = r"worst case: it may cost up to \$2.00.*\$1.00 is left of \$1.00"
+    with pytest.raises(BudgetExceeded, match=worst_case):
         await book.reserve("t", 2 * USD)
 
 

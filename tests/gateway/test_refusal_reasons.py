@@ -59,7 +59,10 @@ CASES: list[tuple[str, dict[str, Any], Callable[[RunningGateway], None], int]] =
     ("team_budget", {"teams": {"analytics": {"monthly_budget_usd": "0.00001"}}}, nothing, 0),
     (
         "org_budget",
-        {"org": {"monthly_budget_usd": "0.00001"}, "teams": {"analytics": {"monthly_budget_usd": 1}}},
+        {
+            "org": {"monthly_budget_usd": "0.00001"},
+            "teams": {"analytics": {"monthly_budget_usd": 1}},
+        },
         nothing,
         0,
     ),
