@@ -234,8 +234,15 @@ def test_quick_start_serves_with_the_simulator(tmp_path: Path) -> None:
         assert (tmp_path / "teamgate.db").exists()
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=20)
+        proc.wait(timeout=20)
     assert proc.returncode == 0
+    log = banner + (proc.stderr.read() if proc.stderr else "")  # the wrapper's buffer too
+    assert (
+        "dashboard and admin API off: set TEAMGATE_ADMIN_KEY before `teamgate serve` to turn "
+        f"them on (http://127.0.0.1:{port}/dashboard)"
+    ) in log
+    assert log.count("Shutting down") == 1  # the simulator's server does not say it again
+    assert log.count("Finished server process") == 1
 
 
 def test_keys_create_refuses_absurd_expiry(tmp_path: Path) -> None:
