@@ -235,8 +235,11 @@ def test_quick_start_serves_with_the_simulator(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
+        assert proc.stderr is not None and proc.stdout is not None
+        log = banner + proc.stderr.read()  # (communicate() would skip the wrapper's buffer)
+        proc.stderr.close()
+        proc.stdout.close()
     assert proc.returncode == 0
-    log = banner + (proc.stderr.read() if proc.stderr else "")  # the wrapper's buffer too
     assert (
         "dashboard and admin API off: set TEAMGATE_ADMIN_KEY before `teamgate serve` to turn "
         f"them on (http://127.0.0.1:{port}/dashboard)"
