@@ -85,7 +85,8 @@ class AdminApp:
             await self.dashboard_api(path.removeprefix(DASHBOARD_API), scope, send)
             return
         if path.startswith("/dashboard"):
-            await serve_dashboard(path, scope, receive, send, self.auth, self.sessions)
+            visible = list(self.principal(scope).visible_teams)
+            await serve_dashboard(path, scope, receive, send, self.auth, self.sessions, visible)
             return
         session_ok = method == "GET" and self.sessions.valid(cookies(scope).get(SESSION_COOKIE))
         self.auth.require(scope, session_ok=session_ok)
