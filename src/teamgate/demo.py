@@ -114,7 +114,7 @@ def run_demo(requests_per_team: int = 30) -> int:
         cost[r.team] += r.cost_pusd
         tokens[r.team] += r.prompt_tokens + r.completion_tokens
     print(f"\n{requests_per_team} requests per team in {elapsed:.2f} s\n")
-    header = ("TEAM", "OK", "REFUSED", "TOKENS", "COST", "BUDGET")
+    header = ("team", "ok", "refused", "tokens", "cost", "budget")
     rows = []
     for team, counts in outcome.items():
         refused = ", ".join(f"{n}x {why}" for why, n in sorted(counts.items()) if why != "ok")

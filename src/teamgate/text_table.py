@@ -1,10 +1,11 @@
 """Aligned text tables: the one table style of the CLI, ``check``, reports and the demo.
 
-One style everywhere: lowercase headers, a dashed rule under them, two spaces
+One style everywhere: lowercase headers (the callers write them so; units keep
+their case, ``$/1M``), a dashed rule under them, two spaces
 between columns, text left-aligned and numbers (the columns in ``right``)
 right-aligned, no trailing blanks.
 
->>> print("\\n".join(render_table(("MODEL", "price"), [("a", "0.05"), ("bb", "10.00")], right={1})))
+>>> print("\\n".join(render_table(("model", "price"), [("a", "0.05"), ("bb", "10.00")], right={1})))
 model  price
 -----  -----
 a       0.05
@@ -28,8 +29,8 @@ def render_table(
     *,
     right: Collection[int] = (),
 ) -> list[str]:
-    """The table's lines: ``header`` (lowercased), a rule, then ``rows``."""
-    head = [h.lower() for h in header]
+    """The table's lines: ``header``, a rule, then ``rows``."""
+    head = list(header)
     widths = [max(len(row[i]) for row in (head, *rows)) for i in range(len(head))]
 
     def line(cells: Sequence[str]) -> str:

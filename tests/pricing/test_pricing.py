@@ -223,8 +223,9 @@ def test_rows_and_rendered_table() -> None:
     text = render_price_table(prices)
     lines = text.splitlines()
     assert lines[0].split() == ["model", "input", "$/1M", "output", "$/1M", "source", "checked"]
-    assert len(lines) == len(rows) + 1
+    assert set(lines[1]) == {"-", " "}  # the one table style: a rule under the header
+    assert len(lines) == len(rows) + 2
     # Right-aligned price columns: every line's input price ends at the same column.
     header_end = lines[0].index("input $/1M") + len("input $/1M")
-    for line, row in zip(lines[1:], rows, strict=True):
+    for line, row in zip(lines[2:], rows, strict=True):
         assert line[:header_end].endswith(row[1])

@@ -162,7 +162,7 @@ def test_monthly_report_and_markdown(ledger: Ledger, capsys: pytest.CaptureFixtu
     assert out.startswith(
         "## Monthly report 2026-11: 2026-11-01 to 2026-11-30 (UTC), compared with 2026-10"
     )
-    assert "| TEAM |" in out and "### By environment" in out
+    assert "| team |" in out and "### By environment" in out
     month_cost = sum(
         r.cost_pusd for r in ledger.records if r.ts >= 1793491200.0 and r.team == "research"
     )

@@ -109,14 +109,14 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
         return 0
     header = (
-        "PROJECT",
-        "KEY",
-        "STATE",
-        "FINGERPRINT",
-        "LAST USED",
-        "REQ 24H",
-        "REQUESTS",
-        "FAILURES",
+        "project",
+        "key",
+        "state",
+        "fingerprint",
+        "last used",
+        "requests 24h",
+        "requests",
+        "failures",
     )
     table = [header] + [
         (

@@ -79,16 +79,16 @@ def team_row(line: TeamLine) -> list[str]:
 
 
 HEADER = [
-    "TEAM",
-    "REQUESTS",
-    "REFUSED",
-    "INPUT TOKENS",
-    "OUTPUT TOKENS",
-    "COST",
-    "BUDGET/MONTH",
-    "USED",
-    "TOP MODEL",
-    "VS PREVIOUS",
+    "team",
+    "requests",
+    "refused",
+    "input tokens",
+    "output tokens",
+    "cost",
+    "budget/month",
+    "used",
+    "top model",
+    "vs previous",
 ]
 _LEFT = {0, 2, 8}  # text columns; the rest are numbers, right-aligned
 
@@ -106,7 +106,7 @@ def title(report: Report) -> str:
 
 
 def _breakdown_rows(report: Report) -> tuple[list[str], list[list[str]]]:
-    header = ["TEAM", (report.by or "").upper(), "REQUESTS", "REFUSED", "INPUT", "OUTPUT", "COST"]
+    header = ["team", report.by or "", "requests", "refused", "input", "output", "cost"]
     rows = [
         [
             b.team,
