@@ -14,12 +14,12 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import aiohttp
 
 from teamgate.config.schema import Settings
 from teamgate.config.teams import KEY_NAME_PATTERN
+from teamgate.display import when as display_when
 from teamgate.ledger.store import Store
 from teamgate.ledger.upstream_records import UpstreamKeyState, UpstreamKeyUsage
 from teamgate.secrets import SecretResolver, SecretUnavailable, secret_fingerprint
@@ -50,10 +50,8 @@ class KeyStatus:
 
 
 def when(ts: float | None) -> str:
-    """``2026-11-29 23:48 UTC``, or ``never``."""
-    if ts is None:
-        return "never"
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    """``2026-11-29T23:48Z`` (the one time format, :func:`teamgate.display.when`), or ``never``."""
+    return "never" if ts is None else display_when(ts)
 
 
 def ago(seconds: float) -> str:
