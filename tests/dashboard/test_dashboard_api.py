@@ -22,6 +22,9 @@ from tests.admin.conftest import (
 from tests.conftest import UPSTREAM_SECRETS, RunningGateway
 
 from teamgate.admin.access import Principal
+from teamgate.admin.context import AdminRequest
+from teamgate.admin.handlers import get_upstream
+from teamgate.admin.keys_api import rotate_key
 from teamgate.dashboard.api import ENDPOINTS, answer
 from teamgate.errors import PermissionDenied
 from teamgate.runtime import Gateway
@@ -158,6 +161,12 @@ def test_one_access_check_filters_every_endpoint(busy: RunningGateway) -> None:
             assert "org" not in overview
             log = await ask("requests", scope="team:analytics")
             assert log["requests"] and {r["team"] for r in log["requests"]} == {"analytics"}
+            # The admin routes this change touched ask the same principal.
+            other = AdminRequest(gw, {"name": "chatbot-prod-test"}, principal=lead)
+            with pytest.raises(PermissionDenied):
+                await rotate_key(other)
+            upstream = (await get_upstream(AdminRequest(gw, principal=lead))).body["projects"]
+            assert {p["team"] for p in upstream} == {"analytics"}
         finally:
             await gw.close()
 

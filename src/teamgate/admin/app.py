@@ -110,7 +110,8 @@ class AdminApp:
                 scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
             ).items()
         }
-        reply = await route.handler(AdminRequest(self.gateway, params, query, body))
+        request = AdminRequest(self.gateway, params, query, body, self.principal(scope))
+        reply = await route.handler(request)
         await send_bytes(send, reply.status, orjson.dumps(reply.body), [JSON])
 
     def principal(self, scope: Scope) -> Principal:

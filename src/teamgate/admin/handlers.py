@@ -241,7 +241,9 @@ async def upstream_json(gw: Gateway) -> list[dict[str, Any]]:
 
 
 async def get_upstream(req: AdminRequest) -> Reply:
-    return Reply(200, {"projects": await upstream_json(req.gw)})
+    visible = set(req.who.visible_teams)
+    projects = [p for p in await upstream_json(req.gw) if p["team"] in visible]
+    return Reply(200, {"projects": projects})
 
 
 async def post_reload(req: AdminRequest) -> Reply:

@@ -120,6 +120,7 @@ async def rotate_key(req: AdminRequest) -> Reply:
     old = await store.get_client_key(name)
     if old is None or old.revoked_at is not None or not old.usable(now):
         raise NotFound(f"no live key named `{name}`", code="key_not_found")
+    req.who.require("manage_keys", old.team)
     try:
         done = await rotate_client_key(store, name, grace_s=grace, now=now)
     except KeyError as exc:
