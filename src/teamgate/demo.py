@@ -21,6 +21,7 @@ import orjson
 from teamgate.app import create_app
 from teamgate.config.loader import example_config_path, load_settings
 from teamgate.config.schema import Settings
+from teamgate.display import money_decimal
 from teamgate.keys import new_client_key
 from teamgate.ledger import open_store
 from teamgate.pricing import format_usd
@@ -113,7 +114,7 @@ def run_demo(requests_per_team: int = 30) -> int:
         cost[r.team] += r.cost_pusd
         tokens[r.team] += r.prompt_tokens + r.completion_tokens
     print(f"\n{requests_per_team} requests per team in {elapsed:.2f} s\n")
-    header = ("TEAM", "OK", "REFUSED", "TOKENS", "COST", "BUDGET")
+    header = ("team", "ok", "refused", "tokens", "cost", "budget")
     rows = []
     for team, counts in outcome.items():
         refused = ", ".join(f"{n}x {why}" for why, n in sorted(counts.items()) if why != "ok")
@@ -121,14 +122,14 @@ def run_demo(requests_per_team: int = 30) -> int:
         rows.append(
             (
                 team,
-                str(counts["ok"]),
+                f"{counts['ok']:,}",
                 refused or "-",
-                str(tokens[team]),
-                format_usd(cost[team], places=6),
-                f"${budget}" if budget is not None else "-",
+                f"{tokens[team]:,}",
+                format_usd(cost[team]),
+                money_decimal(budget),
             )
         )
-    print("\n".join(render_table(header, rows)))
+    print("\n".join(render_table(header, rows, right={1, 3, 4, 5})))
     return 0
 
 

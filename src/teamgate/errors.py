@@ -108,8 +108,28 @@ class MethodNotAllowed(GatewayError):
     code = "method_not_allowed"
 
 
+REFUSAL_HEADER = "x-teamgate-refusal"
+"""The response header naming a refusal's reason (the ledger's ``refusal``; docs/refusals.md)."""
+
+RATE_LIMIT_REASONS = ("team_rate_limit", "org_rate_limit", "groq_rate_limit")
+"""Who refused a request for its rate: the team's own limits, the org's limits in the
+config, or Groq (its headers said the organization's limit is exhausted)."""
+
+BUDGET_REASONS = ("team_budget", "org_budget")
+"""Whose monthly budget refused a request: the team's, or the organization's cap."""
+
+
 class RateLimited(GatewayError):
-    """429: a team or org rate limit is hit. ``type`` is ``requests`` or ``tokens`` as Groq's."""
+    """429: a team or org rate limit is hit. ``type`` is ``requests`` or ``tokens`` as Groq's.
+
+    The wire body stays Groq's (code ``rate_limit_exceeded``); ``reason`` (one of
+    :data:`RATE_LIMIT_REASONS`) is what the ledger records and the
+    ``x-teamgate-refusal`` header says, so the operator can tell a team's own limit
+    from the org's and from Groq's.
+
+    >>> RateLimited("m", retry_after_s=0.2, reason="org_rate_limit").headers["x-teamgate-refusal"]
+    'org_rate_limit'
+    """
 
     status = 429
     type = "requests"
@@ -122,31 +142,72 @@ class RateLimited(GatewayError):
         retry_after_s: float,
         type: str = "requests",
         headers: dict[str, str] | None = None,
+        reason: str = "team_rate_limit",
     ) -> None:
         wait = max(retry_after_s, 0.0)
         merged = {
             "retry-after": str(max(1, int(-(-wait // 1)))),
             "retry-after-ms": str(int(-(-wait * 1000 // 1))),
+            REFUSAL_HEADER: reason,
         }
         merged.update(headers or {})
         super().__init__(message, type=type, headers=merged)
         self.retry_after_s = wait
+        self.reason = reason
+
+
+MAX_TOKENS_FIT_HEADER = "x-teamgate-max-tokens-fit"
+"""On a budget refusal: the largest ``max_completion_tokens`` whose worst case fits now."""
 
 
 class BudgetExceeded(GatewayError):
-    """429 ``insufficient_quota``: a team's or the org's monthly budget is spent.
+    """429 ``insufficient_quota``: the request's worst case does not fit in a monthly budget.
 
-    ``x-should-retry: false`` stops the SDKs from retrying in vain.
+    ``x-should-retry: false`` stops the SDKs from retrying in vain. ``reason`` is
+    ``team_budget`` or ``org_budget``; ``available_pusd`` what is left of the budget
+    that refused (budget minus settled spend), ``worst_pusd`` the request's worst case.
+    :meth:`add_fit` tells the client the largest ``max_completion_tokens`` that fits.
     """
 
     status = 429
     type = "insufficient_quota"
     code = "budget_exceeded"
 
-    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
-        merged = {"x-should-retry": "false"}
+    def __init__(
+        self,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        reason: str = "team_budget",
+        available_pusd: int | None = None,
+        worst_pusd: int = 0,
+    ) -> None:
+        merged = {"x-should-retry": "false", REFUSAL_HEADER: reason}
         merged.update(headers or {})
         super().__init__(message, headers=merged)
+        self.reason = reason
+        self.available_pusd = available_pusd
+        self.worst_pusd = worst_pusd
+
+    def add_fit(self, max_tokens_fit: int | None, *, field: str = "max_completion_tokens") -> None:
+        """Say the largest ``field`` that fits now (None: unknown, nothing added).
+
+        >>> err = BudgetExceeded("Team `t`'s budget cannot cover this request.")
+        >>> err.add_fit(123); err.headers["x-teamgate-max-tokens-fit"], err.message[-53:]
+        ('123', 'Send max_completion_tokens of at most 123 to fit now.')
+        >>> err = BudgetExceeded("Spent."); err.add_fit(0); err.message
+        'Spent. Not even the prompt fits in what is left: wait for the budget to reset.'
+        """
+        if max_tokens_fit is None:
+            return
+        self.headers[MAX_TOKENS_FIT_HEADER] = str(max_tokens_fit)
+        if max_tokens_fit > 0:
+            self.message += f" Send {field} of at most {max_tokens_fit} to fit now."
+        else:
+            self.message += (
+                " Not even the prompt fits in what is left: wait for the budget to reset."
+            )
+        self.args = (self.message,)
 
 
 class UpstreamKeyRejected(GatewayError):

@@ -19,7 +19,7 @@ import re
 import secrets
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from teamgate.ledger.records import ClientKey
 
@@ -102,13 +102,36 @@ def new_client_key(
     return record, secret
 
 
+DEFAULT_ROTATION_GRACE = "7d"
+"""How long a rotated key keeps working, unless ``--grace`` / ``grace`` says otherwise."""
+
+ROTATED_MARK = "@rotated-"
+
+KeyState = Literal["active", "in-grace", "expired", "revoked"]
+
+
+def key_state(key: ClientKey, now: float) -> KeyState:
+    """What a key is now; ``in-grace``: rotated, still working until it expires.
+
+    >>> k = ClientKey("a-b-c@rotated-20261130T000000Z", "h", "tg_…abcd", "a", "b", "c",
+    ...     created_at=0.0, expires_at=100.0)
+    >>> key_state(k, 50.0), key_state(k, 150.0)
+    ('in-grace', 'expired')
+    """
+    if key.revoked_at is not None and key.revoked_at <= now:
+        return "revoked"
+    if not key.usable(now):
+        return "expired"
+    return "in-grace" if ROTATED_MARK in key.name else "active"
+
+
 def rotated_name(name: str, at: float) -> str:
     """The name an old key keeps during its grace period.
 
     >>> rotated_name("chatbot-prod-web", 1_764_460_800.0)
     'chatbot-prod-web@rotated-20251130T000000Z'
     """
-    return f"{name}@rotated-{datetime.fromtimestamp(at, UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    return f"{name}{ROTATED_MARK}{datetime.fromtimestamp(at, UTC).strftime('%Y%m%dT%H%M%SZ')}"
 
 
 async def rotate_client_key(
@@ -130,6 +153,10 @@ async def rotate_client_key(
     if record.name != name:  # a key whose name does not follow team-env-purpose
         record = dataclasses.replace(record, name=name)
     old_name = rotated_name(name, at)
+    n = 1
+    while await store.get_client_key(old_name) is not None:  # rotated twice in one second
+        n += 1
+        old_name = f"{rotated_name(name, at)}-{n}"
     expires = at + grace_s
     if old.expires_at is not None:
         expires = min(expires, old.expires_at)

@@ -9,7 +9,7 @@ here is a float. Decimal appears only at the edges (config in, display out).
 >>> table = PriceTable.from_settings(Settings(teams={}))
 >>> table.cost("llama-3.3-70b-versatile", prompt_tokens=1000, completion_tokens=100)
 669000000
->>> format_usd(669000000, places=6)
+>>> format_usd(669000000)
 '$0.000669'
 """
 
@@ -18,11 +18,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Literal
 
 from teamgate.config.schema import Price, Settings
+from teamgate.display import money
 from teamgate.errors import ConfigError
 from teamgate.price_list import BUILTIN_PRICES
 from teamgate.text_table import render_table
@@ -94,16 +95,13 @@ def pico_to_decimal_usd(pico: int) -> Decimal:
     return _decimal_scaled(pico, -12)
 
 
-def format_usd(pico: int, *, places: int = 2) -> str:
-    """``$12.34`` for display only (rounded half-up, away from zero); ``-$0.50`` below zero.
+def format_usd(pico: int) -> str:
+    """Picodollars for people (:func:`teamgate.display.money`): ``$12,345.68``, ``$0.000669``.
 
     >>> format_usd(12_345_000_000_000), format_usd(-5 * 10**11), format_usd(4_999_999_999)
-    ('$12.35', '-$0.50', '$0.00')
+    ('$12.35', '-$0.50', '$0.005')
     """
-    rounded = pico_to_decimal_usd(pico).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
-    if rounded.is_zero():
-        return f"${abs(rounded):f}"
-    return f"-${-rounded:f}" if rounded < 0 else f"${rounded:f}"
+    return money(pico)
 
 
 def _per_million_text(pico_per_token: int) -> str:
@@ -252,6 +250,26 @@ class PriceTable:
             prompt_bound * price.input_pico_per_token
             + max_completion_tokens * price.output_pico_per_token
         )
+
+    def max_completion_fit(
+        self, model: str, prompt_bound: int, available_pico: int | None
+    ) -> int | None:
+        """The largest ``max_completion_tokens`` whose :meth:`worst_case` fits ``available_pico``.
+
+        0 when not even the prompt fits; None when unknown (no budget, free output).
+
+        >>> from teamgate.config.schema import Settings
+        >>> t = PriceTable.from_settings(Settings(teams={}))
+        >>> fit = t.max_completion_fit("llama-3.1-8b-instant", 100, 10**9)
+        >>> fit, t.worst_case("llama-3.1-8b-instant", 100, fit) <= 10**9 < t.worst_case(
+        ...     "llama-3.1-8b-instant", 100, fit + 1)
+        (12437, True)
+        """
+        price = self.get(model)
+        if available_pico is None or price is None or price.output_pico_per_token <= 0:
+            return None
+        left = available_pico - prompt_bound * price.input_pico_per_token
+        return max(left // price.output_pico_per_token, 0)
 
     def rows(self) -> list[tuple[str, str, str, str, str]]:
         """(model, input $/1M, output $/1M, source, checked) by model; the default last."""

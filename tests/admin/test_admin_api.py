@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from datetime import datetime
 
 import httpx
 import pytest
@@ -124,12 +125,23 @@ def test_key_lifecycle(admin_gateway: RunningGateway) -> None:
         assert chat(admin_gateway, new_secret) == 200
         assert chat(admin_gateway, secret) == 200  # still in its grace period
         assert rotated.json()["old"]["expires_at"] is not None
+        # One rotation semantics with the CLI: the successor takes the name, the old
+        # key is NAME@rotated-<time>, in-grace, for 7 days by default.
+        assert rotated.json()["new"]["name"] == "analytics-prod-web"
+        assert rotated.json()["old"]["name"].startswith("analytics-prod-web@rotated-")
+        assert rotated.json()["old"]["state"] == "in-grace"
         now_rotated = client.post("/admin/keys/analytics-prod-web/rotate")
         assert now_rotated.status_code == 200
         assert now_rotated.json()["new"]["name"] == "analytics-prod-web"
-        assert chat(admin_gateway, secret) == 401
+        old = now_rotated.json()["old"]
+        assert old["name"] != rotated.json()["old"]["name"] and old["state"] == "in-grace"
+        days = (
+            datetime.fromisoformat(old["expires_at"]) - datetime.fromisoformat(old["created_at"])
+        ).total_seconds() / 86400
+        assert 6.99 < days < 7.01  # the default grace
         assert chat(admin_gateway, now_rotated.json()["new"]["key"]) == 200
-        revoked = client.post(f"/admin/keys/{rotated.json()['new']['name']}/revoke")
+        assert chat(admin_gateway, new_secret) == 200  # in its grace period
+        revoked = client.post(f"/admin/keys/{old['name']}/revoke")
         assert revoked.status_code == 200 and revoked.json()["state"] == "revoked"
         assert chat(admin_gateway, new_secret) == 401
         assert client.post("/admin/keys/nobody/revoke").status_code == 404

@@ -48,10 +48,13 @@ async def test_refusal_names_team_budget_spend_and_reset() -> None:
     assert orjson.loads(err.body())["error"]["code"] == "budget_exceeded"
     assert orjson.loads(err.body())["error"]["type"] == "insufficient_quota"
     assert err.message == (
-        "Team `chatbot` has reached its monthly budget: spent $199.98 of $200.00 this month "
-        "(2026-11), and this request may cost up to $0.05; the budget resets on "
-        "2026-12-01 00:00 UTC."
+        "Team `chatbot`'s monthly budget cannot cover this request's worst case: it may "
+        "cost up to $0.05 (every prompt token and all of its max_completion_tokens, or the "
+        "team's cap when it sent none), and $0.02 is left of $200.00 this month (2026-11; "
+        "$199.98 spent, 99.9% used). The budget resets on 2026-12-01 00:00 UTC."
     )
+    assert (err.reason, err.available_pusd, err.worst_pusd) == ("team_budget", 2 * CENT, 5 * CENT)
+    assert err.headers["x-teamgate-refusal"] == "team_budget"
     # A request that still fits is admitted.
     r = await book.reserve("chatbot", 2 * CENT)
     await r.settle(2 * CENT)
@@ -78,7 +81,8 @@ async def test_org_refusal_is_auto_pause() -> None:
 
 async def test_worst_case_larger_than_the_whole_budget_is_refused() -> None:
     book = BudgetBook(make_settings({"t": Decimal("1")}), clock=FakeClock())
-    with pytest.raises(BudgetExceeded, match=r"spent \$0.00 of \$1.00.*up to \$2.00"):
+    worst_case = r"worst case: it may cost up to \$2.00.*\$1.00 is left of \$1.00"
+    with pytest.raises(BudgetExceeded, match=worst_case):
         await book.reserve("t", 2 * USD)
 
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -156,7 +157,9 @@ def test_keys_create_with_expiry(tmp_path: Path) -> None:
     made = create_key(cfg, tmp_path, "--purpose", "cron", "--expires", "30d", "--json")
     assert made.returncode == 0
     (row,) = orjson.loads(run_cli("keys", "list", "--config", cfg, "--json", cwd=tmp_path).stdout)
-    assert 29.9 * 86400 < row["expires_at"] - row["created_at"] <= 30 * 86400
+    created, expires = (datetime.fromisoformat(row[k]) for k in ("created_at", "expires_at"))
+    assert expires.tzinfo is not None  # ISO 8601 with its zone, as the admin API
+    assert 29.9 * 86400 < (expires - created).total_seconds() <= 30 * 86400
 
 
 def test_pricing_and_usage(tmp_path: Path) -> None:
@@ -169,11 +172,16 @@ def test_pricing_and_usage(tmp_path: Path) -> None:
     assert prices.returncode == 0
     line = next(x for x in prices.stdout.splitlines() if x.startswith("llama-3.1-8b-instant"))
     assert "0.06" in line and "config" in line
+    missing = run_cli("usage", "--config", cfg, "--json", cwd=tmp_path)
+    assert missing.returncode == 2 and "no ledger at" in missing.stderr
+    assert create_key(cfg, tmp_path, "--purpose", "web").returncode == 0  # starts the ledger
     usage = run_cli("usage", "--config", cfg, "--json", cwd=tmp_path)
     assert usage.returncode == 0, usage.stderr
-    scopes = {s["scope"]: s for s in orjson.loads(usage.stdout)["scopes"]}
+    scopes = {s["team"]: s for s in orjson.loads(usage.stdout)["scopes"]}
     assert scopes["chatbot"]["budget_pusd"] == 200 * 10**12
-    assert scopes["(org)"]["spent_pusd"] == 0
+    assert scopes["chatbot"]["budget_usd"] == "200.000000000000"
+    assert scopes[None]["scope"] == "org" and scopes[None]["spent_pusd"] == 0
+    assert scopes[None]["spent_usd"] == "0.000000000000"
 
 
 def test_demo_runs(tmp_path: Path) -> None:
@@ -226,8 +234,18 @@ def test_quick_start_serves_with_the_simulator(tmp_path: Path) -> None:
         assert (tmp_path / "teamgate.db").exists()
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=20)
+        proc.wait(timeout=20)
+        assert proc.stderr is not None and proc.stdout is not None
+        log = banner + proc.stderr.read()  # (communicate() would skip the wrapper's buffer)
+        proc.stderr.close()
+        proc.stdout.close()
     assert proc.returncode == 0
+    assert (
+        "dashboard and admin API off: set TEAMGATE_ADMIN_KEY before `teamgate serve` to turn "
+        f"them on (http://127.0.0.1:{port}/dashboard)"
+    ) in log
+    assert log.count("Shutting down") == 1  # the simulator's server does not say it again
+    assert log.count("Finished server process") == 1
 
 
 def test_keys_create_refuses_absurd_expiry(tmp_path: Path) -> None:
@@ -235,4 +253,4 @@ def test_keys_create_refuses_absurd_expiry(tmp_path: Path) -> None:
     made = create_key(cfg, tmp_path, "--purpose", "cron", "--expires", "99999999999w")
     assert made.returncode == 2 and "100 years" in made.stderr
     listed = run_cli("keys", "list", "--config", cfg, "--json", cwd=tmp_path)
-    assert orjson.loads(listed.stdout) == []  # nothing stored, no secret lost
+    assert listed.returncode == 2 and "no ledger at" in listed.stderr  # nothing stored

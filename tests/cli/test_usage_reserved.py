@@ -43,11 +43,12 @@ def test_usage_reports_reserved_from_the_running_gateway(
                 env={"TEAMGATE_ADMIN_KEY": ADMIN_KEY},
             )
             assert out.returncode == 0, out.stderr
-            scopes = {s["scope"]: s for s in orjson.loads(out.stdout)["scopes"]}
+            scopes = {s["team"]: s for s in orjson.loads(out.stdout)["scopes"]}
             assert scopes["analytics"]["reserved_pusd"] > 0
             assert scopes["chatbot"]["reserved_pusd"] == 0
-            assert scopes["(org)"]["reserved_pusd"] == scopes["analytics"]["reserved_pusd"]
+            assert scopes[None]["reserved_pusd"] == scopes["analytics"]["reserved_pusd"]
             simulator.release_held()
             assert held.result()[0].status == 200
         table = run_cli("usage", "--config", str(config), cwd=tmp_path)  # no admin key: "-"
-        assert "RESERVED" in table.stdout and table.returncode == 0
+        assert "reserved" in table.stdout and table.returncode == 0
+        assert "reserved: - means not known: set TEAMGATE_ADMIN_KEY" in table.stdout

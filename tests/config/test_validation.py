@@ -528,3 +528,23 @@ def test_null_thresholds_mean_the_defaults_and_empty_means_none(config: dict[str
     assert settings.alerts.thresholds == (Decimal("0.5"), Decimal("0.8"), Decimal("0.95"))
     assert settings.teams["chatbot"].alert_thresholds == ()
     assert settings.org.alert_thresholds == (Decimal("0.9"),)
+
+
+def test_a_typod_model_name_gets_did_you_mean() -> None:
+    from tests.conftest import BASE_CONFIG, merge
+
+    from teamgate.config.loader import parse_settings
+    from teamgate.errors import ConfigError
+
+    data = merge(
+        BASE_CONFIG, {"teams": {"analytics": {"allowed_models": ["llama-3.1-8b-instnat"]}}}
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(data)
+    assert (
+        "teams.analytics.allowed_models[0]: unknown model 'llama-3.1-8b-instnat' "
+        "(did you mean llama-3.1-8b-instant?)"
+    ) in str(caught.value)
+    far = merge(BASE_CONFIG, {"teams": {"analytics": {"allowed_models": ["gpt-4o"]}}})
+    with pytest.raises(ConfigError, match="'gpt-4o' has no price"):
+        parse_settings(far)

@@ -7,12 +7,13 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, sync_playwright
 from tests.admin.conftest import (
     ADMIN_KEY,
     admin_gateway,
@@ -25,6 +26,7 @@ from tests.conftest import RunningGateway
 from tests.ledger.conftest import make_record
 
 from teamgate.budget import month_of
+from teamgate.display import money
 from teamgate.ledger import open_store
 from teamgate.simulator import Simulator
 
@@ -39,11 +41,9 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
-
-
-def cents(pico: int) -> str:
-    return "$" + str((Decimal(pico) / 10**12).quantize(Decimal("0.01"), ROUND_HALF_UP))
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 
 
 def add_spend(gw: RunningGateway) -> None:
@@ -87,6 +87,49 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
+def _errors(page: Page) -> list[str]:
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on(
+        "console",
+        lambda msg: (
+            errors.append(msg.text)
+            if msg.type == "error" and "Failed to load resource" not in msg.text
+            else None
+        ),
+    )
+    return errors
+
+
+def _sign_in(page: Page, url: str) -> None:
+    page.goto(url + "/dashboard")
+    assert page.url.endswith("/dashboard/login")
+    page.fill("input[name=key]", ADMIN_KEY)
+    page.click("button[type=submit]")
+    page.wait_for_selector("body[data-loaded=true]", state="attached", timeout=10_000)
+
+
+def _until(page: Page, js: str, arg: Any = None, timeout_s: float = 15.0) -> None:
+    """Wait until ``js`` (a function of ``arg``) is true in the page. Polled from here:
+    Playwright's own wait_for_function evaluates strings, which the page's CSP forbids."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(js, arg):
+        assert time.monotonic() < deadline, f"timed out waiting for {js}"
+        time.sleep(0.05)
+
+
+def _axe(page: Page) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations on the page as it is now."""
+    assert AXE.exists(), "run scripts/bootstrap (npm ci installs axe-core)"
+    page.evaluate(AXE.read_text())  # run by the debugger protocol: the page's CSP stays on
+    result = page.evaluate("async () => (await axe.run(document)).violations")
+    return [
+        {"id": v["id"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in result
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
 def test_dashboard_login_numbers_and_screenshot(
     admin_gateway: RunningGateway, chromium_path: str, tmp_path: Path
 ) -> None:
@@ -102,16 +145,7 @@ def test_dashboard_login_numbers_and_screenshot(
         browser = p.chromium.launch(executable_path=chromium_path, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1100})
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on(
-                "console",
-                lambda msg: (
-                    errors.append(msg.text)
-                    if msg.type == "error" and "Failed to load resource" not in msg.text
-                    else None
-                ),
-            )
+            errors = _errors(page)
             page.goto(admin_gateway.url + "/dashboard")
             assert page.url.endswith("/dashboard/login")
             page.fill("input[name=key]", "not-the-key")
@@ -127,38 +161,139 @@ def test_dashboard_login_numbers_and_screenshot(
             assert page.url.endswith("/dashboard")
             cookie = next(c for c in page.context.cookies() if c["name"] == "tg_session")
             assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+            # The page writes money as the CLI does (thousands separators, sub-cent visible).
             for team, pico in spent.items():
-                cell = page.inner_text(f"tr[data-team={team}] td.spent")
-                assert cell == cents(pico), (team, cell)
-            assert page.inner_text("tr[data-team=org] td.spent") == cents(sum(spent.values()))
-            assert page.inner_text("tr[data-team=chatbot] td.budget") == "$200.00"
-            # analytics spent $4.99 of $50 with most of the month maybe left: a run-out date or not.
-            runs_out = page.inner_text("tr[data-team=analytics] td.runs-out")
+                cell = page.inner_text(f"#budget tr[data-team={team}] td.spent")
+                assert cell == money(pico), (team, cell)
+            assert page.inner_text("#budget tr[data-team=org] td.spent") == money(
+                sum(spent.values())
+            )
+            assert page.inner_text("#budget tr[data-team=chatbot] td.budget") == "$200.00"
+            for sample in (1, 98_000_000, 4_999_999_999, 1_234_567_891 * 10**9, 0):
+                text = f"{Decimal(sample) / 10**12:.12f}"
+                assert page.evaluate(f"usd('{text}')") == money(sample)
+            runs_out = page.inner_text("#budget tr[data-team=analytics] td.runs-out")
             assert runs_out == "lasts the month" or runs_out.startswith("20")
+            # 50/80/95 % markers and a legend that explains the colours.
+            assert page.locator("#budget-chart line.marker").count() == 3 * 4
+            assert "50 / 80 / 95 % of budget" in page.inner_text("#budget-legend")
+            label = page.get_attribute("#budget-chart svg", "aria-label") or ""
+            assert "chatbot: $12.35 of $200.00" in label  # the chart's text alternative
+            # Per-team refusals by reason.
+            assert "budget 1" in page.inner_text("#team-table tr[data-team=analytics] td.reasons")
+            assert "model_not_allowed" in page.inner_text(
+                "#team-table tr[data-team=analytics] td.reasons"
+            )
+            # The keys view: tg_ keys with their figures.
+            key_row = page.locator("#key-table tr[data-key=chatbot-prod-test]")
+            assert key_row.locator("td.state").inner_text() == "active"
+            assert page.locator("#key-table td.actions").count() >= 4  # room for row actions
+            # Models over time: a never-allowed model is not in the mix.
+            assert "no-such-model" not in page.inner_text("#model-table")
             assert page.locator("#model-chart svg rect").count() >= 2
-            assert "budget" in page.inner_text("#refusal-chart")
-            assert page.inner_text("tr[data-key=chatbot-prod-2026-04] td.state") == "active"
+            assert page.inner_text(
+                "#upstream-table tr[data-key=chatbot-prod-2026-04] td.state"
+            ) == ("active")
+            assert _axe(page) == []
+            # The time-range picker: the URL carries the view; the figures follow it.
+            page.select_option("#range", "7d")
+            page.select_option("#scope", "team:analytics")
+            page.click("#view button[type=submit]")
+            _until(page, "() => location.search.includes('range=7d')")
+            _until(page, "() => document.getElementById('updated').textContent.includes('7 days')")
+            assert "scope=team%3Aanalytics" in page.url
+            assert page.locator("#team-table tbody tr").count() == 1
+            assert page.is_hidden("#upstream")
+            page.select_option("#range", "custom")
+            assert page.is_visible("#from") and page.is_visible("#to")
+            page.select_option("#range", "month")
+            page.select_option("#scope", "org")
+            page.click("#view button[type=submit]")
+            _until(page, "() => location.search.includes('range=month')")
+            # The request log: filter, then export what is shown as CSV.
+            page.fill("#log-filters input[name=reason]", "model_not_allowed")
+            page.click("#log-filters button[type=submit]")
+            _until(
+                page,
+                "() => { const rows = [...document.querySelectorAll('#log-table tbody tr')];"
+                " return rows.length >= 1 && rows.every(r => r.dataset.status === '403'); }",
+            )
+            with page.expect_download() as download:
+                page.click("#log-csv")
+            exported = Path(download.value.path()).read_text()
+            assert exported.splitlines()[0].startswith("ts,request_id")
+            assert len(exported.splitlines()) - 1 == page.locator("#log-table tbody tr").count()
+            assert all("model_not_allowed" in line for line in exported.splitlines()[1:])
             # Auto-refresh: new spend appears without reloading the page.
             assert chat(admin_gateway, admin_gateway.key("chatbot", "prod")) == 200
             before = page.inner_text("#updated")
-            page.wait_for_function(
-                "prev => document.getElementById('updated').textContent !== prev",
-                arg=before,
-                timeout=15_000,
-            )
-            shot = tmp_path / "dashboard.png"
+            _until(page, "prev => document.getElementById('updated').textContent !== prev", before)
+            shot = tmp_path / "dashboard-1280.png"
             page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 10_000
-            if os.environ.get("TEAMGATE_UPDATE_SCREENSHOT"):  # refresh the README's picture
-                shutil.copyfile(shot, DOCS_SCREENSHOT)
+            if os.environ.get("TEAMGATE_UPDATE_SCREENSHOT"):  # refresh the docs' pictures
+                shutil.copyfile(shot, DOCS / "dashboard-1280.png")
+            # A failed refresh keeps the figures and marks them stale.
+            page.route("**/dashboard/api/**", lambda route: route.abort())
+            page.wait_for_selector("body.stale", state="attached", timeout=15_000)
+            assert page.inner_text("#updated").startswith("Stale: showing data from")
+            assert page.inner_text("#budget tr[data-team=chatbot] td.budget") == "$200.00"
+            page.unroute("**/dashboard/api/**")
             # Sign out ends the session: the JSON is refused to the old cookie.
-            page.click("header button[type=submit]")
+            page.click("header .signout button[type=submit]")
             assert page.url.endswith("/dashboard/login")
+            assert _axe(page) == []
             gone = httpx.get(
-                admin_gateway.url + "/admin/overview",
+                admin_gateway.url + "/dashboard/api/overview",
                 cookies={"tg_session": cookie["value"]},
             )
             assert gone.status_code == 401
+        finally:
+            browser.close()
+
+
+def test_phone_layout_stacks_without_horizontal_scroll(
+    admin_gateway: RunningGateway, chromium_path: str, tmp_path: Path
+) -> None:
+    traffic(admin_gateway)
+    add_spend(admin_gateway)
+    flushed_records(admin_gateway)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path, args=ARGS)
+        try:
+            context = browser.new_context(
+                viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True
+            )
+            page = context.new_page()
+            errors = _errors(page)
+            page.goto(admin_gateway.url + "/dashboard/login")
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+            assert _axe(page) == []
+            _sign_in(page, admin_gateway.url)
+            assert errors == []
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+            # Sections stack: each starts below the previous one, at the same left edge.
+            boxes = [
+                page.locator(f"#{s}").bounding_box()
+                for s in ("overview", "teams", "keys", "models", "upstream", "requests")
+            ]
+            assert all(b is not None for b in boxes)
+            lefts = {round(b["x"]) for b in boxes if b}
+            assert len(lefts) == 1
+            tops = [b["y"] for b in boxes if b]
+            assert tops == sorted(tops)
+            # Chart text stays readable: 12 CSS px, not scaled down with the SVG.
+            size = page.evaluate(
+                "parseFloat(getComputedStyle(document.querySelector('#budget-chart svg text'))"
+                ".fontSize) * document.querySelector('#budget-chart svg').getBoundingClientRect()"
+                ".width / document.querySelector('#budget-chart svg').viewBox.baseVal.width"
+            )
+            assert size >= 11
+            assert _axe(page) == []
+            shot = tmp_path / "dashboard-390.png"
+            page.screenshot(path=str(shot), full_page=True)
+            if os.environ.get("TEAMGATE_UPDATE_SCREENSHOT"):
+                shutil.copyfile(shot, DOCS / "dashboard-390.png")
         finally:
             browser.close()
 

@@ -122,7 +122,7 @@ def test_over_the_audio_seconds_limit_is_429(gw: RunningGateway) -> None:
     assert gw.simulator.state.request_count() == 6
     records = audio_records(gw, 7)
     assert [r.status for r in records] == [200] * 6 + [429]
-    assert records[-1].refusal == "rate_limit"
+    assert records[-1].refusal == "team_rate_limit"  # the team's own ASH limit
     assert sum(r.cost_pusd for r in records) == 6 * -(-40 * 10**9 * 10_000 // 3_600_000)
 
 

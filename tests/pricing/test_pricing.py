@@ -185,22 +185,27 @@ def test_usd_to_pico_refuses_inexact(usd: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("pico", "places", "text"),
+    ("pico", "text"),
     [
-        (12_340_000_000_000, 2, "$12.34"),
-        (12_345_000_000_000, 2, "$12.35"),  # half-up
-        (12_344_999_999_999, 2, "$12.34"),
-        (0, 2, "$0.00"),
-        (-5 * 10**11, 2, "-$0.50"),
-        (-12_345_000_000_000, 2, "-$12.35"),
-        (-1, 2, "$0.00"),
-        (669_000_000, 6, "$0.000669"),
-        (1, 12, "$0.000000000001"),
-        (7 * PICO_PER_USD, 0, "$7"),
+        (12_340_000_000_000, "$12.34"),
+        (12_345_000_000_000, "$12.35"),  # half-up
+        (12_344_999_999_999, "$12.34"),
+        (0, "$0.00"),
+        (-5 * 10**11, "-$0.50"),
+        (-12_345_000_000_000, "-$12.35"),
+        (-1, "-$0.000000000001"),  # below a cent: never shown as zero
+        (669_000_000, "$0.000669"),
+        (98_000_000, "$0.000098"),
+        (4_999_999_999, "$0.005"),
+        (1, "$0.000000000001"),
+        (7 * PICO_PER_USD, "$7.00"),
+        (1_000 * PICO_PER_USD, "$1,000.00"),  # thousands separators
+        (1_234_567_891 * 10**9, "$1,234,567.89"),
     ],
 )
-def test_format_usd(pico: int, places: int, text: str) -> None:
-    assert format_usd(pico, places=places) == text
+def test_format_usd(pico: int, text: str) -> None:
+    """One money format everywhere: thousands separators, sub-cent amounts non-zero."""
+    assert format_usd(pico) == text
 
 
 def test_rows_and_rendered_table() -> None:
@@ -218,8 +223,9 @@ def test_rows_and_rendered_table() -> None:
     text = render_price_table(prices)
     lines = text.splitlines()
     assert lines[0].split() == ["model", "input", "$/1M", "output", "$/1M", "source", "checked"]
-    assert len(lines) == len(rows) + 1
+    assert set(lines[1]) == {"-", " "}  # the one table style: a rule under the header
+    assert len(lines) == len(rows) + 2
     # Right-aligned price columns: every line's input price ends at the same column.
     header_end = lines[0].index("input $/1M") + len("input $/1M")
-    for line, row in zip(lines[1:], rows, strict=True):
+    for line, row in zip(lines[2:], rows, strict=True):
         assert line[:header_end].endswith(row[1])

@@ -23,9 +23,8 @@ def dollars_exact(pico: int) -> Decimal:
 
 
 def cents(pico: int) -> str:
-    return "$" + f"{(Decimal(pico) / PICO).quantize(Decimal('0.01'), ROUND_HALF_UP):,f}".replace(
-        ",", ""
-    )
+    """Dollars as the one money format writes them: thousands separators, cents."""
+    return "$" + f"{(Decimal(pico) / PICO).quantize(Decimal('0.01'), ROUND_HALF_UP):,.2f}"
 
 
 def in_week(records: list[UsageRecord], start: float = WEEK_START) -> list[UsageRecord]:
@@ -103,8 +102,12 @@ def test_json_report_is_exact(ledger: Ledger, capsys: pytest.CaptureFixture[str]
 def test_table_matches_cent_for_cent(ledger: Ledger, capsys: pytest.CaptureFixture[str]) -> None:
     out = run_cli(capsys, "report", "weekly", "-c", str(ledger.config), "--week", "2026-W47")
     want = expected_by_team(in_week(ledger.records))
-    rows = {line.split()[0]: line for line in out.splitlines()[3:] if line.strip()}
+    assert out.splitlines()[0] == (
+        "Weekly report 2026-W47: 2026-11-16 to 2026-11-22 (UTC), compared with 2026-W46"
+    )
+    rows = {line.split()[0]: line for line in out.splitlines()[4:] if line.strip()}
     header = out.splitlines()[2]
+    assert set(out.splitlines()[3]) == {"-", " "}  # the one table style: a rule
     for team, exp in want.items():
         row = rows[team]
         assert f" {cents(exp['cost'])} " in row  # type: ignore[arg-type]
@@ -113,7 +116,7 @@ def test_table_matches_cent_for_cent(ledger: Ledger, capsys: pytest.CaptureFixtu
     total = sum(r.cost_pusd for r in in_week(ledger.records))
     assert f" {cents(total)} " in rows["TOTAL"]
     # Columns are aligned: every row's COST cell ends where the header's does.
-    cost_end = header.index("COST") + len("COST")
+    cost_end = header.index("cost") + len("cost")
     for team in want:
         assert rows[team][cost_end - 1] != " " and rows[team][cost_end] == " "
 
@@ -156,8 +159,10 @@ def test_monthly_report_and_markdown(ledger: Ledger, capsys: pytest.CaptureFixtu
         "--by",
         "environment",
     )
-    assert out.startswith("## Monthly report 2026-11 (UTC), compared with 2026-10")
-    assert "| TEAM |" in out and "### By environment" in out
+    assert out.startswith(
+        "## Monthly report 2026-11: 2026-11-01 to 2026-11-30 (UTC), compared with 2026-10"
+    )
+    assert "| team |" in out and "### By environment" in out
     month_cost = sum(
         r.cost_pusd for r in ledger.records if r.ts >= 1793491200.0 and r.team == "research"
     )

@@ -178,7 +178,7 @@ async def test_retire_refuses_a_key_used_a_minute_ago_and_accepts_an_idle_one(
             await retire(settings, store, name="chatbot-prod-2026-04", now=now)
         message = str(refused.value)
         assert "served a request 1 minute ago" in message
-        assert "idle for 24h before it is retired, which is at 2027-01-16 07:59 UTC" in message
+        assert "idle for 24h before it is retired, which is at 2027-01-16T07:59Z" in message
         assert "--force" in message
         # Still refused 23 h 58 min later; accepted once a full day has passed.
         with pytest.raises(OperationRefused):

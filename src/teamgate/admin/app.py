@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 
 import orjson
 
+from teamgate.admin.access import Principal
 from teamgate.admin.audit_trail import record_dashboard, record_operation
 from teamgate.admin.auth import AdminAuth
 from teamgate.admin.context import AdminRequest
@@ -35,6 +36,7 @@ from teamgate.asgi import (
     send_bytes,
 )
 from teamgate.asgi import send_error as send_gateway_error
+from teamgate.dashboard.api import answer as dashboard_answer
 from teamgate.dashboard.pages import serve_dashboard
 from teamgate.dashboard.sessions import SESSION_COOKIE, Sessions, cookies
 from teamgate.errors import GatewayError, InvalidRequest, MethodNotAllowed, NotFound
@@ -44,6 +46,7 @@ from teamgate.runtime import Gateway
 log = logging.getLogger("teamgate.admin")
 
 ADMIN_PREFIXES = ("/admin/", "/dashboard", "/metrics")
+DASHBOARD_API = "/dashboard/api/"
 MAX_ADMIN_BODY = 1024 * 1024
 
 
@@ -98,11 +101,15 @@ class AdminApp:
             text = render_metrics(self.gateway.metrics, self.gateway)
             await send_bytes(send, 200, text.encode(), [(b"content-type", CONTENT_TYPE.encode())])
             return
+        if path.startswith(DASHBOARD_API):
+            await self.dashboard_api(path.removeprefix(DASHBOARD_API), scope, send)
+            return
         if path.startswith("/dashboard"):
             if method == "POST" and path in ("/dashboard/login", "/dashboard/logout"):
                 await self._dashboard_audited(path, scope, receive, send)
                 return
-            await serve_dashboard(path, scope, receive, send, self.auth, self.sessions)
+            visible = list(self.principal(scope).visible_teams)
+            await serve_dashboard(path, scope, receive, send, self.auth, self.sessions, visible)
             return
         session_ok = method == "GET" and self.sessions.valid(cookies(scope).get(SESSION_COOKIE))
         self.auth.require(scope, session_ok=session_ok)
@@ -127,7 +134,8 @@ class AdminApp:
             ).items()
         }
         settings_before = self.gateway.settings
-        reply = await route.handler(AdminRequest(self.gateway, params, query, body))
+        request = AdminRequest(self.gateway, params, query, body, self.principal(scope))
+        reply = await route.handler(request)
         if route.method != "GET":  # every state-changing operation leaves one audit row
             await record_operation(
                 self.gateway,
@@ -139,6 +147,31 @@ class AdminApp:
                 settings_before,
             )
         await send_bytes(send, reply.status, orjson.dumps(reply.body), [JSON])
+
+    def principal(self, scope: Scope) -> Principal:
+        """Who is asking. Today only the org admin (the admin key or its dashboard session);
+        a team-admin or viewer session would be recognised here, and nowhere else."""
+        return Principal.org_admin(self.gateway.settings.teams)
+
+    async def dashboard_api(self, name: str, scope: Scope, send: Send) -> None:
+        """``GET /dashboard/api/NAME``: the one access check, then the endpoint."""
+        if scope["method"] != "GET":
+            raise MethodNotAllowed(f"Method {scope['method']} is not allowed for {scope['path']}.")
+        session_ok = self.sessions.valid(cookies(scope).get(SESSION_COOKIE))
+        self.auth.require(scope, session_ok=session_ok)
+        query = {
+            k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()
+        }
+        result = await dashboard_answer(self.gateway, self.principal(scope), name, query)
+        if result.csv is not None:
+            headers = [
+                (b"content-type", b"text/csv; charset=utf-8"),
+                (b"content-disposition", f'attachment; filename="{result.filename}"'.encode()),
+                (b"cache-control", b"no-store"),
+            ]
+            await send_bytes(send, 200, result.csv.encode(), headers)
+            return
+        await send_bytes(send, 200, orjson.dumps(result.body), [JSON])
 
     async def _dashboard_audited(
         self, path: str, scope: Scope, receive: Receive, send: Send
@@ -156,7 +189,8 @@ class AdminApp:
                         started.append(text.split(";", 1)[0].split("=", 1)[1])
             await send(message)
 
-        await serve_dashboard(path, scope, receive, watch, self.auth, self.sessions)
+        visible = list(self.principal(scope).visible_teams)
+        await serve_dashboard(path, scope, receive, watch, self.auth, self.sessions, visible)
         if path == "/dashboard/login" and started and self.sessions.valid(started[0]):
             await record_dashboard(self.gateway, scope, "dashboard.sign_in", started[0])
         elif path == "/dashboard/logout" and was_valid and not self.sessions.valid(before):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from teamgate.admin.access import Principal
 from teamgate.errors import GatewayError, InvalidRequest
 from teamgate.runtime import Gateway
 
@@ -19,12 +20,19 @@ class Conflict(GatewayError):
 
 @dataclass
 class AdminRequest:
-    """One admin API call: the gateway, path parameters, query and JSON body."""
+    """One admin API call: the gateway, path parameters, query and JSON body, and who asks
+    (a handler checks ``principal.can``/``require`` before it reads or changes a team's)."""
 
     gw: Gateway
     path_params: dict[str, str] = field(default_factory=dict)
     query: dict[str, str] = field(default_factory=dict)
     body: dict[str, Any] = field(default_factory=dict)
+    principal: Principal | None = None
+
+    @property
+    def who(self) -> Principal:
+        """The principal; the org admin when the caller set none (the admin key)."""
+        return self.principal or Principal.org_admin(self.gw.settings.teams)
 
     def text(self, name: str, default: str | None = None) -> str | None:
         return self.query.get(name, default)

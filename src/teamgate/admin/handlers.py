@@ -20,6 +20,7 @@ from teamgate.reports.build import BREAKDOWNS
 from teamgate.reports.periods import parse_instant
 from teamgate.reports.render import exact_usd, report_json
 from teamgate.runtime import Gateway
+from teamgate.upstream.operations import key_status
 
 USAGE_DIMENSIONS = ("team", "environment", "purpose", "model", "key", "day")
 # The instants and report years the admin API accepts (outside them dates overflow).
@@ -198,34 +199,51 @@ async def get_budget(req: AdminRequest) -> Reply:
     return Reply(200, {"period": req.gw.budget.period().key, "scopes": budget_json(req.gw)})
 
 
-def upstream_json(gw: Gateway) -> list[dict[str, Any]]:
+async def upstream_json(gw: Gateway) -> list[dict[str, Any]]:
+    """Per project, its keys as ``teamgate upstream status`` shows them (one source).
+
+    Counts and last use come from the store (every instance's, since the key was
+    first used), not from this process's memory; the tally of this process is
+    written first. The fingerprint of a key never used comes from this gateway's
+    resolved secret. ``backing_off`` is this instance's live state.
+    """
+    assert gw.store is not None
     now = time.time()
-    out = []
-    for (team, env), project in sorted(gw.projects.items()):
-        out.append(
+    await gw.upstream_sync.flush()
+    live = {k.name: k for k in gw.keyring.keys()}  # noqa: SIM118 - a method, not a dict
+    rows = await key_status(
+        gw.settings,
+        gw.store,
+        now,
+        known_fingerprints={n: k.fingerprint for n, k in live.items() if k.secret},
+    )
+    owner = {p.project: (team, env) for (team, env), p in gw.projects.items()}
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        team, env = owner.get(r.project, ("", ""))
+        project = out.setdefault(
+            r.project, {"project": r.project, "team": team, "environment": env, "keys": []}
+        )
+        key = live.get(r.name)
+        project["keys"].append(
             {
-                "project": project.project,
-                "team": team,
-                "environment": env,
-                "keys": [
-                    {
-                        "name": k.name,
-                        "state": k.state,
-                        "fingerprint": k.fingerprint,
-                        "requests": k.requests,
-                        "failures": k.failures,
-                        "last_used": iso(k.last_used),
-                        "backing_off": k.failed_until > now,
-                    }
-                    for k in project.keys
-                ],
+                "name": r.name,
+                "state": r.state,
+                "fingerprint": r.fingerprint,
+                "requests": r.requests,
+                "requests_24h": r.requests_24h,
+                "failures": r.failures,
+                "last_used": iso(r.last_used_at),
+                "backing_off": key is not None and key.failed_until > now,
             }
         )
-    return out
+    return list(out.values())
 
 
 async def get_upstream(req: AdminRequest) -> Reply:
-    return Reply(200, {"projects": upstream_json(req.gw)})
+    visible = set(req.who.visible_teams)
+    projects = [p for p in await upstream_json(req.gw) if p["team"] in visible]
+    return Reply(200, {"projects": projects})
 
 
 async def post_reload(req: AdminRequest) -> Reply:

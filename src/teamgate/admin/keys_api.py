@@ -1,33 +1,35 @@
 """Admin API for team keys: list, create, revoke, rotate.
 
-Rotation issues a successor with the same team, environment and purpose and
-expires the old key after ``grace`` (default now). With no grace the successor
-takes the old name; with a grace both are live for a while, so the successor
-is named ``{name}-r{YYYYMMDDHHMMSS}`` (a rotated key's base name is reused
-once the key that held it is gone).
+Rotation works as ``teamgate keys rotate`` does (one semantics,
+:func:`teamgate.keys.rotate_client_key`): the successor takes the name, the old
+key is renamed ``{name}@rotated-<UTC time>`` and keeps working for ``grace``
+(default 7 days), shown as ``in-grace`` until then. Per-key reports therefore
+split the same way whichever tool rotated.
 """
 
 from __future__ import annotations
 
 import math
-import re
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from teamgate.admin.context import AdminRequest, Conflict, Reply
 from teamgate.admin.handlers import iso
 from teamgate.errors import InvalidRequest, NotFound
-from teamgate.keys import hash_secret, new_client_key, parse_duration
+from teamgate.keys import (
+    DEFAULT_ROTATION_GRACE,
+    key_state,
+    new_client_key,
+    parse_duration,
+    rotate_client_key,
+)
 from teamgate.ledger.records import ClientKey
 
-_ROTATED = re.compile(r"-r\d{14}$")
 MAX_DURATION_S = 100 * 365 * 86400  # `expires_in` and `grace`: at most about 100 years
 
 
 def key_json(k: ClientKey, now: float | None = None) -> dict[str, Any]:
-    at = time.time() if now is None else now
-    state = "revoked" if k.revoked_at is not None else ("active" if k.usable(at) else "expired")
+    state = key_state(k, time.time() if now is None else now)
     return {
         "name": k.name,
         "team": k.team,
@@ -111,37 +113,24 @@ async def rotate_key(req: AdminRequest) -> Reply:
     store = gw.store
     assert store is not None
     name = req.path_params["name"]
-    grace = _duration(req, "grace") or 0.0
+    grace = _duration(req, "grace")
+    if grace is None:
+        grace = parse_duration(DEFAULT_ROTATION_GRACE)
     now = time.time()
     old = await store.get_client_key(name)
     if old is None or old.revoked_at is not None or not old.usable(now):
         raise NotFound(f"no live key named `{name}`", code="key_not_found")
-    base = _ROTATED.sub("", old.name)
-    if grace == 0:
-        successor_name = old.name
-    else:
-        holder = await store.get_client_key(base) if base != old.name else old
-        free = holder is None or holder.revoked_at is not None or not holder.usable(now)
-        stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%d%H%M%S")
-        successor_name = base if free and base != old.name else f"{base}-r{stamp}"
-    record, secret = new_client_key(old.team, old.environment, old.purpose, now=now)
-    record = ClientKey(
-        successor_name,
-        hash_secret(secret),
-        record.fingerprint,
-        old.team,
-        old.environment,
-        old.purpose,
-        created_at=now,
-    )
-    await store.expire_client_key(old.name, now + grace)
+    req.who.require("manage_keys", old.team)
     try:
-        await store.add_client_key(record)
-    except KeyError:
-        raise Conflict(f"a live key named `{successor_name}` exists") from None
+        done = await rotate_client_key(store, name, grace_s=grace, now=now)
+    except KeyError as exc:
+        raise Conflict(str(exc.args[0])) from None
+    if done is None:
+        raise NotFound(f"no live key named `{name}`", code="key_not_found")
+    record, secret, old_name, _ = done
     await gw.keys.refresh(force=True)
-    current = await store.list_client_keys(include_revoked=True)
-    old_now = next((k for k in current if k.key_hash == old.key_hash), old)
+    old_now = await store.get_client_key(old_name)
+    assert old_now is not None
     return Reply(
         200, {"old": key_json(old_now, now), "new": {**key_json(record, now), "key": secret}}
     )

@@ -77,7 +77,7 @@ _KEY_FIELDS: Schema = {
     "expires_at": NULLABLE_STRING,
     "revoked_at": NULLABLE_STRING,
     "last_used_at": NULLABLE_STRING,
-    "state": {"type": "string", "enum": ["active", "expired", "revoked"]},
+    "state": {"type": "string", "enum": ["active", "in-grace", "expired", "revoked"]},
 }
 
 
@@ -197,6 +197,7 @@ SCHEMAS: dict[str, Schema] = {
                                     },
                                     "fingerprint": STRING,
                                     "requests": INT,
+                                    "requests_24h": INT,
                                     "failures": INT,
                                     "last_used": NULLABLE_STRING,
                                     "backing_off": {"type": "boolean"},
@@ -377,7 +378,8 @@ ROUTES: tuple[Route, ...] = (
         "POST",
         "/admin/keys/{name}/rotate",
         "rotateKey",
-        "Issue a successor key and expire this one after `grace`",
+        "Issue a successor under this name; the old key, renamed `NAME@rotated-<time>`, "
+        "works for `grace` (default 7d)",
         keys_api.rotate_key,
         "KeyRotated",
         body="KeyRotate",

@@ -297,7 +297,7 @@ class BudgetBook:
             if result.outcome is ReserveOutcome.OK:
                 return Reservation(self, team, period.key, scopes, worst_case_pico)
             if result.outcome is ReserveOutcome.REFUSED:
-                raise self._refusal(team, result, worst_case_pico, period)
+                raise self._refusal(team, result, worst_case_pico, period, scopes)
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise self._wait_timeout(team, result, worst_case_pico, period, max_wait_s)
@@ -352,17 +352,34 @@ class BudgetBook:
         return team
 
     def _refusal(
-        self, team: str, result: ReserveResult, amount: int, period: BudgetPeriod
+        self,
+        team: str,
+        result: ReserveResult,
+        amount: int,
+        period: BudgetPeriod,
+        scopes: Sequence[BudgetScope],
     ) -> BudgetExceeded:
+        owner = self._scope_owner(result, team)
         message = refusal_message(
-            team=self._scope_owner(result, team),
+            team=owner,
             settled=result.settled,
             budget=result.budget_pico or 0,
             amount=amount,
             period_key=period.key,
             reset_text=period.reset_text(),
         )
-        return BudgetExceeded(message)
+        # What is left in the tightest budget (settled spend only: reservations settle).
+        available = [
+            s.budget_pico - result.totals.get(s.key, self._totals.get(s.key, _ZERO)).settled
+            for s in scopes
+            if s.budget_pico is not None
+        ]
+        return BudgetExceeded(
+            message,
+            reason="org_budget" if owner is None else "team_budget",
+            available_pusd=max(min(available), 0) if available else None,
+            worst_pusd=amount,
+        )
 
     def _wait_timeout(
         self, team: str, result: ReserveResult, amount: int, period: BudgetPeriod, waited: float

@@ -5,12 +5,14 @@ Money stays integer picodollars until this edge, where it becomes text.
 >>> usd_text(199_985_000_000_000)
 '199.99'
 >>> format_usd(12_345 * 10**10), format_usd(45 * 10**7)
-('$123.45', '$0.000450')
+('$123.45', '$0.00045')
 """
 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
+
+from teamgate.display import money, percent
 
 PICO_PER_USD = 10**12
 
@@ -22,10 +24,8 @@ def usd_text(pico: int, places: int = 2) -> str:
 
 
 def format_usd(pico: int) -> str:
-    """``"$12.34"``; sums below a cent keep six decimals (``"$0.000450"``) to stay visible."""
-    if 0 < abs(pico) < PICO_PER_USD // 100:
-        return "$" + usd_text(pico, 6)
-    return "$" + usd_text(pico)
+    """``$12.34``, ``$1,234.00``; sub-cent sums stay visible (:func:`~teamgate.display.money`)."""
+    return money(pico)
 
 
 def _who(team: str | None) -> str:
@@ -47,19 +47,32 @@ def refusal_message(
 ) -> str:
     """Why a request is refused: its worst case does not fit beside the settled spend.
 
-    ``team`` is ``None`` for the organization's cap (auto-pause).
+    ``team`` is ``None`` for the organization's cap (auto-pause). When the budget is
+    not spent yet, the message says that it is this request's *worst case* (every
+    prompt token and all of its ``max_completion_tokens``) that does not fit in what
+    is left, so a developer does not read "the budget is gone" at 16 % used.
 
     >>> refusal_message(team="chatbot", settled=200 * 10**12, budget=200 * 10**12,
     ...     amount=10**10, period_key="2026-11", reset_text="2026-12-01 00:00 UTC")
     'Team `chatbot` has reached its monthly budget: spent $200.00 of $200.00 this month (2026-11); the budget resets on 2026-12-01 00:00 UTC.'
+    >>> print(refusal_message(team="research", settled=98 * 10**6, budget=600 * 10**6,
+    ...     amount=3_406 * 10**6, period_key="2026-11", reset_text="2026-12-01 00:00 UTC"))
+    Team `research`'s monthly budget cannot cover this request's worst case: it may cost up to $0.00341 (every prompt token and all of its max_completion_tokens, or the team's cap when it sent none), and $0.000502 is left of $0.0006 this month (2026-11; $0.000098 spent, 16.3% used). The budget resets on 2026-12-01 00:00 UTC.
     """  # noqa: E501
-    head = _who(team) + " reached its monthly budget"
-    if team is None:
-        head += " (auto-pause)"
-    spent = f"spent {format_usd(settled)} of {format_usd(budget)} this month ({period_key})"
-    if settled < budget:
-        spent += f", and this request may cost up to {format_usd(amount)}"
-    return f"{head}: {spent}; the budget resets on {reset_text}."
+    if settled >= budget:
+        head = _who(team) + " reached its monthly budget"
+        if team is None:
+            head += " (auto-pause)"
+        spent = f"spent {format_usd(settled)} of {format_usd(budget)} this month ({period_key})"
+        return f"{head}: {spent}; the budget resets on {reset_text}."
+    cap = "the team's cap" if team is not None else "its team's cap"
+    return (
+        f"{_whose(team)} monthly budget cannot cover this request's worst case: it may cost "
+        f"up to {format_usd(amount)} (every prompt token and all of its max_completion_tokens, "
+        f"or {cap} when it sent none), and {format_usd(budget - settled)} is left of "
+        f"{format_usd(budget)} this month ({period_key}; {format_usd(settled)} spent, "
+        f"{percent(settled, budget)} used). The budget resets on {reset_text}."
+    )
 
 
 def wait_timeout_message(

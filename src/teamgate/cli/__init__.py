@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from teamgate.cli import audit, info, keys, migrate, reload, report, run, schema, upstream
+from teamgate.cli.options import LedgerMissing
 from teamgate.errors import ConfigError
 
 
@@ -36,9 +38,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"teamgate: config error: {exc}", file=sys.stderr)
         return 2
+    except LedgerMissing as exc:
+        print(f"teamgate: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return closed_pipe()
     return code
+
+
+SIGPIPE_EXIT = 141
+"""The status of a command whose reader went away (``report export | head``), as a shell's."""
+
+
+def closed_pipe() -> int:
+    """Stop quietly when stdout's reader has gone: no traceback, no second error at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # Python's final flush must not fail again
+    os.close(devnull)
+    return SIGPIPE_EXIT
 
 
 if __name__ == "__main__":  # pragma: no cover

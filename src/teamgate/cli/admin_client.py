@@ -1,4 +1,4 @@
-"""Talking to a running gateway's admin API from the CLI (``reload``, ``usage``).
+"""Talking to a running gateway's admin API from the CLI (``reload``, ``usage``, ``upstream``).
 
 The address comes from the config (``server.admin_host/admin_port``, else the
 proxy's), the key from the variable named by ``admin.key_env``.
@@ -6,6 +6,7 @@ proxy's), the key from the variable named by ``admin.key_env``.
 
 from __future__ import annotations
 
+import argparse
 import os
 import urllib.error
 import urllib.request
@@ -15,6 +16,16 @@ import orjson
 
 from teamgate.config.schema import Settings
 from teamgate.ledger.audit_records import cli_actor
+
+
+def add_url(parser: argparse.ArgumentParser) -> None:
+    """``--url``: the running gateway's admin address, for a gateway not on the config's."""
+    parser.add_argument(
+        "--url",
+        metavar="URL",
+        help="the running gateway's admin address, e.g. http://127.0.0.1:9000 "
+        "(default: server.admin_host/admin_port, else server.host/port, from the config)",
+    )
 
 
 class AdminUnavailable(Exception):

@@ -9,124 +9,187 @@ from typing import Any
 import orjson
 
 from teamgate.budget.period import month_of
-from teamgate.cli.admin_client import AdminUnavailable, call_admin
+from teamgate.cli.admin_client import AdminUnavailable, add_url, admin_url, call_admin
 from teamgate.cli.options import add_config, settings_from, with_store
 from teamgate.config.loader import render_summary
 from teamgate.config.schema import Settings
+from teamgate.config.sections import redact_url
+from teamgate.display import iso_time, money, percent, when
 from teamgate.ledger.store import Store
 from teamgate.ledger.summary import UsageGroup
-from teamgate.pricing import (
-    PriceTable,
-    format_usd,
-    pico_to_decimal_usd,
-    render_price_table,
-    usd_to_pico,
-)
+from teamgate.pricing import PriceTable, render_price_table, usd_to_pico
+from teamgate.reports.render import exact_usd
 from teamgate.text_table import render_table
 
 
 def add_commands(sub: Any) -> None:
     check = sub.add_parser("check", help="validate a config and print a summary")
     add_config(check)
+    check.add_argument("--json", action="store_true", help="print the JSON of docs/cli.md")
     check.set_defaults(func=cmd_check)
 
     pricing = sub.add_parser("pricing", help="print the price table in force")
     add_config(pricing)
+    pricing.add_argument("--json", action="store_true", help="print the JSON of docs/cli.md")
     pricing.set_defaults(func=cmd_pricing)
 
     usage = sub.add_parser("usage", help="month-to-date spend against budgets")
     add_config(usage)
-    usage.add_argument("--json", action="store_true")
+    usage.add_argument("--json", action="store_true", help="print the JSON of docs/cli.md")
+    add_url(usage)
     usage.set_defaults(func=cmd_usage)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     settings = settings_from(args)
+    if args.json:
+        out = {
+            "ok": True,
+            "source": settings.source,
+            "storage": redact_url(settings.storage.url),
+            "timezone": settings.org.timezone,
+            "teams": [
+                {
+                    "team": t.name,
+                    "environments": sorted(t.environments),
+                    "allowed_models": list(t.allowed_models),
+                    "max_tokens_per_request": t.max_tokens_per_request,
+                    "monthly_budget_usd": None
+                    if t.monthly_budget_usd is None
+                    else f"{t.monthly_budget_usd:f}",
+                }
+                for t in settings.teams.values()
+            ],
+        }
+        print(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
+        return 0
     print(render_summary(settings))
     return 0
 
 
 def cmd_pricing(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    print(render_price_table(PriceTable.from_settings(settings)))
+    table = PriceTable.from_settings(settings)
+    if args.json:
+        rows = [
+            {
+                "model": model,
+                "input_usd_per_million": inp,
+                "output_usd_per_million": out,
+                "source": source,
+                "checked": None if checked == "-" else checked,
+            }
+            for model, inp, out, source, checked in table.rows()
+        ]
+        print(orjson.dumps({"prices": rows}, option=orjson.OPT_INDENT_2).decode())
+        return 0
+    print(render_price_table(table))
     return 0
 
 
 def cmd_usage(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    period = month_of(time.time(), settings.org.timezone)
+    now = time.time()
+    period = month_of(now, settings.org.timezone)
 
     async def fetch(store: Store) -> list[UsageGroup]:
         # The store's exact roll-ups answer this in milliseconds on a big ledger.
         return await store.usage_summary(period.start_ts, period.end_ts, ("team",))
 
     spent = {g["team"]: g for g in with_store(settings, fetch)}
-    reserved = _open_reservations(settings)
+    reserved, source = _open_reservations(settings, args.url)
     rows: list[dict[str, Any]] = []
     for name, team in settings.teams.items():
         total = spent.get(name)
-        cost = total.cost_pusd if total else 0
         budget = (
             usd_to_pico(team.monthly_budget_usd) if team.monthly_budget_usd is not None else None
         )
-        rows.append(_row(name, cost, total.requests if total else 0, budget, reserved.get(name)))
-    org_cost = sum(s.cost_pusd for s in spent.values())
+        rows.append(
+            _row(
+                "team",
+                name,
+                total.cost_pusd if total else 0,
+                total.requests if total else 0,
+                budget,
+                reserved.get(name, 0) if reserved is not None else None,
+            )
+        )
     org_budget = settings.org.monthly_budget_usd
     rows.append(
         _row(
-            "(org)",
-            org_cost,
+            "org",
+            None,
+            sum(s.cost_pusd for s in spent.values()),
             sum(s.requests for s in spent.values()),
             usd_to_pico(org_budget) if org_budget is not None else None,
-            reserved.get(None),
+            reserved.get(None, 0) if reserved is not None else None,
         )
     )
     if args.json:
-        print(
-            orjson.dumps(
-                {"period": period.key, "scopes": rows}, option=orjson.OPT_INDENT_2
-            ).decode()
-        )
+        out = {
+            "period": period.key,
+            "timezone": settings.org.timezone,
+            "generated_at": iso_time(now),
+            "reservations_from": source if reserved is not None else None,
+            "reservations_note": None if reserved is not None else source,
+            "scopes": rows,
+        }
+        print(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
         return 0
-    print(f"Month to date: {period.key} ({settings.org.timezone})")
-    header = ("SCOPE", "REQUESTS", "SPENT", "RESERVED", "BUDGET", "USED")
+    print(f"Month to date: {period.key} ({settings.org.timezone}), as of {when(now)}")
+    header = ("scope", "requests", "spent", "reserved", "budget", "used")
     table = [
         (
-            r["scope"],
-            str(r["requests"]),
-            format_usd(r["spent_pusd"]),
-            format_usd(r["reserved_pusd"]) if r["reserved_pusd"] is not None else "-",
-            format_usd(r["budget_pusd"]) if r["budget_pusd"] is not None else "-",
-            f"{r['percent']:.1f} %" if r["percent"] is not None else "-",
+            r["team"] or "org",
+            f"{r['requests']:,}",
+            money(r["spent_pusd"]),
+            money(r["reserved_pusd"]) if r["reserved_pusd"] is not None else "-",
+            money(r["budget_pusd"]) if r["budget_pusd"] is not None else "-",
+            percent(r["spent_pusd"], r["budget_pusd"]),
         )
         for r in rows
     ]
     print("\n".join(render_table(header, table, right=range(1, len(header)))))
+    if reserved is None:
+        print(f"reserved: - means not known: {source}")
     return 0
 
 
-def _open_reservations(settings: Settings) -> dict[str | None, int]:
-    """Reserved picodollars per team (None: the org) from the running gateway, if it answers.
+def _open_reservations(
+    settings: Settings, url: str | None
+) -> tuple[dict[str | None, int] | None, str]:
+    """Reserved picodollars per team (None: the org) from the running gateway, and where from.
 
-    Reservations live in the gateway (or Redis), not in the ledger; without a running
-    gateway and the admin key, RESERVED shows ``-``.
+    Reservations live in the gateway (or Redis), not in the ledger. When the gateway
+    does not answer, the first item is None and the second says why (no admin key,
+    nothing listening at the address: ``--url`` points elsewhere).
     """
+    where = (url or admin_url(settings)).rstrip("/")
     try:
-        answer = call_admin(settings, "GET", "/admin/budget", timeout_s=3)
-    except AdminUnavailable:
-        return {}
-    return {row["team"]: int(row["reserved_pusd"]) for row in answer.get("scopes", [])}
+        answer = call_admin(settings, "GET", "/admin/budget", url=url, timeout_s=3)
+    except AdminUnavailable as exc:
+        return None, f"{exc} (pass --url for a gateway on another address)"
+    reserved = {row["team"]: int(row["reserved_pusd"]) for row in answer.get("scopes", [])}
+    return reserved, f"the gateway at {where}"
 
 
 def _row(
-    scope: str, cost: int, requests: int, budget: int | None, reserved: int | None
+    scope: str,
+    team: str | None,
+    cost: int,
+    requests: int,
+    budget: int | None,
+    reserved: int | None,
 ) -> dict[str, Any]:
     return {
         "scope": scope,
+        "team": team,
         "requests": requests,
         "spent_pusd": cost,
+        "spent_usd": exact_usd(cost),
         "reserved_pusd": reserved,
-        "spent_usd": str(pico_to_decimal_usd(cost)),
+        "reserved_usd": exact_usd(reserved),
         "budget_pusd": budget,
-        "percent": (cost * 1000 // budget) / 10 if budget else None,
+        "budget_usd": exact_usd(budget),
+        "used_percent": None if not budget else percent(cost, budget).rstrip("%"),
     }

@@ -1,23 +1,34 @@
-"""``teamgate keys create | list | revoke``: team keys, stored hashed."""
+"""``teamgate keys create | list | revoke | rotate``: team keys, stored hashed."""
 
 from __future__ import annotations
 
 import argparse
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from teamgate.cli.audit import record_cli
 from teamgate.cli.options import add_config, fail, settings_from, with_store
-from teamgate.keys import new_client_key, parse_duration
+from teamgate.display import iso_time, when
+from teamgate.keys import (
+    DEFAULT_ROTATION_GRACE,
+    key_state,
+    new_client_key,
+    parse_duration,
+    rotate_client_key,
+)
+from teamgate.ledger.records import ClientKey
 from teamgate.ledger.store import Store
 from teamgate.text_table import render_table
 
 
 def add_commands(sub: Any) -> None:
-    keys = sub.add_parser("keys", help="create, list and revoke team keys")
+    keys = sub.add_parser(
+        "keys",
+        help="create, list, revoke and rotate team keys",
+        description="Team keys ({team}-{environment}-{purpose}), stored hashed.",
+    )
     ksub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
 
     create = ksub.add_parser("create", help="issue a key {team}-{env}-{purpose}; prints it once")
@@ -38,6 +49,7 @@ def add_commands(sub: Any) -> None:
     revoke = ksub.add_parser("revoke", help="revoke a key; a running gateway refuses it within 2 s")
     add_config(revoke)
     revoke.add_argument("name")
+    revoke.add_argument("--json", action="store_true", help="print the key as keys list --json")
     revoke.set_defaults(func=cmd_revoke)
 
     rotate = ksub.add_parser(
@@ -45,7 +57,12 @@ def add_commands(sub: Any) -> None:
     )
     add_config(rotate)
     rotate.add_argument("name")
-    rotate.add_argument("--grace", default="7d", metavar="DURATION", help="old key lifetime (7d)")
+    rotate.add_argument(
+        "--grace",
+        default=DEFAULT_ROTATION_GRACE,
+        metavar="DURATION",
+        help=f"how long the old key keeps working ({DEFAULT_ROTATION_GRACE})",
+    )
     rotate.add_argument("--json", action="store_true", help='print {"name", "key", "old_name", …}')
     rotate.set_defaults(func=cmd_rotate)
 
@@ -71,7 +88,7 @@ def cmd_create(args: argparse.Namespace) -> int:
         await record_cli(store, "keys.create", record.name, after=_key_view(record))
 
     try:
-        with_store(settings, add)
+        with_store(settings, add, create=True)
     except KeyError:
         return fail(
             f"a live key named {record.name!r} exists; revoke it first or pick another purpose"
@@ -92,10 +109,20 @@ def _key_view(key: Any) -> dict[str, Any]:
     return view | {"revoked_at": key.revoked_at}
 
 
-def _when(ts: float | None) -> str:
-    if ts is None:
-        return "-"
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
+def key_row(k: ClientKey, now: float) -> dict[str, Any]:
+    """One key as ``keys list --json`` prints it (the admin API's key shape)."""
+    return {
+        "name": k.name,
+        "team": k.team,
+        "environment": k.environment,
+        "purpose": k.purpose,
+        "fingerprint": k.fingerprint,
+        "created_at": iso_time(k.created_at),
+        "expires_at": iso_time(k.expires_at),
+        "revoked_at": iso_time(k.revoked_at),
+        "last_used_at": iso_time(k.last_used_at),
+        "state": key_state(k, now),
+    }
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -107,34 +134,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     keys = with_store(settings, fetch)
     now = time.time()
     if args.json:
-        rows = [
-            {
-                "name": k.name,
-                "team": k.team,
-                "environment": k.environment,
-                "purpose": k.purpose,
-                "fingerprint": k.fingerprint,
-                "created_at": k.created_at,
-                "expires_at": k.expires_at,
-                "revoked_at": k.revoked_at,
-                "last_used_at": k.last_used_at,
-                "usable": k.usable(now),
-            }
-            for k in keys
-        ]
-        print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        print(orjson.dumps([key_row(k, now) for k in keys], option=orjson.OPT_INDENT_2).decode())
         return 0
-    header = (
-        "NAME",
-        "TEAM",
-        "ENV",
-        "PURPOSE",
-        "FINGERPRINT",
-        "CREATED",
-        "EXPIRES",
-        "LAST USED",
-        "STATE",
-    )
+    header = ("name", "team", "env", "purpose", "fingerprint", "created", "expires", "last used")
     rows_t = [
         (
             k.name,
@@ -142,14 +144,14 @@ def cmd_list(args: argparse.Namespace) -> int:
             k.environment,
             k.purpose,
             k.fingerprint,
-            _when(k.created_at),
-            _when(k.expires_at),
-            _when(k.last_used_at),
-            "revoked" if k.revoked_at else ("expired" if not k.usable(now) else "active"),
+            when(k.created_at),
+            when(k.expires_at),
+            when(k.last_used_at),
+            key_state(k, now),
         )
         for k in keys
     ]
-    print("\n".join(render_table(header, rows_t)))
+    print("\n".join(render_table((*header, "state"), rows_t)))
     if not rows_t:
         print("(no keys)")
     return 0
@@ -158,26 +160,28 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_revoke(args: argparse.Namespace) -> int:
     settings = settings_from(args)
 
-    async def revoke(store: Store) -> bool:
-        done = await store.revoke_client_key(args.name, time.time())
-        if done:
-            key = await store.get_client_key(args.name)
-            after = _key_view(key) if key else {}
-            await record_cli(
-                store, "keys.revoke", args.name, before={"state": "active"}, after=after
-            )
-        return done
+    now = time.time()
 
-    if not with_store(settings, revoke):
+    async def revoke(store: Store) -> ClientKey | None:
+        if not await store.revoke_client_key(args.name, now):
+            return None
+        key = await store.get_client_key(args.name)
+        after = _key_view(key) if key else {}
+        await record_cli(store, "keys.revoke", args.name, before={"state": "active"}, after=after)
+        return key
+
+    key = with_store(settings, revoke)
+    if key is None:
         return fail(f"no live key named {args.name!r}")
+    if args.json:
+        print(orjson.dumps(key_row(key, now), option=orjson.OPT_INDENT_2).decode())
+        return 0
     print(f"Revoked {args.name}. Running gateways refuse it within 2 seconds.")
     return 0
 
 
 def cmd_rotate(args: argparse.Namespace) -> int:
     """Successor under the same name; the old key renamed ``NAME@rotated-<date>``, expiring."""
-    from teamgate.keys import rotate_client_key
-
     settings = settings_from(args)
     try:
         grace = parse_duration(args.grace)
@@ -203,11 +207,14 @@ def cmd_rotate(args: argparse.Namespace) -> int:
             "name": record.name,
             "key": secret,
             "old_name": old_name,
-            "old_expires_at": old_expires,
+            "old_expires_at": iso_time(old_expires),
         }
         print(orjson.dumps(out).decode())
         return 0
     print(f"Issued a successor for {record.name}. Store it now; it is not shown again:")
     print(secret)
-    print(f"The old key is now listed as {old_name} and stops working at {_when(old_expires)} UTC.")
+    print(
+        f"The old key is now listed as {old_name} (in-grace) "
+        f"and stops working at {when(old_expires)}."
+    )
     return 0

@@ -16,6 +16,8 @@ import asyncio
 import sys
 from typing import Any
 
+import orjson
+
 from teamgate.cli.audit import record_cli
 from teamgate.cli.options import add_config, settings_from, with_store
 from teamgate.config.sections import redact_url
@@ -28,6 +30,7 @@ from teamgate.ledger.store import Store
 def add_commands(sub: Any) -> None:
     parser = sub.add_parser("migrate", help="create or upgrade the database schema")
     add_config(parser)
+    parser.add_argument("--json", action="store_true", help='print {"migrated": true, "summary"}')
     parser.set_defaults(func=cmd_migrate)
 
 
@@ -51,15 +54,18 @@ async def run_migrate(url: str) -> str:
 def cmd_migrate(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     try:
-        done = asyncio.run(run_migrate(settings.storage.url))
+        summary = asyncio.run(run_migrate(settings.storage.url))
 
         async def audit(store: Store) -> None:
             await record_cli(
-                store, "schema.migrate", redact_url(settings.storage.url), after={"result": done}
+                store, "schema.migrate", redact_url(settings.storage.url), after={"result": summary}
             )
 
         with_store(settings, audit)
-        print(done)
+        if args.json:
+            print(orjson.dumps({"migrated": True, "summary": summary}).decode())
+        else:
+            print(summary)
     except SchemaMismatch as exc:
         print(f"teamgate migrate: {exc}", file=sys.stderr)
         return 1

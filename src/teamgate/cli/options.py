@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from teamgate.config.loader import example_config_path, load_settings
+from teamgate.config.paths import sqlite_file
 from teamgate.config.schema import Settings
 from teamgate.ledger import open_store
 from teamgate.ledger.store import Store
@@ -40,8 +41,25 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return load_settings(config_path(args), os.environ)
 
 
-def with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
-    """Open the configured store, run ``work`` with it, close it."""
+class LedgerMissing(Exception):
+    """The config names a SQLite ledger file that does not exist (and nothing may create it)."""
+
+
+def with_store(
+    settings: Settings, work: Callable[[Store], Awaitable[T]], *, create: bool = False
+) -> T:
+    """Open the configured store, run ``work`` with it, close it.
+
+    A command that only reads (``usage``, ``report``, ``keys list`` …) raises
+    :class:`LedgerMissing` rather than create an empty SQLite ledger and report
+    zeros from it; ``create=True`` (``keys create``, ``serve``) may create it.
+    """
+    file = sqlite_file(settings.storage.url)
+    if not create and file is not None and not file.exists():
+        raise LedgerMissing(
+            f"no ledger at {file} (storage.url in {settings.source or 'the config'}); "
+            "check --config, or run `teamgate serve` or `teamgate keys create` to start one"
+        )
 
     async def go() -> T:
         store = open_store(settings.storage.url)

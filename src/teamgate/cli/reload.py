@@ -12,7 +12,9 @@ import signal
 import sys
 from typing import Any
 
-from teamgate.cli.admin_client import AdminUnavailable, call_admin
+import orjson
+
+from teamgate.cli.admin_client import AdminUnavailable, add_url, call_admin
 from teamgate.cli.audit import record_cli
 from teamgate.cli.options import add_config, config_path, settings_from, with_store
 from teamgate.ledger.store import Store
@@ -22,7 +24,8 @@ def add_commands(sub: Any) -> None:
     reload = sub.add_parser("reload", help="make a running gateway re-read its config")
     add_config(reload)
     reload.add_argument("--pid", type=int, help="send SIGHUP to this gateway process instead")
-    reload.add_argument("--url", help="the gateway's admin address (default: from the config)")
+    add_url(reload)
+    reload.add_argument("--json", action="store_true", help="print the admin API's answer")
     reload.set_defaults(func=cmd_reload)
 
 
@@ -37,7 +40,10 @@ def cmd_reload(args: argparse.Namespace) -> int:
             )
 
         with_store(settings, audit)
-        print(f"Sent SIGHUP to {args.pid}.")
+        if args.json:
+            print(orjson.dumps({"reloaded": True, "signal": "SIGHUP", "pid": args.pid}).decode())
+        else:
+            print(f"Sent SIGHUP to {args.pid}.")
         return 0
     settings = settings_from(args)
     try:
@@ -45,6 +51,9 @@ def cmd_reload(args: argparse.Namespace) -> int:
     except AdminUnavailable as exc:
         print(f"teamgate: reload failed: {exc}", file=sys.stderr)
         return 2
+    if args.json:
+        print(orjson.dumps(body).decode())
+        return 0
     print(
         f"Reloaded {body.get('source') or 'the config'}: teams {', '.join(body.get('teams', []))}."
     )

@@ -29,14 +29,32 @@ from teamgate.reports.slack import WebhookFailed, post_webhook, slack_message
 def add_commands(sub: Any) -> None:
     report = sub.add_parser("report", help="weekly and monthly spend reports, ledger exports")
     rsub = report.add_subparsers(dest="report_command", required=True, metavar="KIND")
-    weekly = rsub.add_parser("weekly", help="an ISO week (default: the last complete week)")
-    weekly.add_argument("--week", metavar="YYYY-Www", help="e.g. 2026-W47")
-    weekly.add_argument("--send", action="store_true", help="post it to alerts.webhook_url")
-    monthly = rsub.add_parser("monthly", help="a calendar month (default: this month to date)")
-    monthly.add_argument("--month", metavar="YYYY-MM", help="e.g. 2026-11")
+    weekly = rsub.add_parser(
+        "weekly",
+        help="an ISO week (default: the last complete week)",
+        description="Spend per team for one ISO week, Monday 00:00 to Monday 00:00 in "
+        "org.timezone. Without --week: the last complete week (the header prints its dates). "
+        "A week that has not started yet is an error.",
+    )
+    weekly.add_argument(
+        "--week", metavar="YYYY-Www", help="e.g. 2026-W47 (default: the last complete week)"
+    )
+    weekly.add_argument(
+        "--send", action="store_true", help="post it to alerts.webhook_url (checked first)"
+    )
+    monthly = rsub.add_parser(
+        "monthly",
+        help="a calendar month (default: this month to date)",
+        description="Spend per team for one calendar month in org.timezone. Without --month: "
+        "this month to date. A month that has not started yet is an error.",
+    )
+    monthly.add_argument(
+        "--month", metavar="YYYY-MM", help="e.g. 2026-11 (default: this month to date)"
+    )
     for parser in (weekly, monthly):
         add_config(parser)
         parser.add_argument("--format", choices=FORMATS, default="table")
+        parser.add_argument("--json", action="store_true", help="the same as --format json")
         parser.add_argument("--by", choices=BREAKDOWNS, help="also break down per team by this")
         parser.add_argument("--output", "-o", metavar="FILE", help="write here, not to stdout")
         parser.set_defaults(func=cmd_report)
@@ -49,11 +67,19 @@ def add_commands(sub: Any) -> None:
     export.set_defaults(func=cmd_export)
 
 
-def _period(args: argparse.Namespace, tz: str) -> ReportPeriod:
-    now = time.time()
+def _period(args: argparse.Namespace, tz: str, now: float) -> ReportPeriod:
+    """The period asked for; ValueError for one that has not started (it would be all zeros)."""
     if args.report_command == "weekly":
-        return week_named(args.week, tz) if args.week else default_week(now, tz)
-    return month_named(args.month, tz) if args.month else default_month(now, tz)
+        period = week_named(args.week, tz) if args.week else default_week(now, tz)
+    else:
+        period = month_named(args.month, tz) if args.month else default_month(now, tz)
+    if period.start_ts > now:
+        raise ValueError(
+            f"{period.label} has not started yet (it starts {period.first_day.isoformat()}, "
+            f"{tz}); leave out --{'week' if period.kind == 'weekly' else 'month'} for the "
+            f"{'last complete week' if period.kind == 'weekly' else 'current month'}"
+        )
+    return period
 
 
 def _write(text: str, output: str | None) -> None:
@@ -67,19 +93,20 @@ def _write(text: str, output: str | None) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     try:
-        period = _period(args, settings.org.timezone)
+        period = _period(args, settings.org.timezone, time.time())
     except ValueError as exc:
         return fail(str(exc))
+    url = settings.alerts.webhook_url
+    if getattr(args, "send", False) and not url:
+        return fail("--send needs alerts.webhook_url in the config; nothing was built or sent")
 
     async def make(store: Store) -> Report:
         return await build_report(store, settings, period, by=args.by)
 
     report = with_store(settings, make)
-    _write(render(report, args.format), args.output)
+    _write(render(report, "json" if args.json else args.format), args.output)
     if getattr(args, "send", False):
-        url = settings.alerts.webhook_url
-        if not url:
-            return fail("--send needs alerts.webhook_url in the config")
+        assert url is not None
         try:
             asyncio.run(post_webhook(url, slack_message(report)))
         except WebhookFailed as exc:

@@ -85,6 +85,29 @@ def upstream_env(
     return out, "groq"
 
 
+def dashboard_line(settings: Settings, env: Mapping[str, str], *, tls: bool = False) -> str:
+    """Where the dashboard is and what it needs (the admin key), for the start-up banner.
+
+    >>> from teamgate.config.schema import Settings
+    >>> print(dashboard_line(Settings(teams={}), {}))
+    teamgate: dashboard and admin API off: set TEAMGATE_ADMIN_KEY before `teamgate serve` to turn them on (http://127.0.0.1:8080/dashboard)
+    >>> print(dashboard_line(Settings(teams={}), {"TEAMGATE_ADMIN_KEY": "k"}))
+    teamgate: dashboard at http://127.0.0.1:8080/dashboard (sign in with the admin key in $TEAMGATE_ADMIN_KEY)
+    """  # noqa: E501
+    server = settings.server
+    host = server.admin_host or server.host
+    if host in ("0.0.0.0", "::"):  # noqa: S104 - where it listens, not an address to bind
+        host = "127.0.0.1"
+    url = f"{'https' if tls else 'http'}://{host}:{server.admin_port or server.port}/dashboard"
+    variable = settings.admin.key_env
+    if not env.get(variable):
+        return (
+            f"teamgate: dashboard and admin API off: set {variable} before `teamgate serve` "
+            f"to turn them on ({url})"
+        )
+    return f"teamgate: dashboard at {url} (sign in with the admin key in ${variable})"
+
+
 def _banner(lines: list[str]) -> None:
     width = max(len(line) for line in lines) + 4
     print("=" * width, file=sys.stderr)
@@ -107,7 +130,7 @@ def _quickstart_keys(settings: Settings) -> list[tuple[str, str]]:
             made.append((record.name, secret))
         return made
 
-    return with_store(settings, make)
+    return with_store(settings, make, create=True)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -174,6 +197,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         len(settings.teams),
         settings.upstream.base_url,
     )
+    print(dashboard_line(settings, os.environ, tls=bool(args.ssl_certfile)), file=sys.stderr)
     app = create_app(settings, env=env, config_path=config_path(args))
     config = uvicorn.Config(
         wrap_for_serving(app),
@@ -208,6 +232,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             ).run()
     finally:
         if simulator is not None:
+            # The gateway's server has said its shutdown lines; the simulator's server
+            # shares uvicorn's loggers and would say them again.
+            logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
             simulator.stop()
     return 0
 

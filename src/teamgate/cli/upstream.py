@@ -7,14 +7,19 @@ and their secret by reference (``env:NAME``, ``aws-sm:…``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 from typing import Any
 
 import orjson
 
+from teamgate.cli.admin_client import AdminUnavailable, add_url, call_admin
 from teamgate.cli.audit import record_cli
 from teamgate.cli.options import add_config, fail, settings_from, with_store
+from teamgate.config.schema import Settings
+from teamgate.display import iso_time
+from teamgate.display import when as display_when
 from teamgate.keys import parse_duration
 from teamgate.ledger.store import Store
 from teamgate.secrets import SecretResolver
@@ -41,6 +46,7 @@ def add_commands(sub: Any) -> None:
     )
     add_config(status)
     status.add_argument("--json", action="store_true")
+    add_url(status)
     status.set_defaults(func=cmd_status)
 
     rot = usub.add_parser(
@@ -53,6 +59,7 @@ def add_commands(sub: Any) -> None:
     rot.add_argument(
         "--secret", required=True, metavar="REF", help="env:NAME, file:/path, aws-sm:…, gcp-sm:…"
     )
+    rot.add_argument("--json", action="store_true", help="print the JSON of docs/cli.md")
     rot.set_defaults(func=cmd_rotate)
 
     ret = usub.add_parser("retire", help="retire a key once it has been idle for the quiet period")
@@ -62,6 +69,7 @@ def add_commands(sub: Any) -> None:
     ret.add_argument(
         "--quiet-period", default="24h", metavar="DURATION", help="idle time required (24h)"
     )
+    ret.add_argument("--json", action="store_true", help="print the JSON of docs/cli.md")
     ret.set_defaults(func=cmd_retire)
 
 
@@ -73,6 +81,15 @@ def cmd_status(args: argparse.Namespace) -> int:
         return await key_status(settings, store, now, SecretResolver(os.environ))
 
     rows = with_store(settings, fetch)
+    if any(r.fingerprint == "?" for r in rows):
+        # A key never used whose secret this shell cannot read: the running gateway can.
+        known = _gateway_fingerprints(settings, args.url)
+        rows = [
+            dataclasses.replace(r, fingerprint=known.get(r.name, "?"))
+            if r.fingerprint == "?"
+            else r
+            for r in rows
+        ]
     if args.json:
         out = [
             {
@@ -85,22 +102,22 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "requests": r.requests,
                 "requests_24h": r.requests_24h,
                 "failures": r.failures,
-                "first_used_at": r.first_used_at,
-                "last_used_at": r.last_used_at,
+                "first_used_at": iso_time(r.first_used_at),
+                "last_used_at": iso_time(r.last_used_at),
             }
             for r in rows
         ]
         print(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
         return 0
     header = (
-        "PROJECT",
-        "KEY",
-        "STATE",
-        "FINGERPRINT",
-        "LAST USED",
-        "REQ 24H",
-        "REQUESTS",
-        "FAILURES",
+        "project",
+        "key",
+        "state",
+        "fingerprint",
+        "last used",
+        "requests 24h",
+        "requests",
+        "failures",
     )
     table = [header] + [
         (
@@ -110,19 +127,33 @@ def cmd_status(args: argparse.Namespace) -> int:
             r.fingerprint,
             "never"
             if r.last_used_at is None
-            else f"{when(r.last_used_at)} ({ago(now - r.last_used_at)})",
-            str(r.requests_24h),
-            str(r.requests),
-            str(r.failures),
+            else f"{display_when(r.last_used_at)} ({ago(now - r.last_used_at)})",
+            f"{r.requests_24h:,}",
+            f"{r.requests:,}",
+            f"{r.failures:,}",
         )
         for r in rows
     ]
-    print("\n".join(render_table(table[0], table[1:])))
+    print("\n".join(render_table(table[0], table[1:], right={5, 6, 7})))
     if any(not r.declared for r in rows):
         print(
             "* added by `teamgate upstream rotate` (kept in the store; add it to the config file)"
         )
     return 0
+
+
+def _gateway_fingerprints(settings: Settings, url: str | None) -> dict[str, str]:
+    """Key name → fingerprint as the running gateway knows them; empty if it does not answer."""
+    try:
+        answer = call_admin(settings, "GET", "/admin/upstream", url=url, timeout_s=3)
+    except AdminUnavailable:
+        return {}
+    return {
+        k["name"]: k["fingerprint"]
+        for p in answer.get("projects", [])
+        for k in p.get("keys", [])
+        if k.get("fingerprint") not in (None, "", "?")
+    }
 
 
 def cmd_rotate(args: argparse.Namespace) -> int:
@@ -144,9 +175,18 @@ def cmd_rotate(args: argparse.Namespace) -> int:
         return done
 
     try:
-        done = with_store(settings, work)
+        done = with_store(settings, work, create=True)
     except OperationRefused as exc:
         return fail(str(exc), 1)
+    if args.json:
+        out = {
+            "project": done.project,
+            "key": done.name,
+            "fingerprint": done.fingerprint,
+            "draining": list(done.draining),
+        }
+        print(orjson.dumps(out).decode())
+        return 0
     print(f"Groq accepted {done.name} ({done.fingerprint}).")
     print(f"{done.name} is now the preferred active key of project {done.project}.")
     if done.draining:
@@ -177,6 +217,17 @@ def cmd_retire(args: argparse.Namespace) -> int:
         done = with_store(settings, work)
     except OperationRefused as exc:
         return fail(f"not retired: {exc}", 1)
+    if args.json:
+        out = {
+            "project": done.project,
+            "key": done.name,
+            "fingerprint": done.fingerprint,
+            "last_used_at": iso_time(done.last_used_at),
+            "requests": done.requests,
+            "forced": done.forced,
+        }
+        print(orjson.dumps(out).decode())
+        return 0
     if done.last_used_at is None:
         idle = "it never served a request"
     else:

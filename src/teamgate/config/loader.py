@@ -5,7 +5,10 @@
 (9001, ['analytics', 'chatbot', 'research'])
 
 Which file: ``path`` if given, else ``$TEAMGATE_CONFIG``, else the packaged
-example (:func:`example_config_path`). Problems raise
+example (:func:`example_config_path`). Relative paths in the file (a
+``sqlite:///`` ledger, ``file:`` secrets) are relative to the file's folder
+(:mod:`teamgate.config.paths`); one set by a ``TEAMGATE_*`` variable is
+relative to the working folder, as the shell that set it means. Problems raise
 :class:`~teamgate.errors.ConfigError`; ``str(err)`` has one ``key.path: problem``
 line per problem, and a validation error's ``source`` attribute names the file.
 """
@@ -20,6 +23,7 @@ from typing import Any
 import yaml
 
 from teamgate.config.env_overrides import apply_env_overrides
+from teamgate.config.paths import anchor_paths
 from teamgate.config.schema import Settings
 from teamgate.config.summary import render_summary
 from teamgate.config.validate import build_settings, parse_settings
@@ -108,4 +112,6 @@ def load_settings(path: str | Path | None, env: Mapping[str, str] | None = None)
     origins = apply_env_overrides(data, environ)
     settings = build_settings(data, source=str(file), origins=origins)
     check_extras(settings)  # postgresql:// without asyncpg: one line naming the extra
-    return settings
+    if file.resolve() == example_config_path():
+        return settings  # inside the package: its relative paths mean the working folder
+    return anchor_paths(settings, file.resolve().parent, skip=frozenset(origins))

@@ -15,6 +15,7 @@ Decimal('2.5')
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -99,6 +100,17 @@ class ModelCatalog:
     def describe(self, name: str) -> str:
         target = self.aliases.get(name)
         return f"'{name}' (alias of '{target}')" if target else f"'{name}'"
+
+    def closest(self, name: str) -> str | None:
+        """The priced model or alias a typo most likely meant, or None.
+
+        >>> catalog = ModelCatalog({"llama-3.1-8b-instant": None}, None, {}, frozenset())  # type: ignore[dict-item]
+        >>> catalog.closest("llama-3.1-8b-instnat"), catalog.closest("gpt-4o")
+        ('llama-3.1-8b-instant', None)
+        """  # noqa: E501
+        names = [*self.prices, *AUDIO_PRICES_PER_HOUR, *self.aliases]
+        close = difflib.get_close_matches(self.resolve(name), names, n=1, cutoff=0.8)
+        return close[0] if close else None
 
 
 def build_catalog(

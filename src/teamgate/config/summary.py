@@ -87,7 +87,7 @@ def render_summary(settings: Settings) -> str:
         for t in teams
     ]
     headers = ["team", "environments", "models allowed", "max tokens/request", "budget/month"]
-    lines += render_table([*headers, "rpm", "tpm", "concurrency", "on_limit"], team_rows, rule=True)
+    lines += render_table([*headers, "rpm", "tpm", "concurrency", "on_limit"], team_rows)
     org = settings.org
     alerts = settings.alerts
     lines += [
@@ -122,6 +122,6 @@ def render_summary(settings: Settings) -> str:
     ]
     lines += ["", "upstream keys:"]
     lines += render_table(
-        ["team", "environment", "groq project", "key", "secret", "state"], key_rows, rule=True
+        ["team", "environment", "groq project", "key", "secret", "state"], key_rows
     )
     return "\n".join(lines)

@@ -140,9 +140,12 @@ def _read_allowed_models(
         else:
             allowed.append(model)
             if model not in catalog.broken_aliases and not catalog.is_priced(model):
+                meant = catalog.closest(model)
                 problems.add(
                     model_path,
-                    f"model {catalog.describe(model)} has no price; "
+                    f"unknown model {catalog.describe(model)} (did you mean {meant}?)"
+                    if meant is not None
+                    else f"model {catalog.describe(model)} has no price; "
                     "add it under pricing: or set pricing.default",
                 )
     return tuple(allowed)

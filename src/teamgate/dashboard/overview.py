@@ -107,6 +107,6 @@ async def get_overview(req: AdminRequest) -> Reply:
                 for g in sorted(refusals, key=lambda g: (-g.requests, g["refusal"]))
                 if g["refusal"]
             ],
-            "upstream": upstream_json(gw),
+            "upstream": await upstream_json(gw),
         },
     )

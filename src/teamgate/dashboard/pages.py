@@ -3,7 +3,8 @@
 Login posts the admin key (compared in constant time) with a CSRF token that
 must match the login cookie (double submit); success sets an HttpOnly,
 SameSite=Strict session cookie (Secure behind TLS) and redirects to the page.
-The page's script reads ``/admin/overview`` with that cookie every 10 s.
+The page's script reads ``/dashboard/api/*`` (and ``/admin/upstream``) with that
+cookie every 10 s; :mod:`teamgate.dashboard` describes the page's structure.
 No CDN, no build step: everything is served from ``dashboard/static``.
 """
 
@@ -73,30 +74,137 @@ def login_page(csrf: str, error: str = "") -> bytes:
     )
 
 
-def dashboard_page(csrf: str) -> bytes:
+def _section(ident: str, title: str, body: str) -> str:
+    return (
+        f"<section id={ident} aria-labelledby={ident}-title>"
+        f"<h2 id={ident}-title>{title}</h2>{body}</section>"
+    )
+
+
+def _table(ident: str, caption: str, columns: list[tuple[str, str]]) -> str:
+    head = "".join(f"<th scope=col class={cls}>{name}</th>" for name, cls in columns)
+    return (
+        f'<div class=scroll tabindex=0 role=region aria-label="{caption} (scrolls)">'
+        f"<table id={ident}><caption class=sr-only>{caption}</caption>"
+        f"<thead><tr>{head}</tr></thead><tbody></tbody></table></div>"
+    )
+
+
+def dashboard_page(csrf: str, teams: list[str]) -> bytes:
+    """The one page: a scope and range bar, then the sections (see the package docstring)."""
+    options = "".join(
+        f'<option value="team:{html.escape(t)}">team {html.escape(t)}</option>' for t in teams
+    )
+    team_options = "".join(
+        f'<option value="{html.escape(t)}">{html.escape(t)}</option>' for t in teams
+    )
+    controls = (
+        "<form id=view class=controls aria-label='What to show'>"
+        f"<label>Scope <select id=scope name=scope><option value=org>organization</option>{options}"
+        "</select></label>"
+        "<label>Range <select id=range name=range><option value=month>this month</option>"
+        "<option value=7d>last 7 days</option><option value=30d>last 30 days</option>"
+        "<option value=custom>custom</option></select></label>"
+        "<label class=custom>From <input type=date id=from name=from></label>"
+        "<label class=custom>To <input type=date id=to name=to></label>"
+        "<button type=submit>Show</button></form>"
+    )
+    log_filters = (
+        "<form id=log-filters class=controls aria-label='Filter the request log'>"
+        "<label>Team <select name=team><option value=''>any</option>"
+        f"{team_options}</select></label>"
+        "<label>Key <input name=key size=18></label>"
+        "<label>Model <input name=model size=18></label>"
+        "<label>Status <input name=status size=4 inputmode=numeric></label>"
+        "<label>Reason <input name=reason size=14></label>"
+        "<button type=submit>Filter</button>"
+        "<a id=log-csv class=button href='/dashboard/api/requests?format=csv' download>"
+        "Export CSV</a></form>"
+    )
+    overview = (
+        "<div id=budget-chart class=chart></div>"
+        "<p class=legend id=budget-legend></p>"
+        + _table(
+            "budget",
+            "Spend against budget",
+            [("Team", ""), ("Spent this month", "num"), ("Budget", "num"), ("Used", "num"),
+             ("Projected month end", "num"), ("Runs out", ""), ("In range", "num"),
+             ("Change vs previous", "num")],
+        )
+    )  # fmt: skip
     return _page(
         "teamgate — dashboard",
-        "<header><h1>teamgate</h1><span id=period></span><span id=updated></span>"
-        '<form method=post action="/dashboard/logout">'
+        "<header><h1>teamgate</h1>"
+        f"{controls}"
+        "<p id=updated role=status aria-live=polite></p>"
+        '<form method=post action="/dashboard/logout" class=signout>'
         f'<input type=hidden name=csrf value="{html.escape(csrf)}">'
         "<button type=submit>Sign out</button></form></header>"
         "<main>"
-        "<section><h2>Month-to-date spend vs budget</h2><div id=budget-chart></div>"
-        "<table id=teams><thead><tr><th>Team</th><th>Spent</th><th>Budget</th><th>Used</th>"
-        "<th>Projected month end</th><th>Runs out</th></tr></thead><tbody></tbody></table>"
-        "</section>"
-        "<section><h2>Daily spend per team</h2><div id=daily-chart></div></section>"
-        "<section class=half><h2>Model mix</h2><div id=model-chart></div></section>"
-        "<section class=half><h2>Refusals by reason</h2><div id=refusal-chart></div></section>"
-        "<section><h2>Upstream keys</h2><table id=upstream><thead><tr><th>Project</th>"
-        "<th>Key</th><th>State</th><th>Fingerprint</th><th>Requests</th><th>Failures</th>"
-        "<th>Last used</th></tr></thead><tbody></tbody></table></section>"
-        "<section><h2>Audit trail</h2><table id=audit><thead><tr><th>Time (UTC)</th>"
-        "<th>Actor</th><th>Action</th><th>Target</th><th>After</th><th>From</th></tr></thead>"
-        "<tbody></tbody></table></section>"
-        '</main><script src="/dashboard/static/app.js"></script>'
-        '<script src="/dashboard/static/audit.js"></script>',
-    )
+        + _section("overview", "Spend against budget", overview)
+        + _section(
+            "teams",
+            "Teams: requests and refusals by reason",
+            _table(
+                "team-table",
+                "Per team",
+                [("Team", ""), ("Requests", "num"), ("Refused", "num"), ("Refusals by reason", ""),
+                 ("Errors", "num"), ("Cost", "num"), ("Change vs previous", "num")],
+            ),
+        )
+        + _section(
+            "keys",
+            "Team keys",
+            _table(
+                "key-table",
+                "Team keys",
+                [("Key", ""), ("Team", ""), ("State", ""), ("Flags", ""), ("Requests", "num"),
+                 ("Refusals", "num"), ("Spend", "num"), ("Last used", ""), ("Expires", ""),
+                 ("Actions", "actions")],
+            ),
+        )
+        + _section(
+            "models",
+            "Cost per model over time",
+            "<div id=model-chart class=chart></div><p class=legend id=model-legend></p>"
+            + _table("model-table", "Cost per model", [("Model", ""), ("Cost", "num")]),
+        )
+        + _section(
+            "upstream",
+            "Upstream (Groq) keys",
+            _table(
+                "upstream-table",
+                "Upstream keys",
+                [("Project", ""), ("Key", ""), ("State", ""), ("Fingerprint", ""),
+                 ("Requests 24 h", "num"), ("Requests", "num"), ("Failures", "num"),
+                 ("Last used", "")],
+            ),
+        )
+        + _section(
+            "requests",
+            "Request log",
+            log_filters
+            + _table(
+                "log-table",
+                "Requests",
+                [("Time", ""), ("Team", ""), ("Key", ""), ("Model", ""), ("Status", "num"),
+                 ("Reason", ""), ("Tokens", "num"), ("Cost", "num")],
+            )
+            + "<button type=button id=log-more>Load more</button>",
+        )
+        + _section(
+            "audit",
+            "Audit trail",
+            _table(
+                "audit-table",
+                "Audit trail",
+                [("Time (UTC)", ""), ("Actor", ""), ("Action", ""), ("Target", ""),
+                 ("After", ""), ("From", "")],
+            ),
+        )
+        + '</main><script src="/dashboard/static/app.js"></script>'
+        + '<script src="/dashboard/static/audit.js"></script>',
+    )  # fmt: skip
 
 
 async def _redirect(send: Send, to: str, cookies_out: list[str] | None = None) -> None:
@@ -112,7 +220,13 @@ async def _form(scope: Scope, receive: Receive) -> dict[str, str]:
 
 
 async def serve_dashboard(
-    path: str, scope: Scope, receive: Receive, send: Send, auth: AdminAuth, sessions: Sessions
+    path: str,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    auth: AdminAuth,
+    sessions: Sessions,
+    teams: list[str],
 ) -> None:
     """Answer a request under ``/dashboard``."""
     method = scope["method"]
@@ -137,7 +251,8 @@ async def serve_dashboard(
             await _redirect(send, "/dashboard/login")
             return
         assert session is not None
-        await send_bytes(send, 200, dashboard_page(sessions.csrf(session) or ""), _html_headers())
+        page = dashboard_page(sessions.csrf(session) or "", teams)
+        await send_bytes(send, 200, page, _html_headers())
         return
     if path == "/dashboard/login":
         auth.require_enabled()

@@ -135,7 +135,13 @@ async def handle_responses(
         bound = responses_prompt_bound(body)
         cap = plan.max_completion_tokens
         await mr.admit(
-            Demand(plan.model, bound + cap, gw.prices.worst_case(plan.model, bound, cap))
+            Demand(
+                plan.model,
+                bound + cap,
+                gw.prices.worst_case(plan.model, bound, cap),
+                prompt_bound=bound,
+                fit_field="max_output_tokens",
+            )
         )
         # Re-encoded from the checked object: Groq reads exactly what policy read.
         out = orjson.dumps(dict(body, model=plan.model, max_output_tokens=cap))

@@ -1,6 +1,7 @@
 """Pick the store backend from ``storage.url``.
 
-``sqlite:///teamgate.db`` is a path relative to the working directory,
+``sqlite:///teamgate.db`` is a relative path (the config loader anchors it at the
+config file's folder, :mod:`teamgate.config.paths`),
 ``sqlite:////var/lib/teamgate/teamgate.db`` an absolute one (SQLAlchemy's
 convention), ``sqlite://:memory:`` (or ``sqlite:///:memory:``) an in-memory
 database for tests. The store comes back unopened: ``await store.open()``.

@@ -18,8 +18,9 @@ class UsageRecord:
     """One request that reached (or was meant for) Groq, priced.
 
     ``status`` is the HTTP status the client got; ``refusal`` names why teamgate
-    refused it (``budget``, ``rate_limit``, ``model_not_allowed``, …) or is
-    empty for requests that were forwarded.
+    refused it (``team_budget``, ``org_rate_limit``, ``model_not_allowed``, …; the
+    codes are in docs/refusals.md) or is empty for requests that were forwarded and
+    for a client that went away while waiting (status 499: an outcome, not a refusal).
     """
 
     ts: float  # unix seconds, when the request arrived

@@ -55,6 +55,7 @@ from teamgate.lifecycle.outcome import Charge, Outcome
 from teamgate.lifecycle.watch import ClientWatch
 from teamgate.limits import ClientGone
 from teamgate.limits.ticket import Ticket
+from teamgate.refusal_log import log_refusal
 from teamgate.runtime import Gateway
 from teamgate.upstream.client import DROP_RESPONSE
 from teamgate.upstream.error_body import groq_shaped_error
@@ -69,12 +70,16 @@ CLIENT_CLOSED = 499  # the status recorded for a client that left before an answ
 class Demand:
     """What an admitted request holds: ``tokens`` against TPM/TPD (prompt bound plus
     the cap; 0 for none), ``audio_seconds`` against ASH/ASD, ``worst_case_pusd``
-    against the budgets."""
+    against the budgets. ``fit_field`` names the request's output cap (e.g.
+    ``max_completion_tokens``): a budget refusal then says the largest value of it
+    that fits now, from ``prompt_bound``."""
 
     model: str
     tokens: int
     worst_case_pusd: int
     audio_seconds: int = 0
+    prompt_bound: int = 0
+    fit_field: str | None = None
 
 
 def team_headers(gw: Gateway, team: str) -> list[tuple[str, str]]:
@@ -192,6 +197,7 @@ class MeteredRequest:
                     audio_seconds=demand.audio_seconds,
                 )
             except (RateLimited, PayloadTooLarge) as exc:
+                self.error_code = getattr(exc, "reason", "")
                 self._decide(Outcome.LIMIT_REFUSED, exc.status)
                 raise
             except ClientGone:
@@ -202,6 +208,12 @@ class MeteredRequest:
                     team, demand.worst_case_pusd, client_gone=watch.event
                 )
             except BudgetExceeded as exc:
+                if demand.fit_field is not None:
+                    fit = gw.prices.max_completion_fit(
+                        demand.model, demand.prompt_bound, exc.available_pusd
+                    )
+                    exc.add_fit(fit, field=demand.fit_field)
+                self.error_code = exc.reason
                 self._decide(Outcome.BUDGET_REFUSED, exc.status)
                 raise
             except ReservationAbandoned:
@@ -454,11 +466,18 @@ class MeteredRequest:
             latency_ms=(time.perf_counter() - self.started) * 1000,
             streamed=self.streamed,
             usage_source=bill.source,
-            refusal=outcome.refusal or (self.error_code if outcome is Outcome.INVALID else ""),
+            refusal=self._refusal(outcome),
             endpoint=self.endpoint,
         )
         self.gw.ledger.append(rec)
         self.gw.metrics.observe(rec, self.model, self.queue_s, self.upstream.upstream_s)
+        log_refusal(rec)
+
+    def _refusal(self, outcome: Outcome) -> str:
+        """The record's refusal code: the refusing error's own, else the outcome's."""
+        if outcome in (Outcome.INVALID, Outcome.LIMIT_REFUSED, Outcome.BUDGET_REFUSED):
+            return self.error_code or outcome.refusal
+        return outcome.refusal
 
 
 async def _close_when_gone(gone: ClientWatch, resp: aiohttp.ClientResponse) -> None:

@@ -12,18 +12,23 @@ outcome                         status  refusal          budget
 ``UPSTREAM_UNREACHABLE``        502/503 —                nothing
 ``UPSTREAM_TIMEOUT_AFTER_SEND`` 504     —                the worst case, ``estimated``
 ``CONNECT_TIMEOUT``             504     —                nothing (never sent)
-``CLIENT_GONE_QUEUED``          499     ``client_gone``  nothing (never forwarded)
+``CLIENT_GONE_QUEUED``          499     —                nothing (never forwarded)
 ``CLIENT_GONE_MID_ANSWER``      200     —                what was produced (estimate)
 ``STREAM_CUT``                  200     —                what was produced (estimate)
-``BUDGET_REFUSED``              429     ``budget``       nothing
-``LIMIT_REFUSED``               429/413 ``rate_limit``   nothing
+``BUDGET_REFUSED``              429     ``*_budget``     nothing
+``LIMIT_REFUSED``               429/413 ``*_rate_limit`` nothing
 ``BACKLOGGED``                  503     ``backlogged``   nothing (ledger cannot be written)
 ``INVALID``                     4xx     the error code   nothing
 ``FAILED``                      500     —                nothing (a gateway bug)
 ==============================  ======  ===============  ============================
 
+A refusal's code says whose limit it was (docs/refusals.md): ``team_budget`` or
+``org_budget``, ``team_rate_limit``, ``org_rate_limit`` or ``groq_rate_limit``,
+taken from the refusing error; the table's code is the fallback. A client that
+left is an outcome, not a refusal.
+
 >>> Outcome.BUDGET_REFUSED.refusal, Outcome.UPSTREAM_TIMEOUT_AFTER_SEND.charge
-('budget', <Charge.WORST_CASE: 'worst_case'>)
+('team_budget', <Charge.WORST_CASE: 'worst_case'>)
 """
 
 from __future__ import annotations
@@ -47,11 +52,11 @@ class Outcome(enum.Enum):
     UPSTREAM_UNREACHABLE = ("upstream_unreachable", Charge.NOTHING, "", True)
     UPSTREAM_TIMEOUT_AFTER_SEND = ("upstream_timeout_after_send", Charge.WORST_CASE, "", True)
     CONNECT_TIMEOUT = ("connect_timeout", Charge.NOTHING, "", True)
-    CLIENT_GONE_QUEUED = ("client_gone_queued", Charge.NOTHING, "client_gone", False)
+    CLIENT_GONE_QUEUED = ("client_gone_queued", Charge.NOTHING, "", False)
     CLIENT_GONE_MID_ANSWER = ("client_gone_mid_answer", Charge.USAGE, "", True)
     STREAM_CUT = ("stream_cut", Charge.USAGE, "", True)
-    BUDGET_REFUSED = ("budget_refused", Charge.NOTHING, "budget", False)
-    LIMIT_REFUSED = ("limit_refused", Charge.NOTHING, "rate_limit", False)
+    BUDGET_REFUSED = ("budget_refused", Charge.NOTHING, "team_budget", False)
+    LIMIT_REFUSED = ("limit_refused", Charge.NOTHING, "team_rate_limit", False)
     BACKLOGGED = ("backlogged", Charge.NOTHING, "backlogged", False)
     INVALID = ("invalid", Charge.NOTHING, "", False)
     FAILED = ("failed", Charge.NOTHING, "", False)
@@ -59,5 +64,5 @@ class Outcome(enum.Enum):
     def __init__(self, label: str, charge: Charge, refusal: str, forwarded: bool) -> None:
         self.label = label
         self.charge = charge
-        self.refusal = refusal  # "" for INVALID: the error's own code is the refusal
+        self.refusal = refusal  # the fallback; INVALID and refusals carry the error's own
         self.forwarded = forwarded  # did (or may) Groq see the request?

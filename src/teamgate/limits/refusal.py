@@ -46,6 +46,18 @@ class Refusal:
     org_blocked: bool
     team_blocked: bool
     at: float = 0.0
+    by_groq: bool = False  # Groq's headers said the org's limit is exhausted
+
+    @property
+    def code(self) -> str:
+        """The ledger's refusal reason: who refused (:data:`~teamgate.errors.RATE_LIMIT_REASONS`).
+
+        An org limit wins over a team one when both refuse: raising the team's alone
+        would not help.
+        """
+        if self.by_groq:
+            return "groq_rate_limit"
+        return "org_rate_limit" if self.org_blocked else "team_rate_limit"
 
     @property
     def wait_s(self) -> float:
@@ -65,7 +77,13 @@ class Refusal:
 
     def error(self, headers: dict[str, str]) -> RateLimited:
         """The 429 to answer with (``retry-after`` rounded up, so it is true)."""
-        return RateLimited(self.message, retry_after_s=self.wait_s, type=self.type, headers=headers)
+        return RateLimited(
+            self.message,
+            retry_after_s=self.wait_s,
+            type=self.type,
+            headers=headers,
+            reason=self.code,
+        )
 
 
 def too_large_error(plan: AdmissionPlan) -> PayloadTooLarge | None:
@@ -137,6 +155,7 @@ def pause_refusal(plan: AdmissionPlan, wait: float, at: float = 0.0) -> Refusal:
         org_blocked=False,
         team_blocked=False,
         at=at,
+        by_groq=True,
     )
 
 

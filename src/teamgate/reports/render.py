@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 
+from teamgate.display import percent
 from teamgate.pricing import format_usd, pico_to_decimal_usd
 from teamgate.reports.build import Report, TeamLine
 from teamgate.reports.escape import SafeCsvWriter, markdown_cell, plain_text, with_texts
+from teamgate.text_table import render_table as text_table
 
 FORMATS: tuple[str, ...] = ("table", "csv", "json", "md")
 
@@ -52,7 +55,10 @@ def _change_text(line: TeamLine) -> str:
     sign = "+" if line.cost_change_pusd > 0 else "-"
     text = f"{sign}{format_usd(abs(line.cost_change_pusd))}"
     pct = line.cost_change_percent
-    return text if pct is None else f"{text} ({'+' if pct > 0 else ''}{pct}%)"
+    if pct is None:
+        return text
+    tenth = pct.quantize(Decimal("0.1"), ROUND_DOWN)
+    return f"{text} ({'+' if pct > 0 else ''}{tenth}%)"
 
 
 def team_row(line: TeamLine) -> list[str]:
@@ -66,47 +72,41 @@ def team_row(line: TeamLine) -> list[str]:
         f"{line.completion_tokens:,}",
         format_usd(line.cost_pusd),
         "-" if line.budget_pusd is None else format_usd(line.budget_pusd),
-        "-" if used is None else f"{used}%",
+        "-" if used is None else percent(line.cost_pusd, line.budget_pusd),
         line.top_model or "-",
         _change_text(line),
     ]
 
 
 HEADER = [
-    "TEAM",
-    "REQUESTS",
-    "REFUSED",
-    "INPUT TOKENS",
-    "OUTPUT TOKENS",
-    "COST",
-    "BUDGET/MONTH",
-    "USED",
-    "TOP MODEL",
-    "VS PREVIOUS",
+    "team",
+    "requests",
+    "refused",
+    "input tokens",
+    "output tokens",
+    "cost",
+    "budget/month",
+    "used",
+    "top model",
+    "vs previous",
 ]
 _LEFT = {0, 2, 8}  # text columns; the rest are numbers, right-aligned
 
 
-def _aligned(header: list[str], rows: list[list[str]], left: set[int]) -> list[str]:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    out = []
-    for row in [header, *rows]:
-        cells = [
-            c.ljust(w) if i in left else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        out.append("  ".join(cells).rstrip())
-    return out
-
-
 def title(report: Report) -> str:
+    """``Weekly report 2026-W47: 2026-11-16 to 2026-11-22 (UTC), compared with 2026-W46``."""
     p = report.period
     kind = "Weekly" if p.kind == "weekly" else "Monthly"
-    return f"{kind} report {p.label} ({p.timezone}), compared with {report.previous.label}"
+    last_day = datetime.fromtimestamp(p.end_ts - 1, ZoneInfo(p.timezone)).date()
+    span = f"{p.first_day.isoformat()} to {last_day.isoformat()}"
+    if p.end_ts > report.generated_at:
+        today = datetime.fromtimestamp(report.generated_at, ZoneInfo(p.timezone)).date()
+        span += f" (to date: {today.isoformat()})"
+    return f"{kind} report {p.label}: {span} ({p.timezone}), compared with {report.previous.label}"
 
 
 def _breakdown_rows(report: Report) -> tuple[list[str], list[list[str]]]:
-    header = ["TEAM", (report.by or "").upper(), "REQUESTS", "REFUSED", "INPUT", "OUTPUT", "COST"]
+    header = ["team", report.by or "", "requests", "refused", "input", "output", "cost"]
     rows = [
         [
             b.team,
@@ -120,6 +120,11 @@ def _breakdown_rows(report: Report) -> tuple[list[str], list[list[str]]]:
         for b in report.breakdown
     ]
     return header, rows
+
+
+def _aligned(header: list[str], rows: list[list[str]], left: set[int]) -> list[str]:
+    right = set(range(len(header))) - left
+    return text_table(header, rows, right=right)
 
 
 def render_table(report: Report) -> str:

@@ -12,14 +12,14 @@ work is here, so tests can drive it with their own clock.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import aiohttp
 
 from teamgate.config.schema import Settings
 from teamgate.config.teams import KEY_NAME_PATTERN
+from teamgate.display import when as display_when
 from teamgate.ledger.store import Store
 from teamgate.ledger.upstream_records import UpstreamKeyState, UpstreamKeyUsage
 from teamgate.secrets import SecretResolver, SecretUnavailable, secret_fingerprint
@@ -50,10 +50,8 @@ class KeyStatus:
 
 
 def when(ts: float | None) -> str:
-    """``2026-11-29 23:48 UTC``, or ``never``."""
-    if ts is None:
-        return "never"
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    """``2026-11-29T23:48Z`` (the one time format, :func:`teamgate.display.when`), or ``never``."""
+    return "never" if ts is None else display_when(ts)
 
 
 def ago(seconds: float) -> str:
@@ -70,11 +68,15 @@ async def key_status(
     store: Store,
     now: float,
     resolver: SecretResolver | None = None,
+    known_fingerprints: Mapping[str, str] | None = None,
 ) -> list[KeyStatus]:
     """Every upstream key by project, in preference order, with its proof of idleness.
 
-    The fingerprint comes from the store; for a key never used, from reading its
-    secret with ``resolver`` when given (an unreadable one shows ``?``).
+    The one source of upstream key figures: the CLI, the admin API and the dashboard
+    all show these (counts from the store, not from one process's memory). The
+    fingerprint comes from the store; for a key never used, from
+    ``known_fingerprints`` (a running gateway's keys), else from reading its secret
+    with ``resolver`` when given (an unreadable one shows ``?``).
     """
     plan = plan_keys(settings, await store.upstream_key_states())
     usage = {u.name: u for u in await store.upstream_key_usage(now)}
@@ -87,7 +89,7 @@ async def key_status(
                     project=project,
                     name=key.name,
                     state=key.state,
-                    fingerprint=_fingerprint(key, used, resolver),
+                    fingerprint=_fingerprint(key, used, resolver, known_fingerprints or {}),
                     secret_ref=key.secret_ref,
                     declared=key.declared,
                     requests=used.requests if used else 0,
@@ -101,12 +103,17 @@ async def key_status(
 
 
 def _fingerprint(
-    key: PlannedKey, used: UpstreamKeyUsage | None, resolver: SecretResolver | None
+    key: PlannedKey,
+    used: UpstreamKeyUsage | None,
+    resolver: SecretResolver | None,
+    known: Mapping[str, str],
 ) -> str:
     if used is not None and used.fingerprint:
         return used.fingerprint
     if key.fingerprint:
         return key.fingerprint
+    if known.get(key.name):
+        return known[key.name]
     if resolver is None:
         return "?"
     try:

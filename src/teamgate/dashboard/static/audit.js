@@ -7,7 +7,7 @@ function auditValues(values) {
 }
 
 async function refreshAudit() {
-  const body = document.querySelector("#audit tbody");
+  const body = document.querySelector("#audit-table tbody");
   if (!body) return;
   try {
     const resp = await fetch("/admin/audit?limit=20", { credentials: "same-origin", cache: "no-store" });
