@@ -147,4 +147,5 @@ def test_upstream_figures_agree_everywhere_and_usage_finds_the_gateway(
         check("usage", usage)
         assert usage["reservations_from"] == f"the gateway at {gw.url}"
         assert all(s["reserved_pusd"] == 0 for s in usage["scopes"])
-        assert httpx.get(gw.url + "/metrics").status_code == 200
+        metrics = httpx.get(gw.url + "/metrics", headers={"x-admin-key": ADMIN_KEY})
+        assert metrics.status_code == 200

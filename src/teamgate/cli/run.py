@@ -197,7 +197,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         len(settings.teams),
         settings.upstream.base_url,
     )
-    print(dashboard_line(settings, os.environ, tls=bool(args.ssl_certfile)), file=sys.stderr)
+    dashboard = dashboard_line(settings, os.environ, tls=bool(args.ssl_certfile))
+    log.info("%s", dashboard.removeprefix("teamgate: "))  # a JSON object in json mode
     app = create_app(settings, env=env, config_path=config_path(args))
     config = uvicorn.Config(
         wrap_for_serving(app),
