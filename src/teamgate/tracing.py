@@ -83,6 +83,11 @@ class Tracing:
         if span is not None:
             span.set_attributes(_attrs(attributes))
 
+    def annotate(self, **attributes: Any) -> None:
+        """Add attributes to the current span (the request's); nothing when off."""
+        if self._tracer is not None:
+            self._trace.get_current_span().set_attributes(_attrs(attributes))
+
     def traceparent(self) -> list[tuple[str, str]]:
         """The current span's ``traceparent`` header, for a request to Groq; ``[]`` when off."""
         if self._tracer is None:

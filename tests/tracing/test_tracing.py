@@ -65,7 +65,7 @@ def test_one_server_span_per_request_continuing_traceparent(
         assert (
             httpx.get(url + "/openai/v1/models").status_code == 401
         )  # no traceparent: a new trace
-    spans = exporter.get_finished_spans()
+    spans = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
     assert [s.name for s in spans] == [
         "POST /openai/v1/chat/completions",
         "GET /openai/v1/models",
@@ -109,3 +109,51 @@ def test_child_spans_and_the_traceparent_for_groq() -> None:
         "teamgate.cost_picodollars": 1234,
     }
     assert root_span.resource.attributes["service.name"] == "gw-test"
+
+
+def test_the_lifecycle_opens_its_child_spans_and_groq_joins_the_trace(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """Admission, reservation, the upstream call and the ledger hand-off, each a child of
+    the request's span; the request's span carries the outcome's figures; Groq receives a
+    traceparent of the same trace (the upstream span's)."""
+    import asyncio
+
+    settings = build_settings(simulator.url, tmp_path / "l.db")  # type: ignore[attr-defined]
+    key = asyncio.run(_issue_key(tmp_path / "l.db"))
+    exporter = InMemorySpanExporter()
+    app = create_app(settings, env=UPSTREAM_SECRETS)
+    with ServerThread(wrap_for_serving(app, span_exporter=exporter)) as url:
+        reply = httpx.post(
+            url + "/openai/v1/chat/completions",
+            json=CHAT,
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert reply.status_code == 200
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    server = spans["POST /openai/v1/chat/completions"]
+    children = [
+        "teamgate.admission",
+        "teamgate.reservation",
+        "teamgate.upstream",
+        "teamgate.ledger",
+    ]
+    for name in children:
+        span = spans[name]
+        assert span.parent is not None and span.parent.span_id == server.context.span_id, name
+        assert span.context.trace_id == server.context.trace_id
+    attrs = dict(server.attributes or {})
+    ledger = dict(spans["teamgate.ledger"].attributes or {})
+    assert attrs["teamgate.environment"] == "prod" and attrs["teamgate.outcome"] == "served"
+    assert attrs["teamgate.model"] == "llama-3.1-8b-instant" and attrs["teamgate.status"] == 200
+    assert (
+        isinstance(attrs["teamgate.cost_picodollars"], int)
+        and attrs["teamgate.cost_picodollars"] > 0
+    )
+    assert ledger["teamgate.cost_picodollars"] == attrs["teamgate.cost_picodollars"]
+    assert ledger["teamgate.prompt_tokens"] > 0 and ledger["teamgate.completion_tokens"] > 0
+    assert spans["teamgate.upstream"].attributes["teamgate.status"] == 200  # type: ignore[index]
+    [sent] = [r for r in simulator.state.requests() if r.path.endswith("/chat/completions")]
+    _version, trace_id, parent_id, _flags = sent.headers["traceparent"].split("-")
+    assert trace_id == format(server.context.trace_id, "032x")
+    assert parent_id == format(spans["teamgate.upstream"].context.span_id, "016x")

@@ -189,13 +189,19 @@ class MeteredRequest:
         waiting = time.perf_counter()
         try:
             try:
-                self.ticket = await gw.limiter.admit(
-                    team,
-                    demand.model,
-                    demand.tokens,
-                    client_gone=watch,
-                    audio_seconds=demand.audio_seconds,
-                )
+                with gw.tracing.span(
+                    "teamgate.admission",
+                    team=team,
+                    environment=self.key.environment,
+                    model=demand.model,
+                ):
+                    self.ticket = await gw.limiter.admit(
+                        team,
+                        demand.model,
+                        demand.tokens,
+                        client_gone=watch,
+                        audio_seconds=demand.audio_seconds,
+                    )
             except (RateLimited, PayloadTooLarge) as exc:
                 self.error_code = getattr(exc, "reason", "")
                 self._decide(Outcome.LIMIT_REFUSED, exc.status)
@@ -204,9 +210,12 @@ class MeteredRequest:
                 self._decide(Outcome.CLIENT_GONE_QUEUED, CLIENT_CLOSED)
                 raise
             try:
-                self.reservation = await gw.budget.reserve(
-                    team, demand.worst_case_pusd, client_gone=watch.event
-                )
+                with gw.tracing.span(
+                    "teamgate.reservation", cost_picodollars=demand.worst_case_pusd
+                ):
+                    self.reservation = await gw.budget.reserve(
+                        team, demand.worst_case_pusd, client_gone=watch.event
+                    )
             except BudgetExceeded as exc:
                 if demand.fit_field is not None:
                     fit = gw.prices.max_completion_fit(
@@ -238,19 +247,23 @@ class MeteredRequest:
         gw = self.gw
         self.meter = meter
         project = gw.projects[(self.key.team, self.key.environment)]
+        tracing = gw.tracing
         try:
-            opened = await open_upstream(
-                gw.client,
-                gw.keyring,
-                project,
-                self.scope["headers"],
-                body,
-                path=path,
-                method=method,
-                content_type=content_type,
-                retry_429_deadline_s=gw.settings.upstream.retry_429_deadline_s,
-                attempt=self.upstream,
-            )
+            with tracing.span("teamgate.upstream", model=self.model or None) as span:
+                opened = await open_upstream(
+                    gw.client,
+                    gw.keyring,
+                    project,
+                    self.scope["headers"],
+                    body,
+                    path=path,
+                    method=method,
+                    content_type=content_type,
+                    retry_429_deadline_s=gw.settings.upstream.retry_429_deadline_s,
+                    attempt=self.upstream,
+                    extra_headers=tracing.traceparent(),  # Groq's side joins the trace
+                )
+                tracing.set(span, status=opened.resp.status)
         except UpstreamTimeout as exc:
             sent = Outcome.UPSTREAM_TIMEOUT_AFTER_SEND
             self._decide(sent if exc.sent else Outcome.CONNECT_TIMEOUT, exc.status)
@@ -469,7 +482,22 @@ class MeteredRequest:
             refusal=self._refusal(outcome),
             endpoint=self.endpoint,
         )
-        self.gw.ledger.append(rec)
+        tracing = self.gw.tracing
+        if tracing.enabled:  # the request's span gets the outcome; the hand-off its own span
+            figures = {
+                "team": rec.team,
+                "environment": rec.environment,
+                "model": rec.model_served or rec.model_requested,
+                "status": rec.status,
+                "prompt_tokens": rec.prompt_tokens,
+                "completion_tokens": rec.completion_tokens,
+                "cost_picodollars": rec.cost_pusd,
+            }
+            tracing.annotate(**figures, outcome=outcome.label)
+            with tracing.span("teamgate.ledger", **figures):
+                self.gw.ledger.append(rec)
+        else:
+            self.gw.ledger.append(rec)
         self.gw.metrics.observe(rec, self.model, self.queue_s, self.upstream.upstream_s)
         log_refusal(rec)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import aiohttp
@@ -59,6 +59,7 @@ async def open_upstream(
     content_type: str | None = None,
     retry_429_deadline_s: float = 10.0,
     attempt: UpstreamAttempt | None = None,
+    extra_headers: Sequence[tuple[str, str]] = (),
 ) -> Opened:
     """Send the request; fail over on rejected keys, retry once on 5xx, wait out short 429s.
 
@@ -66,6 +67,7 @@ async def open_upstream(
     boundary). Raises :class:`UpstreamTimeout` (``sent`` tells whether Groq may have
     received it), :class:`UpstreamUnavailable` or :class:`UpstreamKeyRejected`.
     ``attempt`` (optional) is filled in as keys are tried, for the caller's record.
+    ``extra_headers`` are teamgate's own (a ``traceparent`` when tracing is on).
     """
     attempt = attempt if attempt is not None else UpstreamAttempt()
     raw_headers = list(client_headers)
@@ -80,6 +82,7 @@ async def open_upstream(
         secret = up.secret  # a secret changed meanwhile is not blamed for this request's 401
         attempt.key_name = up.name
         headers = forward_headers(raw_headers, secret)
+        headers.update(extra_headers)
         if content_type is not None:
             headers["content-type"] = content_type
         data = body() if callable(body) else body
