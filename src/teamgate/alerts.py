@@ -35,6 +35,8 @@ import orjson
 
 from teamgate.budget.messages import format_usd, usd_text
 from teamgate.config.schema import Settings
+from teamgate.display import iso_time, percent
+from teamgate.reports.render import exact_usd
 
 HttpPost = Callable[[str, bytes], Awaitable[int]]
 """``await post(url, json_body) -> HTTP status``; raising counts as a failed attempt."""
@@ -55,6 +57,23 @@ class _Crossing:
     threshold: Decimal
     spent: int
     budget: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Exhausted:
+    """The first budget refusal of a period in a scope (a ``budget_exhausted`` alert)."""
+
+    scope: str
+    period: str
+    spent: int
+    budget: int
+    worst_case: int
+    resets_at: float
+    reset_text: str
+
+
+EXHAUSTED = "exhausted"
+"""The ``threshold`` under which :meth:`mark_alert_fired` records a cut-off alert."""
 
 
 def _threshold_text(threshold: Decimal) -> str:
@@ -83,6 +102,22 @@ def budget_alert_text(
     return (
         f"teamgate: {who} used {_percent_text(threshold)} of its monthly budget: "
         f"{format_usd(spent)} of {format_usd(budget)} ({period})."
+    )
+
+
+def exhausted_alert_text(e: _Exhausted) -> str:
+    """The Slack-compatible line for a cut-off.
+
+    >>> print(exhausted_alert_text(_Exhausted("team:chatbot", "2026-11", 20 * 10**10,
+    ...     24 * 10**10, 4 * 10**10, 1796083200.0, "2026-12-01 00:00 UTC")))
+    teamgate: team `chatbot` is cut off: its monthly budget cannot cover a request's worst case of $0.04 ($0.20 spent of $0.24, 83.3% used, 2026-11); the budget resets on 2026-12-01 00:00 UTC.
+    """  # noqa: E501
+    team = _team_of(e.scope)
+    who = f"team `{team}` is" if team is not None else "the organization is"
+    return (
+        f"teamgate: {who} cut off: its monthly budget cannot cover a request's worst case of "
+        f"{format_usd(e.worst_case)} ({format_usd(e.spent)} spent of {format_usd(e.budget)}, "
+        f"{percent(e.spent, e.budget)} used, {e.period}); the budget resets on {e.reset_text}."
     )
 
 
@@ -144,7 +179,7 @@ class AlertManager:
         # (scope, budget) -> the lowest threshold's amount in whole picodollars (rounded
         # up): a settle below it crosses nothing, checked with one int comparison.
         self._lowest: dict[tuple[str, int], int | None] = {}
-        self._crossings: asyncio.Queue[_Crossing] = asyncio.Queue()
+        self._crossings: asyncio.Queue[_Crossing | _Exhausted] = asyncio.Queue()
         self._posts: asyncio.Queue[bytes] = asyncio.Queue(maxsize=max_queued_posts)
         self._workers: list[asyncio.Task[None]] = []
         self._closed = False
@@ -201,16 +236,67 @@ class AlertManager:
         self._lowest[key] = lowest
         return lowest
 
+    # --- cut-off -----------------------------------------------------------------------
+    def exhausted_nowait(
+        self,
+        scope: str,
+        period: str,
+        spent: int,
+        budget: int,
+        worst_case: int,
+        resets_at: float,
+        reset_text: str,
+    ) -> None:
+        """A budget refused a request: queue one ``budget_exhausted`` alert per scope and
+        period (across restarts and instances, through :meth:`mark_alert_fired`). For
+        ``BudgetBook(on_refused=...)``; never waits."""
+        if self._closed:
+            return
+        key = (scope, period, EXHAUSTED)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        self._crossings.put_nowait(
+            _Exhausted(scope, period, spent, budget, worst_case, resets_at, reset_text)
+        )
+        self._ensure_workers()
+
+    async def _fire_exhausted(self, e: _Exhausted) -> None:
+        if not await self._store.mark_alert_fired(e.scope, e.period, EXHAUSTED):
+            return
+        text = exhausted_alert_text(e)
+        self._log.error(text)
+        self._enqueue_post(
+            {
+                "text": text,
+                "kind": "budget_exhausted",
+                "scope": e.scope,
+                "team": _team_of(e.scope),
+                "period": e.period,
+                "spent_usd": exact_usd(e.spent),
+                "budget_usd": exact_usd(e.budget),
+                "worst_case_usd": exact_usd(e.worst_case),
+                "resets_at": iso_time(e.resets_at),
+                "ts": self._clock(),
+            }
+        )
+
     async def _handle_crossings(self) -> None:
         while True:
             crossing = await self._crossings.get()
             try:
-                await self._fire(crossing)
+                if isinstance(crossing, _Exhausted):
+                    await self._fire_exhausted(crossing)
+                else:
+                    await self._fire(crossing)
             except Exception as exc:
                 # Forget it so that the next check tries again.
-                self._seen.discard(
-                    (crossing.scope, crossing.period, _threshold_text(crossing.threshold))
+                mark = (
+                    EXHAUSTED
+                    if isinstance(crossing, _Exhausted)
+                    else _threshold_text(crossing.threshold)
                 )
+                self._seen.discard((crossing.scope, crossing.period, mark))
                 self._log.error(
                     "could not record alert state for %s (%s): %s",
                     crossing.scope,
@@ -255,6 +341,7 @@ class AlertManager:
     def _enqueue_post(self, payload: dict[str, Any]) -> None:
         if self._settings.alerts.webhook_url is None or self._closed:
             return
+        payload = {"event": payload["kind"], **payload}
         try:
             self._posts.put_nowait(orjson.dumps(payload))
         except asyncio.QueueFull:

@@ -4,6 +4,7 @@ The cache maps key hashes to :class:`ClientKey` records. A background task
 polls ``store.client_keys_version()`` every ``refresh_s`` (1 s by default) and
 reloads when it changed, so a key revoked by the CLI, the admin API or
 another gateway instance is refused within about a second, without a restart.
+Pause switches (:mod:`teamgate.pauses`) ride on the same number.
 Expiry is checked on every lookup against the clock.
 
 >>> # cache = KeyCache(store); await cache.start(); cache.authenticate("Bearer tg_...")
@@ -21,8 +22,10 @@ from teamgate.background import stop_task
 from teamgate.errors import InvalidApiKey
 from teamgate.fault_log import FaultLog
 from teamgate.keys import PREFIX, hash_secret
+from teamgate.ledger.pause_records import Pause
 from teamgate.ledger.records import ClientKey
 from teamgate.ledger.store import Store
+from teamgate.pauses import PauseSet
 
 log = logging.getLogger("teamgate.auth")
 
@@ -42,6 +45,8 @@ class KeyCache:
         self._refresh_s = refresh_s
         self._clock = clock
         self._by_hash: dict[str, ClientKey] = {}
+        self._pauses = PauseSet()
+        self._pause_list: list[Pause] = []
         self._version: int | None = None
         self._last_used: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
@@ -59,8 +64,18 @@ class KeyCache:
         version = await self._store.client_keys_version()
         if force or version != self._version:
             keys = await self._store.list_client_keys()
+            pauses = await self._store.list_pauses()
             self._by_hash = {k.key_hash: k for k in keys}
+            if self._version is not None and pauses != self._pause_list:
+                log.info("pause switches now: %s", ", ".join(p.scope for p in pauses) or "none")
+            self._pauses, self._pause_list = PauseSet(pauses), pauses
             self._version = version
+
+    def paused(self, key: ClientKey) -> Pause | None:
+        """The operator's pause that stops ``key`` now (pauses follow the store like keys)."""
+        if not self._pauses:
+            return None
+        return self._pauses.find(key, self._clock())
 
     def authenticate(self, authorization: bytes | str | None) -> ClientKey:
         """The live key for an ``Authorization`` header value, else :class:`InvalidApiKey`."""

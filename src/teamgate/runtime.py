@@ -104,7 +104,12 @@ class Gateway:
         counters: BudgetCounters = MemoryBudgetCounters()
         if self.shared is not None:
             counters = self.shared.budget_counters(self.store, self.settings.org.timezone)
-        self.budget = BudgetBook(self.settings, counters, on_settled=self.alerts.check_nowait)
+        self.budget = BudgetBook(
+            self.settings,
+            counters,
+            on_settled=self.alerts.check_nowait,
+            on_refused=self.alerts.exhausted_nowait,
+        )
         await self.budget.load(self.store)
         if self.shared is not None:
             book = self.budget

@@ -271,6 +271,8 @@ STATE_CHANGING_CLI = {
     "teamgate upstream retire",
     "teamgate reload",
     "teamgate migrate",
+    "teamgate pause",
+    "teamgate resume",
 }
 READ_ONLY_CLI = {
     "teamgate serve",
@@ -320,6 +322,14 @@ def _cli_case(command: str, s: Setup) -> tuple[list[str], str, str]:
         return argv, "upstream.retire", "chatbot-staging-2026-04"
     if command == "teamgate reload":
         return ["reload", *c, "--pid", "PID"], "config.reload", "teamgate.yaml"
+    if command == "teamgate pause":
+        argv = ["pause", *c, "chatbot/staging", "--reason", "load test", "--until", "2h"]
+        return argv, "pause", "env:chatbot/staging"
+    if command == "teamgate resume":
+        assert main(["pause", *c, "--key", "chatbot-prod-x", "--reason", "r"]) == 2  # no key
+        s.add_key("chatbot-prod-paused")
+        assert main(["pause", *c, "--key", "chatbot-prod-paused", "--reason", "leak"]) == 0
+        return ["resume", *c, "--key", "chatbot-prod-paused"], "resume", "key:chatbot-prod-paused"
     assert command == "teamgate migrate"
     return ["migrate", *c], "schema.migrate", "ledger.db"
 

@@ -110,6 +110,7 @@ async def test_each_threshold_fires_once_with_the_right_level_and_json(
     ]
     assert [url for url, _ in poster.calls] == [HOOK] * 3
     assert poster.payloads[1] == {
+        "event": "budget_threshold",
         "text": "teamgate: team `chatbot` has used 80% of its monthly budget: "
         "$160.00 of $200.00 (2026-11).",
         "kind": "budget_threshold",

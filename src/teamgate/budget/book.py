@@ -22,6 +22,10 @@ Alerts: pass ``on_settled`` (e.g. ``AlertManager.check_nowait``); after every
 settle it is called once per budgeted scope as
 ``on_settled(scope, period_key, settled_pico, budget_pico)`` with scope
 ``"team:<name>"`` or ``"org"``. It must not block; its exceptions are logged.
+Pass ``on_refused`` (e.g. ``AlertManager.exhausted_nowait``) to hear of every
+``REFUSED`` answer as ``on_refused(scope, period_key, settled_pico, budget_pico,
+worst_case_pico, resets_at_ts, reset_text)`` naming the scope that did not fit (the
+cut-off alert); same rules.
 
 >>> import asyncio
 >>> from decimal import Decimal
@@ -62,6 +66,7 @@ from teamgate.errors import BudgetExceeded, ConfigError
 from teamgate.ledger.records import SpendTotal
 
 SettledHook = Callable[[str, str, int, int], None]
+RefusedHook = Callable[[str, str, int, int, int, float, str], None]
 _ZERO = ScopeTotals(0, 0)
 _log = logging.getLogger("teamgate.budget")
 
@@ -177,11 +182,13 @@ class BudgetBook:
         *,
         clock: Callable[[], float] = time.time,
         on_settled: SettledHook | None = None,
+        on_refused: RefusedHook | None = None,
     ) -> None:
         self._counters: BudgetCounters = counters or MemoryBudgetCounters()
         self._scope_cache: dict[tuple[str, str], tuple[BudgetScope, ...]] = {}
         self._clock = clock
         self._on_settled = on_settled
+        self._on_refused = on_refused
         self._totals: dict[str, ScopeTotals] = {}
         self._changed = asyncio.Event()
         self._waiters = 0
@@ -360,6 +367,19 @@ class BudgetBook:
         scopes: Sequence[BudgetScope],
     ) -> BudgetExceeded:
         owner = self._scope_owner(result, team)
+        if self._on_refused is not None:
+            try:
+                self._on_refused(
+                    "org" if owner is None else f"team:{team}",
+                    period.key,
+                    result.settled,
+                    result.budget_pico or 0,
+                    amount,
+                    period.end_ts,
+                    period.reset_text(),
+                )
+            except Exception:
+                _log.exception("budget cut-off hook failed for %s", team)
         message = refusal_message(
             team=owner,
             settled=result.settled,

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from teamgate.cli import audit, info, keys, migrate, reload, report, run, schema, upstream
+from teamgate.cli import audit, info, keys, migrate, pause, reload, report, run, schema, upstream
 from teamgate.cli.options import LedgerMissing
 from teamgate.errors import ConfigError
 
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_commands(sub)
     schema.add_commands(sub)
     audit.add_commands(sub)
+    pause.add_commands(sub)
     return parser
 
 

@@ -32,6 +32,7 @@ import asyncpg  # type: ignore[import-untyped]
 from teamgate.ledger.owned import ObjectKind, OwnedObject
 from teamgate.ledger.pg_schema import check_schema, migrate
 from teamgate.ledger.postgres_audit import PostgresAuditTable
+from teamgate.ledger.postgres_pauses import PostgresPauseTable
 from teamgate.ledger.postgres_summary import PostgresSummaryQueries
 from teamgate.ledger.postgres_upstream import PostgresUpstreamTables
 from teamgate.ledger.records import ClientKey, SpendTotal, UsageRecord, UsageSource
@@ -82,7 +83,9 @@ def _usage_row(record: UsageRecord) -> tuple[Any, ...]:
 _OWNED_COLUMNS = ", ".join(f.name for f in dataclasses.fields(OwnedObject))
 
 
-class PostgresStore(PostgresUpstreamTables, PostgresSummaryQueries, PostgresAuditTable):
+class PostgresStore(
+    PostgresUpstreamTables, PostgresSummaryQueries, PostgresAuditTable, PostgresPauseTable
+):
     """A :class:`~teamgate.ledger.store.Store` on PostgreSQL (asyncpg pool).
 
     Usage::

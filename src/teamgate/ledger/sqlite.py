@@ -43,6 +43,7 @@ from teamgate.ledger.file_modes import owner_only
 from teamgate.ledger.owned import ObjectKind, OwnedObject
 from teamgate.ledger.records import ClientKey, SpendTotal, UsageRecord, UsageSource
 from teamgate.ledger.sqlite_audit import SQLiteAuditTable, ensure_audit_table
+from teamgate.ledger.sqlite_pauses import PAUSE_SCHEMA, SQLitePauseTable
 from teamgate.ledger.sqlite_upstream import UPSTREAM_SCHEMA, SQLiteUpstreamTables
 from teamgate.ledger.summary import UsageGroup
 
@@ -204,7 +205,7 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
-class SQLiteStore(SQLiteUpstreamTables, SQLiteAuditTable):
+class SQLiteStore(SQLiteUpstreamTables, SQLiteAuditTable, SQLitePauseTable):
     """A :class:`~teamgate.ledger.store.Store` on one SQLite file (or ``":memory:"``).
 
     Usage::
@@ -271,6 +272,7 @@ class SQLiteStore(SQLiteUpstreamTables, SQLiteAuditTable):
                     if statement.strip():
                         conn.execute(statement)
                 ensure_audit_table(conn)
+                conn.execute(PAUSE_SCHEMA)
                 conn.execute(
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                     (SCHEMA_VERSION,),

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from teamgate.ledger.audit_records import AuditEntry
 from teamgate.ledger.owned import ObjectKind, OwnedObject
+from teamgate.ledger.pause_records import Pause
 from teamgate.ledger.records import ClientKey, SpendTotal, UsageRecord
 from teamgate.ledger.summary import UsageGroup
 from teamgate.ledger.upstream_records import (
@@ -127,6 +128,17 @@ class Store(Protocol):
 
     async def count_usage(self, start: float, end: float) -> int:
         """How many records fall in [start, end) (cheap: progress bars)."""
+
+    # --- pause switches (see pause_records.py) -------------------------------------
+    async def set_pause(self, pause: Pause) -> Pause | None:
+        """Pause a scope, replacing its pause if any (bumps ``client_keys_version``);
+        the pause it replaced."""
+
+    async def clear_pause(self, scope: str) -> Pause | None:
+        """Resume a scope (bumps ``client_keys_version``); the pause removed, or None."""
+
+    async def list_pauses(self) -> list[Pause]:
+        """Every stored pause, expired ones too, by scope."""
 
     # --- alert state -------------------------------------------------------------
     async def mark_alert_fired(self, scope: str, period: str, threshold: str) -> bool:

@@ -55,6 +55,7 @@ from teamgate.lifecycle.outcome import Charge, Outcome
 from teamgate.lifecycle.watch import ClientWatch
 from teamgate.limits import ClientGone
 from teamgate.limits.ticket import Ticket
+from teamgate.pauses import ScopePaused
 from teamgate.refusal_log import log_refusal
 from teamgate.runtime import Gateway
 from teamgate.upstream.client import DROP_RESPONSE
@@ -184,6 +185,9 @@ class MeteredRequest:
         """Back-pressure check, limits (queueing while the client stays), the reservation."""
         gw, team = self.gw, self.key.team
         self.demand = demand
+        pause = gw.keys.paused(self.key)
+        if pause is not None:  # recorded as INVALID with code scope_paused (one record)
+            raise ScopePaused(pause)
         self.refuse_if_backlogged()
         watch = self.watch = ClientWatch(self.receive)
         waiting = time.perf_counter()
