@@ -21,7 +21,7 @@ from collections.abc import Callable
 from teamgate.background import stop_task
 from teamgate.errors import InvalidApiKey
 from teamgate.fault_log import FaultLog
-from teamgate.keys import PREFIX, hash_secret
+from teamgate.keys import ADMIN_PREFIX, PREFIX, credential_role, hash_secret
 from teamgate.ledger.pause_records import Pause
 from teamgate.ledger.records import ClientKey
 from teamgate.ledger.store import Store
@@ -99,6 +99,27 @@ class KeyCache:
         now = self._clock()
         if not key.usable(now):
             raise InvalidApiKey()
+        self._last_used[key.name] = now
+        return key
+
+    def credential(self, presented: bytes | str | None) -> ClientKey | None:
+        """The live ``tga_`` credential (team admin, viewer) presented as ``Bearer tga_…``
+        or bare, else None. Client keys (``tg_``) are never credentials here."""
+        if not presented:
+            return None
+        text = presented.decode("latin-1") if isinstance(presented, bytes) else presented
+        if text[:7].lower() == "bearer ":
+            text = text[7:]
+        secret = text.strip()
+        if not secret.startswith(ADMIN_PREFIX):
+            return None
+        digest = hash_secret(secret)
+        key = self._by_hash.get(digest)
+        if key is None or not hmac.compare_digest(key.key_hash, digest):
+            return None
+        now = self._clock()
+        if credential_role(key) is None or not key.usable(now):
+            return None
         self._last_used[key.name] = now
         return key
 

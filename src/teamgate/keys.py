@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from teamgate.ledger.store import Store
 
 PREFIX = "tg_"
+ADMIN_PREFIX = "tga_"
+"""Credentials for the admin API and the dashboard (team admins, viewers), never the proxy."""
+CREDENTIAL_ROLES = ("team-admin", "viewer")
+"""Roles a ``tga_`` credential may carry; stored as the environment ``@<role>``."""
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _RANDOM_CHARS = 40
 _PURPOSE = re.compile(r"^[a-z0-9][a-z0-9_]{0,39}$")
@@ -38,6 +42,44 @@ _MAX_DURATION_S = 100 * 365 * 86400
 def generate_secret() -> str:
     """A new random key: ``tg_`` + 40 base62 characters (about 238 bits)."""
     return PREFIX + "".join(secrets.choice(_ALPHABET) for _ in range(_RANDOM_CHARS))
+
+
+def generate_admin_secret() -> str:
+    """A new admin-API credential: ``tga_`` + 40 base62 characters."""
+    return ADMIN_PREFIX + "".join(secrets.choice(_ALPHABET) for _ in range(_RANDOM_CHARS))
+
+
+def credential_role(key: ClientKey) -> str | None:
+    """``team-admin``/``viewer`` for a ``tga_`` credential's record, None for a client key.
+
+    >>> credential_role(ClientKey("a-team-admin-x", "h", "tga…abcd", "a", "@team-admin", "x", 0.0))
+    'team-admin'
+    """
+    role = key.environment.removeprefix("@")
+    return role if key.environment.startswith("@") and role in CREDENTIAL_ROLES else None
+
+
+def new_credential(
+    team: str,
+    role: str,
+    purpose: str,
+    *,
+    expires_in_s: float | None = None,
+    now: float | None = None,
+) -> tuple[ClientKey, str]:
+    """A ``tga_`` credential of ``role`` for ``team``, named ``{team}-{role}-{purpose}``;
+    stored (hashed, expiring, revocable) with the team keys, refused by the proxy."""
+    if role not in CREDENTIAL_ROLES:
+        raise ValueError(f"role must be one of {', '.join(CREDENTIAL_ROLES)}, got {role!r}")
+    record, _ = new_client_key(team, "@" + role, purpose, expires_in_s=expires_in_s, now=now)
+    secret = generate_admin_secret()
+    record = dataclasses.replace(
+        record,
+        name=key_name(team, role, purpose),
+        key_hash=hash_secret(secret),
+        fingerprint=fingerprint(secret),
+    )
+    return record, secret
 
 
 def hash_secret(secret: str) -> str:
@@ -149,7 +191,10 @@ async def rotate_client_key(
     old = await store.get_client_key(name)
     if old is None or old.revoked_at is not None:
         return None
-    record, secret = new_client_key(old.team, old.environment, old.purpose, now=at)
+    if credential_role(old) is not None:
+        record, secret = new_credential(old.team, credential_role(old) or "", old.purpose, now=at)
+    else:
+        record, secret = new_client_key(old.team, old.environment, old.purpose, now=at)
     if record.name != name:  # a key whose name does not follow team-env-purpose
         record = dataclasses.replace(record, name=name)
     old_name = rotated_name(name, at)

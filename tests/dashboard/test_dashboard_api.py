@@ -26,7 +26,7 @@ from teamgate.admin.context import AdminRequest
 from teamgate.admin.handlers import get_upstream
 from teamgate.admin.keys_api import rotate_key
 from teamgate.dashboard.api import ENDPOINTS, answer
-from teamgate.errors import PermissionDenied
+from teamgate.errors import NotFound, PermissionDenied
 from teamgate.runtime import Gateway
 from teamgate.simulator import Simulator
 
@@ -161,9 +161,10 @@ def test_one_access_check_filters_every_endpoint(busy: RunningGateway) -> None:
             assert "org" not in overview
             log = await ask("requests", scope="team:analytics")
             assert log["requests"] and {r["team"] for r in log["requests"]} == {"analytics"}
-            # The admin routes this change touched ask the same principal.
+            # The admin routes this change touched ask the same principal; another team's
+            # key is answered as missing, so its existence does not leak.
             other = AdminRequest(gw, {"name": "chatbot-prod-test"}, principal=lead)
-            with pytest.raises(PermissionDenied):
+            with pytest.raises(NotFound):
                 await rotate_key(other)
             upstream = (await get_upstream(AdminRequest(gw, principal=lead))).body["projects"]
             assert {p["team"] for p in upstream} == {"analytics"}

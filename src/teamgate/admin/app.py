@@ -20,7 +20,7 @@ import orjson
 
 from teamgate.admin.access import Principal
 from teamgate.admin.audit_trail import record_dashboard, record_operation
-from teamgate.admin.auth import AdminAuth
+from teamgate.admin.auth import AdminAuth, AdminKeyInvalid
 from teamgate.admin.context import AdminRequest
 from teamgate.admin.metrics_access import MetricsAccess
 from teamgate.admin.openapi import openapi_document
@@ -32,6 +32,7 @@ from teamgate.asgi import (
     Receive,
     Scope,
     Send,
+    header,
     read_body,
     send_bytes,
 )
@@ -39,7 +40,14 @@ from teamgate.asgi import send_error as send_gateway_error
 from teamgate.dashboard.api import answer as dashboard_answer
 from teamgate.dashboard.pages import serve_dashboard
 from teamgate.dashboard.sessions import SESSION_COOKIE, Sessions, cookies
-from teamgate.errors import GatewayError, InvalidRequest, MethodNotAllowed, NotFound
+from teamgate.errors import (
+    GatewayError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    PermissionDenied,
+)
+from teamgate.keys import credential_role
 from teamgate.metrics import CONTENT_TYPE, render_metrics
 from teamgate.runtime import Gateway
 
@@ -96,7 +104,8 @@ class AdminApp:
         if path == "/metrics":
             if method != "GET":
                 raise MethodNotAllowed(f"Method {method} is not allowed for {path}.")
-            session_ok = self.sessions.valid(cookies(scope).get(SESSION_COOKIE))
+            who = self.sessions.principal(cookies(scope).get(SESSION_COOKIE))
+            session_ok = who is not None and who.can("metrics.read", None)
             self.metrics_access.require(scope, self.auth, session_ok=session_ok)
             text = render_metrics(self.gateway.metrics, self.gateway)
             await send_bytes(send, 200, text.encode(), [(b"content-type", CONTENT_TYPE.encode())])
@@ -108,15 +117,19 @@ class AdminApp:
             if method == "POST" and path in ("/dashboard/login", "/dashboard/logout"):
                 await self._dashboard_audited(path, scope, receive, send)
                 return
-            visible = list(self.principal(scope).visible_teams)
-            await serve_dashboard(path, scope, receive, send, self.auth, self.sessions, visible)
+            await serve_dashboard(
+                path, scope, receive, send, self.auth, self.sessions, self.sign_in
+            )
             return
-        session_ok = method == "GET" and self.sessions.valid(cookies(scope).get(SESSION_COOKIE))
-        self.auth.require(scope, session_ok=session_ok)
+        who = self.principal(scope, session_ok=method == "GET")
         if path == "/admin/openapi.json":
             if method != "GET":
                 raise MethodNotAllowed(f"Method {method} is not allowed for {path}.")
-            teams = {t: list(c.environments) for t, c in self.gateway.settings.teams.items()}
+            teams = {
+                t: list(c.environments)
+                for t, c in self.gateway.settings.teams.items()
+                if t in who.visible_teams
+            }
             await send_bytes(send, 200, orjson.dumps(openapi_document(teams=teams)), [JSON])
             return
         route, params = match_route(method, path)
@@ -125,6 +138,12 @@ class AdminApp:
                 raise MethodNotAllowed(f"Method {method} is not allowed for {path}.")
             raise NotFound(f"Unknown admin route: {method} {path}")
         assert isinstance(params, dict)
+        allowed = who.may(route.action) if route.team_scoped else who.can(route.action, None)
+        if not allowed:  # the handler of a team-scoped route checks each team it touches
+            raise PermissionDenied(
+                f"`{who.name}` ({who.role_name}) may not call {route.operation_id} "
+                f"(needs `{route.action}`)."
+            )
         raw = await read_body(scope, receive, MAX_ADMIN_BODY)
         body = _json_body(raw) if route.body is not None else {}
         query = {
@@ -134,7 +153,7 @@ class AdminApp:
             ).items()
         }
         settings_before = self.gateway.settings
-        request = AdminRequest(self.gateway, params, query, body, self.principal(scope))
+        request = AdminRequest(self.gateway, params, query, body, who)
         reply = await route.handler(request)
         if route.method != "GET":  # every state-changing operation leaves one audit row
             await record_operation(
@@ -148,21 +167,48 @@ class AdminApp:
             )
         await send_bytes(send, reply.status, orjson.dumps(reply.body), [JSON])
 
-    def principal(self, scope: Scope) -> Principal:
-        """Who is asking. Today only the org admin (the admin key or its dashboard session);
-        a team-admin or viewer session would be recognised here, and nowhere else."""
-        return Principal.org_admin(self.gateway.settings.teams)
+    def principal(self, scope: Scope, *, session_ok: bool = True) -> Principal:
+        """Who is asking: the one place that recognises a caller, else 401 (through the
+        authentication gate). The admin key is the org admin; a ``tga_`` credential is a
+        team admin or viewer of its team; a dashboard session (``session_ok``: only for
+        reads, so a forged cross-site form can never change anything) is whoever signed in."""
+        self.auth.require_enabled()
+        if session_ok:
+            who = self.sessions.principal(cookies(scope).get(SESSION_COOKIE))
+            if who is not None:
+                return who
+        for name in (b"authorization", b"x-admin-key"):
+            presented = header(scope, name)
+            if presented:
+                found = self.sign_in(presented.decode("latin-1"))
+                if found is not None:
+                    return found
+        raise AdminKeyInvalid(
+            "Invalid admin key. Send it (or a team admin's `tga_` credential) as "
+            "`Authorization: Bearer <key>` or `x-admin-key`."
+        )
+
+    def sign_in(self, presented: str) -> Principal | None:
+        """The principal of an admin key or ``tga_`` credential, else None."""
+        teams = list(self.gateway.settings.teams)
+        if self.auth.matches(presented.encode("latin-1", "replace")):
+            return Principal.org_admin(teams)
+        key = self.gateway.keys.credential(presented)
+        if key is None:
+            return None
+        if credential_role(key) == "viewer":
+            return Principal.viewer(key.name, [key.team], all_teams=teams)
+        return Principal.team_admin(key.name, [key.team], all_teams=teams)
 
     async def dashboard_api(self, name: str, scope: Scope, send: Send) -> None:
         """``GET /dashboard/api/NAME``: the one access check, then the endpoint."""
         if scope["method"] != "GET":
             raise MethodNotAllowed(f"Method {scope['method']} is not allowed for {scope['path']}.")
-        session_ok = self.sessions.valid(cookies(scope).get(SESSION_COOKIE))
-        self.auth.require(scope, session_ok=session_ok)
+        who = self.principal(scope)
         query = {
             k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()
         }
-        result = await dashboard_answer(self.gateway, self.principal(scope), name, query)
+        result = await dashboard_answer(self.gateway, who, name, query)
         if result.csv is not None:
             headers = [
                 (b"content-type", b"text/csv; charset=utf-8"),
@@ -189,8 +235,7 @@ class AdminApp:
                         started.append(text.split(";", 1)[0].split("=", 1)[1])
             await send(message)
 
-        visible = list(self.principal(scope).visible_teams)
-        await serve_dashboard(path, scope, receive, watch, self.auth, self.sessions, visible)
+        await serve_dashboard(path, scope, receive, watch, self.auth, self.sessions, self.sign_in)
         if path == "/dashboard/login" and started and self.sessions.valid(started[0]):
             await record_dashboard(self.gateway, scope, "dashboard.sign_in", started[0])
         elif path == "/dashboard/logout" and was_valid and not self.sessions.valid(before):

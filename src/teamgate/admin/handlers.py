@@ -6,6 +6,7 @@ raised as :class:`~teamgate.errors.GatewayError` and sent Groq-shaped.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from datetime import UTC, datetime
@@ -120,7 +121,7 @@ async def get_usage(req: AdminRequest) -> Reply:
     dims = parse_group_by(req.text("group_by"))
     await gw.ledger.flush()
     assert gw.store is not None
-    groups = await gw.store.usage_summary(start, end, dims, tz=tz)
+    groups = await visible_usage(req, start, end, dims)
     return Reply(
         200,
         {
@@ -132,6 +133,28 @@ async def get_usage(req: AdminRequest) -> Reply:
             "total": group_json(_total(groups)),
         },
     )
+
+
+async def visible_usage(
+    req: AdminRequest, start: float, end: float, dims: tuple[str, ...]
+) -> list[UsageGroup]:
+    """The usage groups the principal may read: the org's as asked, or (a team admin, a
+    team viewer) grouped by team too, other teams dropped, then summed back to ``dims``."""
+    gw, who = req.gw, req.who
+    assert gw.store is not None
+    tz = gw.settings.org.timezone
+    if who.can("usage.read", None):
+        return await gw.store.usage_summary(start, end, dims, tz=tz)
+    wide = dims if "team" in dims else (*dims, "team")
+    rows = await gw.store.usage_summary(start, end, wide, tz=tz)
+    merged: dict[tuple[str, ...], list[UsageGroup]] = {}
+    for g in rows:
+        if who.can("usage.read", g.dims.get("team")):
+            merged.setdefault(tuple(g.dims[d] for d in dims), []).append(g)
+    return [
+        dataclasses.replace(_total(parts), dims=dict(zip(dims, values, strict=True)))
+        for values, parts in merged.items()
+    ]
 
 
 async def _report(req: AdminRequest, kind: str) -> Reply:
@@ -196,7 +219,9 @@ def budget_json(gw: Gateway) -> list[dict[str, Any]]:
 
 
 async def get_budget(req: AdminRequest) -> Reply:
-    return Reply(200, {"period": req.gw.budget.period().key, "scopes": budget_json(req.gw)})
+    who = req.who
+    rows = [r for r in budget_json(req.gw) if who.can("budget.read", r["team"])]
+    return Reply(200, {"period": req.gw.budget.period().key, "scopes": rows})
 
 
 async def upstream_json(gw: Gateway) -> list[dict[str, Any]]:

@@ -17,9 +17,12 @@ from teamgate.admin.context import AdminRequest, Conflict, Reply
 from teamgate.admin.handlers import iso
 from teamgate.errors import InvalidRequest, NotFound
 from teamgate.keys import (
+    CREDENTIAL_ROLES,
     DEFAULT_ROTATION_GRACE,
+    credential_role,
     key_state,
     new_client_key,
+    new_credential,
     parse_duration,
     rotate_client_key,
 )
@@ -41,6 +44,7 @@ def key_json(k: ClientKey, now: float | None = None) -> dict[str, Any]:
         "revoked_at": iso(k.revoked_at),
         "last_used_at": iso(k.last_used_at),
         "state": state,
+        "role": credential_role(k) or "client",
     }
 
 
@@ -66,26 +70,49 @@ async def list_keys(req: AdminRequest) -> Reply:
         raise InvalidRequest("`include_revoked` must be true or false", code="invalid_parameter")
     keys = await req.gw.store.list_client_keys(include_revoked=include == "true")
     now = time.time()
-    return Reply(200, {"keys": [key_json(k, now) for k in keys]})
+    seen = [k for k in keys if req.who.can("keys.read", k.team)]
+    return Reply(200, {"keys": [key_json(k, now) for k in seen]})
+
+
+async def _visible_key(req: AdminRequest, name: str, action: str) -> ClientKey | None:
+    """The key ``name`` if the principal may do ``action`` on its team; a key of a team it
+    may not touch is answered as missing, so its existence never leaks."""
+    assert req.gw.store is not None
+    key = await req.gw.store.get_client_key(name)
+    if key is None or not req.who.can(action, key.team):
+        return None
+    return key
 
 
 async def create_key(req: AdminRequest) -> Reply:
     gw = req.gw
     assert gw.store is not None
     team_name = req.field_str("team") or ""
-    env = req.field_str("environment") or ""
+    role = req.field_str("role", required=False) or "client"
+    env = req.field_str("environment", required=role == "client") or ""
     purpose = req.field_str("purpose") or ""
     team = gw.settings.teams.get(team_name)
     if team is None:
         raise InvalidRequest(f"unknown team `{team_name}`", code="unknown_team")
-    if env not in team.environments:
+    if role != "client" and role not in CREDENTIAL_ROLES:
+        raise InvalidRequest(
+            f"`role` must be client, {', '.join(CREDENTIAL_ROLES)}", code="invalid_field"
+        )
+    # issuing a team admin's or viewer's credential is the org admin's alone
+    req.who.require("keys.create" if role == "client" else "credentials.create", team_name)
+    if role == "client" and env not in team.environments:
         raise InvalidRequest(
             f"team `{team_name}` has no environment `{env}`", code="unknown_environment"
         )
     try:
-        record, secret = new_client_key(
-            team_name, env, purpose, expires_in_s=_duration(req, "expires_in")
-        )
+        if role == "client":
+            record, secret = new_client_key(
+                team_name, env, purpose, expires_in_s=_duration(req, "expires_in")
+            )
+        else:
+            record, secret = new_credential(
+                team_name, role, purpose, expires_in_s=_duration(req, "expires_in")
+            )
     except ValueError as exc:
         raise InvalidRequest(str(exc), code="invalid_field") from None
     try:
@@ -100,6 +127,8 @@ async def revoke_key(req: AdminRequest) -> Reply:
     gw = req.gw
     assert gw.store is not None
     name = req.path_params["name"]
+    if await _visible_key(req, name, "keys.revoke") is None:
+        raise NotFound(f"no live key named `{name}`", code="key_not_found")
     if not await gw.store.revoke_client_key(name, time.time()):
         raise NotFound(f"no live key named `{name}`", code="key_not_found")
     await gw.keys.refresh(force=True)
@@ -117,10 +146,9 @@ async def rotate_key(req: AdminRequest) -> Reply:
     if grace is None:
         grace = parse_duration(DEFAULT_ROTATION_GRACE)
     now = time.time()
-    old = await store.get_client_key(name)
+    old = await _visible_key(req, name, "keys.rotate")
     if old is None or old.revoked_at is not None or not old.usable(now):
         raise NotFound(f"no live key named `{name}`", code="key_not_found")
-    req.who.require("manage_keys", old.team)
     try:
         done = await rotate_client_key(store, name, grace_s=grace, now=now)
     except KeyError as exc:

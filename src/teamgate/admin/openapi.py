@@ -11,12 +11,13 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from teamgate.admin.access import roles_for
 from teamgate.admin.routes import ROUTES, SCHEMAS
 
 _ERROR_TEXT = {
     400: "Invalid parameter or body",
     401: "Missing or wrong admin key",
-    403: "Admin API disabled (no admin key configured)",
+    403: "Admin API disabled (no admin key configured), or the caller's role may not do this",
     404: "Not found",
     409: "Conflict",
 }
@@ -72,9 +73,14 @@ def openapi_document(
                 "description": _ERROR_TEXT[code],
                 "content": {"application/json": {"schema": _ref("Error")}},
             }
+        roles = roles_for(route.action, team_scoped=route.team_scoped)
         op: dict[str, Any] = {
             "operationId": route.operation_id,
             "summary": route.summary,
+            "description": f"Needs `{route.action}`; roles: {', '.join(roles)}"
+            + (" (a team admin or viewer only for its own teams)." if route.team_scoped else "."),
+            "x-teamgate-action": route.action,
+            "x-teamgate-roles": roles,
             "parameters": params,
             "responses": responses,
         }
@@ -90,7 +96,8 @@ def openapi_document(
             "title": "teamgate admin API",
             "version": version,
             "description": "Usage, reports, team keys, upstream keys, budget and reload. "
-            "Every route needs the admin key.",
+            "Every route needs the admin key, or a `tga_` credential of a team admin or "
+            "viewer for the operations whose `x-teamgate-roles` name that role.",
         },
         "paths": paths,
         "components": {

@@ -48,6 +48,8 @@ class Route:
     body: str | None = None  # a schema name in SCHEMAS
     body_required: bool = True
     errors: tuple[int, ...] = ()
+    action: str = "admin"  # what the caller must be allowed (``Principal.can``)
+    team_scoped: bool = False  # team admins/viewers may call it; the handler checks each team
 
     @property
     def segments(self) -> list[str]:
@@ -78,6 +80,7 @@ _KEY_FIELDS: Schema = {
     "revoked_at": NULLABLE_STRING,
     "last_used_at": NULLABLE_STRING,
     "state": {"type": "string", "enum": ["active", "in-grace", "expired", "revoked"]},
+    "role": {"type": "string", "enum": ["client", "team-admin", "viewer"]},
 }
 
 
@@ -170,8 +173,15 @@ SCHEMAS: dict[str, Schema] = {
             "environment": {"type": "string", "minLength": 1},
             "purpose": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_]{0,39}$"},
             "expires_in": {"type": "string", "pattern": "^[1-9][0-9]*[smhdw]$"},
+            "role": {
+                "type": "string",
+                "enum": ["client", "team-admin", "viewer"],
+                "description": "client (default): a `tg_` key for the proxy, needs "
+                "`environment`; team-admin or viewer: a `tga_` credential for the admin API "
+                "and the dashboard (admin only)",
+            },
         },
-        required=["team", "environment", "purpose"],
+        required=["team", "purpose"],
     ),
     "KeyRotate": _obj(
         {"grace": {"type": "string", "pattern": "^[1-9][0-9]*[smhdw]$"}}, required=[]
@@ -303,6 +313,8 @@ ROUTES: tuple[Route, ...] = (
         "Usage",
         query=(_FROM, _TO, _GROUP_BY),
         errors=(400,),
+        action="usage.read",
+        team_scoped=True,
     ),
     Route(
         "GET",
@@ -320,6 +332,7 @@ ROUTES: tuple[Route, ...] = (
             _BY,
         ),
         errors=(400,),
+        action="reports.read",
     ),
     Route(
         "GET",
@@ -337,6 +350,7 @@ ROUTES: tuple[Route, ...] = (
             _BY,
         ),
         errors=(400,),
+        action="reports.read",
     ),
     Route(
         "GET",
@@ -353,6 +367,8 @@ ROUTES: tuple[Route, ...] = (
             ),
         ),
         errors=(400,),
+        action="keys.read",
+        team_scoped=True,
     ),
     Route(
         "POST",
@@ -364,6 +380,8 @@ ROUTES: tuple[Route, ...] = (
         status=201,
         body="KeyCreate",
         errors=(400, 409),
+        action="keys.create",
+        team_scoped=True,
     ),
     Route(
         "POST",
@@ -373,6 +391,8 @@ ROUTES: tuple[Route, ...] = (
         keys_api.revoke_key,
         "Key",
         errors=(404,),
+        action="keys.revoke",
+        team_scoped=True,
     ),
     Route(
         "POST",
@@ -385,6 +405,8 @@ ROUTES: tuple[Route, ...] = (
         body="KeyRotate",
         body_required=False,
         errors=(400, 404, 409),
+        action="keys.rotate",
+        team_scoped=True,
     ),
     Route(
         "GET",
@@ -393,6 +415,7 @@ ROUTES: tuple[Route, ...] = (
         "Upstream key status per project",
         handlers.get_upstream,
         "Upstream",
+        action="upstream.read",
     ),
     Route(
         "POST",
@@ -402,6 +425,7 @@ ROUTES: tuple[Route, ...] = (
         handlers.post_reload,
         "Reloaded",
         errors=(400,),
+        action="config.reload",
     ),
     Route(
         "GET",
@@ -410,6 +434,8 @@ ROUTES: tuple[Route, ...] = (
         "Month-to-date budget of every team and the org",
         handlers.get_budget,
         "Budget",
+        action="budget.read",
+        team_scoped=True,
     ),
     Route(
         "GET",
@@ -418,6 +444,7 @@ ROUTES: tuple[Route, ...] = (
         "Everything the dashboard shows: spend vs budget, projection, daily spend, mix",
         get_overview,
         "Overview",
+        action="overview.read",
     ),
     Route(
         "GET",
@@ -435,6 +462,7 @@ ROUTES: tuple[Route, ...] = (
             Param("before", "The previous page's next_before.", {"type": "string"}),
         ),
         errors=(400,),
+        action="audit.read",
     ),
 )
 

@@ -12,9 +12,11 @@ from teamgate.cli.audit import record_cli
 from teamgate.cli.options import add_config, fail, settings_from, with_store
 from teamgate.display import iso_time, when
 from teamgate.keys import (
+    CREDENTIAL_ROLES,
     DEFAULT_ROTATION_GRACE,
     key_state,
     new_client_key,
+    new_credential,
     parse_duration,
     rotate_client_key,
 )
@@ -34,8 +36,15 @@ def add_commands(sub: Any) -> None:
     create = ksub.add_parser("create", help="issue a key {team}-{env}-{purpose}; prints it once")
     add_config(create)
     create.add_argument("--team", required=True)
-    create.add_argument("--env", required=True, help="an environment of the team")
+    create.add_argument("--env", help="an environment of the team (client keys)")
     create.add_argument("--purpose", required=True, help="what the key is for, e.g. web")
+    create.add_argument(
+        "--role",
+        choices=("client", *CREDENTIAL_ROLES),
+        default="client",
+        help="client: a tg_ key for the proxy (default); team-admin or viewer: a tga_ "
+        "credential for the admin API and dashboard, limited to --team",
+    )
     create.add_argument("--expires", metavar="DURATION", help="e.g. 30d, 12h (default: never)")
     create.add_argument("--json", action="store_true", help='print {"name": ..., "key": ...}')
     create.set_defaults(func=cmd_create)
@@ -72,16 +81,25 @@ def cmd_create(args: argparse.Namespace) -> int:
     team = settings.teams.get(args.team)
     if team is None:
         return fail(f"unknown team {args.team!r}; teams: {', '.join(sorted(settings.teams))}")
-    if args.env not in team.environments:
+    if args.role != "client":
+        try:
+            expires = parse_duration(args.expires) if args.expires else None
+            record, secret = new_credential(
+                args.team, args.role, args.purpose, expires_in_s=expires
+            )
+        except ValueError as exc:
+            return fail(str(exc))
+    elif args.env not in team.environments:
         return fail(
             f"team {args.team!r} has no environment {args.env!r}; "
             f"environments: {', '.join(sorted(team.environments))}"
         )
-    try:
-        expires = parse_duration(args.expires) if args.expires else None
-        record, secret = new_client_key(args.team, args.env, args.purpose, expires_in_s=expires)
-    except ValueError as exc:
-        return fail(str(exc))
+    else:
+        try:
+            expires = parse_duration(args.expires) if args.expires else None
+            record, secret = new_client_key(args.team, args.env, args.purpose, expires_in_s=expires)
+        except ValueError as exc:
+            return fail(str(exc))
 
     async def add(store: Store) -> None:
         await store.add_client_key(record)
@@ -96,7 +114,8 @@ def cmd_create(args: argparse.Namespace) -> int:
     if args.json:
         print(orjson.dumps({"name": record.name, "key": secret}).decode())
     else:
-        print(f"Created key {record.name} for team {args.team}, environment {args.env}.")
+        where = f"environment {args.env}" if args.role == "client" else f"role {args.role}"
+        print(f"Created key {record.name} for team {args.team}, {where}.")
         print("Store it now; it is not shown again:")
         print(secret)
     return 0

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import html
 import secrets
+from collections.abc import Callable
 from importlib import resources
 from urllib.parse import parse_qs
 
+from teamgate.admin.access import Principal
 from teamgate.admin.auth import AdminAuth
 from teamgate.asgi import Receive, Scope, Send, read_body, send_bytes
 from teamgate.dashboard.sessions import (
@@ -90,7 +92,7 @@ def _table(ident: str, caption: str, columns: list[tuple[str, str]]) -> str:
     )
 
 
-def dashboard_page(csrf: str, teams: list[str]) -> bytes:
+def dashboard_page(csrf: str, teams: list[str], *, org: bool = True) -> bytes:
     """The one page: a scope and range bar, then the sections (see the package docstring)."""
     options = "".join(
         f'<option value="team:{html.escape(t)}">team {html.escape(t)}</option>' for t in teams
@@ -100,7 +102,9 @@ def dashboard_page(csrf: str, teams: list[str]) -> bytes:
     )
     controls = (
         "<form id=view class=controls aria-label='What to show'>"
-        f"<label>Scope <select id=scope name=scope><option value=org>organization</option>{options}"
+        "<label>Scope <select id=scope name=scope>"
+        + ("<option value=org>organization</option>" if org else "")
+        + f"{options}"
         "</select></label>"
         "<label>Range <select id=range name=range><option value=month>this month</option>"
         "<option value=7d>last 7 days</option><option value=30d>last 30 days</option>"
@@ -226,7 +230,7 @@ async def serve_dashboard(
     send: Send,
     auth: AdminAuth,
     sessions: Sessions,
-    teams: list[str],
+    sign_in: Callable[[str], Principal | None],
 ) -> None:
     """Answer a request under ``/dashboard``."""
     method = scope["method"]
@@ -247,11 +251,14 @@ async def serve_dashboard(
     if path in ("/dashboard", "/dashboard/"):
         if method != "GET":
             raise MethodNotAllowed(f"Method {method} is not allowed for {path}.")
-        if not sessions.valid(session):
+        who = sessions.principal(session)
+        if who is None:
             await _redirect(send, "/dashboard/login")
             return
         assert session is not None
-        page = dashboard_page(sessions.csrf(session) or "", teams)
+        page = dashboard_page(
+            sessions.csrf(session) or "", list(who.visible_teams), org=who.can("read", None)
+        )
         await send_bytes(send, 200, page, _html_headers())
         return
     if path == "/dashboard/login":
@@ -267,7 +274,8 @@ async def serve_dashboard(
         expected = jar.get(LOGIN_CSRF_COOKIE, "")
         presented = form.get("csrf", "")
         csrf_ok = bool(expected) and secrets.compare_digest(expected, presented)
-        if not csrf_ok or not auth.matches(form.get("key", "").encode()):
+        who = sign_in(form.get("key", "")) if csrf_ok else None
+        if who is None:
             csrf = secrets.token_urlsafe(32)
             cookie = set_cookie(LOGIN_CSRF_COOKIE, csrf, scope, max_age=3600)
             error = "Wrong admin key." if csrf_ok else "The form expired; try again."
@@ -275,7 +283,7 @@ async def serve_dashboard(
                 send, 401, login_page(csrf, error), _html_headers([("set-cookie", cookie)])
             )
             return
-        token = sessions.create()
+        token = sessions.create(who)
         await _redirect(
             send,
             "/dashboard",

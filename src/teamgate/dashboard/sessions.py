@@ -1,9 +1,9 @@
 """Dashboard sessions: random tokens in memory, each with its own CSRF token and expiry.
 
 >>> s = Sessions(clock=lambda: 0.0)
->>> token = s.create()
->>> s.valid(token), s.valid("forged"), len(s.csrf(token) or "")
-(True, False, 43)
+>>> token = s.create(Principal.org_admin(["chatbot"]))
+>>> s.valid(token), s.valid("forged"), len(s.csrf(token) or ""), s.principal(token).role
+(True, False, 43, 'org-admin')
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from http.cookies import SimpleCookie
 
+from teamgate.admin.access import Principal
 from teamgate.asgi import Scope, header
 
 SESSION_COOKIE = "tg_session"
@@ -27,14 +28,22 @@ class Sessions:
     def __init__(self, *, ttl_s: float = SESSION_TTL_S, clock: Callable[[], float] = time.time):
         self._ttl = ttl_s
         self._clock = clock
-        self._by_token: dict[str, tuple[float, str]] = {}  # token -> (expires, csrf)
+        # token -> (expires, csrf, who signed in)
+        self._by_token: dict[str, tuple[float, str, Principal]] = {}
 
-    def create(self) -> str:
+    def create(self, principal: Principal) -> str:
         now = self._clock()
         self._by_token = {t: v for t, v in self._by_token.items() if v[0] > now}
         token = secrets.token_urlsafe(32)
-        self._by_token[token] = (now + self._ttl, secrets.token_urlsafe(32))
+        self._by_token[token] = (now + self._ttl, secrets.token_urlsafe(32), principal)
         return token
+
+    def principal(self, token: str | None) -> Principal | None:
+        """Who signed in with this session, None if it is not a live session."""
+        if not token:
+            return None
+        entry = self._by_token.get(token)
+        return entry[2] if entry is not None and entry[0] > self._clock() else None
 
     def valid(self, token: str | None) -> bool:
         if not token:

@@ -107,7 +107,9 @@ function legend(id, items) {
 // ---- the view: scope and range, kept in the URL ----
 function view() {
   const q = new URLSearchParams(window.location.search);
-  const v = { scope: q.get("scope") || "org", range: q.get("range") || "month" };
+  // the first scope offered: the organization, or a team admin's (viewer's) own team
+  const first = document.getElementById("scope").options[0];
+  const v = { scope: q.get("scope") || (first ? first.value : "org"), range: q.get("range") || "month" };
   if (v.range === "custom") { v.from = q.get("from") || ""; v.to = q.get("to") || ""; }
   return v;
 }

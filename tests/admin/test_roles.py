@@ -1,0 +1,203 @@
+"""The role matrix: every admin API operation and dashboard action x {admin, team admin of
+chatbot, team admin of research, viewer of chatbot, no credential}: allowed or denied as the
+table says, and a team admin or viewer never sees another team's data in any answer."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from tests.admin.conftest import ADMIN_KEY, admin, chat, start_admin_gateway, traffic
+from tests.conftest import RunningGateway
+
+from teamgate.admin.routes import ROUTES
+from teamgate.serving import ServerThread
+from teamgate.simulator import Simulator, create_simulator
+
+ROLES = ("admin", "lead", "other", "viewer", "none")
+"""lead: team admin of chatbot; other: team admin of research; viewer: viewer of chatbot."""
+
+# operation -> (method, path, body), each aimed at team chatbot where it names a team;
+# {key} is a fresh live chatbot key per call
+CALLS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
+    "getUsage": ("GET", "/admin/usage?group_by=team,key,model", None),
+    "getWeeklyReport": ("GET", "/admin/reports/weekly", None),
+    "getMonthlyReport": ("GET", "/admin/reports/monthly", None),
+    "listKeys": ("GET", "/admin/keys?include_revoked=true", None),
+    "createKey": ("POST", "/admin/keys", {"team": "chatbot", "environment": "prod"}),
+    "revokeKey": ("POST", "/admin/keys/{key}/revoke", None),
+    "rotateKey": ("POST", "/admin/keys/{key}/rotate", {}),
+    "getUpstream": ("GET", "/admin/upstream", None),
+    "reload": ("POST", "/admin/reload", None),
+    "getBudget": ("GET", "/admin/budget", None),
+    "getOverview": ("GET", "/admin/overview", None),
+    "getAudit": ("GET", "/admin/audit", None),
+    "openapi": ("GET", "/admin/openapi.json", None),
+}
+
+# operation -> status for (admin, lead, other, viewer, none)
+EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
+    "getUsage": (200, 200, 200, 200, 401),
+    "getWeeklyReport": (200, 403, 403, 403, 401),
+    "getMonthlyReport": (200, 403, 403, 403, 401),
+    "listKeys": (200, 200, 200, 200, 401),
+    "createKey": (201, 201, 403, 403, 401),
+    "revokeKey": (200, 200, 404, 403, 401),  # another team's key: as if missing
+    "rotateKey": (200, 200, 404, 403, 401),
+    "getUpstream": (200, 403, 403, 403, 401),
+    "reload": (400, 403, 403, 403, 401),  # admin: past the role check (no config file here)
+    "getBudget": (200, 200, 200, 200, 401),
+    "getOverview": (200, 403, 403, 403, 401),
+    "getAudit": (200, 403, 403, 403, 401),
+    "openapi": (200, 200, 200, 200, 401),
+}
+
+DASHBOARD_API = ("overview", "teams", "keys", "models", "requests")
+# scope -> status for (admin, lead, other, viewer, none)
+DASHBOARD_EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
+    "org": (200, 403, 403, 403, 401),
+    "team:chatbot": (200, 200, 403, 200, 401),
+    "team:research": (200, 403, 200, 403, 401),
+}
+
+OTHER_TEAMS = {"lead": ("research", "analytics"), "viewer": ("research", "analytics"),
+               "other": ("chatbot", "analytics")}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def setup(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[RunningGateway, dict[str, str]]]:
+    sim: Simulator = create_simulator()
+    with ServerThread(sim.app) as url:
+        sim.url = url  # type: ignore[attr-defined]
+        tmp: Path = tmp_path_factory.mktemp("roles")
+        for gw in start_admin_gateway(sim, tmp):
+            traffic(gw)
+            creds = {"admin": ADMIN_KEY, "none": ""}
+            with admin(gw) as client:
+                for role, team, kind in (
+                    ("lead", "chatbot", "team-admin"),
+                    ("other", "research", "team-admin"),
+                    ("viewer", "chatbot", "viewer"),
+                ):
+                    resp = client.post(
+                        "/admin/keys", json={"team": team, "purpose": role, "role": kind}
+                    )
+                    assert resp.status_code == 201, resp.text
+                    assert resp.json()["key"].startswith("tga_")
+                    assert resp.json()["role"] == kind
+                    creds[role] = resp.json()["key"]
+            yield gw, creds
+
+
+_fresh = itertools.count()
+
+
+def _call(gw: RunningGateway, op: str, credential: str) -> httpx.Response:
+    method, path, body = CALLS[op]
+    if "{key}" in path:
+        name = f"chatbot-prod-m{next(_fresh)}"
+        gw.add_key("chatbot", "prod", name.rsplit("-", 1)[1])
+        path = path.replace("{key}", name)
+    if op == "createKey":
+        body = {**(body or {}), "purpose": f"c{next(_fresh)}"}
+    headers = {"authorization": f"Bearer {credential}"} if credential else {}
+    return httpx.request(method, gw.url + path, json=body, headers=headers, timeout=30)
+
+
+def test_every_operation_is_in_the_matrix() -> None:
+    assert {r.operation_id for r in ROUTES} | {"openapi"} == set(EXPECTED) == set(CALLS)
+
+
+@pytest.mark.parametrize(("op", "role"), list(itertools.product(EXPECTED, ROLES)))
+def test_admin_api_role_matrix(
+    setup: tuple[RunningGateway, dict[str, str]], op: str, role: str
+) -> None:
+    gw, creds = setup
+    resp = _call(gw, op, creds[role])
+    assert resp.status_code == EXPECTED[op][ROLES.index(role)], resp.text
+    if resp.status_code < 300 and role in OTHER_TEAMS:
+        for team in OTHER_TEAMS[role]:
+            assert not re.search(rf"\b{team}\b", resp.text), f"{role} saw {team}: {resp.text}"
+    if resp.status_code == 403:
+        assert resp.json()["error"]["code"] == "permission_denied"
+
+
+def _session(gw: RunningGateway, credential: str) -> httpx.Client:
+    client = httpx.Client(base_url=gw.url, timeout=30)
+    page = client.get("/dashboard/login")
+    csrf = re.search(r'name=csrf value="([^"]+)"', page.text)
+    assert csrf is not None
+    resp = client.post("/dashboard/login", data={"csrf": csrf.group(1), "key": credential})
+    assert resp.status_code == (303 if credential else 401)
+    return client
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_dashboard_role_matrix(setup: tuple[RunningGateway, dict[str, str]], role: str) -> None:
+    gw, creds = setup
+    client = _session(gw, creds[role])
+    try:
+        page = client.get("/dashboard")
+        if role == "none":
+            assert page.status_code == 303
+        else:
+            assert page.status_code == 200
+            assert ("<option value=org>" in page.text) == (role == "admin")
+        for scope, expected in DASHBOARD_EXPECTED.items():
+            for name in DASHBOARD_API:
+                resp = client.get(f"/dashboard/api/{name}", params={"scope": scope})
+                assert resp.status_code == expected[ROLES.index(role)], (scope, name, resp.text)
+                if resp.status_code == 200 and role in OTHER_TEAMS:
+                    for team in OTHER_TEAMS[role]:
+                        assert not re.search(rf"\b{team}\b", resp.text), (name, team)
+        if role in OTHER_TEAMS:  # the page offers only the principal's own team
+            for team in OTHER_TEAMS[role]:
+                assert f"team:{team}" not in page.text
+    finally:
+        client.close()
+
+
+def test_credentials_are_not_proxy_keys_and_revocation_holds(
+    setup: tuple[RunningGateway, dict[str, str]],
+) -> None:
+    gw, creds = setup
+    assert chat(gw, creds["lead"]) == 401  # a tga_ credential never reaches Groq
+    with admin(gw) as client:
+        made = client.post(
+            "/admin/keys", json={"team": "chatbot", "purpose": "gone", "role": "team-admin"}
+        ).json()
+        headers = {"authorization": f"Bearer {made['key']}"}
+        assert httpx.get(gw.url + "/admin/keys", headers=headers).status_code == 200
+        assert client.post(f"/admin/keys/{made['name']}/revoke").status_code == 200
+    assert httpx.get(gw.url + "/admin/keys", headers=headers).status_code == 401
+    # a team admin may not issue credentials, even for its own team
+    lead = {"authorization": f"Bearer {creds['lead']}"}
+    resp = httpx.post(
+        gw.url + "/admin/keys",
+        json={"team": "chatbot", "purpose": "escalate", "role": "team-admin"},
+        headers=lead,
+    )
+    assert resp.status_code == 403
+
+
+def test_openapi_marks_the_role_of_every_operation(
+    setup: tuple[RunningGateway, dict[str, str]],
+) -> None:
+    gw, _ = setup
+    with admin(gw) as client:
+        doc = client.get("/admin/openapi.json").json()
+    ops = {op["operationId"]: op for item in doc["paths"].values() for op in item.values()}
+    for op_id, statuses in EXPECTED.items():
+        if op_id == "openapi":
+            continue
+        marked = set(ops[op_id]["x-teamgate-roles"])
+        assert ("team-admin" in marked) == (statuses[1] in (200, 201)), op_id
+        assert "admin" in marked
+        assert ("viewer" in marked) == (statuses[3] == 200), op_id
