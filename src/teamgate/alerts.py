@@ -33,10 +33,9 @@ from typing import Any, Protocol
 import aiohttp
 import orjson
 
-from teamgate.budget.messages import format_usd, usd_text
 from teamgate.config.schema import Settings
 from teamgate.display import iso_time, percent
-from teamgate.reports.render import exact_usd
+from teamgate.money import exact_usd, format_usd, usd_text
 
 HttpPost = Callable[[str, bytes], Awaitable[int]]
 """``await post(url, json_body) -> HTTP status``; raising counts as a failed attempt."""

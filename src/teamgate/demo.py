@@ -21,10 +21,9 @@ import orjson
 from teamgate.app import create_app
 from teamgate.config.loader import example_config_path, load_settings
 from teamgate.config.schema import Settings
-from teamgate.display import money_decimal
 from teamgate.keys import new_client_key
 from teamgate.ledger import open_store
-from teamgate.pricing import format_usd
+from teamgate.money import format_usd, format_usd_amount
 from teamgate.serving import ServerThread
 from teamgate.simulator import create_simulator
 from teamgate.text_table import render_table
@@ -126,7 +125,7 @@ def run_demo(requests_per_team: int = 30) -> int:
                 refused or "-",
                 f"{tokens[team]:,}",
                 format_usd(cost[team]),
-                money_decimal(budget),
+                format_usd_amount(budget),
             )
         )
     print("\n".join(render_table(header, rows, right={1, 3, 4, 5})))

@@ -1,18 +1,10 @@
-"""How figures are written for people: one money, one percent, one time format.
+"""How figures are written for people: one percent, one time format (money: teamgate.money).
 
 Every table, message and banner of the CLI, the reports and the budget refusals
-uses these, so one figure reads the same everywhere. Machine formats (JSON, CSV)
-carry exact values instead: integer picodollars, exact decimal dollar strings,
-ISO 8601 times (:func:`iso_time`).
+uses these (and :func:`teamgate.money.format_usd`), so one figure reads the same
+everywhere. Machine formats (JSON, CSV) carry exact values instead: integer
+picodollars, exact decimal dollar strings, ISO 8601 times (:func:`iso_time`).
 
-Money: dollars with thousands separators and cents; an amount below a cent is
-shown with enough decimals to be non-zero (three significant digits), so a small
-spend never reads ``$0.00`` next to a bar that is not empty.
-
->>> money(1_234_567_890_000_000_000), money(0), money(98_000_000), money(-5 * 10**11)
-('$1,234,567.89', '$0.00', '$0.000098', '-$0.50')
->>> money(80_000), money(4_999_999_999), money(1)
-('$0.00000008', '$0.005', '$0.000000000001')
 >>> percent(163, 1000), percent(2, 3), percent(9999, 10000), percent(5, 0)
 ('16.3%', '66.6%', '99.9%', '-')
 >>> when(1_795_000_000.0, "UTC"), when(1_795_000_000.0, "America/New_York")
@@ -24,35 +16,8 @@ spend never reads ``$0.00`` next to a bar that is not empty.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo
-
-PICO_PER_USD = 10**12
-_CENT = PICO_PER_USD // 100
-
-
-def money(pico: int) -> str:
-    """Picodollars for people: ``$1,234.57``; sub-cent amounts non-zero (``$0.000098``)."""
-    sign = "-" if pico < 0 else ""
-    amount = abs(pico)
-    places = 2
-    if 0 < amount < _CENT:
-        # three significant digits (then trailing zeros dropped)
-        places = min(12 - len(str(amount)) + 3, 12)
-    value = (Decimal(amount) / PICO_PER_USD).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
-    if value.is_zero():
-        sign = ""
-    text = f"{value:,.{places}f}"
-    if places > 2:
-        text = text.rstrip("0")  # sub-cent: its significant digits, no trailing zeros
-    return f"{sign}${text}"
-
-
-def money_decimal(amount: Decimal | None) -> str:
-    """A configured dollar amount (a budget) as :func:`money` writes it; ``-`` for none."""
-    if amount is None:
-        return "-"
-    return money(int(amount * PICO_PER_USD))
 
 
 def percent(part: int, whole: int | None) -> str:

@@ -230,7 +230,7 @@ class UpstreamTimeout(GatewayError):
     """504: Groq did not answer within ``upstream.timeout_s``.
 
     ``sent``: the request reached Groq (a read timeout, not a connect timeout), so
-    Groq may finish and bill it. ``charge_pusd`` is what the gateway charged for it.
+    Groq may finish and bill it.
     """
 
     status = 504
@@ -240,7 +240,6 @@ class UpstreamTimeout(GatewayError):
     def __init__(self, message: str, *, sent: bool = True) -> None:
         super().__init__(message)
         self.sent = sent
-        self.charge_pusd = 0
 
 
 class StateUnavailable(GatewayError):
@@ -249,14 +248,6 @@ class StateUnavailable(GatewayError):
     status = 503
     type = "server_error"
     code = "gateway_state_unavailable"
-
-
-class ServiceStopping(GatewayError):
-    """503: the gateway is shutting down and takes no new requests."""
-
-    status = 503
-    type = "server_error"
-    code = "service_unavailable"
 
 
 class ConfigError(Exception):

@@ -21,12 +21,12 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from teamgate.ledger.records import UsageRecord
+from teamgate.money import PICO_PER_USD
 
 if TYPE_CHECKING:
     from teamgate.runtime import Gateway
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-PICO_PER_USD = 10**12
 
 QUEUE_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 UPSTREAM_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)

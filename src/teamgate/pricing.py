@@ -9,6 +9,7 @@ here is a float. Decimal appears only at the edges (config in, display out).
 >>> table = PriceTable.from_settings(Settings(teams={}))
 >>> table.cost("llama-3.3-70b-versatile", prompt_tokens=1000, completion_tokens=100)
 669000000
+>>> from teamgate.money import format_usd
 >>> format_usd(669000000)
 '$0.000669'
 """
@@ -23,14 +24,10 @@ from types import MappingProxyType
 from typing import Literal
 
 from teamgate.config.schema import Price, Settings
-from teamgate.display import money
 from teamgate.errors import ConfigError
+from teamgate.money import scaled_decimal, scaled_exact
 from teamgate.price_list import BUILTIN_PRICES
 from teamgate.text_table import render_table
-
-PICO_PER_USD = 10**12
-# Prices are USD per 1M tokens: pUSD per token = USD per 1M x 10**12 / 10**6.
-_PICO_PER_TOKEN_PER_USD_PER_MILLION = 10**6
 
 PriceSource = Literal["builtin", "config", "default"]
 
@@ -53,60 +50,9 @@ class UnpricedModel(KeyError):
         )
 
 
-def _scaled_exact(amount: Decimal, power: int) -> int:
-    """``amount * 10**power`` as an int, exactly, or ValueError if not integral."""
-    if not amount.is_finite():
-        raise ValueError(f"{amount} is not a finite amount")
-    sign, digits, exponent = amount.as_tuple()
-    assert isinstance(exponent, int)  # finite, checked above
-    mantissa = int("".join(map(str, digits))) if digits else 0
-    shift = exponent + power
-    scale: int = 10 ** abs(shift)
-    if shift >= 0:
-        value = mantissa * scale
-    else:
-        value, remainder = divmod(mantissa, scale)
-        if remainder:
-            raise ValueError(f"{amount} has more decimals than {power} (not exact)")
-    return -value if sign else value
-
-
-def _decimal_scaled(value: int, power: int) -> Decimal:
-    """``value * 10**power`` as an exact Decimal (no context rounding)."""
-    digits = tuple(int(c) for c in str(abs(value)))
-    return Decimal((1 if value < 0 else 0, digits, power))
-
-
-def usd_to_pico(amount: Decimal) -> int:
-    """Dollars to picodollars, exactly; ValueError below one picodollar.
-
-    >>> usd_to_pico(Decimal("12.34"))
-    12340000000000
-    """
-    return _scaled_exact(amount, 12)
-
-
-def pico_to_decimal_usd(pico: int) -> Decimal:
-    """Picodollars to an exact Decimal of dollars.
-
-    >>> pico_to_decimal_usd(1_500_000_000_000)
-    Decimal('1.500000000000')
-    """
-    return _decimal_scaled(pico, -12)
-
-
-def format_usd(pico: int) -> str:
-    """Picodollars for people (:func:`teamgate.display.money`): ``$12,345.68``, ``$0.000669``.
-
-    >>> format_usd(12_345_000_000_000), format_usd(-5 * 10**11), format_usd(4_999_999_999)
-    ('$12.35', '-$0.50', '$0.005')
-    """
-    return money(pico)
-
-
 def _per_million_text(pico_per_token: int) -> str:
     """pUSD per token back to the USD-per-1M figure, at least two decimals."""
-    usd = _decimal_scaled(pico_per_token, -6).normalize()
+    usd = scaled_decimal(pico_per_token, 6).normalize()
     if usd.as_tuple().exponent > -2:  # type: ignore[operator]
         usd = usd.quantize(Decimal("0.01"))
     return f"{usd:f}"
@@ -138,7 +84,8 @@ class ModelPrice:
             if usd < 0:
                 raise ValueError(f"{side} price {usd} is negative")
             try:
-                rates.append(_scaled_exact(usd, 6))
+                # USD per 1M tokens: pUSD per token = USD per 1M x 10**12 / 10**6
+                rates.append(scaled_exact(usd, 6))
             except ValueError:
                 raise ValueError(
                     f"{side} price {usd} has more than 6 decimals (USD per 1M tokens)"

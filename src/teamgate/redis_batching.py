@@ -42,8 +42,17 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+REDIS_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    OSError,
+)
+"""The errors that mean "Redis cannot be reached now" (as opposed to a bug in a script);
+limits, budgets and the shared state all fail over on exactly these."""
 
 _Call = tuple["BatchedScript", Sequence[Any], Sequence[Any], "asyncio.Future[Any]"]
 

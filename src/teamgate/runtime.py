@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,7 +77,6 @@ class Gateway:
             connect_timeout_s=s.upstream.connect_timeout_s,
             max_connections=s.upstream.max_connections,
         )
-        self.started_at = time.time()
         self.endpoints = EndpointState()  # audio prices, open batch reservations
         self.metrics = Metrics()
         self.request_ids = RequestIds()

@@ -35,8 +35,8 @@ from teamgate.budget.failover import FailoverBudgetCounters
 from teamgate.budget.redis import RedisBudgetCounters
 from teamgate.config.schema import RedisSettings
 from teamgate.limits.failover import FailoverCounters
-from teamgate.limits.redis import REDIS_UNAVAILABLE, RedisCounters
-from teamgate.redis_batching import ScriptBatcher
+from teamgate.limits.redis import RedisCounters
+from teamgate.redis_batching import REDIS_UNAVAILABLE, ScriptBatcher
 
 log = logging.getLogger("teamgate.shared")
 

@@ -18,10 +18,8 @@ import orjson
 from teamgate.asgi import JSON, Scope, Send, header, send_bytes
 from teamgate.budget import month_of
 from teamgate.errors import PermissionDenied
-from teamgate.reports.render import exact_usd
+from teamgate.money import exact_usd
 from teamgate.runtime import Gateway
-
-_usd = exact_usd
 
 
 async def handle_team_usage(gw: Gateway, scope: Scope, send: Send) -> None:
@@ -69,7 +67,7 @@ async def handle_team_usage(gw: Gateway, scope: Scope, send: Send) -> None:
             "prompt_tokens": sum(g.prompt_tokens for g in groups),
             "completion_tokens": sum(g.completion_tokens for g in groups),
             "cost_pusd": cost,
-            "cost_usd": _usd(cost),
+            "cost_usd": exact_usd(cost),
             "by_model": [
                 {
                     "model": g["model"],
@@ -77,18 +75,18 @@ async def handle_team_usage(gw: Gateway, scope: Scope, send: Send) -> None:
                     "prompt_tokens": g.prompt_tokens,
                     "completion_tokens": g.completion_tokens,
                     "cost_pusd": g.cost_pusd,
-                    "cost_usd": _usd(g.cost_pusd),
+                    "cost_usd": exact_usd(g.cost_pusd),
                 }
                 for g in groups
             ],
         },
         "budget": {
             "monthly_budget_pusd": budget,
-            "monthly_budget_usd": _usd(budget),
+            "monthly_budget_usd": exact_usd(budget),
             "settled_pusd": settled,
-            "settled_usd": _usd(settled),
+            "settled_usd": exact_usd(settled),
             "remaining_pusd": remaining,
-            "remaining_usd": _usd(remaining),
+            "remaining_usd": exact_usd(remaining),
             "resets_at": period.reset_text(),
         },
         "limits": limits,

@@ -26,8 +26,8 @@ from tests.conftest import RunningGateway
 from tests.ledger.conftest import make_record
 
 from teamgate.budget import month_of
-from teamgate.display import money
 from teamgate.ledger import open_store
+from teamgate.money import format_usd
 from teamgate.simulator import Simulator
 
 __all__ = ["admin_gateway"]  # the fixture, shared with tests/admin
@@ -164,14 +164,14 @@ def test_dashboard_login_numbers_and_screenshot(
             # The page writes money as the CLI does (thousands separators, sub-cent visible).
             for team, pico in spent.items():
                 cell = page.inner_text(f"#budget tr[data-team={team}] td.spent")
-                assert cell == money(pico), (team, cell)
-            assert page.inner_text("#budget tr[data-team=org] td.spent") == money(
+                assert cell == format_usd(pico), (team, cell)
+            assert page.inner_text("#budget tr[data-team=org] td.spent") == format_usd(
                 sum(spent.values())
             )
             assert page.inner_text("#budget tr[data-team=chatbot] td.budget") == "$200.00"
             for sample in (1, 98_000_000, 4_999_999_999, 1_234_567_891 * 10**9, 0):
                 text = f"{Decimal(sample) / 10**12:.12f}"
-                assert page.evaluate(f"usd('{text}')") == money(sample)
+                assert page.evaluate(f"usd('{text}')") == format_usd(sample)
             runs_out = page.inner_text("#budget tr[data-team=analytics] td.runs-out")
             assert runs_out == "lasts the month" or runs_out.startswith("20")
             # 50/80/95 % markers and a legend that explains the colours.

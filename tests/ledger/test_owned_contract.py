@@ -52,12 +52,12 @@ async def test_delete(store: Store) -> None:
 async def test_settled_exactly_once_even_concurrently(store: Store) -> None:
     await store.add_owned_object(owned("batch_1", kind="batch"))
     results = await asyncio.gather(
-        *(store.mark_object_settled("batch", "batch_1", T0 + i) for i in range(5))
+        *(store.settle_owned_object("batch", "batch_1", T0 + i, []) for i in range(5))
     )
     assert sorted(results) == [False, False, False, False, True]
     found = await store.get_owned_object("batch", "batch_1")
     assert found is not None and found.settled and found.settled_at is not None
-    assert not await store.mark_object_settled("batch", "unknown", T0)
+    assert not await store.settle_owned_object("batch", "unknown", T0, [])
 
 
 async def test_settle_writes_the_records_with_the_mark_exactly_once(store: Store) -> None:
@@ -74,6 +74,6 @@ async def test_settle_writes_the_records_with_the_mark_exactly_once(store: Store
     found = await store.get_owned_object("batch", "batch_1")
     assert found is not None and found.settled
     assert not await store.settle_owned_object("batch", "batch_1", T0, rows)
-    assert not await store.mark_object_settled("batch", "batch_1", T0)
+    assert not await store.settle_owned_object("batch", "batch_1", T0, [])
     assert not await store.settle_owned_object("batch", "unknown", T0, rows)
     assert len(await store.usage_records(T0, T0 + 10)) == 2

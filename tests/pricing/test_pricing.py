@@ -9,17 +9,14 @@ import pytest
 
 from teamgate.config.schema import Price, Settings
 from teamgate.errors import ConfigError
+from teamgate.money import PICO_PER_USD, format_usd, pico_to_decimal_usd, usd_to_pico
 from teamgate.price_list import BUILTIN_PRICES
 from teamgate.pricing import (
     CACHE_DISCOUNT_MODELS,
-    PICO_PER_USD,
     ModelPrice,
     PriceTable,
     UnpricedModel,
-    format_usd,
-    pico_to_decimal_usd,
     render_price_table,
-    usd_to_pico,
 )
 
 

@@ -16,10 +16,11 @@ from teamgate.admin.context import AdminRequest, Reply
 from teamgate.budget import month_of
 from teamgate.errors import ConfigError, InvalidRequest
 from teamgate.ledger.summary import UsageGroup
+from teamgate.money import exact_usd
 from teamgate.reports import build_report, default_month, default_week, month_named, week_named
 from teamgate.reports.build import BREAKDOWNS
 from teamgate.reports.periods import parse_instant
-from teamgate.reports.render import exact_usd, report_json
+from teamgate.reports.render import report_json
 from teamgate.runtime import Gateway
 from teamgate.upstream.operations import key_status
 
@@ -37,9 +38,6 @@ def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
-usd = exact_usd
-
-
 def group_json(g: UsageGroup) -> dict[str, Any]:
     return {
         **g.dims,
@@ -50,7 +48,7 @@ def group_json(g: UsageGroup) -> dict[str, Any]:
         "completion_tokens": g.completion_tokens,
         "cached_tokens": g.cached_tokens,
         "cost_pusd": g.cost_pusd,
-        "cost_usd": usd(g.cost_pusd),
+        "cost_usd": exact_usd(g.cost_pusd),
     }
 
 
@@ -207,12 +205,12 @@ def budget_json(gw: Gateway) -> list[dict[str, Any]]:
                 "team": s.team,
                 "period": s.period,
                 "settled_pusd": s.settled_pico,
-                "settled_usd": usd(s.settled_pico),
+                "settled_usd": exact_usd(s.settled_pico),
                 "reserved_pusd": s.reserved_pico,
                 "budget_pusd": s.budget_pico,
-                "budget_usd": usd(s.budget_pico),
+                "budget_usd": exact_usd(s.budget_pico),
                 "remaining_pusd": remaining,
-                "remaining_usd": usd(remaining),
+                "remaining_usd": exact_usd(remaining),
             }
         )
     return rows

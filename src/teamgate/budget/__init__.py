@@ -6,7 +6,6 @@ from teamgate.budget.book import (
     Reservation,
     ReservationAbandoned,
     SpendSource,
-    usd_to_pico,
 )
 from teamgate.budget.counters import (
     BudgetCounters,
@@ -33,5 +32,4 @@ __all__ = [
     "SpendSource",
     "month_of",
     "period_named",
-    "usd_to_pico",
 ]

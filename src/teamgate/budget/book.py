@@ -59,11 +59,12 @@ from teamgate.budget.counters import (
     ReserveResult,
     ScopeTotals,
 )
-from teamgate.budget.messages import PICO_PER_USD, refusal_message, wait_timeout_message
+from teamgate.budget.messages import refusal_message, wait_timeout_message
 from teamgate.budget.period import BudgetPeriod, month_of
 from teamgate.config.schema import Settings
 from teamgate.errors import BudgetExceeded, ConfigError
 from teamgate.ledger.records import SpendTotal
+from teamgate.money import usd_to_pico
 
 SettledHook = Callable[[str, str, int, int], None]
 RefusedHook = Callable[[str, str, int, int, int, float, str], None]
@@ -81,12 +82,12 @@ class ReservationAbandoned(Exception):
     """The client went away while its request waited for budget; nothing is reserved."""
 
 
-def usd_to_pico(dollars: Decimal, path: str = "") -> int:
-    """Exact picodollars of a config amount; a ConfigError if it has sub-picodollar digits."""
-    pico = dollars * PICO_PER_USD
-    if pico != pico.to_integral_value():
-        raise ConfigError(path, f"{dollars} has more than 12 decimals")
-    return int(pico)
+def _budget_pico(dollars: Decimal, path: str) -> int:
+    """Exact picodollars of a configured budget; a ConfigError if it has sub-picodollar digits."""
+    try:
+        return usd_to_pico(dollars)
+    except ValueError:
+        raise ConfigError(path, f"{dollars} has more than 12 decimals") from None
 
 
 def team_scope_key(team: str, period_key: str) -> str:
@@ -203,11 +204,11 @@ class BudgetBook:
         self._team_budgets = {
             name: None
             if team.monthly_budget_usd is None
-            else usd_to_pico(team.monthly_budget_usd, f"teams.{name}.monthly_budget_usd")
+            else _budget_pico(team.monthly_budget_usd, f"teams.{name}.monthly_budget_usd")
             for name, team in settings.teams.items()
         }
         org = settings.org.monthly_budget_usd
-        self._org_budget = None if org is None else usd_to_pico(org, "org.monthly_budget_usd")
+        self._org_budget = None if org is None else _budget_pico(org, "org.monthly_budget_usd")
         self._tz = settings.org.timezone
         self._scope_cache = {}
 

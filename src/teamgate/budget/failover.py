@@ -29,7 +29,7 @@ from teamgate.budget.counters import (
 )
 from teamgate.budget.redis import RedisBudgetCounters
 from teamgate.errors import StateUnavailable
-from teamgate.limits.redis import REDIS_UNAVAILABLE
+from teamgate.redis_batching import REDIS_UNAVAILABLE
 
 log = logging.getLogger("teamgate.budget")
 

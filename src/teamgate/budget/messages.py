@@ -1,31 +1,13 @@
-"""Dollar text and the refusal messages of the budget book.
+"""The refusal messages of the budget book.
 
-Money stays integer picodollars until this edge, where it becomes text.
-
->>> usd_text(199_985_000_000_000)
-'199.99'
->>> format_usd(12_345 * 10**10), format_usd(45 * 10**7)
-('$123.45', '$0.00045')
+Money stays integer picodollars until this edge, where it becomes text
+(:func:`teamgate.money.format_usd`).
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
-
-from teamgate.display import money, percent
-
-PICO_PER_USD = 10**12
-
-
-def usd_text(pico: int, places: int = 2) -> str:
-    """Picodollars as dollars with ``places`` decimals, rounded half up: ``"160.00"``."""
-    quantum = Decimal(1).scaleb(-places)
-    return str((Decimal(pico) / PICO_PER_USD).quantize(quantum, rounding=ROUND_HALF_UP))
-
-
-def format_usd(pico: int) -> str:
-    """``$12.34``, ``$1,234.00``; sub-cent sums stay visible (:func:`~teamgate.display.money`)."""
-    return money(pico)
+from teamgate.display import percent
+from teamgate.money import format_usd
 
 
 def _who(team: str | None) -> str:

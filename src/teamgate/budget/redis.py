@@ -48,8 +48,7 @@ from teamgate.budget import redis_lua
 from teamgate.budget.counters import BudgetScope, ReserveOutcome, ReserveResult, ScopeTotals
 from teamgate.budget.period import period_named
 from teamgate.errors import StateUnavailable
-from teamgate.limits.redis import REDIS_UNAVAILABLE
-from teamgate.redis_batching import ScriptBatcher
+from teamgate.redis_batching import REDIS_UNAVAILABLE, ScriptBatcher
 
 log = logging.getLogger("teamgate.budget")
 

@@ -14,11 +14,11 @@ from teamgate.cli.options import add_config, settings_from, with_store
 from teamgate.config.loader import render_summary
 from teamgate.config.schema import Settings
 from teamgate.config.sections import redact_url
-from teamgate.display import iso_time, money, percent, when
+from teamgate.display import iso_time, percent, when
 from teamgate.ledger.store import Store
 from teamgate.ledger.summary import UsageGroup
-from teamgate.pricing import PriceTable, render_price_table, usd_to_pico
-from teamgate.reports.render import exact_usd
+from teamgate.money import exact_usd, format_usd, usd_to_pico
+from teamgate.pricing import PriceTable, render_price_table
 from teamgate.text_table import render_table
 
 
@@ -142,9 +142,9 @@ def cmd_usage(args: argparse.Namespace) -> int:
         (
             r["team"] or "org",
             f"{r['requests']:,}",
-            money(r["spent_pusd"]),
-            money(r["reserved_pusd"]) if r["reserved_pusd"] is not None else "-",
-            money(r["budget_pusd"]) if r["budget_pusd"] is not None else "-",
+            format_usd(r["spent_pusd"]),
+            format_usd(r["reserved_pusd"]) if r["reserved_pusd"] is not None else "-",
+            format_usd(r["budget_pusd"]) if r["budget_pusd"] is not None else "-",
             percent(r["spent_pusd"], r["budget_pusd"]),
         )
         for r in rows

@@ -15,18 +15,8 @@ from decimal import Decimal
 
 from teamgate.config.schema import Limits, Settings, TeamConfig
 from teamgate.config.sections import redact_url
+from teamgate.money import format_usd_amount
 from teamgate.text_table import render_table
-
-_CENT = Decimal("0.01")
-
-
-def format_usd(amount: Decimal | None) -> str:
-    """``$1,000.00``; sub-cent amounts keep their digits (``$0.125``); None is ``-``."""
-    if amount is None:
-        return "-"
-    if amount == amount.quantize(_CENT):
-        return f"${amount:,.2f}"
-    return f"${amount.normalize():,f}"
 
 
 def _count(value: int | None) -> str:
@@ -78,7 +68,7 @@ def render_summary(settings: Settings) -> str:
             _environments(t),
             ", ".join(t.allowed_models),
             str(t.max_tokens_per_request),
-            format_usd(t.monthly_budget_usd),
+            format_usd_amount(t.monthly_budget_usd),
             _count(t.limits.rpm),
             _count(t.limits.tpm),
             _count(t.limits.concurrency),
@@ -92,7 +82,7 @@ def render_summary(settings: Settings) -> str:
     alerts = settings.alerts
     lines += [
         "",
-        f"org: budget {format_usd(org.monthly_budget_usd)}/month; limits "
+        f"org: budget {format_usd_amount(org.monthly_budget_usd)}/month; limits "
         f"{_limits_text(org.limits)}; months in {org.timezone}"
         f"{'; fair share between teams' if org.fair_share else ''}",
         f"alerts: at {', '.join(_percent(t) for t in alerts.thresholds) or 'none'}; "

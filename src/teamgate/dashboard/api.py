@@ -26,15 +26,14 @@ from typing import Any
 
 from teamgate.admin.access import Principal
 from teamgate.budget import month_of
-from teamgate.budget.book import usd_to_pico
 from teamgate.dashboard.projection import project
 from teamgate.dashboard.view import View, parse_view
 from teamgate.display import iso_time
 from teamgate.errors import InvalidRequest, NotFound
 from teamgate.keys import key_state
 from teamgate.ledger.summary import UsageGroup
+from teamgate.money import exact_usd, usd_to_pico
 from teamgate.reports.export import COLUMNS, export_row
-from teamgate.reports.render import exact_usd
 from teamgate.runtime import Gateway
 
 IDLE_AFTER_S = 7 * 86_400.0

@@ -13,11 +13,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from teamgate.admin.context import AdminRequest, Reply
-from teamgate.admin.handlers import iso, upstream_json, usd
+from teamgate.admin.handlers import iso, upstream_json
 from teamgate.budget import month_of
-from teamgate.budget.book import usd_to_pico
 from teamgate.dashboard.projection import project
 from teamgate.ledger.rollup import day_starts
+from teamgate.money import exact_usd, usd_to_pico
 
 
 async def get_overview(req: AdminRequest) -> Reply:
@@ -54,13 +54,13 @@ async def get_overview(req: AdminRequest) -> Reply:
             {
                 "team": name,
                 "spent_pusd": spent,
-                "spent_usd": usd(spent),
+                "spent_usd": exact_usd(spent),
                 "requests": g.requests if g else 0,
                 "refusals": g.refusals if g else 0,
                 "budget_pusd": budget,
-                "budget_usd": usd(budget),
+                "budget_usd": exact_usd(budget),
                 "projected_pusd": p.projected_pusd,
-                "projected_usd": usd(p.projected_pusd),
+                "projected_usd": exact_usd(p.projected_pusd),
                 "runs_out_on": day_of(p.runs_out_at),
             }
         )
@@ -78,10 +78,10 @@ async def get_overview(req: AdminRequest) -> Reply:
             "teams": teams,
             "org": {
                 "spent_pusd": org_spent,
-                "spent_usd": usd(org_spent),
+                "spent_usd": exact_usd(org_spent),
                 "budget_pusd": org_budget_pico,
-                "budget_usd": usd(org_budget_pico),
-                "projected_usd": usd(org_p.projected_pusd),
+                "budget_usd": exact_usd(org_budget_pico),
+                "projected_usd": exact_usd(org_p.projected_pusd),
                 "runs_out_on": day_of(org_p.runs_out_at),
             },
             "daily": [
@@ -89,7 +89,7 @@ async def get_overview(req: AdminRequest) -> Reply:
                     "day": g["day"],
                     "team": g["team"],
                     "cost_pusd": g.cost_pusd,
-                    "cost_usd": usd(g.cost_pusd),
+                    "cost_usd": exact_usd(g.cost_pusd),
                 }
                 for g in daily
             ],
@@ -98,7 +98,7 @@ async def get_overview(req: AdminRequest) -> Reply:
                     "model": g["model"],
                     "requests": g.requests,
                     "cost_pusd": g.cost_pusd,
-                    "cost_usd": usd(g.cost_pusd),
+                    "cost_usd": exact_usd(g.cost_pusd),
                 }
                 for g in sorted(models, key=lambda g: (-g.cost_pusd, g["model"]))
             ],

@@ -45,8 +45,6 @@ from teamgate.lifecycle import Bill, Demand, MeteredRequest
 from teamgate.runtime import Gateway
 from teamgate.streaming import StreamMeter
 
-AUDIO_TASKS = ("transcriptions", "translations")
-
 
 def plan_audio(gw: Gateway, team: str, form: UploadedForm) -> tuple[str, AudioPrice]:
     """The real model and its price, or 400/403 as chat answers."""
@@ -146,7 +144,7 @@ class AudioMeter:
 async def handle_audio(
     gw: Gateway, scope: Scope, receive: Receive, send: Send, key: ClientKey, task: str
 ) -> None:
-    """Serve one transcription or translation (``task`` in :data:`AUDIO_TASKS`)."""
+    """Serve one transcription or translation (``task``: ``transcriptions`` or ``translations``)."""
     async with MeteredRequest(gw, scope, receive, send, key, f"audio.{task}") as mr:
         form = await read_form(scope, receive, max_bytes=gw.settings.audio.max_file_bytes)
         try:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
 
+from teamgate.money import usd_to_pico
 from teamgate.price_list import AUDIO_PRICES_PER_HOUR
-from teamgate.pricing import usd_to_pico
 
 MS_PER_HOUR = 3_600_000
 

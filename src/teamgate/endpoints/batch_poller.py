@@ -27,7 +27,6 @@ early, never overspend).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from teamgate.background import stop_task
@@ -51,7 +50,6 @@ class BatchPoller:
     def __init__(self, gw: Gateway) -> None:
         self._gw = gw
         self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
         self.polls = 0  # completed polling rounds (for tests and metrics)
         self.first_round = asyncio.Event()  # set once the start-up round is done
 
@@ -118,10 +116,6 @@ class BatchPoller:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="teamgate-batch-poller")
 
-    def poke(self) -> None:
-        """Start the next round now instead of at the end of the interval."""
-        self._wake.set()
-
     async def _run(self) -> None:
         while True:
             try:
@@ -129,9 +123,7 @@ class BatchPoller:
             except Exception:
                 log.exception("batch polling round failed; will retry")
             self.first_round.set()
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._gw.settings.batches.poll_interval_s)
+            await asyncio.sleep(self._gw.settings.batches.poll_interval_s)
 
     async def close(self) -> None:
         await stop_task(self._task)

@@ -341,16 +341,6 @@ class PostgresStore(
         )
         return bool(status == "DELETE 1")
 
-    async def mark_object_settled(self, kind: ObjectKind, object_id: str, at: float) -> bool:
-        status = await self._db().execute(
-            "UPDATE owned_objects SET settled_at = $1 "
-            "WHERE kind = $2 AND object_id = $3 AND settled_at IS NULL",
-            at,
-            kind,
-            object_id,
-        )
-        return bool(status == "UPDATE 1")
-
     async def settle_owned_object(
         self, kind: ObjectKind, object_id: str, at: float, records: Sequence[UsageRecord]
     ) -> bool:

@@ -74,11 +74,6 @@ FROM usage GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 """  # noqa: S608 - constants only
 
 
-def bucket_of(ts: float) -> int:
-    """The roll-up bucket of an instant: ``int(ts) // 900`` (exactly as SQLite computes it)."""
-    return int(ts) // BUCKET_S
-
-
 def ensure_rollup(conn: sqlite3.Connection) -> None:
     """Create the roll-up table; fill it from existing rows the first time (in a transaction)."""
     conn.execute(ROLLUP_SCHEMA)

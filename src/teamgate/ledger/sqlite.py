@@ -564,19 +564,6 @@ class SQLiteStore(SQLiteUpstreamTables, SQLiteAuditTable, SQLitePauseTable):
             )
         return cursor.rowcount == 1
 
-    async def mark_object_settled(self, kind: ObjectKind, object_id: str, at: float) -> bool:
-        return await self._run(self._mark_object_settled, kind, object_id, at)
-
-    def _mark_object_settled(self, kind: ObjectKind, object_id: str, at: float) -> bool:
-        conn = self._db()
-        with _transaction(conn):
-            cursor = conn.execute(
-                "UPDATE owned_objects SET settled_at = ? "
-                "WHERE kind = ? AND object_id = ? AND settled_at IS NULL",
-                (at, kind, object_id),
-            )
-        return cursor.rowcount == 1
-
     async def settle_owned_object(
         self, kind: ObjectKind, object_id: str, at: float, records: Sequence[UsageRecord]
     ) -> bool:

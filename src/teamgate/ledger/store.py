@@ -1,4 +1,4 @@
-"""The storage protocol every backend (SQLite now, PostgreSQL later) implements.
+"""The storage protocol every backend (SQLite and PostgreSQL) implements.
 
 A store holds client keys, the usage ledger, alert state and upstream key state.
 It is opened in the app's lifespan and closed there. All methods are async;
@@ -156,9 +156,6 @@ class Store(Protocol):
 
     async def delete_owned_object(self, kind: ObjectKind, object_id: str) -> bool:
         """Forget an object (a deleted file); False if there was none."""
-
-    async def mark_object_settled(self, kind: ObjectKind, object_id: str, at: float) -> bool:
-        """Mark settled; True only the first time (so a batch is charged once)."""
 
     async def settle_owned_object(
         self, kind: ObjectKind, object_id: str, at: float, records: Sequence[UsageRecord]

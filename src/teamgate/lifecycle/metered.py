@@ -37,7 +37,6 @@ import aiohttp
 from teamgate.asgi import ClientDisconnected, Receive, Scope, Send, encode_headers, send_bytes
 from teamgate.budget import ReservationAbandoned
 from teamgate.budget.book import Reservation
-from teamgate.budget.messages import usd_text
 from teamgate.errors import (
     BudgetExceeded,
     GatewayError,
@@ -55,6 +54,7 @@ from teamgate.lifecycle.outcome import Charge, Outcome
 from teamgate.lifecycle.watch import ClientWatch
 from teamgate.limits import ClientGone
 from teamgate.limits.ticket import Ticket
+from teamgate.money import usd_text
 from teamgate.pauses import ScopePaused
 from teamgate.refusal_log import log_refusal
 from teamgate.runtime import Gateway

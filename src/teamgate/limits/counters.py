@@ -1,4 +1,4 @@
-"""The counter protocol every rate-limit backend implements (memory now, Redis later).
+"""The counter protocol every rate-limit backend implements (memory and Redis).
 
 A backend stores one float per rate key (the GCRA theoretical arrival time,
 see :mod:`teamgate.limits.gcra`) and one integer per concurrency key. Each

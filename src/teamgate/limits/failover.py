@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING
 from teamgate.errors import StateUnavailable
 from teamgate.limits.counters import Decision, RateCheck
 from teamgate.limits.memory import MemoryCounters
-from teamgate.limits.redis import REDIS_UNAVAILABLE, RedisCounters
+from teamgate.limits.redis import RedisCounters
+from teamgate.redis_batching import REDIS_UNAVAILABLE
 
 if TYPE_CHECKING:
     from teamgate.limits.fast_admit import FastPlan

@@ -37,8 +37,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from teamgate.background import stop_task
 from teamgate.limits import redis_lua
@@ -49,13 +47,6 @@ if TYPE_CHECKING:
     from teamgate.limits.fast_admit import FastPlan
 
 log = logging.getLogger("teamgate.limits")
-
-REDIS_UNAVAILABLE: tuple[type[BaseException], ...] = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    OSError,
-)
-"""The errors that mean "Redis cannot be reached now" (as opposed to a bug in a script)."""
 
 
 def _float(value: Any) -> float:

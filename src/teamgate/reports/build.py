@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol
 
-from teamgate.budget import usd_to_pico
 from teamgate.config.schema import Settings
 from teamgate.ledger.summary import UsageGroup
+from teamgate.money import usd_to_pico
 from teamgate.reports.periods import ReportPeriod
 
 BREAKDOWNS: tuple[str, ...] = ("environment", "purpose", "model", "key")

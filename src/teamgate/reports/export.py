@@ -18,7 +18,7 @@ from typing import Any, Protocol, TextIO
 import orjson
 
 from teamgate.ledger.records import UsageRecord
-from teamgate.pricing import pico_to_decimal_usd
+from teamgate.money import exact_usd
 from teamgate.reports.escape import SafeCsvWriter
 from teamgate.reports.progress import ProgressBar
 
@@ -39,7 +39,7 @@ def export_row(record: UsageRecord) -> dict[str, Any]:
     """One record as exported: ISO time, exact dollars beside picodollars."""
     row = dataclasses.asdict(record)
     row["ts"] = iso_ms(record.ts)
-    row["cost_usd"] = f"{pico_to_decimal_usd(record.cost_pusd):f}"
+    row["cost_usd"] = exact_usd(record.cost_pusd)
     row["latency_ms"] = round(record.latency_ms, 3)
     return {c: row[c] for c in COLUMNS}
 

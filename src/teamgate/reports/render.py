@@ -18,24 +18,12 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from teamgate.display import percent
-from teamgate.pricing import format_usd, pico_to_decimal_usd
+from teamgate.money import exact_usd, format_usd
 from teamgate.reports.build import Report, TeamLine
 from teamgate.reports.escape import SafeCsvWriter, markdown_cell, plain_text, with_texts
 from teamgate.text_table import render_table as text_table
 
 FORMATS: tuple[str, ...] = ("table", "csv", "json", "md")
-
-
-def exact_usd(pico: int | None) -> str | None:
-    """Exact dollars as text, all twelve decimals: ``"0.000000000000"``, ``"12.5…"``.
-
-    >>> exact_usd(0), exact_usd(1_500_000_000_000), exact_usd(None)
-    ('0.000000000000', '1.500000000000', None)
-    """
-    return None if pico is None else f"{pico_to_decimal_usd(pico):f}"
-
-
-_usd = exact_usd
 
 
 def _pct(value: Decimal | None) -> str | None:
@@ -164,16 +152,16 @@ def line_json(line: TeamLine) -> dict[str, Any]:
         "prompt_tokens": line.prompt_tokens,
         "completion_tokens": line.completion_tokens,
         "cost_pusd": line.cost_pusd,
-        "cost_usd": _usd(line.cost_pusd),
+        "cost_usd": exact_usd(line.cost_pusd),
         "monthly_budget_pusd": line.budget_pusd,
-        "monthly_budget_usd": _usd(line.budget_pusd),
+        "monthly_budget_usd": exact_usd(line.budget_pusd),
         "budget_used_percent": _pct(line.budget_used_percent),
         "top_model": line.top_model,
         "previous_requests": line.previous_requests,
         "previous_cost_pusd": line.previous_cost_pusd,
-        "previous_cost_usd": _usd(line.previous_cost_pusd),
+        "previous_cost_usd": exact_usd(line.previous_cost_pusd),
         "cost_change_pusd": line.cost_change_pusd,
-        "cost_change_usd": _usd(line.cost_change_pusd),
+        "cost_change_usd": exact_usd(line.cost_change_pusd),
         "cost_change_percent": _pct(line.cost_change_percent),
     }
 
@@ -205,7 +193,7 @@ def report_json(report: Report) -> dict[str, Any]:
                 "prompt_tokens": b.prompt_tokens,
                 "completion_tokens": b.completion_tokens,
                 "cost_pusd": b.cost_pusd,
-                "cost_usd": _usd(b.cost_pusd),
+                "cost_usd": exact_usd(b.cost_pusd),
             }
             for b in report.breakdown
         ],
