@@ -35,8 +35,8 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 class BareProxy:
     """An ASGI app that forwards every request to ``upstream`` with ``key``."""
 
-    def __init__(self, upstream: str, key: str) -> None:
-        self.client = UpstreamClient(upstream)
+    def __init__(self, upstream: str, key: str, max_connections: int = 256) -> None:
+        self.client = UpstreamClient(upstream, max_connections=max_connections)
         self.key = key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -92,10 +92,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--upstream", required=True, help="base URL, e.g. http://127.0.0.1:9000")
     parser.add_argument("--key", required=True, help="the upstream key to send")
+    parser.add_argument("--max-connections", type=int, default=256, help="upstream pool size")
     args = parser.parse_args()
     gc.freeze()  # as teamgate serve does
     uvicorn.run(
-        BareProxy(args.upstream, args.key),
+        BareProxy(args.upstream, args.key, args.max_connections),
         host="127.0.0.1",
         port=args.port,
         loop="uvloop",

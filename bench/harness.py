@@ -8,7 +8,8 @@ prints one markdown table and saves it to ``bench/results/latest.md``
     bench/run                      # ~10 s per measurement
     bench/run --litellm            # add LiteLLM's proxy (installed into bench/.litellm-venv)
     bench/run --seconds 5 --streams 200
-    bench/run --smoke              # seconds; for the test suite (no installs, any upstream)
+    bench/run --smoke              # seconds; for the test suite (no installs, any upstream;
+                                   # with nginx, also ``bench/run streams --smoke``)
 """
 
 from __future__ import annotations
@@ -227,6 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.docs:
         write_docs(text, command)
     shutil.rmtree(workdir, ignore_errors=True)
+    if args.smoke and not args.no_native and upstream.extra["kind"].startswith("nginx"):
+        import streams  # the streaming rows need nginx's pacing; imported here (it imports us)
+
+        return streams.main(["--smoke", "--out", str(args.out.with_name("streams-smoke.md"))])
     return 0
 
 

@@ -11,6 +11,7 @@ descendants (LiteLLM may fork workers): ``utime + stime`` from
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -42,6 +43,24 @@ def wait_for_port(
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"nothing listens on port {port} after {timeout_s} s (see {log})")
+
+
+def raise_nofile() -> None:
+    """Raise this process's open-file limit to its hard limit (thousands of sockets);
+    a ``preexec_fn`` for the servers a benchmark starts."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def open_fds(pid: int) -> int:
+    """File descriptors open in ``pid`` and its descendants."""
+    total = 0
+    for p in process_tree(pid):
+        try:
+            total += len(os.listdir(f"/proc/{p}/fd"))
+        except OSError:
+            continue
+    return total
 
 
 def _children(pid: int) -> list[int]:
@@ -110,6 +129,9 @@ class Service:
 
     def rss_kb(self) -> int:
         return status_kb(self.pid, "VmRSS")
+
+    def open_fds(self) -> int:
+        return open_fds(self.pid)
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from procs import Service, free_port, wait_for_port
+from procs import Service, free_port, raise_nofile, wait_for_port
 
 from upstream import MODEL, UPSTREAM_KEY
 
@@ -29,7 +29,8 @@ def _log(workdir: Path, name: str) -> tuple[Path, object]:
     return path, open(path, "wb")
 
 
-def start_bare(workdir: Path, upstream: str) -> Service:
+def start_bare(workdir: Path, upstream: str, *, max_connections: int = 256) -> Service:
+    """``max_connections``: the upstream pool (the streaming rows hold thousands open)."""
     port = free_port()
     log, handle = _log(workdir, "bare")
     proc = subprocess.Popen(
@@ -42,9 +43,12 @@ def start_bare(workdir: Path, upstream: str) -> Service:
             upstream,
             "--key",
             UPSTREAM_KEY,
+            "--max-connections",
+            str(max_connections),
         ],
         stdout=handle,
         stderr=subprocess.STDOUT,
+        preexec_fn=raise_nofile,
     )
     wait_for_port(port, proc, log)
     return Service("bare proxy", proc, f"http://127.0.0.1:{port}")
@@ -58,17 +62,19 @@ def teamgate_config(
     storage_url: str | None = None,
     redis_url: str | None = None,
     redis_prefix: str = "bench:",
+    max_connections: int = 256,
 ) -> str:
     """The YAML: one team with every control on, limits far out of reach.
 
     ``storage_url``: the ledger (SQLite in ``workdir`` by default); ``redis_url``:
-    shared counters and budgets (none by default).
+    shared counters and budgets (none by default); ``max_connections``: the
+    upstream pool.
     """
     limits = {"rpm": 10**9, "tpm": 10**13, "rpd": 10**11, "tpd": 10**15, "concurrency": 100000}
     storage = storage_url or f"sqlite:///{workdir}/ledger.db"
     config: dict[str, object] = {
         "server": {"host": "127.0.0.1", "port": port, "grace_period_s": 2},
-        "upstream": {"base_url": upstream, "max_connections": 256},
+        "upstream": {"base_url": upstream, "max_connections": max_connections},
         "storage": {"url": storage, "flush_interval_ms": 100},
         "org": {
             "monthly_budget_usd": 100000000,
@@ -102,6 +108,7 @@ def start_teamgate(
     redis_url: str | None = None,
     redis_prefix: str = "bench:",
     launcher: list[str] | None = None,
+    max_connections: int = 256,
 ) -> Service:
     """``launcher``: the command that stands for ``python -m teamgate`` when serving
     (the memory check's deliberate leak wraps the app that way)."""
@@ -115,6 +122,7 @@ def start_teamgate(
             storage_url=storage_url,
             redis_url=redis_url,
             redis_prefix=redis_prefix,
+            max_connections=max_connections,
         )
     )
     env = {**os.environ, "BENCH_GROQ_KEY": UPSTREAM_KEY}
@@ -141,6 +149,7 @@ def start_teamgate(
         env=env,
         stdout=handle,
         stderr=subprocess.STDOUT,
+        preexec_fn=raise_nofile,
     )
     wait_for_port(port, proc, log)
     service = Service("teamgate", proc, f"http://127.0.0.1:{port}")
@@ -222,6 +231,7 @@ def start_litellm(workdir: Path, python: Path, upstream: str, stream_upstream: s
         stdout=handle,
         stderr=subprocess.STDOUT,
         cwd=workdir,
+        preexec_fn=raise_nofile,
     )
     wait_for_port(port, proc, log, timeout_s=180)
     service = Service("LiteLLM", proc, f"http://127.0.0.1:{port}")

@@ -4,10 +4,14 @@ The proxy forwards Groq's bytes untouched; these readers only look.
 
 * Non-streaming: :func:`read_usage` parses the JSON body once (pricing needs it).
 * Streaming: :class:`StreamMeter` is fed every chunk as it passes. It splits
-  server-sent events, parses each small ``data:`` payload, and keeps the usage
-  from the last chunk's ``x_groq.usage`` (or the ``include_usage`` chunk), the
-  Groq request id, and a running count of completion tokens seen so far, so a
-  stream that is cut off can still be charged an estimate.
+  server-sent events and keeps the usage from the last chunk's ``x_groq.usage``
+  (or the ``include_usage`` chunk), the Groq request id, and a running count of
+  completion tokens seen so far, so a stream that is cut off can still be
+  charged an estimate. Only the events that can carry usage, an id, an error or
+  the model are parsed as JSON; a plain content chunk (all but two of a Groq
+  stream's events) is skimmed: its content's length is read from the bytes,
+  with no object allocated (per-event dicts kept the garbage collector busy
+  and stalled every open stream during its full passes).
 
 >>> meter = StreamMeter()
 >>> meter.feed(b'data: {"choices":[{"delta":{"content":"hi"}}],"x_groq":{"id":"req_1"}}\\n\\n')
@@ -24,6 +28,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+
+_CONTENT = b'"content":"'
+_NEEDS_PARSING = (b'"x_groq"', b'"usage"', b'"error"', b"\\")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +108,8 @@ class StreamMeter:
         self._buf = buf[start:]
 
     def _event(self, event: bytes) -> None:
+        if self._skim(event):
+            return
         for line in event.split(b"\n"):
             if not line.startswith(b"data:"):
                 continue
@@ -114,6 +123,32 @@ class StreamMeter:
                 continue
             if isinstance(obj, dict):
                 self._chunk(obj)
+
+    def _skim(self, event: bytes) -> bool:
+        """Account for a plain content chunk without decoding it; False: parse it.
+
+        A chunk is skimmed when it is one compact ``data: {...}`` line, the model
+        is known already, and nothing in it can be usage, an id or an error
+        (those markers cannot occur inside a JSON string: its quotes are
+        escaped). Its content's bytes between the quotes are the UTF-8 bytes
+        the parser would count, as long as there is no escape in the chunk
+        (then it is parsed). A chunk with no ``"content":"`` and no
+        ``"content"`` (an empty delta) adds nothing.
+        """
+        if not self.model or not event.startswith(b"data: {") or b"\n" in event:
+            return False
+        for marker in _NEEDS_PARSING:
+            if marker in event:
+                return False
+        at = event.find(_CONTENT)
+        if at < 0:
+            return b'"content"' not in event
+        start = at + len(_CONTENT)
+        end = event.find(b'"', start)
+        if end < 0 or event.find(_CONTENT, end) >= 0:
+            return False
+        self.content_bytes += end - start
+        return True
 
     def _chunk(self, obj: dict[str, Any]) -> None:
         if not self.model and isinstance(obj.get("model"), str):

@@ -68,6 +68,9 @@ class ResponsesMeter(StreamMeter):
 
     __slots__ = ()
 
+    def _skim(self, event: bytes) -> bool:
+        return False  # every Responses event is parsed (chat's content chunks are not)
+
     def _chunk(self, obj: dict[str, Any]) -> None:
         kind = obj.get("type")
         if kind == "response.output_text.delta":

@@ -353,25 +353,27 @@ class MeteredRequest:
         send = self.send
         gone = self.watch if self.watch is not None else ClientWatch(self.receive)
         self.watch = gone
-        gone()  # start listening: a client that leaves mid-stream cancels the upstream request
-        closer = asyncio.create_task(_close_when_gone(gone, resp))
+        # A client that leaves mid-stream closes Groq's response (Groq stops generating).
+        gone.on_gone(resp.close)
         await send(
             {"type": "http.response.start", "status": 200, "headers": encode_headers(headers)}
         )
         broken = ""
         relaying = time.perf_counter()
+        # One message, its body swapped per chunk: the server reads it before send returns.
+        message = {"type": "http.response.body", "body": b"", "more_body": True}
         try:
             async for chunk in resp.content.iter_any():
                 meter.feed(chunk)
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                if gone.gone:
+                message["body"] = chunk
+                await send(message)
+                if gone.is_set():
                     break
         except (TimeoutError, aiohttp.ClientError) as exc:
             broken = f"upstream stream broke: {type(exc).__name__}"
         except OSError:
             broken = "client disconnected"
         finally:
-            closer.cancel()
             self.upstream.upstream_s += time.perf_counter() - relaying
         if gone.gone:
             broken = "client disconnected"
@@ -510,12 +512,6 @@ class MeteredRequest:
         if outcome in (Outcome.INVALID, Outcome.LIMIT_REFUSED, Outcome.BUDGET_REFUSED):
             return self.error_code or outcome.refusal
         return outcome.refusal
-
-
-async def _close_when_gone(gone: ClientWatch, resp: aiohttp.ClientResponse) -> None:
-    """Close the upstream response as soon as the client disconnects (Groq stops generating)."""
-    await gone.event.wait()
-    resp.close()
 
 
 async def _send_stream_error(send: Send) -> None:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Literal
 
 from teamgate.asgi import Receive
@@ -26,13 +27,23 @@ class ClientWatch(asyncio.Event):
     tests/hardening/test_reference_cycles.py keeps them out).
     """
 
-    __slots__ = ("_asked", "_receive", "_task")
+    __slots__ = ("_asked", "_on_gone", "_receive", "_task")
 
     def __init__(self, receive: Receive) -> None:
         super().__init__()
         self._receive = receive
         self._task: asyncio.Task[None] | None = None
         self._asked = False
+        self._on_gone: Callable[[], object] | None = None
+
+    def on_gone(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` as soon as the client leaves (the stream relay closes Groq's
+        response with it: no task of its own per stream); starts listening."""
+        if self.is_set():
+            callback()
+            return
+        self._on_gone = callback
+        self.start()
 
     @property
     def event(self) -> ClientWatch:
@@ -62,9 +73,13 @@ class ClientWatch(asyncio.Event):
             message = await receive()
             if message["type"] == "http.disconnect":
                 self.set()
+                callback, self._on_gone = self._on_gone, None
+                if callback is not None:
+                    callback()
                 return
 
     def close(self) -> None:
+        self._on_gone = None
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
