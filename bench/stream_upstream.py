@@ -110,9 +110,11 @@ def nginx_stream_config(
     *,
     slow_period_ms: int = SLOW_PERIOD_MS,
     pads: tuple[int, int] = (0, 0),
+    slow_port: int | None = None,
 ) -> str:
     """One worker, no logs, the two paced answers (the header ``x-bench-pace: slow``
-    chooses the slow one); 20,000 connections. ``pads``: the length of an
+    chooses the slow one on ``port``; every request to ``slow_port`` gets it, for the
+    gateways, which pass no such header on to Groq); 20,000 connections. ``pads``: the length of an
     ``x-bench-pad`` response header for each answer, so that its headers fill
     whole slices and every event starts a write of its own."""
     temp = workdir / "nginx-tmp"
@@ -165,9 +167,26 @@ http {{
             limit_rate {slow_rate};
             error_page 405 =200 $uri;
         }}
-    }}
+    }}{_slow_server(workdir, slow_port, slow_rate, pads[1])}
 }}
 """
+
+
+def _slow_server(workdir: Path, port: int | None, rate: int, pad: int) -> str:
+    if port is None:
+        return ""
+    return f"""
+    server {{
+        listen 127.0.0.1:{port} reuseport backlog=8192;
+        location / {{ rewrite ^ /_bench_slow last; }}
+        location = /_bench_slow {{
+            internal;
+            alias {workdir}/slow.sse;
+            default_type text/event-stream;{GROQ_HEADERS}{_pad_header(pad)}
+            limit_rate {rate};
+            error_page 405 =200 $uri;
+        }}
+    }}"""
 
 
 def _pad_header(length: int) -> str:
@@ -202,7 +221,7 @@ def start_stream_nginx(
     Started twice: once to measure its response headers, then with the padding
     header that makes them whole slices (so that no event straddles two writes).
     """
-    port = free_port()
+    port, slow_port = free_port(), free_port()
     conf = workdir / "nginx-streams.conf"
     conf.write_text(nginx_stream_config(workdir, port, fast, slow, **kwargs))
     probe = _start(workdir, conf, port)
@@ -210,8 +229,12 @@ def start_stream_nginx(
         pads = (_pad_for(_head_size(port, False)), _pad_for(_head_size(port, True)))
     finally:
         probe.stop()
-    conf.write_text(nginx_stream_config(workdir, port, fast, slow, pads=pads, **kwargs))
-    return _start(workdir, conf, port)
+    conf.write_text(
+        nginx_stream_config(workdir, port, fast, slow, pads=pads, slow_port=slow_port, **kwargs)
+    )
+    service = _start(workdir, conf, port)
+    service.extra["slow_url"] = f"http://127.0.0.1:{slow_port}"
+    return service
 
 
 def _start(workdir: Path, conf: Path, port: int) -> Service:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import datetime
 import shlex
 import sqlite3
@@ -413,7 +414,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_slow:
             rowdir = workdir / "slow"
             rowdir.mkdir()
-            bare, teamgate = start_gateways(rowdir, upstream, args.only)
+            # The gateways reach nginx's slow port: they pass no x-bench-pace on to "Groq"
+            # (request headers go upstream by allow-list).
+            slow_up = dataclasses.replace(upstream, url=upstream.extra["slow_url"])
+            bare, teamgate = start_gateways(rowdir, slow_up, args.only)
             rows = [Measured(upstream, f"Bearer {UPSTREAM_KEY}")]
             rows += [Measured(s, f"Bearer {UPSTREAM_KEY}") for s in [bare] if s is not None]
             if teamgate is not None:
