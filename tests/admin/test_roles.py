@@ -201,3 +201,32 @@ def test_openapi_marks_the_role_of_every_operation(
         assert ("team-admin" in marked) == (statuses[1] in (200, 201)), op_id
         assert "admin" in marked
         assert ("viewer" in marked) == (statuses[3] == 200), op_id
+
+
+def test_an_operation_by_a_team_admin_is_audited_under_its_credential(
+    setup: tuple[RunningGateway, dict[str, str]],
+) -> None:
+    """The audit trail names who acted: a team admin's credential (its name and role),
+    not the admin key, and never the secret."""
+    gw, creds = setup
+    lead = {"authorization": f"Bearer {creds['lead']}"}
+    made = httpx.post(
+        gw.url + "/admin/keys",
+        json={"team": "chatbot", "environment": "prod", "purpose": "audited"},
+        headers=lead,
+    )
+    assert made.status_code == 201, made.text
+    with admin(gw) as client:
+        entries = client.get("/admin/audit", params={"limit": 50}).json()["entries"]
+        names = {k["name"]: k for k in client.get("/admin/keys").json()["keys"]}
+    [row] = [
+        e for e in entries if e["action"] == "keys.create" and e["target"] == made.json()["name"]
+    ]
+    [lead_key] = [
+        n
+        for n, k in names.items()
+        if k.get("role") == "team-admin" and n.startswith("chatbot") and "lead" in n
+    ]
+    assert row["actor"] == f"team-admin:{lead_key}"
+    assert "admin-key" not in row["actor"]
+    assert creds["lead"] not in str(entries) and ADMIN_KEY not in str(entries)

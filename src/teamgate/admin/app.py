@@ -164,6 +164,7 @@ class AdminApp:
                 params,
                 reply.body,
                 settings_before,
+                who,
             )
         await send_bytes(send, reply.status, orjson.dumps(reply.body), [JSON])
 

@@ -17,6 +17,7 @@ import logging
 import re
 from typing import Any
 
+from teamgate.admin.access import Principal
 from teamgate.asgi import Scope, header
 from teamgate.auth_throttle import client_address
 from teamgate.config.schema import Settings
@@ -62,6 +63,14 @@ def admin_actor(scope: Scope, admin_key: str) -> str:
     return actor
 
 
+def operation_actor(scope: Scope, admin_key: str, who: Principal | None) -> str:
+    """Who did it: the admin key's fingerprint, or a ``tga_`` credential's role and *name*
+    (never the secret)."""
+    if who is None or who.role == "org-admin":
+        return admin_actor(scope, admin_key)
+    return f"{who.role}:{who.name}"
+
+
 async def record_operation(
     gw: Gateway,
     scope: Scope,
@@ -70,12 +79,13 @@ async def record_operation(
     params: dict[str, str],
     body: Any,
     settings_before: Settings,
+    who: Principal | None = None,
 ) -> None:
     """One row for a successful state-changing admin operation."""
     if operation_id == "reload":
         before, after = changed(visible_values(settings_before), visible_values(gw.settings))
         entry = AuditEntry.new(
-            admin_actor(scope, admin_key),
+            operation_actor(scope, admin_key, who),
             "config.reload",
             str(gw.config_path or ""),
             before=before,
@@ -85,7 +95,7 @@ async def record_operation(
     else:
         action, target, before_v, after_v = describe(operation_id, params, body)
         entry = AuditEntry.new(
-            admin_actor(scope, admin_key),
+            operation_actor(scope, admin_key, who),
             action,
             target,
             before=before_v,
