@@ -26,6 +26,7 @@ from teamgate.cli import build_parser, main
 from teamgate.config.loader import load_settings
 from teamgate.keys import new_client_key
 from teamgate.ledger.audit_records import AuditEntry
+from teamgate.ledger.pause_records import Pause
 from teamgate.ledger.sqlite import SQLiteStore
 from teamgate.serving import ServerThread
 from teamgate.simulator import Simulator
@@ -52,6 +53,17 @@ class Setup:
                 await store.close()
 
         return asyncio.run(go())
+
+    def pause(self, scope: str) -> None:
+        async def go() -> None:
+            store = SQLiteStore(str(self.db))
+            await store.open()
+            try:
+                await store.set_pause(Pause(scope, "to lift", None, time.time(), "test"))
+            finally:
+                await store.close()
+
+        asyncio.run(go())
 
     def add_key(self, name: str) -> None:
         team, env, purpose = name.split("-", 2)
@@ -118,6 +130,18 @@ def _rotate(s: Setup) -> httpx.Response:
     )
 
 
+def _pause(s: Setup) -> httpx.Response:
+    body = {"scope": "team:chatbot", "reason": "runaway job", "until": "2h"}
+    return httpx.post(s.url + "/admin/pauses", headers=ADMIN, json=body)
+
+
+def _resume(s: Setup) -> httpx.Response:
+    s.pause("env:chatbot/prod")  # in the store: the pause's own row is not this case's
+    return httpx.post(
+        s.url + "/admin/pauses/resume", headers=ADMIN, json={"scope": "env:chatbot/prod"}
+    )
+
+
 def _reload(s: Setup) -> httpx.Response:
     upstream = yaml.safe_load(s.config.read_text())["upstream"]["base_url"]
     _write_config(s.config.parent, upstream, budget=250)
@@ -130,6 +154,8 @@ ADMIN_OPERATIONS: dict[str, tuple[Callable[[Setup], httpx.Response], str, str, A
     "createKey": (_create, "keys.create", "chatbot-prod-audited", {"team": "chatbot"}),
     "revokeKey": (_revoke, "keys.revoke", "chatbot-prod-old", {"state": "revoked"}),
     "rotateKey": (_rotate, "keys.rotate", "chatbot-prod-rot", {"state": "active"}),
+    "pauseScope": (_pause, "pause", "team:chatbot", {"reason": "runaway job"}),
+    "resumeScope": (_resume, "resume", "env:chatbot/prod", {}),
     "reload": (
         _reload,
         "config.reload",

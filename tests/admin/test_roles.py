@@ -37,6 +37,9 @@ CALLS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "getBudget": ("GET", "/admin/budget", None),
     "getOverview": ("GET", "/admin/overview", None),
     "getAudit": ("GET", "/admin/audit", None),
+    "listPauses": ("GET", "/admin/pauses", None),
+    "pauseScope": ("POST", "/admin/pauses", {"scope": "env:chatbot/staging", "reason": "test"}),
+    "resumeScope": ("POST", "/admin/pauses/resume", {"scope": "env:chatbot/staging"}),
     "openapi": ("GET", "/admin/openapi.json", None),
 }
 
@@ -54,6 +57,10 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
     "getBudget": (200, 200, 200, 200, 401),
     "getOverview": (200, 403, 403, 403, 401),
     "getAudit": (200, 403, 403, 403, 401),
+    "listPauses": (200, 200, 200, 200, 401),
+    # pausing chatbot/staging: each call pauses it again first, so a resume finds a pause
+    "pauseScope": (201, 201, 403, 403, 401),
+    "resumeScope": (200, 200, 403, 403, 401),
     "openapi": (200, 200, 200, 200, 401),
 }
 
@@ -97,6 +104,7 @@ def setup(
 
 
 _fresh = itertools.count()
+ADMIN_HEADERS = {"authorization": f"Bearer {ADMIN_KEY}"}
 
 
 def _call(gw: RunningGateway, op: str, credential: str) -> httpx.Response:
@@ -107,6 +115,12 @@ def _call(gw: RunningGateway, op: str, credential: str) -> httpx.Response:
         path = path.replace("{key}", name)
     if op == "createKey":
         body = {**(body or {}), "purpose": f"c{next(_fresh)}"}
+    if op == "resumeScope":  # something to resume, whoever asks
+        pause = {"scope": "env:chatbot/staging", "reason": "to resume"}
+        assert (
+            httpx.post(gw.url + "/admin/pauses", json=pause, headers=ADMIN_HEADERS).status_code
+            == 201
+        )
     headers = {"authorization": f"Bearer {credential}"} if credential else {}
     return httpx.request(method, gw.url + path, json=body, headers=headers, timeout=30)
 

@@ -59,6 +59,7 @@ TEAM_ADMIN_ACTIONS: frozenset[str] = frozenset(
         "keys.rotate",
         "keys.pause",
         "keys.resume",
+        "pauses.read",
     }
 )
 """Everything a team admin may do on its own teams (and nothing on the organization)."""

@@ -49,6 +49,11 @@ def describe(operation_id: str, params: dict[str, str], body: Any) -> Described:
     if operation_id == "rotateKey":
         old, new = body.get("old", {}), body.get("new", {})
         return "keys.rotate", params.get("name", ""), _key_view(old), _key_view(new)
+    if operation_id == "pauseScope":
+        after = {k: body.get(k) for k in ("reason", "until", "actor")}
+        return "pause", str(body.get("scope", "")), {}, after
+    if operation_id == "resumeScope":
+        return "resume", str(body.get("scope", "")), {"reason": body.get("reason")}, {}
     target = ",".join(f"{k}={v}" for k, v in sorted(params.items()))
     return operation_id, target, {}, {}
 

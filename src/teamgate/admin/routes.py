@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from teamgate.admin import audit_api, handlers, keys_api
+from teamgate.admin import audit_api, handlers, keys_api, pauses_api
 from teamgate.admin.context import AdminRequest, Reply
 from teamgate.dashboard.overview import get_overview
 
@@ -116,6 +116,17 @@ _TEAM_LINE = _obj(
     }
 )
 
+_PAUSE_FIELDS: dict[str, Schema] = {
+    "scope": STRING,
+    "kind": {"type": "string", "enum": ["team", "environment", "key"]},
+    "name": STRING,
+    "reason": STRING,
+    "paused_at": STRING,
+    "until": NULLABLE_STRING,
+    "active": {"type": "boolean"},
+    "actor": STRING,
+}
+
 SCHEMAS: dict[str, Schema] = {
     "Error": _obj(
         {"error": _obj({"message": STRING, "type": STRING, "code": STRING})},
@@ -167,6 +178,19 @@ SCHEMAS: dict[str, Schema] = {
     "Key": _obj(_KEY_FIELDS),
     "KeyList": _obj({"keys": {"type": "array", "items": _obj(_KEY_FIELDS)}}),
     "KeyCreated": _obj({**_KEY_FIELDS, "key": STRING}),
+    "Pause": _obj(_PAUSE_FIELDS),
+    "PauseList": _obj({"pauses": {"type": "array", "items": _obj(_PAUSE_FIELDS)}}),
+    "PauseCreate": _obj(
+        {
+            "scope": {"type": "string", "pattern": pauses_api.SCOPE_PATTERN},
+            "reason": {"type": "string", "minLength": 1, "maxLength": 500},
+            "until": {"type": "string", "pattern": "^[1-9][0-9]*[smhdw]$"},
+        },
+        required=["scope", "reason"],
+    ),
+    "PauseResume": _obj(
+        {"scope": {"type": "string", "pattern": pauses_api.SCOPE_PATTERN}}, required=["scope"]
+    ),
     "KeyCreate": _obj(
         {
             "team": {"type": "string", "minLength": 1},
@@ -406,6 +430,42 @@ ROUTES: tuple[Route, ...] = (
         body_required=False,
         errors=(400, 404, 409),
         action="keys.rotate",
+        team_scoped=True,
+    ),
+    Route(
+        "GET",
+        "/admin/pauses",
+        "listPauses",
+        "Pauses of the teams, environments and keys the caller may see",
+        pauses_api.list_pauses,
+        "PauseList",
+        action="pauses.read",
+        team_scoped=True,
+    ),
+    Route(
+        "POST",
+        "/admin/pauses",
+        "pauseScope",
+        "Pause a team, TEAM/ENV or key now: its requests get 403 `scope_paused` on every "
+        "instance within 2 s",
+        pauses_api.pause_scope,
+        "Pause",
+        status=201,
+        body="PauseCreate",
+        errors=(400, 404),
+        action="keys.pause",
+        team_scoped=True,
+    ),
+    Route(
+        "POST",
+        "/admin/pauses/resume",
+        "resumeScope",
+        "Lift a pause",
+        pauses_api.resume_scope,
+        "Pause",
+        body="PauseResume",
+        errors=(400, 404),
+        action="keys.resume",
         team_scoped=True,
     ),
     Route(
