@@ -149,3 +149,30 @@ def test_upstream_figures_agree_everywhere_and_usage_finds_the_gateway(
         assert all(s["reserved_pusd"] == 0 for s in usage["scopes"])
         metrics = httpx.get(gw.url + "/metrics", headers={"x-admin-key": ADMIN_KEY})
         assert metrics.status_code == 200
+
+
+def test_usage_lists_the_pauses_in_force(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = str(write_config(tmp_path))
+    made = ("keys", "create", "--team", "chatbot", "--env", "staging", "--purpose", "web")
+    assert teamgate(capsys, *made, "-c", cfg)[0] == 0  # the ledger exists from here on
+    code, _, err = teamgate(
+        capsys, "pause", "chatbot/staging", "--reason", "load test", "--until", "2h", "-c", cfg
+    )
+    assert code == 0, err
+    code, out, err = teamgate(capsys, "usage", "-c", cfg, "--json")
+    assert code == 0, err
+    usage = orjson.loads(out)
+    check("usage", usage)
+    [pause] = usage["pauses"]
+    assert (pause["scope"], pause["reason"], pause["active"]) == (
+        "env:chatbot/staging",
+        "load test",
+        True,
+    )
+    code, out, _ = teamgate(capsys, "usage", "-c", cfg)
+    assert "paused: environment `chatbot/staging` until 20" in out and "load test" in out
+    assert teamgate(capsys, "resume", "chatbot/staging", "-c", cfg)[0] == 0
+    code, out, _ = teamgate(capsys, "usage", "-c", cfg, "--json")
+    assert orjson.loads(out)["pauses"] == []

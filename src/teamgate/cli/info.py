@@ -15,9 +15,11 @@ from teamgate.config.loader import render_summary
 from teamgate.config.schema import Settings
 from teamgate.config.sections import redact_url
 from teamgate.display import iso_time, percent, when
+from teamgate.ledger.pause_records import Pause
 from teamgate.ledger.store import Store
 from teamgate.ledger.summary import UsageGroup
 from teamgate.money import exact_usd, format_usd, usd_to_pico
+from teamgate.pauses import describe_scope, pause_json
 from teamgate.pricing import PriceTable, render_price_table
 from teamgate.text_table import render_table
 
@@ -92,11 +94,13 @@ def cmd_usage(args: argparse.Namespace) -> int:
     now = time.time()
     period = month_of(now, settings.org.timezone)
 
-    async def fetch(store: Store) -> list[UsageGroup]:
+    async def fetch(store: Store) -> tuple[list[UsageGroup], list[Pause]]:
         # The store's exact roll-ups answer this in milliseconds on a big ledger.
-        return await store.usage_summary(period.start_ts, period.end_ts, ("team",))
+        groups = await store.usage_summary(period.start_ts, period.end_ts, ("team",))
+        return groups, [p for p in await store.list_pauses() if p.active(now)]
 
-    spent = {g["team"]: g for g in with_store(settings, fetch)}
+    groups, pauses = with_store(settings, fetch)
+    spent = {g["team"]: g for g in groups}
     reserved, source = _open_reservations(settings, args.url)
     rows: list[dict[str, Any]] = []
     for name, team in settings.teams.items():
@@ -133,6 +137,7 @@ def cmd_usage(args: argparse.Namespace) -> int:
             "reservations_from": source if reserved is not None else None,
             "reservations_note": None if reserved is not None else source,
             "scopes": rows,
+            "pauses": [pause_json(p, now) for p in pauses],
         }
         print(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
         return 0
@@ -152,6 +157,9 @@ def cmd_usage(args: argparse.Namespace) -> int:
     print("\n".join(render_table(header, table, right=range(1, len(header)))))
     if reserved is None:
         print(f"reserved: - means not known: {source}")
+    for p in pauses:  # the kill switches in force (teamgate pause / resume)
+        end = f"until {iso_time(p.until)}" if p.until is not None else "until resumed"
+        print(f"paused: {describe_scope(p.scope)} {end}, by {p.actor}: {p.reason}")
     return 0
 
 
