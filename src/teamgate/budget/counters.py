@@ -253,3 +253,19 @@ class MemoryBudgetCounters:
 
     async def load_settled(self, scope_key: str, settled: int) -> None:
         self._settled[scope_key] = settled
+
+
+class RoundTripBudgetCounters:
+    """The fast-path half of :class:`BudgetCounters` for a backend with no synchronous
+    answers (Redis and its failover wrapper): every ``*_now`` declines, so the caller
+    awaits the round trip."""
+
+    def reserve_now(
+        self, scopes: Sequence[BudgetScope], amount: int, totals: dict[str, ScopeTotals]
+    ) -> bool | None:
+        return None
+
+    def settle_now(
+        self, scopes: Sequence[BudgetScope], reserved: int, actual: int
+    ) -> dict[str, ScopeTotals] | None:
+        return None

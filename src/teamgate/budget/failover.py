@@ -25,6 +25,7 @@ from teamgate.budget.counters import (
     BudgetScope,
     MemoryBudgetCounters,
     ReserveResult,
+    RoundTripBudgetCounters,
     ScopeTotals,
 )
 from teamgate.budget.redis import RedisBudgetCounters
@@ -38,19 +39,8 @@ UNAVAILABLE_MESSAGE = (
 )
 
 
-class FailoverBudgetCounters:
+class FailoverBudgetCounters(RoundTripBudgetCounters):
     """Redis budget counters with a failure mode. See the module docstring."""
-
-    # No synchronous answers: every call is a round trip.
-    def reserve_now(
-        self, scopes: Sequence[BudgetScope], amount: int, totals: dict[str, ScopeTotals]
-    ) -> bool | None:
-        return None
-
-    def settle_now(
-        self, scopes: Sequence[BudgetScope], reserved: int, actual: int
-    ) -> dict[str, ScopeTotals] | None:
-        return None
 
     def __init__(
         self, primary: RedisBudgetCounters, *, mode: str = "closed", instances: int = 1

@@ -45,7 +45,13 @@ from redis.asyncio import Redis
 
 from teamgate.background import stop_task
 from teamgate.budget import redis_lua
-from teamgate.budget.counters import BudgetScope, ReserveOutcome, ReserveResult, ScopeTotals
+from teamgate.budget.counters import (
+    BudgetScope,
+    ReserveOutcome,
+    ReserveResult,
+    RoundTripBudgetCounters,
+    ScopeTotals,
+)
 from teamgate.budget.period import period_named
 from teamgate.errors import StateUnavailable
 from teamgate.redis_batching import REDIS_UNAVAILABLE, ScriptBatcher
@@ -67,19 +73,8 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-class RedisBudgetCounters:
+class RedisBudgetCounters(RoundTripBudgetCounters):
     """Budget counters in Redis with leased reservations. See the module docstring."""
-
-    # No synchronous answers: every call is a round trip.
-    def reserve_now(
-        self, scopes: Sequence[BudgetScope], amount: int, totals: dict[str, ScopeTotals]
-    ) -> bool | None:
-        return None
-
-    def settle_now(
-        self, scopes: Sequence[BudgetScope], reserved: int, actual: int
-    ) -> dict[str, ScopeTotals] | None:
-        return None
 
     def __init__(
         self,

@@ -124,3 +124,25 @@ class Counters(Protocol):
     async def release_slot(self, key: str) -> None:
         """Give back one concurrency slot of ``key`` (never below zero)."""
         ...
+
+
+class RoundTripCounters:
+    """The fast-path half of :class:`Counters` for a backend with no synchronous
+    answers (Redis and its failover wrapper): every ``*_now`` declines, so the caller
+    awaits the round trip."""
+
+    suspends = True
+
+    def try_admit_now(self, fast: FastPlan, tokens: int, now: float) -> list[float] | None:
+        return None
+
+    def refund_now(
+        self, key: str, limit: int, period: float, amount: int, now: float
+    ) -> float | None:
+        return None
+
+    def peek_now(self, key: str, limit: int, period: float, now: float) -> tuple[int, float] | None:
+        return None
+
+    def release_slot_now(self, key: str) -> bool:
+        return False

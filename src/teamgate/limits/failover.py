@@ -21,13 +21,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from teamgate.errors import StateUnavailable
-from teamgate.limits.counters import Decision, RateCheck
+from teamgate.limits.counters import Decision, RateCheck, RoundTripCounters
 from teamgate.limits.memory import MemoryCounters
 from teamgate.limits.redis import RedisCounters
 from teamgate.redis_batching import REDIS_UNAVAILABLE
 
 if TYPE_CHECKING:
-    from teamgate.limits.fast_admit import FastPlan
+    pass
 
 log = logging.getLogger("teamgate.limits")
 
@@ -41,25 +41,8 @@ def share(limit: int, instances: int) -> int:
     return max(1, limit // instances)
 
 
-class FailoverCounters:
+class FailoverCounters(RoundTripCounters):
     """Redis counters with a failure mode. See the module docstring."""
-
-    # No synchronous answers: every call is a round trip.
-    suspends = True
-
-    def try_admit_now(self, fast: FastPlan, tokens: int, now: float) -> list[float] | None:
-        return None
-
-    def refund_now(
-        self, key: str, limit: int, period: float, amount: int, now: float
-    ) -> float | None:
-        return None
-
-    def peek_now(self, key: str, limit: int, period: float, now: float) -> tuple[int, float] | None:
-        return None
-
-    def release_slot_now(self, key: str) -> bool:
-        return False
 
     def __init__(self, primary: RedisCounters, *, mode: str = "closed", instances: int = 1) -> None:
         self.primary = primary

@@ -40,11 +40,11 @@ from redis.asyncio import Redis
 
 from teamgate.background import stop_task
 from teamgate.limits import redis_lua
-from teamgate.limits.counters import Decision, RateCheck
+from teamgate.limits.counters import Decision, RateCheck, RoundTripCounters
 from teamgate.redis_batching import ScriptBatcher
 
 if TYPE_CHECKING:
-    from teamgate.limits.fast_admit import FastPlan
+    pass
 
 log = logging.getLogger("teamgate.limits")
 
@@ -54,25 +54,8 @@ def _float(value: Any) -> float:
     return math.inf if text in ("inf", "+inf") else float(text)
 
 
-class RedisCounters:
+class RedisCounters(RoundTripCounters):
     """GCRA rate counters and leased concurrency slots in Redis. See the module docstring."""
-
-    # No synchronous answers: every call is a round trip.
-    suspends = True
-
-    def try_admit_now(self, fast: FastPlan, tokens: int, now: float) -> list[float] | None:
-        return None
-
-    def refund_now(
-        self, key: str, limit: int, period: float, amount: int, now: float
-    ) -> float | None:
-        return None
-
-    def peek_now(self, key: str, limit: int, period: float, now: float) -> tuple[int, float] | None:
-        return None
-
-    def release_slot_now(self, key: str) -> bool:
-        return False
 
     def __init__(
         self,
