@@ -71,15 +71,8 @@ async def handle_chat(
         mr.describe(plan.model_requested, plan.model, plan.stream)
         bound = prompt_token_bound(body)
         cap = plan.max_completion_tokens
-        worst = gw.prices.worst_case(plan.model, bound, cap)
         await mr.admit(
-            Demand(
-                plan.model,
-                bound + cap,
-                worst,
-                prompt_bound=bound,
-                fit_field="max_completion_tokens",
-            )
+            Demand.for_tokens(gw.prices, plan.model, bound, cap, "max_completion_tokens")
         )
         meter = TokenMeter(gw.prices, plan.model, bound, cap)
         opened = await mr.forward(upstream_body(raw, body, plan), meter, path=CHAT_PATH)

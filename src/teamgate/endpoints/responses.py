@@ -134,15 +134,7 @@ async def handle_responses(
         mr.describe(plan.model_requested, plan.model, plan.stream)
         bound = responses_prompt_bound(body)
         cap = plan.max_completion_tokens
-        await mr.admit(
-            Demand(
-                plan.model,
-                bound + cap,
-                gw.prices.worst_case(plan.model, bound, cap),
-                prompt_bound=bound,
-                fit_field="max_output_tokens",
-            )
-        )
+        await mr.admit(Demand.for_tokens(gw.prices, plan.model, bound, cap, "max_output_tokens"))
         # Re-encoded from the checked object: Groq reads exactly what policy read.
         out = orjson.dumps(dict(body, model=plan.model, max_output_tokens=cap))
         meter = TokenMeter(

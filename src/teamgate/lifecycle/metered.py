@@ -56,6 +56,7 @@ from teamgate.limits import ClientGone
 from teamgate.limits.ticket import Ticket
 from teamgate.money import usd_text
 from teamgate.pauses import ScopePaused
+from teamgate.pricing import PriceTable
 from teamgate.refusal_log import log_refusal
 from teamgate.runtime import Gateway
 from teamgate.upstream.client import DROP_RESPONSE
@@ -81,6 +82,20 @@ class Demand:
     audio_seconds: int = 0
     prompt_bound: int = 0
     fit_field: str | None = None
+
+    @classmethod
+    def for_tokens(
+        cls, prices: PriceTable, model: str, prompt_bound: int, cap: int, fit_field: str
+    ) -> Demand:
+        """A token-priced request's demand: prompt bound plus cap against TPM/TPD, its
+        worst-case cost against the budgets, ``fit_field`` its output cap's name."""
+        return cls(
+            model,
+            prompt_bound + cap,
+            prices.worst_case(model, prompt_bound, cap),
+            prompt_bound=prompt_bound,
+            fit_field=fit_field,
+        )
 
 
 def team_headers(gw: Gateway, team: str) -> list[tuple[str, str]]:
