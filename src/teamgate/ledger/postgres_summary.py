@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
+from teamgate.ledger.attribution import TAG_PREFIX
 from teamgate.ledger.records import UsageRecord, UsageSource
 from teamgate.ledger.summary import UsageGroup, check_dimensions
 
@@ -39,7 +40,11 @@ _DIMENSION_SQL = {
     "day": "to_char(to_timestamp(ts) AT TIME ZONE {tz}, 'YYYY-MM-DD')",
     "refusal": "refusal",
     "status": "status::text",
+    "user": "end_user",
 }
+# ``tag:KEY``: the value after ",KEY=" in the canonical tags ("" if absent); the pattern
+# ``,KEY=([^,]*),`` is a parameter (``{pattern}``). Keys are [a-z0-9_-]: no regex syntax.
+_TAG_SQL = "COALESCE(substring(',' || tags || ',' from {pattern}), '')"
 _SUMS = (
     "COUNT(*), COUNT(*) FILTER (WHERE refusal <> ''), "
     "COUNT(*) FILTER (WHERE refusal = '' AND status >= 400), "
@@ -68,10 +73,14 @@ def summary_query(dims: Sequence[str], tz: str, team: str | None) -> tuple[str, 
     if "day" in dims:
         params.append(tz)
         tz_ref = f"${len(params) + 2}::text"
-    cols = "".join(
-        f'{_DIMENSION_SQL[dim].format(tz=tz_ref)} COLLATE "C" AS g{i}, '
-        for i, dim in enumerate(dims)
-    )
+    exprs = []
+    for dim in dims:
+        if dim.startswith(TAG_PREFIX):
+            params.append(f",{dim[len(TAG_PREFIX) :]}=([^,]*),")
+            exprs.append(_TAG_SQL.format(pattern=f"${len(params) + 2}::text"))
+        else:
+            exprs.append(_DIMENSION_SQL[dim].format(tz=tz_ref))
+    cols = "".join(f'{expr} COLLATE "C" AS g{i}, ' for i, expr in enumerate(exprs))
     sql = f"SELECT {cols}{_SUMS} FROM usage WHERE {where}"  # noqa: S608 - constants only
     if dims:
         positions = ", ".join(str(i + 1) for i in range(len(dims)))

@@ -43,6 +43,8 @@ class UsageRecord:
     usage_source: UsageSource
     endpoint: str = "chat.completions"
     refusal: str = ""
+    end_user: str = ""  # the body's `user` or x-teamgate-user (ledger/attribution.py)
+    tags: str = ""  # canonical x-teamgate-tags: "feature=search,tenant=acme", keys sorted
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,10 @@ month of ten million records is a few hundred thousand roll-up rows at most.
 Every timezone's midnight falls on a multiple of 15 minutes, so days, weeks
 and months in the organization's timezone are whole buckets.
 
+The roll-up holds no end users nor tags (their values are unbounded: they would
+make it as large as the ledger): a summary grouped by ``user`` or ``tag:KEY``
+reads the raw rows of its range (through the ``usage_ts`` index).
+
 These are synchronous functions on a :class:`sqlite3.Connection`, called on the
 store's own thread by :class:`~teamgate.ledger.sqlite.SQLiteStore`.
 """
@@ -25,6 +29,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from teamgate.ledger.attribution import TAG_PREFIX, USER_DIMENSION, is_attribution_dimension
 from teamgate.ledger.records import UsageRecord
 from teamgate.ledger.summary import UsageGroup, check_dimensions
 
@@ -186,6 +191,17 @@ _PLAIN = {
 }
 
 
+def _tag_expr(key: str) -> tuple[str, list[object]]:
+    """SQL naming the value of tag ``key`` in the canonical ``tags`` column ("" if absent)."""
+    needle = f",{key}="
+    tags = "(',' || tags || ',')"
+    rest = f"substr({tags}, instr({tags}, ?) + ?)"  # the text after ",key="
+    expr = (
+        f"CASE WHEN instr({tags}, ?) = 0 THEN '' ELSE substr({rest}, 1, instr({rest}, ',') - 1) END"
+    )
+    return expr, [needle, needle, len(needle), needle, len(needle)]
+
+
 def _columns(
     dims: Sequence[str], *, raw: bool, runs: Sequence[tuple[float, int]]
 ) -> tuple[list[str], list[object]]:
@@ -196,6 +212,12 @@ def _columns(
             exprs.append(_RAW_MODEL if raw else "model")
         elif dim == "day":
             expr, expr_params = _day_expr("ts" if raw else f"(bucket * {BUCKET_S})", runs)
+            exprs.append(expr)
+            params.extend(expr_params)
+        elif dim == USER_DIMENSION:
+            exprs.append("end_user")
+        elif dim.startswith(TAG_PREFIX):
+            expr, expr_params = _tag_expr(dim[len(TAG_PREFIX) :])
             exprs.append(expr)
             params.extend(expr_params)
         else:
@@ -225,6 +247,8 @@ def usage_summary(
     stop = math.floor(end) // BUCKET_S  # one past the last whole bucket
     if any(offset % BUCKET_S or (i and ts % BUCKET_S) for i, (ts, offset) in enumerate(runs)):
         first = stop  # an odd timezone: days split buckets, read raw rows only
+    if any(is_attribution_dimension(dim) for dim in dims):
+        first = stop  # not in the roll-up: read raw rows only
     params: list[object] = []
     selects: list[str] = []
     team_filter = " AND team = ?" if team is not None else ""

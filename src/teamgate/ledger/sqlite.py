@@ -101,7 +101,9 @@ CREATE TABLE IF NOT EXISTS usage (
     streamed INTEGER NOT NULL,
     usage_source TEXT NOT NULL,
     endpoint TEXT NOT NULL,
-    refusal TEXT NOT NULL
+    refusal TEXT NOT NULL,
+    end_user TEXT NOT NULL DEFAULT '',
+    tags TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS usage_ts ON usage (ts, team, cost_pusd);  -- covers spend_by_team
 CREATE INDEX IF NOT EXISTS usage_team_ts ON usage (team, ts);
@@ -172,6 +174,15 @@ _INSERT_OWNED = (
 )
 _SELECT_OWNED = f"SELECT {', '.join(_OWNED_COLUMNS)} FROM owned_objects"  # noqa: S608
 _BUMP_KEYS_VERSION = "UPDATE meta SET value = value + 1 WHERE key = 'keys_version'"
+
+
+def _add_attribution_columns(conn: sqlite3.Connection) -> None:
+    """Add ``end_user`` and ``tags`` to a ledger written before attribution (older rows:
+    empty, i.e. no end user and no tags)."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(usage)")}
+    for column in ("end_user", "tags"):
+        if column not in have:
+            conn.execute(f"ALTER TABLE usage ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
 
 
 class UnknownSchemaVersion(RuntimeError):
@@ -272,6 +283,7 @@ class SQLiteStore(SQLiteUpstreamTables, SQLiteAuditTable, SQLitePauseTable):
                     if statement.strip():
                         conn.execute(statement)
                 ensure_audit_table(conn)
+                _add_attribution_columns(conn)
                 conn.execute(PAUSE_SCHEMA)
                 conn.execute(
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",

@@ -13,9 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from teamgate.ledger.attribution import is_attribution_dimension
+
 # Dimensions a summary may be grouped by. ``day`` is the calendar day (YYYY-MM-DD)
 # in the timezone passed to ``usage_summary``; ``model`` is the model served, or the
 # model requested when the request never reached Groq; ``key`` is the client key's name.
+# Besides these, ``user`` (the end user) and ``tag:KEY`` (the value of one feature tag,
+# e.g. ``tag:feature``) group by attribution (ledger/attribution.py); a record without
+# an end user or without that tag is in the group "".
 SUMMARY_DIMENSIONS: tuple[str, ...] = (
     "team",
     "environment",
@@ -31,15 +36,16 @@ SUMMARY_DIMENSIONS: tuple[str, ...] = (
 def check_dimensions(group_by: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """The dimensions, validated (known, no repeats); ValueError names the bad one.
 
-    >>> check_dimensions(["team", "day"])
-    ('team', 'day')
+    >>> check_dimensions(["team", "day", "tag:feature"])
+    ('team', 'day', 'tag:feature')
     """
     seen: list[str] = []
     for dim in group_by:
-        if dim not in SUMMARY_DIMENSIONS:
+        if dim not in SUMMARY_DIMENSIONS and not is_attribution_dimension(dim):
             raise ValueError(
                 f"unknown group_by dimension {dim!r}; expected one of "
                 + ", ".join(SUMMARY_DIMENSIONS)
+                + ", user, tag:KEY"
             )
         if dim in seen:
             raise ValueError(f"group_by dimension {dim!r} given twice")
