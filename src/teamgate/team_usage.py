@@ -2,9 +2,11 @@
 
 The answer holds the team's usage this budget month (from the ledger), its
 budget, what remains, and its limits; nothing of any other team. Asking for
-another team (``?team=other``) is 403, Groq-shaped.
+another team (``?team=other``) is 403, Groq-shaped. ``?by=user`` or ``?by=tag:KEY``
+(e.g. ``tag:feature``) adds ``usage.breakdown``: the month per end user or per value
+of that tag, highest cost first; its lines sum to the team's usage.
 
->>> # curl -H "Authorization: Bearer tg_..." http://gateway/teamgate/v1/usage
+>>> # curl -H "Authorization: Bearer tg_..." http://gateway/teamgate/v1/usage?by=user
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import orjson
 
 from teamgate.asgi import JSON, Scope, Send, header, send_bytes
 from teamgate.budget import month_of
-from teamgate.errors import PermissionDenied
+from teamgate.errors import InvalidRequest, PermissionDenied
+from teamgate.ledger.attribution import is_attribution_dimension
 from teamgate.money import exact_usd
 from teamgate.runtime import Gateway
 
@@ -30,6 +33,11 @@ async def handle_team_usage(gw: Gateway, scope: Scope, send: Send) -> None:
             raise PermissionDenied(
                 f"A key of team `{key.team}` can read only its own usage, not team `{asked}`'s."
             )
+    by = (query.get("by") or [""])[-1]
+    if by and not is_attribution_dimension(by):
+        raise InvalidRequest(
+            "`by` must be user or tag:KEY (e.g. tag:feature)", code="invalid_parameter"
+        )
     tz = gw.settings.org.timezone
     period = month_of(time.time(), tz)
     await gw.ledger.flush()
@@ -56,7 +64,7 @@ async def handle_team_usage(gw: Gateway, scope: Scope, send: Send) -> None:
             "current": gw.limiter.headers(key.team),
         }
     cost = sum(g.cost_pusd for g in groups)
-    body = {
+    body: dict[str, Any] = {
         "team": key.team,
         "key": key.name,
         "period": period.key,
@@ -91,4 +99,22 @@ async def handle_team_usage(gw: Gateway, scope: Scope, send: Send) -> None:
         },
         "limits": limits,
     }
+    if by:
+        lines = await gw.store.usage_summary(
+            period.start_ts, period.end_ts, (by,), tz=tz, team=key.team
+        )
+        lines.sort(key=lambda g: (-g.cost_pusd, g[by]))
+        body["usage"]["by"] = by
+        body["usage"]["breakdown"] = [
+            {
+                "value": g[by],
+                "requests": g.requests,
+                "refusals": g.refusals,
+                "prompt_tokens": g.prompt_tokens,
+                "completion_tokens": g.completion_tokens,
+                "cost_pusd": g.cost_pusd,
+                "cost_usd": exact_usd(g.cost_pusd),
+            }
+            for g in lines
+        ]
     await send_bytes(send, 200, orjson.dumps(body), [JSON])

@@ -9,6 +9,7 @@ budget, counters and metrics directly.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -94,16 +95,20 @@ class Harness:
         fault: str | None = None,
         leave_after_s: float | None = None,
         leave_after_chunks: int | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Reply:
-        """Send ``request``; the client hangs up after ``leave_after_s`` seconds or once
-        ``leave_after_chunks`` body chunks arrived (None: it stays to the end)."""
-        headers = [
+        """Send ``request`` (with extra ``headers``); the client hangs up after
+        ``leave_after_s`` seconds or once ``leave_after_chunks`` body chunks arrived
+        (None: it stays to the end)."""
+        extra = [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
+        headers_out = [
             (b"authorization", f"Bearer {self.secret}".encode()),
             (b"content-type", request.content_type.encode()),
             (b"content-length", str(len(request.body)).encode()),
+            *extra,
         ]
         if fault:
-            headers.append((b"x-sim-fault", fault.encode()))
+            headers_out.append((b"x-sim-fault", fault.encode()))
         scope = {
             "type": "http",
             "asgi": {"version": "3.0", "spec_version": "2.4"},
@@ -114,7 +119,7 @@ class Harness:
             "raw_path": request.path.encode(),
             "query_string": b"",
             "root_path": "",
-            "headers": headers,
+            "headers": headers_out,
             "client": ("127.0.0.1", 50000),
             "server": ("127.0.0.1", 8080),
         }
@@ -171,12 +176,21 @@ class Harness:
 
 @asynccontextmanager
 async def running(
-    upstream_url: str, tmp_path: Path, patch: dict[str, Any] | None = None
+    upstream_url: str,
+    tmp_path: Path,
+    patch: dict[str, Any] | None = None,
+    *,
+    storage_url: str | None = None,
 ) -> AsyncIterator[Harness]:
-    """A started gateway (lifespan run) with one key of team ``analytics``."""
+    """A started gateway (lifespan run) with one key of team ``analytics``; its ledger in
+    ``tmp_path`` (SQLite) unless ``storage_url`` names another (already migrated) store."""
     from tests.conftest import merge
 
     settings = build_settings(upstream_url, tmp_path / "ledger.db", merge(BASE_PATCH, patch or {}))
+    if storage_url is not None:
+        settings = dataclasses.replace(
+            settings, storage=dataclasses.replace(settings.storage, url=storage_url)
+        )
     store = open_store(settings.storage.url)
     await store.open()
     record, secret = new_client_key(TEAM, "prod", "test")

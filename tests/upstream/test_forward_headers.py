@@ -29,6 +29,8 @@ ISSUE_HEADERS = {
     "cookie": "session=abc",
     "proxy-authorization": "Basic Zm9vOmJhcg==",
     "x-teamgate-debug": "1",
+    "x-teamgate-user": "end-user-42",  # attribution: recorded, never forwarded
+    "x-teamgate-tags": "feature=search,tenant=acme",
     "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
     "x-amzn-trace-id": "Root=1-5759e988",
     "x-request-id": "req-1",

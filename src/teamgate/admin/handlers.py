@@ -18,13 +18,15 @@ from teamgate.errors import ConfigError, InvalidRequest
 from teamgate.ledger.summary import UsageGroup
 from teamgate.money import exact_usd
 from teamgate.reports import build_report, default_month, default_week, month_named, week_named
-from teamgate.reports.build import BREAKDOWNS
+from teamgate.ledger.attribution import is_attribution_dimension
+from teamgate.reports.build import BREAKDOWN_HELP, check_breakdown
 from teamgate.reports.periods import parse_instant
 from teamgate.reports.render import report_json
 from teamgate.runtime import Gateway
 from teamgate.upstream.operations import key_status
 
-USAGE_DIMENSIONS = ("team", "environment", "purpose", "model", "key", "day")
+USAGE_DIMENSIONS = ("team", "environment", "purpose", "model", "key", "day", "user")
+# ... and ``tag:KEY`` (the value of one attribution tag, ledger/attribution.py).
 # The instants and report years the admin API accepts (outside them dates overflow).
 EARLIEST_INSTANT = 0.0  # 1970-01-01T00:00:00Z
 LATEST_INSTANT = 253370764800.0  # 9999-01-01T00:00:00Z, exclusive
@@ -98,9 +100,10 @@ def parse_group_by(text: str | None) -> tuple[str, ...]:
         return ("team",)
     dims = tuple(part.strip() for part in text.split(","))
     for dim in dims:
-        if dim not in USAGE_DIMENSIONS:
+        if dim not in USAGE_DIMENSIONS and not is_attribution_dimension(dim):
             raise InvalidRequest(
-                f"`group_by`: unknown dimension {dim!r}; use any of {', '.join(USAGE_DIMENSIONS)}",
+                f"`group_by`: unknown dimension {dim!r}; use any of "
+                f"{', '.join(USAGE_DIMENSIONS)}, tag:KEY",
                 code="invalid_parameter",
             )
     if len(set(dims)) != len(dims):
@@ -160,10 +163,13 @@ async def _report(req: AdminRequest, kind: str) -> Reply:
     tz = gw.settings.org.timezone
     label = req.text("week" if kind == "weekly" else "month")
     by = req.text("by") or None
-    if by is not None and by not in BREAKDOWNS:
-        raise InvalidRequest(
-            f"`by` must be one of {', '.join(BREAKDOWNS)}", code="invalid_parameter"
-        )
+    if by is not None:
+        try:
+            check_breakdown(by)
+        except ValueError:
+            raise InvalidRequest(
+                f"`by` must be one of {BREAKDOWN_HELP}", code="invalid_parameter"
+            ) from None
     year = (label or "").strip()[:4]
     if year.isdigit() and int(year) not in REPORT_YEARS:
         raise InvalidRequest(

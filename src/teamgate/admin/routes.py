@@ -312,10 +312,12 @@ _FROM = Param(
     INSTANT,
 )
 _TO = Param("to", "End (exclusive), same formats. Default: now.", INSTANT)
-_DIM = "(team|environment|purpose|model|key|day)"
+# tag:KEY: the value of one attribution tag (x-teamgate-tags), e.g. tag:feature.
+_DIM = "(team|environment|purpose|model|key|day|user|tag:[a-z][a-z0-9_-]{0,31})"
 _GROUP_BY = Param(
     "group_by",
-    "Comma-separated dimensions: team, environment, purpose, model, key, day. Default: team.",
+    "Comma-separated dimensions: team, environment, purpose, model, key, day, user "
+    "(the end user), tag:KEY (a feature tag, e.g. tag:feature). Default: team.",
     {
         "type": "string",
         "pattern": f"^({_DIM}(,{_DIM})*)?$",
@@ -323,8 +325,12 @@ _GROUP_BY = Param(
 )
 _BY = Param(
     "by",
-    "Also break down per team by this (empty: no breakdown).",
-    {"type": "string", "enum": ["", "environment", "purpose", "model", "key"]},
+    "Also break down per team by this (empty: no breakdown): environment, purpose, model, "
+    "key, user (the end user) or tag:KEY (a feature tag, e.g. tag:feature).",
+    {
+        "type": "string",
+        "pattern": "^(|environment|purpose|model|key|user|tag:[a-z][a-z0-9_-]{0,31})$",
+    },
 )
 
 ROUTES: tuple[Route, ...] = (

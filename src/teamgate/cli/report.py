@@ -18,7 +18,7 @@ from teamgate.reports import (
     render,
     week_named,
 )
-from teamgate.reports.build import BREAKDOWNS, Report
+from teamgate.reports.build import BREAKDOWN_HELP, Report, check_breakdown
 from teamgate.reports.export import export_records
 from teamgate.reports.periods import ReportPeriod, parse_instant
 from teamgate.reports.progress import ProgressBar
@@ -55,7 +55,12 @@ def add_commands(sub: Any) -> None:
         add_config(parser)
         parser.add_argument("--format", choices=FORMATS, default="table")
         parser.add_argument("--json", action="store_true", help="the same as --format json")
-        parser.add_argument("--by", choices=BREAKDOWNS, help="also break down per team by this")
+        parser.add_argument(
+            "--by",
+            type=_breakdown,
+            metavar="DIMENSION",
+            help=f"also break down per team by this: {BREAKDOWN_HELP}",
+        )
         parser.add_argument("--output", "-o", metavar="FILE", help="write here, not to stdout")
         parser.set_defaults(func=cmd_report)
     export = rsub.add_parser("export", help="every ledger record of a range, CSV or JSON Lines")
@@ -65,6 +70,13 @@ def add_commands(sub: Any) -> None:
     export.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     export.add_argument("--output", "-o", metavar="FILE", help="write here, not to stdout")
     export.set_defaults(func=cmd_export)
+
+
+def _breakdown(text: str) -> str:
+    try:
+        return check_breakdown(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--by ")) from None
 
 
 def _period(args: argparse.Namespace, tz: str, now: float) -> ReportPeriod:

@@ -108,6 +108,14 @@ def batch_owner(obj: OwnedObject, viewer: ClientKey | None) -> ClientKey:
     return ClientKey("", "", "", obj.team, obj.environment, "batch", obj.created_at)
 
 
+def batch_attribution(obj: OwnedObject) -> tuple[str, str]:
+    """The end user and tags the batch's creation carried (recorded in ``info``)."""
+    info = json_object(obj.info.encode()) if obj.info else None
+    user = info.get("end_user") if info else None
+    tags = info.get("tags") if info else None
+    return (user if isinstance(user, str) else "", tags if isinstance(tags, str) else "")
+
+
 async def register_outputs(gw: Gateway, obj: OwnedObject, batch: dict[str, Any]) -> None:
     """The batch's output and error files belong to its team."""
     for field in ("output_file_id", "error_file_id"):
@@ -142,6 +150,7 @@ def settlement_records(
 ) -> list[UsageRecord]:
     """One ledger record per model, at the batch price (see the module docstring)."""
     records = []
+    end_user, tags = batch_attribution(obj)
     for model, t in sorted(totals.items()):
         try:
             on_demand = gw.prices.cost(model, t.prompt_tokens, t.completion_tokens, t.cached_tokens)
@@ -170,6 +179,8 @@ def settlement_records(
                 streamed=False,
                 usage_source="reported",
                 endpoint="batches",
+                end_user=end_user,
+                tags=tags,
             )
         )
     return records

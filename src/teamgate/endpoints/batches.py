@@ -88,7 +88,13 @@ async def create_batch(
             if created is None or not isinstance(created.get("id"), str):
                 return
             reservation = mr.keep_reservation()
-            about = {"input_file_id": file_id, "client_key": key.name, "purpose": key.purpose}
+            about = {
+                "input_file_id": file_id,
+                "client_key": key.name,
+                "purpose": key.purpose,
+                "end_user": mr.attribution.end_user,  # the settled records carry them too
+                "tags": mr.attribution.tags,
+            }
             obj = OwnedObject(
                 "batch",
                 created["id"],

@@ -66,6 +66,7 @@ async def handle_chat(
     async with MeteredRequest(gw, scope, receive, send, key, "chat.completions") as mr:
         raw = await read_body(scope, receive, gw.settings.server.max_body_bytes)
         body = decode_body(raw)
+        mr.attribute_body(body)
         mr.describe(str(body.get("model", "")))
         plan = plan_chat(gw.policies[key.team], body)
         mr.describe(plan.model_requested, plan.model, plan.stream)

@@ -129,6 +129,7 @@ async def handle_responses(
     async with MeteredRequest(gw, scope, receive, send, key, "responses") as mr:
         raw = await read_body(scope, receive, gw.settings.server.max_body_bytes)
         body = decode_body(raw)
+        mr.attribute_body(body)
         mr.describe(str(body.get("model", "")))
         plan = plan_responses(gw.policies[key.team], body)
         mr.describe(plan.model_requested, plan.model, plan.stream)
@@ -150,6 +151,7 @@ async def handle_embeddings(
     async with MeteredRequest(gw, scope, receive, send, key, "embeddings") as mr:
         raw = await read_body(scope, receive, gw.settings.server.max_body_bytes)
         body = decode_body(raw)
+        mr.attribute_body(body)
         model = body.get("model")
         mr.describe(str(model or ""))
         if not isinstance(model, str) or not model:

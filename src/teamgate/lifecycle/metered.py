@@ -4,6 +4,7 @@ Every metered endpoint is an adapter around one of these::
 
     async with MeteredRequest(gw, scope, receive, send, key, "responses") as mr:
         body = parse(...)                        # 4xx -> INVALID
+        mr.attribute_body(body)                  # the body's `user`, if it has one
         mr.describe(requested, model, stream)
         await mr.admit(Demand(model, tokens, worst_case_pusd))
         opened = await mr.forward(checked_bytes, meter, path=RESPONSES_PATH)
@@ -15,7 +16,9 @@ also covers the wait for a concurrency slot), the worst-case reservation,
 forwarding (key failover, 5xx retry, short 429s waited out), relaying the
 answer (whole or streamed), then on exit: settle or release the reservation,
 correct the TPM/TPD (and audio seconds) counters, free the concurrency slot,
-and write exactly ONE ledger record, chosen by its :class:`Outcome`.
+and write exactly ONE ledger record, chosen by its :class:`Outcome`, carrying
+the request's attribution (end user and tags, :mod:`teamgate.ledger.attribution`:
+``x-teamgate-*`` headers read on entry, a malformed one a 400 recorded once).
 
 The outcome is set where it is decided (a refusal, Groq's status, a timeout,
 a cut stream), never inferred from attributes carried on exceptions; an
@@ -47,6 +50,8 @@ from teamgate.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from teamgate.ledger import attribution
+from teamgate.ledger.attribution import Attribution
 from teamgate.ledger.records import ClientKey, UsageRecord
 from teamgate.ledger.shutdown import refuse_if_backlogged
 from teamgate.lifecycle.bill import NO_BILL, Bill, Meter
@@ -118,6 +123,7 @@ class MeteredRequest:
 
     __slots__ = (
         "_settled",
+        "attribution",
         "bill",
         "demand",
         "endpoint",
@@ -178,8 +184,14 @@ class MeteredRequest:
         self.watch: ClientWatch | None = None
         self.settle_first = False  # settle before the client sees the answer
         self._settled = False
+        self.attribution: Attribution = attribution.NONE
 
     # --- the adapter's steps ---------------------------------------------------------------
+    def attribute_body(self, body: dict[str, object]) -> None:
+        """Take the body's ``user`` (checked; 400 if malformed) unless ``x-teamgate-user``
+        named the end user already. The body itself goes to Groq as the client wrote it."""
+        self.attribution = attribution.with_body_user(self.attribution, body.get("user"))
+
     def describe(self, model_requested: str, model: str = "", streamed: bool = False) -> None:
         """What the client asked for and what policy made of it (for the record)."""
         self.model_requested = model_requested[:200]
@@ -443,6 +455,13 @@ class MeteredRequest:
                 await ticket.release()
 
     async def __aenter__(self) -> MeteredRequest:
+        """Read the attribution headers; malformed ones are a 400 recorded (once) like
+        any other invalid request, before the body is read."""
+        try:
+            self.attribution = attribution.from_headers(self.scope["headers"])
+        except InvalidRequest as exc:
+            await self.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
         return self
 
     async def __aexit__(
@@ -502,6 +521,8 @@ class MeteredRequest:
             usage_source=bill.source,
             refusal=self._refusal(outcome),
             endpoint=self.endpoint,
+            end_user=self.attribution.end_user,
+            tags=self.attribution.tags,
         )
         tracing = self.gw.tracing
         if tracing.enabled:  # the request's span gets the outcome; the hand-off its own span

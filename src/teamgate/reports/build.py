@@ -3,7 +3,9 @@
 Per team: requests, refusals by reason, failed requests, input and output
 tokens, cost, monthly budget, the share of that budget the period's cost is,
 the top model by cost, and the change against the previous period. With
-``by`` (environment, purpose, model or key) also a breakdown per team and value.
+``by`` (environment, purpose, model, key, user or ``tag:KEY``) also a breakdown per
+team and value; with ``user`` or ``tag:KEY`` the values of one team sum to its line
+(the records without an end user, or without that tag, are the value "").
 
 >>> # report = await build_report(store, settings, week_named("2026-W47", "UTC"), by="model")
 """
@@ -17,11 +19,26 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol
 
 from teamgate.config.schema import Settings
+from teamgate.ledger.attribution import is_attribution_dimension
 from teamgate.ledger.summary import UsageGroup
 from teamgate.money import usd_to_pico
 from teamgate.reports.periods import ReportPeriod
 
-BREAKDOWNS: tuple[str, ...] = ("environment", "purpose", "model", "key")
+BREAKDOWNS: tuple[str, ...] = ("environment", "purpose", "model", "key", "user")
+BREAKDOWN_HELP = "environment, purpose, model, key, user or tag:KEY (e.g. tag:feature)"
+
+
+def check_breakdown(by: str) -> str:
+    """``by`` if a report can break down by it, else ValueError saying what can.
+
+    >>> check_breakdown("tag:feature")
+    'tag:feature'
+    """
+    if by in BREAKDOWNS or is_attribution_dimension(by):
+        return by
+    raise ValueError(f"--by must be one of {BREAKDOWN_HELP}, got {by!r}")
+
+
 _CENT = Decimal("0.01")
 
 
@@ -133,8 +150,8 @@ async def build_report(
     now: float | None = None,
 ) -> Report:
     """Query the store and assemble the report for ``period`` (and its previous period)."""
-    if by is not None and by not in BREAKDOWNS:
-        raise ValueError(f"--by must be one of {', '.join(BREAKDOWNS)}, got {by!r}")
+    if by is not None:
+        check_breakdown(by)
     tz = period.timezone
     previous = period.previous()
     current = await store.usage_summary(
