@@ -26,8 +26,8 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from shared_services import POSTGRES_URL, create_schema, drop_schema, schema_url, unique_name
 
+from shared_services import POSTGRES_URL, create_schema, drop_schema, schema_url, unique_name
 from teamgate.ledger.attribution import tag_value
 from teamgate.ledger.postgres import PostgresStore
 from teamgate.ledger.records import UsageRecord

@@ -15,10 +15,10 @@ from typing import Any
 from teamgate.admin.context import AdminRequest, Reply
 from teamgate.budget import month_of
 from teamgate.errors import ConfigError, InvalidRequest
+from teamgate.ledger.attribution import is_attribution_dimension
 from teamgate.ledger.summary import UsageGroup
 from teamgate.money import exact_usd
 from teamgate.reports import build_report, default_month, default_week, month_named, week_named
-from teamgate.ledger.attribution import is_attribution_dimension
 from teamgate.reports.build import BREAKDOWN_HELP, check_breakdown
 from teamgate.reports.periods import parse_instant
 from teamgate.reports.render import report_json
