@@ -64,7 +64,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
     "openapi": (200, 200, 200, 200, 401),
 }
 
-DASHBOARD_API = ("overview", "teams", "keys", "models", "requests")
+DASHBOARD_API = ("overview", "teams", "keys", "models", "requests", "attribution")
 # scope -> status for (admin, lead, other, viewer, none)
 DASHBOARD_EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
     "org": (200, 403, 403, 403, 401),

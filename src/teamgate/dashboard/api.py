@@ -13,6 +13,7 @@ picodollars and exact dollar strings.
 | ``keys`` | per ``tg_`` key: spend, requests, refusals, last used; idle, expiring, in-grace |
 | ``models`` | cost per model per day (and totals) |
 | ``requests`` | the request log, filtered and paged from the store; ``format=csv`` exports |
+| ``attribution`` | top end users and top values of one tag (``tag``, default ``feature``) by cost |
 """
 
 from __future__ import annotations
@@ -31,11 +32,14 @@ from teamgate.dashboard.view import View, parse_view
 from teamgate.display import iso_time
 from teamgate.errors import InvalidRequest, NotFound
 from teamgate.keys import key_state
+from teamgate.ledger.attribution import TAG_PREFIX, is_attribution_dimension
 from teamgate.ledger.summary import UsageGroup
 from teamgate.money import exact_usd, usd_to_pico
 from teamgate.reports.export import COLUMNS, export_row
 from teamgate.runtime import Gateway
 
+TOP_N = 10
+"""Rows of each attribution table; the rest is summed in one ``others`` line."""
 IDLE_AFTER_S = 7 * 86_400.0
 """A key unused this long (or never used, and older than this) is flagged ``idle``."""
 EXPIRING_WITHIN_S = 7 * 86_400.0
@@ -228,6 +232,45 @@ async def models(
     )
 
 
+def _top(groups: list[UsageGroup], dim: str, visible: set[str]) -> dict[str, Any]:
+    """The ``TOP_N`` (team, value) lines by cost, the rest as ``others``, and the total:
+    ``top`` plus ``others`` is ``total`` to the picodollar."""
+    lines = sorted(
+        (g for g in groups if g["team"] in visible),
+        key=lambda g: (-g.cost_pusd, -g.requests, g["team"], g[dim]),
+    )
+    top, rest = lines[:TOP_N], lines[TOP_N:]
+
+    def line(requests: int, cost: int) -> dict[str, Any]:
+        return {"requests": requests, "cost": _money(cost)}
+
+    return {
+        "top": [{"team": g["team"], "value": g[dim], **line(g.requests, g.cost_pusd)} for g in top],
+        "others": {
+            "values": len(rest),
+            **line(sum(g.requests for g in rest), sum(g.cost_pusd for g in rest)),
+        },
+        "total": line(sum(g.requests for g in lines), sum(g.cost_pusd for g in lines)),
+    }
+
+
+async def attribution(
+    gw: Gateway, principal: Principal, view: View, query: Mapping[str, str]
+) -> ApiAnswer:
+    """Top end users and top values of one tag (``tag``, default ``feature``) by cost, per
+    team; a value "" is the requests without an end user (or without that tag)."""
+    tag = query.get("tag") or "feature"
+    if not is_attribution_dimension(TAG_PREFIX + tag):
+        raise InvalidRequest("`tag`: a tag key (a-z, 0-9, _, -)", code="invalid_parameter")
+    visible = set(_teams_in(principal, view))
+    dim = TAG_PREFIX + tag
+    users = await _groups(gw, view.start, view.end, ("team", "user"), view)
+    tags = await _groups(gw, view.start, view.end, ("team", dim), view)
+    return ApiAnswer(
+        {"tag": tag, "users": _top(users, "user", visible), "tags": _top(tags, dim, visible)}
+    )
+
+
 _FILTERS = ("team", "key", "model", "status", "reason")
 
 
@@ -293,6 +336,7 @@ ENDPOINTS: dict[str, Handler] = {
     "keys": keys,
     "models": models,
     "requests": requests,
+    "attribution": attribution,
 }
 
 

@@ -174,6 +174,26 @@ def dashboard_page(csrf: str, teams: list[str], *, org: bool = True) -> bytes:
             + _table("model-table", "Cost per model", [("Model", ""), ("Cost", "num")]),
         )
         + _section(
+            "attribution",
+            "Top end users and features",
+            "<p>From the body's <code>user</code> or <code>x-teamgate-user</code>, "
+            "and <code>x-teamgate-tags</code> (see docs/attribution.md); <i>(none)</i> is "
+            "the requests that named no end user, or had no such tag.</p>"
+            "<form id=tag-form class=controls aria-label='Which tag'>"
+            "<label>Tag <input id=tag name=tag value=feature size=14 pattern='[a-z][a-z0-9_-]{0,31}'>"
+            "</label><button type=submit>Show</button></form>"
+            + _table(
+                "user-table",
+                "Top end users by cost",
+                [("End user", ""), ("Team", ""), ("Requests", "num"), ("Cost", "num")],
+            )
+            + _table(
+                "tag-table",
+                "Top tag values by cost",
+                [("Tag value", ""), ("Team", ""), ("Requests", "num"), ("Cost", "num")],
+            ),
+        )
+        + _section(
             "upstream",
             "Upstream (Groq) keys",
             _table(

@@ -227,6 +227,26 @@ function modelsChart(data) {
   fill("model-table", data.models.map(m => row([[m.model], [usd(m.cost.usd), "num"]])), "no spend in this range");
 }
 
+function attributionTable(id, part, none) {
+  const rows = part.top.map(t => {
+    const tr = row([[t.value || none], [t.team], [t.requests.toLocaleString("en"), "num"], [usd(t.cost.usd), "num"]]);
+    tr.dataset.team = t.team;
+    tr.dataset.value = t.value;
+    return tr;
+  });
+  if (part.others.values) {
+    rows.push(row([[`${part.others.values.toLocaleString("en")} others`], ["-"], [part.others.requests.toLocaleString("en"), "num"], [usd(part.others.cost.usd), "num"]]));
+  }
+  if (rows.length) rows.push(row([["total"], ["-"], [part.total.requests.toLocaleString("en"), "num"], [usd(part.total.cost.usd), "num"]]));
+  fill(id, rows, "no requests in this range");
+}
+
+function attributionTables(data) {
+  attributionTable("user-table", data.users, "(none)");
+  attributionTable("tag-table", data.tags, `(no ${data.tag} tag)`);
+  document.querySelector("#tag-table caption").textContent = `Top ${data.tag} values by cost`;
+}
+
 function upstreamTable(projects) {
   const rows = [];
   for (const p of projects) for (const k of p.keys) {
@@ -269,11 +289,14 @@ let lastGood = null;
 
 async function refresh() {
   try {
-    const [overview, teams, keys, models] = await Promise.all([api("overview"), api("teams"), api("keys"), api("models")]);
+    const tag = document.getElementById("tag").value || "feature";
+    const [overview, teams, keys, models, attribution] = await Promise.all(
+      [api("overview"), api("teams"), api("keys"), api("models"), api("attribution", { tag })]);
     budgetChart(overview);
     teamsTable(teams);
     keysTable(keys);
     modelsChart(models);
+    attributionTables(attribution);
     if (view().scope === "org") {
       const resp = await fetch("/admin/upstream", { credentials: "same-origin", cache: "no-store" });
       if (resp.ok) upstreamTable((await resp.json()).projects);
@@ -302,6 +325,7 @@ document.getElementById("view").addEventListener("submit", ev => {
   loadLog(false);
 });
 document.getElementById("range").addEventListener("change", ev => { document.body.dataset.range = ev.target.value; });
+document.getElementById("tag-form").addEventListener("submit", ev => { ev.preventDefault(); refresh(); });
 document.getElementById("log-filters").addEventListener("submit", ev => { ev.preventDefault(); loadLog(false); });
 document.getElementById("log-more").addEventListener("click", () => loadLog(true));
 
