@@ -180,8 +180,8 @@ def dashboard_page(csrf: str, teams: list[str], *, org: bool = True) -> bytes:
             "and <code>x-teamgate-tags</code> (see docs/attribution.md); <i>(none)</i> is "
             "the requests that named no end user, or had no such tag.</p>"
             "<form id=tag-form class=controls aria-label='Which tag'>"
-            "<label>Tag <input id=tag name=tag value=feature size=14 pattern='[a-z][a-z0-9_-]{0,31}'>"
-            "</label><button type=submit>Show</button></form>"
+            "<label>Tag <input id=tag name=tag value=feature size=14 "
+            "pattern='[a-z][a-z0-9_-]{0,31}'></label><button type=submit>Show</button></form>"
             + _table(
                 "user-table",
                 "Top end users by cost",
