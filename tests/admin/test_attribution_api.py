@@ -190,3 +190,21 @@ def test_openapi_document_accepts_the_attribution_dimensions(attributed: Running
     assert group_by.match("team,user,tag:feature") and not group_by.match("tag:Feature")
     by = re.compile(params["by"]["pattern"])
     assert by.match("tag:feature") and by.match("user") and not by.match("tag:")
+
+
+def test_request_log_filters_by_end_user_and_tag(attributed: RunningGateway) -> None:
+    with admin(attributed) as client:
+
+        def log(**query: str) -> list[dict[str, Any]]:
+            resp = client.get("/dashboard/api/requests", params={**query, "limit": "500"})
+            assert resp.status_code == 200, resp.text
+            return list(resp.json()["requests"])
+
+        [one] = log(user="cb-03")
+        assert (one["end_user"], one["tags"]) == ("cb-03", "feature=f0,tenant=acme")
+        f1 = log(tag="feature=f1")
+        assert f1 and {r["tags"] for r in f1} == {"feature=f1,tenant=acme"}
+        assert len(log(tag="tenant")) == len(CHATBOT_USERS)  # a bare key: has the tag
+        assert log(tag="feature=nope") == []
+        export = client.get("/dashboard/api/requests", params={"format": "csv", "user": "cb-03"})
+        assert "end_user" in export.text.splitlines()[0] and "cb-03" in export.text

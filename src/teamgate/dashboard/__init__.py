@@ -13,9 +13,10 @@ actions; self-service: a team admin's view of its own teams), so it is fixed her
   and refusals by reason per team; ``…/teams``), ``keys`` (``tg_`` keys: spend,
   requests, refusals, last used; ``idle``/``expiring``/``in-grace`` flags; an
   empty ``td.actions`` cell per row where row actions such as *pause* go;
-  ``…/keys``), ``models`` (cost per model per day; ``…/models``), ``upstream``
+  ``…/keys``), ``models`` (cost per model per day; ``…/models``), ``attribution``
+  (top end users and top values of one tag by cost, per team; ``…/attribution``), ``upstream``
   (Groq keys, org scope only; ``/admin/upstream``) and ``requests`` (the request
-  log with team/key/model/status/reason filters, paged from the store, CSV
+  log with team/key/model/status/reason/end-user/tag filters, paged from the store, CSV
   export; ``…/requests``).
 - **One access check**: every ``/dashboard/api/*`` call is answered for a
   :class:`~teamgate.admin.access.Principal` (``teamgate.admin.app.AdminApp.principal``),

@@ -32,7 +32,7 @@ from teamgate.dashboard.view import View, parse_view
 from teamgate.display import iso_time
 from teamgate.errors import InvalidRequest, NotFound
 from teamgate.keys import key_state
-from teamgate.ledger.attribution import TAG_PREFIX, is_attribution_dimension
+from teamgate.ledger.attribution import TAG_PREFIX, is_attribution_dimension, tag_value
 from teamgate.ledger.summary import UsageGroup
 from teamgate.money import exact_usd, usd_to_pico
 from teamgate.reports.export import COLUMNS, export_row
@@ -271,13 +271,22 @@ async def attribution(
     )
 
 
-_FILTERS = ("team", "key", "model", "status", "reason")
+_FILTERS = ("team", "key", "model", "status", "reason", "user", "tag")
+
+
+def _tagged(tags: str, wanted: str) -> bool:
+    """Whether canonical ``tags`` hold ``key=value`` (``wanted``); a bare key: has that tag."""
+    key, _, value = wanted.partition("=")
+    found = tag_value(tags, key)
+    return found == value if value else found != ""
 
 
 async def requests(
     gw: Gateway, principal: Principal, view: View, query: Mapping[str, str]
 ) -> ApiAnswer:
-    """The request log of the range, newest store order, filtered; ``format=csv`` exports."""
+    """The request log of the range, newest store order, filtered (team, key, model, status,
+    reason, ``user``: the end user, ``tag``: ``feature=search`` or a bare key); ``format=csv``
+    exports."""
     assert gw.store is not None
     visible = set(_teams_in(principal, view))
     wanted = {f: query[f] for f in _FILTERS if query.get(f)}
@@ -311,6 +320,8 @@ async def requests(
                 or (f == "model" and v not in (record.model_requested, record.model_served))
                 or (f == "status" and str(record.status) != v)
                 or (f == "reason" and record.refusal != v)
+                or (f == "user" and record.end_user != v)
+                or (f == "tag" and not _tagged(record.tags, v))
                 for f, v in wanted.items()
             ):
                 continue

@@ -121,6 +121,8 @@ def dashboard_page(csrf: str, teams: list[str], *, org: bool = True) -> bytes:
         "<label>Model <input name=model size=18></label>"
         "<label>Status <input name=status size=4 inputmode=numeric></label>"
         "<label>Reason <input name=reason size=14></label>"
+        "<label>End user <input name=user size=14></label>"
+        "<label>Tag <input name=tag size=16 placeholder=feature=search></label>"
         "<button type=submit>Filter</button>"
         "<a id=log-csv class=button href='/dashboard/api/requests?format=csv' download>"
         "Export CSV</a></form>"
