@@ -275,7 +275,15 @@ def test_phone_layout_stacks_without_horizontal_scroll(
             # Sections stack: each starts below the previous one, at the same left edge.
             boxes = [
                 page.locator(f"#{s}").bounding_box()
-                for s in ("overview", "teams", "keys", "models", "upstream", "requests")
+                for s in (
+                    "overview",
+                    "teams",
+                    "keys",
+                    "models",
+                    "attribution",
+                    "upstream",
+                    "requests",
+                )
             ]
             assert all(b is not None for b in boxes)
             lefts = {round(b["x"]) for b in boxes if b}
@@ -289,6 +297,9 @@ def test_phone_layout_stacks_without_horizontal_scroll(
                 ".width / document.querySelector('#budget-chart svg').viewBox.baseVal.width"
             )
             assert size >= 11
+            # Top end users: requests without one are "(none)", then the total line.
+            users = page.locator("#user-table tbody tr").all_inner_texts()
+            assert users[0].startswith("(none)") and users[-1].startswith("total"), users
             assert _axe(page) == []
             shot = tmp_path / "dashboard-390.png"
             page.screenshot(path=str(shot), full_page=True)
