@@ -5,7 +5,8 @@
 Creates a SQLite ledger in a temporary folder with N usage records spread over
 November 2026 (three teams, three models, a few keys, some refusals), opens it
 once through the store (which builds the exact 15-minute roll-up), then times
-`teamgate report monthly`, `--by key` and `report weekly` through the CLI.
+`teamgate report monthly`, `--by key`, `--by user` (5,000 end users), `--by tag:feature`
+(attribution: read from the raw rows) and `report weekly` through the CLI.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ FILL = """
 WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < :count - 1)
 INSERT INTO usage (ts, request_id, groq_id, team, environment, purpose, client_key,
     upstream_key, model_requested, model_served, prompt_tokens, completion_tokens,
-    cached_tokens, cost_pusd, status, latency_ms, streamed, usage_source, endpoint, refusal)
+    cached_tokens, cost_pusd, status, latency_ms, streamed, usage_source, endpoint, refusal,
+    end_user, tags)
 SELECT :start + (i * :span) / :count + 0.5,
     'req_' || i, 'req_g' || i,
     CASE i % 3 WHEN 0 THEN 'chatbot' WHEN 1 THEN 'analytics' ELSE 'research' END,
@@ -44,7 +46,9 @@ SELECT :start + (i * :span) / :count + 0.5,
     (20 + i % 50) * 50000 + (10 + i % 30) * 80000,
     CASE WHEN i % 97 = 0 THEN 429 ELSE 200 END,
     150.0, i % 2, 'reported', 'chat.completions',
-    CASE WHEN i % 97 = 0 THEN 'rate_limit' ELSE '' END
+    CASE WHEN i % 97 = 0 THEN 'rate_limit' ELSE '' END,
+    CASE WHEN i % 10 = 0 THEN '' ELSE 'user-' || (i % 5000) END,
+    CASE i % 4 WHEN 0 THEN '' ELSE 'feature=f' || (i % 4) || ',tenant=t' || (i % 7) END
 FROM n
 """
 
@@ -101,6 +105,11 @@ def main() -> int:
             ("usage (month to date)", ["usage", *cfg]),
             ("report monthly", ["report", "monthly", *month, *cfg]),
             ("report monthly --by key", ["report", "monthly", *month, "--by", "key", *cfg]),
+            ("report monthly --by user", ["report", "monthly", *month, "--by", "user", *cfg]),
+            (
+                "report monthly --by tag:feature",
+                ["report", "monthly", *month, "--by", "tag:feature", *cfg],
+            ),
             ("report weekly --week 2026-W47", ["report", "weekly", "--week", "2026-W47", *cfg]),
         ]
         for label, argv in steps:
@@ -124,6 +133,21 @@ def main() -> int:
         got = {t["team"]: int(t["cost_pusd"]) for t in json.loads(report.stdout)["teams"]}
         assert got == expected, (got, expected)
         print("report monthly cost per team equals SUM(cost_pusd) over the raw rows: OK")
+        by_user = subprocess.run(
+            [
+                sys.executable,
+                *["-m", "teamgate", "report", "monthly", "--by", "user", "--format", "json"],
+                *month,
+                *cfg,
+            ],
+            check=True,
+            capture_output=True,
+        )
+        per_team: dict[str, int] = {}
+        for line in json.loads(by_user.stdout)["breakdown"]:
+            per_team[line["team"]] = per_team.get(line["team"], 0) + int(line["cost_pusd"])
+        assert per_team == expected, (per_team, expected)
+        print("report monthly --by user sums to SUM(cost_pusd) per team: OK")
     return 0
 
 
