@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
+from teamgate.config.errors import ConfigError
 from teamgate.config.schema import Price, Settings
-from teamgate.errors import ConfigError
-from teamgate.money import PICO_PER_USD, format_usd, pico_to_decimal_usd, usd_to_pico
-from teamgate.price_list import BUILTIN_PRICES
-from teamgate.pricing import (
+from teamgate.pricing.money import PICO_PER_USD, format_usd, pico_to_decimal_usd, usd_to_pico
+from teamgate.pricing.price_list import BUILTIN_PRICES
+from teamgate.pricing.prices import (
     CACHE_DISCOUNT_MODELS,
     ModelPrice,
     PriceTable,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from teamgate.tokens import (
+from teamgate.pricing.tokens import (
     IMAGE_PART_TOKENS,
     PER_MESSAGE_TOKENS,
     REPLY_PRIMING_TOKENS,

@@ -25,16 +25,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from teamgate.admin.access import Principal
+from teamgate.auth.keys import key_state
 from teamgate.budget import month_of
 from teamgate.dashboard.projection import project
 from teamgate.dashboard.view import View, parse_view
-from teamgate.display import iso_time
-from teamgate.errors import InvalidRequest, NotFound
-from teamgate.keys import key_state
+from teamgate.http.errors import InvalidRequest, NotFound
 from teamgate.ledger.summary import UsageGroup
-from teamgate.money import exact_usd, usd_to_pico
+from teamgate.pricing.money import exact_usd, usd_to_pico
 from teamgate.reports.export import COLUMNS, export_row
 from teamgate.runtime import Gateway
+from teamgate.text.display import iso_time
 
 IDLE_AFTER_S = 7 * 86_400.0
 """A key unused this long (or never used, and older than this) is flagged ``idle``."""

@@ -29,7 +29,6 @@ from typing import Any
 
 import orjson
 
-from teamgate.asgi import Receive, Scope, Send, encode_headers, read_body, send_bytes
 from teamgate.endpoints.batch_lines import BATCH_URLS
 from teamgate.endpoints.batch_settlement import register_outputs, settle_if_finished
 from teamgate.endpoints.chat import decode_body
@@ -42,7 +41,8 @@ from teamgate.endpoints.ownership import (
     store_of,
 )
 from teamgate.endpoints.relay import open_for
-from teamgate.errors import InvalidRequest
+from teamgate.http.asgi import Receive, Scope, Send, encode_headers, read_body, send_bytes
+from teamgate.http.errors import InvalidRequest
 from teamgate.ledger.owned import OwnedObject
 from teamgate.ledger.records import ClientKey
 from teamgate.lifecycle import Demand, MeteredRequest, ObjectMeter, answer_headers

@@ -23,7 +23,6 @@ from tempfile import SpooledTemporaryFile
 import aiohttp
 import orjson
 
-from teamgate.asgi import Receive, Scope, Send, encode_headers, send_bytes
 from teamgate.endpoints.batch_lines import check_batch_file
 from teamgate.endpoints.multipart_upload import (
     SPOOL_IN_MEMORY_BYTES,
@@ -33,7 +32,8 @@ from teamgate.endpoints.multipart_upload import (
 )
 from teamgate.endpoints.ownership import json_object, only_owned, owned_or_404, store_of
 from teamgate.endpoints.relay import open_for, relay_whole
-from teamgate.errors import InvalidRequest
+from teamgate.http.asgi import Receive, Scope, Send, encode_headers, send_bytes
+from teamgate.http.errors import InvalidRequest
 from teamgate.ledger.owned import OwnedObject
 from teamgate.ledger.records import ClientKey
 from teamgate.lifecycle import MeteredRequest, ObjectMeter, answer_headers

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from teamgate.asgi import Scope, Send, encode_headers, send_bytes
+from teamgate.http.asgi import Scope, Send, encode_headers, send_bytes
 from teamgate.ledger.records import ClientKey
 from teamgate.lifecycle import answer_headers
 from teamgate.runtime import Gateway

@@ -13,7 +13,7 @@ Every timezone's midnight falls on a multiple of 15 minutes, so days, weeks
 and months in the organization's timezone are whole buckets.
 
 These are synchronous functions on a :class:`sqlite3.Connection`, called on the
-store's own thread by :class:`~teamgate.ledger.sqlite.SQLiteStore`.
+store's own thread by :class:`~teamgate.ledger.sqlite.store.SQLiteStore`.
 """
 
 from __future__ import annotations

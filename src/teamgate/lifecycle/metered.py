@@ -34,10 +34,11 @@ from types import TracebackType
 
 import aiohttp
 
-from teamgate.asgi import ClientDisconnected, Receive, Scope, Send, encode_headers, send_bytes
+from teamgate.auth.pauses import ScopePaused
 from teamgate.budget import ReservationAbandoned
 from teamgate.budget.book import Reservation
-from teamgate.errors import (
+from teamgate.http.asgi import ClientDisconnected, Receive, Scope, Send, encode_headers, send_bytes
+from teamgate.http.errors import (
     BudgetExceeded,
     GatewayError,
     InvalidRequest,
@@ -54,10 +55,9 @@ from teamgate.lifecycle.outcome import Charge, Outcome
 from teamgate.lifecycle.watch import ClientWatch
 from teamgate.limits import ClientGone
 from teamgate.limits.ticket import Ticket
-from teamgate.money import usd_text
-from teamgate.pauses import ScopePaused
-from teamgate.pricing import PriceTable
-from teamgate.refusal_log import log_refusal
+from teamgate.observability.refusal_log import log_refusal
+from teamgate.pricing.money import usd_text
+from teamgate.pricing.prices import PriceTable
 from teamgate.runtime import Gateway
 from teamgate.upstream.client import DROP_RESPONSE
 from teamgate.upstream.error_body import groq_shaped_error

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import aiohttp
 
-from teamgate.errors import InvalidRequest
+from teamgate.http.errors import InvalidRequest
 
 LARGE_BODY = 2**20  # bytes; larger bodies are handed to aiohttp as a stream
 
