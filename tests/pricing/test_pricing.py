@@ -130,13 +130,11 @@ def test_default_only_when_set() -> None:
     with pytest.raises(UnpricedModel):
         table().worst_case("mystery", 1, 1)
     assert table().get("mystery") is None
-    assert table().unpriced(["mystery", "llama-3.1-8b-instant"]) == ["mystery"]
 
     prices = table(default=Price(Decimal("2"), Decimal("3")))
     price = prices.get("mystery")
     assert price == ModelPrice("mystery", 2_000_000, 3_000_000, None, "default")
     assert prices.cost("mystery", 10, 10) == 50_000_000
-    assert prices.unpriced(["mystery"]) == []
     # A listed price still wins over the default.
     assert prices.cost("llama-3.1-8b-instant", 1, 0) == 50_000
 

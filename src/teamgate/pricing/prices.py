@@ -16,7 +16,7 @@ here is a float. Decimal appears only at the edges (config in, display out).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -163,10 +163,6 @@ class PriceTable:
         if price is None:
             raise UnpricedModel(model)
         return price
-
-    def unpriced(self, models: Iterable[str]) -> list[str]:
-        """The models among ``models`` that have no price (empty when a default is set)."""
-        return [m for m in models if self.get(m) is None]
 
     def cost(
         self, model: str, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0

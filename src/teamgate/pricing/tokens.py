@@ -23,8 +23,6 @@ English): the budget reserves it and settles to the real count afterwards.
 
 >>> prompt_token_bound({"messages": [{"role": "user", "content": "hi"}]})
 286
->>> requested_completion_tokens({"max_tokens": 100})
-100
 """
 
 from __future__ import annotations
@@ -117,19 +115,3 @@ def prompt_token_bound(body: Mapping[str, Any]) -> int:
     if any(body.get(field) for field in _TOOL_FIELDS):
         total += TOOLS_PREAMBLE_TOKENS
     return total
-
-
-def requested_completion_tokens(body: Mapping[str, Any]) -> int | None:
-    """``max_completion_tokens``, else the deprecated ``max_tokens``, else None.
-
-    A value that is not an integer (or is a bool) counts as absent; the
-    gateway's validation rejects it before this matters.
-
-    >>> requested_completion_tokens({"max_completion_tokens": 5, "max_tokens": 9})
-    5
-    """
-    for field in ("max_completion_tokens", "max_tokens"):
-        value = body.get(field)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    return None

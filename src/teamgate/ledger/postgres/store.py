@@ -201,14 +201,6 @@ class PostgresStore(
     async def revoke_client_key(self, name: str, at: float) -> bool:
         return await self._update_live_key(name, "UPDATE client_keys SET revoked_at = $2", at)
 
-    async def expire_client_key(self, name: str, at: float) -> bool:
-        return await self._update_live_key(
-            name,
-            "UPDATE client_keys SET expires_at = "
-            "CASE WHEN expires_at IS NULL OR expires_at > $2 THEN $2 ELSE expires_at END",
-            at,
-        )
-
     async def _update_live_key(self, name: str, update: str, at: float) -> bool:
         async with self._db().acquire() as conn, conn.transaction():
             status = await conn.execute(

@@ -17,7 +17,7 @@ process (kill -9); only a power loss can take the last commits.
 0
 
 Client keys: a name is unique among non-revoked keys (a partial unique index).
-``revoke_client_key`` and ``expire_client_key`` act on the non-revoked key of
+``revoke_client_key`` acts on the non-revoked key of
 that name, expired or not. Adding a key whose name belongs to a key that has
 already expired (at the new key's ``created_at``) retires the old one first, by
 setting its ``revoked_at`` to its expiry time.
@@ -362,15 +362,6 @@ class SQLiteStore(SQLiteUpstreamTables, SQLiteAuditTable, SQLitePauseTable):
     async def revoke_client_key(self, name: str, at: float) -> bool:
         return await self._run(
             self._update_live_key, name, "UPDATE client_keys SET revoked_at = ?", (at,)
-        )
-
-    async def expire_client_key(self, name: str, at: float) -> bool:
-        return await self._run(
-            self._update_live_key,
-            name,
-            "UPDATE client_keys SET expires_at = "
-            "CASE WHEN expires_at IS NULL OR expires_at > ? THEN ? ELSE expires_at END",
-            (at, at),
         )
 
     def _update_live_key(self, name: str, update: str, params: tuple[float, ...]) -> bool:
