@@ -26,18 +26,7 @@ _.authorizations
 
 # Counters kept for tests and bench/ (observability of the component itself).
 _.polls  # endpoints.batch_poller.BatchPoller
-_.calls  # redis_batching.ScriptBatcher
+_.calls  # shared_redis.batching.ScriptBatcher
+_.slots_taken  # limits memory and Redis counters: the slot-leak checks of the fault tests
 RATE_LIMIT_REASONS  # errors: the documented refusal vocabulary (tests check every one)
 BUDGET_REASONS
-
-# Used only by tests today: to be removed with their tests or put to use (issue 18's
-# later session; listed so the list of debts is in one place).
-_.expire_client_key  # ledger.store.Store, both stores
-_.blocked  # limits.counters
-_.slots_taken  # limits memory and Redis counters
-_.released  # limits.ticket
-ratelimit_headers  # limits.headers
-_.unpriced  # pricing.PriceTable
-requested_completion_tokens  # tokens
-_.traceparent  # tracing
-_.team_admin  # admin.access.Principal

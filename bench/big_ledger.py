@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from teamgate.ledger.sqlite import SQLiteStore
+from teamgate.ledger.sqlite.store import SQLiteStore
 
 NOV_1 = 1793491200  # 2026-11-01 00:00 UTC
 MONTH_S = 30 * 86400

@@ -33,7 +33,7 @@ def best_us(stmt: str, setup: str, number: int) -> float:
 
 
 def imports() -> None:
-    for module in ("teamgate.text_table", "rich.table", "teamgate.config", "pydantic"):
+    for module in ("teamgate.text.table", "rich.table", "teamgate.config", "pydantic"):
         print(f"import {module}: {import_ms(module):.0f} ms")
 
 
@@ -46,7 +46,7 @@ def config() -> None:
 
 
 METRICS_SETUP = """
-from teamgate.metrics import Metrics, render_metrics
+from teamgate.observability.metrics import Metrics, render_metrics
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 m = Metrics()
 reg = CollectorRegistry()
@@ -78,7 +78,7 @@ def metrics() -> None:
 async def _redis(n: int) -> None:
     from redis.asyncio import BlockingConnectionPool, Redis
 
-    from teamgate.redis_batching import ScriptBatcher
+    from teamgate.shared_redis.batching import ScriptBatcher
 
     # The unbatched alternative: each call checks a connection out of a 32-connection pool.
     pool = BlockingConnectionPool.from_url("redis://127.0.0.1:6379/0", max_connections=32)

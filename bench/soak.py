@@ -38,10 +38,10 @@ import aiohttp
 import orjson
 import yaml
 
-from teamgate.keys import new_client_key
+from teamgate.auth.keys import new_client_key
+from teamgate.http.serving import ServerThread
 from teamgate.ledger import open_store
 from teamgate.ledger.records import UsageRecord
-from teamgate.serving import ServerThread
 from teamgate.simulator import Simulator, SimulatorConfig, create_simulator
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")

@@ -57,7 +57,7 @@ from stream_upstream import (
 from targets import litellm_python, start_bare, start_litellm, start_teamgate
 
 from teamgate.config.schema import Settings
-from teamgate.pricing import PriceTable
+from teamgate.pricing.prices import PriceTable
 from upstream import MODEL, UPSTREAM_KEY
 
 MAX_CONNECTIONS = 12000  # upstream pools: never the limit here

@@ -26,10 +26,10 @@ from pathlib import Path
 import asyncpg
 import yaml
 
-from teamgate.keys import new_client_key
+from teamgate.auth.keys import new_client_key
 from teamgate.ledger import open_store
-from teamgate.ledger.postgres import PostgresStore
-from teamgate.serving import ServerThread
+from teamgate.ledger.postgres.store import PostgresStore
+from teamgate.http.serving import ServerThread
 from teamgate.simulator import create_simulator
 from teamgate.simulator.config import SimulatorConfig
 

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 from teamgate.app import TeamgateApp, create_app
+from teamgate.auth.keys import new_client_key
 from teamgate.config.loader import parse_settings
 from teamgate.config.schema import Settings
-from teamgate.keys import new_client_key
+from teamgate.http.serving import ServerThread
 from teamgate.ledger import open_store
 from teamgate.ledger.records import UsageRecord
-from teamgate.serving import ServerThread
 from teamgate.simulator import Simulator, create_simulator
 
 # Upstream secrets used by the test configs. Tests grep outputs for these.

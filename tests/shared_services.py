@@ -14,7 +14,7 @@ import uuid
 import asyncpg
 import pytest
 
-from teamgate.ledger.postgres import PostgresStore
+from teamgate.ledger.postgres.store import PostgresStore
 
 POSTGRES_URL = os.environ.get(
     "TEAMGATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"

@@ -19,7 +19,12 @@ from pathlib import Path
 
 from teamgate.admin import create_admin_app
 from teamgate.admin import handles as admin_handles
-from teamgate.asgi import (
+from teamgate.budget import ReservationAbandoned
+from teamgate.config.schema import Settings
+from teamgate.endpoints.batch_poller import BatchPoller
+from teamgate.endpoints.chat import handle_chat
+from teamgate.endpoints.routes import route_beyond_chat
+from teamgate.http.asgi import (
     JSON,
     ClientDisconnected,
     Receive,
@@ -29,19 +34,14 @@ from teamgate.asgi import (
     send_bytes,
     send_error,
 )
-from teamgate.budget import ReservationAbandoned
-from teamgate.config.schema import Settings
-from teamgate.endpoints.batch_poller import BatchPoller
-from teamgate.endpoints.chat import handle_chat
-from teamgate.endpoints.routes import route_beyond_chat
-from teamgate.errors import GatewayError, MethodNotAllowed, NotFound
+from teamgate.http.errors import GatewayError, MethodNotAllowed, NotFound
 from teamgate.ledger.records import ClientKey
 from teamgate.ledger.store import Store
 from teamgate.limits import ClientGone
-from teamgate.models_route import get_model, list_models
-from teamgate.readiness import Readiness, gateway_probes
+from teamgate.routes.models import get_model, list_models
+from teamgate.routes.readiness import Readiness, gateway_probes
+from teamgate.routes.team_usage import handle_team_usage
 from teamgate.runtime import Gateway
-from teamgate.team_usage import handle_team_usage
 
 log = logging.getLogger("teamgate")
 
@@ -238,8 +238,8 @@ def app_from_env() -> object:
         settings = dataclasses.replace(
             settings, upstream=dataclasses.replace(settings.upstream, base_url=upstream)
         )
-    from teamgate.log_format import configure_logging
-    from teamgate.middleware import wrap_for_serving
+    from teamgate.observability.log_format import configure_logging
+    from teamgate.observability.serving import wrap_for_serving
 
     configure_logging(settings.logging)
     app = create_app(settings, config_path=Path(os.environ["TEAMGATE_CONFIG"]))

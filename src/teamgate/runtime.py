@@ -15,15 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from teamgate.alerts import AlertManager
-from teamgate.auth import KeyCache
-from teamgate.auth_gate import AuthGate
+from teamgate.auth.gate import AuthGate
+from teamgate.auth.key_cache import KeyCache
 from teamgate.budget import BudgetBook, BudgetCounters, MemoryBudgetCounters
+from teamgate.config.errors import ConfigError
+from teamgate.config.extras import import_for, scheme_of
 from teamgate.config.loader import load_settings
 from teamgate.config.schema import Settings
 from teamgate.endpoints.state import EndpointState
-from teamgate.errors import ConfigError
-from teamgate.extras import import_for, scheme_of
+from teamgate.http.request_ids import RequestIds
 from teamgate.ledger import open_store
 from teamgate.ledger.refused_model import RequestedModelLabel
 from teamgate.ledger.shutdown import close_ledger
@@ -31,19 +31,19 @@ from teamgate.ledger.spill import import_spills, spill_folder
 from teamgate.ledger.store import Store
 from teamgate.ledger.writer import LedgerWriter
 from teamgate.limits import Limiter, MemoryCounters
-from teamgate.metrics import Metrics
-from teamgate.policy import TeamPolicy
-from teamgate.pricing import PriceTable
-from teamgate.request_ids import RequestIds
+from teamgate.observability.alerts import AlertManager
+from teamgate.observability.metrics import Metrics
+from teamgate.observability.tracing import OFF as TRACING_OFF
+from teamgate.observability.tracing import Tracing
+from teamgate.policy.rules import TeamPolicy
+from teamgate.pricing.prices import PriceTable
 from teamgate.secrets import SecretResolver
-from teamgate.tracing import OFF as TRACING_OFF
-from teamgate.tracing import Tracing
 from teamgate.upstream.client import UpstreamClient
 from teamgate.upstream.keyring import KeyRing
 from teamgate.upstream.sync import UpstreamSync
 
 if TYPE_CHECKING:
-    from teamgate.shared_state import SharedState
+    from teamgate.shared_redis.client import SharedState
 
 log = logging.getLogger("teamgate")
 
@@ -64,7 +64,7 @@ class Gateway:
         self.shared: SharedState | None = None
         if s.redis.url:  # redis-py is an extra: imported only when configured
             shared = import_for(
-                "teamgate.shared_state", "redis", "redis.url", scheme_of(s.redis.url)
+                "teamgate.shared_redis.client", "redis", "redis.url", scheme_of(s.redis.url)
             )
             self.shared = shared.SharedState(s.redis)
         if self.shared is not None:

@@ -41,7 +41,7 @@ def send(gw: RunningGateway, team: str, user: str | None, tags: str | None, **bo
 
 @pytest.fixture(scope="module")
 def attributed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
-    from teamgate.serving import ServerThread
+    from teamgate.http.serving import ServerThread
     from teamgate.simulator import create_simulator
 
     sim: Simulator = create_simulator()

@@ -22,13 +22,13 @@ from tests.test_docs import _commands
 
 from teamgate.admin.openapi import openapi_document
 from teamgate.app import create_app
+from teamgate.auth.keys import new_client_key
 from teamgate.cli import build_parser, main
 from teamgate.config.loader import load_settings
-from teamgate.keys import new_client_key
+from teamgate.http.serving import ServerThread
 from teamgate.ledger.audit_records import AuditEntry
 from teamgate.ledger.pause_records import Pause
-from teamgate.ledger.sqlite import SQLiteStore
-from teamgate.serving import ServerThread
+from teamgate.ledger.sqlite.store import SQLiteStore
 from teamgate.simulator import Simulator
 
 WEBHOOK_TOKEN = "whsec_audit_token_91ab"

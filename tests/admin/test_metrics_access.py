@@ -12,9 +12,9 @@ from tests.admin.conftest import ADMIN_KEY
 from tests.conftest import RunningGateway, start_gateway
 
 from teamgate.admin import create_admin_app
+from teamgate.config.errors import ConfigError
 from teamgate.config.loader import parse_settings
-from teamgate.errors import ConfigError
-from teamgate.serving import ServerThread
+from teamgate.http.serving import ServerThread
 from teamgate.simulator import Simulator
 
 TOKEN = "mtok_" + "a1b2c3d4" * 5

@@ -16,7 +16,7 @@ from tests.admin.conftest import ADMIN_KEY, admin, chat, start_admin_gateway, tr
 from tests.conftest import RunningGateway
 
 from teamgate.admin.routes import ROUTES
-from teamgate.serving import ServerThread
+from teamgate.http.serving import ServerThread
 from teamgate.simulator import Simulator, create_simulator
 
 ROLES = ("admin", "lead", "other", "viewer", "none")

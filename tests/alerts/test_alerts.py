@@ -11,9 +11,9 @@ import orjson
 import pytest
 from aiohttp import web
 
-from teamgate.alerts import AlertManager
 from teamgate.budget import BudgetBook
 from teamgate.config.schema import AlertSettings, OrgConfig, Settings, TeamConfig
+from teamgate.observability.alerts import AlertManager
 
 USD = 10**12
 HOOK = "https://hooks.example.com/services/T000/B000/very-secret-token"
@@ -74,7 +74,7 @@ def make_settings(
 
 
 def alert_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "teamgate.alerts"]
+    return [r for r in caplog.records if r.name == "teamgate.observability.alerts"]
 
 
 async def test_each_threshold_fires_once_with_the_right_level_and_json(

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.budget.test_budget_gateway import MODEL, usd, wait_for_records, worst_case
 from tests.conftest import UPSTREAM_SECRETS, RunningGateway, start_gateway
 from tests.loadgen import chat_body, send_all
-from tests.spend.test_budget_gateway import MODEL, usd, wait_for_records, worst_case
 from tests.webhook import WebhookReceiver
 
 from teamgate.app import create_app
-from teamgate.serving import ServerThread
+from teamgate.http.serving import ServerThread
 from teamgate.simulator import Simulator
 
 HALF = {"x-sim-completion-tokens": "256"}  # about half of analytics' 512-token cap

@@ -10,8 +10,9 @@ import pytest
 
 from teamgate.budget import BudgetBook, MemoryBudgetCounters, ReservationAbandoned
 from teamgate.budget.counters import BudgetScope, ReserveResult
+from teamgate.config.errors import ConfigError
 from teamgate.config.schema import Settings, TeamConfig
-from teamgate.errors import BudgetExceeded, ConfigError
+from teamgate.http.errors import BudgetExceeded
 from teamgate.ledger.records import SpendTotal
 
 from .conftest import DEC_1_2026_UTC, FakeClock, make_settings

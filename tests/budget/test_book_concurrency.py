@@ -12,7 +12,7 @@ import random
 from decimal import Decimal
 
 from teamgate.budget import BudgetBook
-from teamgate.errors import BudgetExceeded
+from teamgate.http.errors import BudgetExceeded
 
 from .conftest import FakeClock, make_settings
 

@@ -15,7 +15,7 @@ import pytest
 from tests.cli.cli_inproc import teamgate, write_config
 from tests.reports.conftest import record
 
-from teamgate.ledger.sqlite import SQLiteStore
+from teamgate.ledger.sqlite.store import SQLiteStore
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 _VARIABLE = [

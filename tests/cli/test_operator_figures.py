@@ -148,7 +148,7 @@ def test_a_rotated_key_shows_in_grace(tmp_path: Path, capsys: pytest.CaptureFixt
 def _ledger_with_records(tmp_path: Path, extra: int = 0) -> Path:
     from tests.reports.conftest import record
 
-    from teamgate.ledger.sqlite import SQLiteStore
+    from teamgate.ledger.sqlite.store import SQLiteStore
 
     config = write_config(tmp_path)
 

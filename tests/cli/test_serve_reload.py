@@ -14,7 +14,7 @@ import httpx
 import yaml
 from tests.conftest import BASE_CONFIG, UPSTREAM_SECRETS, merge
 
-from teamgate.serving import ServerThread
+from teamgate.http.serving import ServerThread
 from teamgate.simulator import create_simulator
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from teamgate.config.errors import ConfigError
 from teamgate.config.loader import parse_settings
-from teamgate.errors import ConfigError
 
 
 def with_(config: dict[str, Any], **top: Any) -> dict[str, Any]:

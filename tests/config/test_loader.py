@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 import yaml
 
+from teamgate.config.errors import ConfigError
 from teamgate.config.loader import (
     example_config_path,
     load_settings,
     render_summary,
 )
 from teamgate.config.schema import Limits
-from teamgate.errors import ConfigError
 
 
 def write_config(tmp_path: Path, data: dict[str, Any], name: str = "teamgate.yaml") -> Path:

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from teamgate.config import secret_refs
+from teamgate.config.errors import ConfigError
 from teamgate.config.fields import InvalidConfig
 from teamgate.config.loader import parse_settings
-from teamgate.errors import ConfigError
 
 Mutation = Callable[[dict[str, Any]], None]
 CHATBOT_KEY = ("teams", "chatbot", "environments", "prod", "upstream_keys", 0)
@@ -533,8 +533,8 @@ def test_null_thresholds_mean_the_defaults_and_empty_means_none(config: dict[str
 def test_a_typod_model_name_gets_did_you_mean() -> None:
     from tests.conftest import BASE_CONFIG, merge
 
+    from teamgate.config.errors import ConfigError
     from teamgate.config.loader import parse_settings
-    from teamgate.errors import ConfigError
 
     data = merge(
         BASE_CONFIG, {"teams": {"analytics": {"allowed_models": ["llama-3.1-8b-instnat"]}}}

@@ -26,7 +26,7 @@ from teamgate.admin.context import AdminRequest
 from teamgate.admin.handlers import get_upstream
 from teamgate.admin.keys_api import rotate_key
 from teamgate.dashboard.api import ENDPOINTS, answer
-from teamgate.errors import NotFound, PermissionDenied
+from teamgate.http.errors import NotFound, PermissionDenied
 from teamgate.runtime import Gateway
 from teamgate.simulator import Simulator
 

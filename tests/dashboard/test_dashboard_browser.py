@@ -27,7 +27,7 @@ from tests.ledger.conftest import make_record
 
 from teamgate.budget import month_of
 from teamgate.ledger import open_store
-from teamgate.money import format_usd
+from teamgate.pricing.money import format_usd
 from teamgate.simulator import Simulator
 
 __all__ = ["admin_gateway"]  # the fixture, shared with tests/admin

@@ -11,7 +11,7 @@ import openai
 import orjson
 import pytest
 from tests.conftest import RunningGateway, start_gateway
-from tests.gateway.test_sdk import openai_client
+from tests.endpoints.test_sdk import openai_client
 
 from teamgate.simulator import Simulator
 

@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 from tests.conftest import RunningGateway, start_gateway
-from tests.gateway.test_sdk import error_of, groq_client, openai_client
+from tests.endpoints.test_sdk import error_of, groq_client, openai_client
 
 from teamgate.simulator import Simulator
 

@@ -19,15 +19,15 @@ import openai
 import orjson
 import pytest
 from tests.conftest import UPSTREAM_SECRETS, RunningGateway, start_gateway
-from tests.gateway.test_sdk import error_of, openai_client
+from tests.endpoints.test_sdk import error_of, openai_client
 
 from teamgate.app import create_app
 from teamgate.endpoints.batch_poller import BatchPoller
+from teamgate.http.serving import ServerThread
 from teamgate.ledger import open_store
 from teamgate.ledger.records import UsageRecord
-from teamgate.price_list import BUILTIN_PRICES
+from teamgate.pricing.price_list import BUILTIN_PRICES
 from teamgate.reports import build_report, week_named
-from teamgate.serving import ServerThread
 from teamgate.simulator import Simulator
 
 from .test_batches import MODEL, jsonl, line, upload

@@ -11,9 +11,9 @@ import openai
 import orjson
 import pytest
 from tests.conftest import RunningGateway, start_gateway
-from tests.gateway.test_sdk import error_of, openai_client
+from tests.endpoints.test_sdk import error_of, openai_client
 
-from teamgate.pricing import PriceTable
+from teamgate.pricing.prices import PriceTable
 from teamgate.simulator import Simulator
 
 from .ledger_wait import records_after

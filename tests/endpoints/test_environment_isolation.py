@@ -14,7 +14,7 @@ from typing import Any
 import openai
 import pytest
 from tests.conftest import UPSTREAM_SECRETS, RunningGateway
-from tests.gateway.test_sdk import error_of, openai_client
+from tests.endpoints.test_sdk import error_of, openai_client
 
 from .test_batches import jsonl, line
 

@@ -16,7 +16,7 @@ import httpx
 import yaml
 from tests.conftest import BASE_CONFIG, UPSTREAM_SECRETS, merge
 
-from teamgate.keys import new_client_key
+from teamgate.auth.keys import new_client_key
 from teamgate.ledger import open_store
 from teamgate.ledger.records import UsageRecord
 

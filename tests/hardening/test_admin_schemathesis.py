@@ -36,7 +36,7 @@ from tests.admin.conftest import ADMIN_KEY, start_admin_gateway
 from tests.conftest import RunningGateway
 
 from teamgate.admin.routes import ROUTES
-from teamgate.serving import ServerThread
+from teamgate.http.serving import ServerThread
 from teamgate.simulator import create_simulator
 
 EXAMPLES = 60  # per operation and mode

@@ -19,10 +19,10 @@ from tests.admin.conftest import ADMIN_KEY
 from tests.conftest import RunningGateway, start_gateway
 from tests.hardening.serve_process import ServeProcess
 
-from teamgate.auth_gate import address_bucket
-from teamgate.serving import ServerThread
+from teamgate.auth.gate import address_bucket
+from teamgate.http.serving import ServerThread
+from teamgate.http.trusted_proxies import TrustedProxies
 from teamgate.simulator import Simulator, create_simulator
-from teamgate.trusted_proxies import TrustedProxies
 
 DELAY_S = 0.25
 LIMIT = 2
@@ -265,8 +265,8 @@ def test_ipv6_failures_are_counted_per_64() -> None:
 
 
 def test_trusted_proxies_must_be_addresses_or_ranges() -> None:
+    from teamgate.config.errors import ConfigError
     from teamgate.config.loader import parse_settings
-    from teamgate.errors import ConfigError
 
     base = {
         "teams": {

@@ -18,11 +18,11 @@ from tests.conftest import UPSTREAM_SECRETS, build_settings
 from tests.hardening.asgi_harness import Answer, AsgiHarness
 
 from teamgate.app import create_app
+from teamgate.auth.keys import new_client_key
 from teamgate.endpoints.chat import upstream_body
-from teamgate.keys import new_client_key
+from teamgate.http.serving import ServerThread
 from teamgate.ledger import open_store
-from teamgate.policy import ChatPlan
-from teamgate.serving import ServerThread
+from teamgate.policy.rules import ChatPlan
 from teamgate.simulator import Simulator, SimulatorConfig, create_simulator
 
 ALLOWED = "llama-3.1-8b-instant"  # the only model team analytics may use

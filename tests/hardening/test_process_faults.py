@@ -19,11 +19,11 @@ from tests.hardening.serve_process import ServeProcess
 
 from teamgate.app import create_app
 from teamgate.config.loader import load_settings
+from teamgate.http.serving import ServerThread
 from teamgate.ledger.records import UsageRecord
 from teamgate.ledger.spill import SPILL_GLOB, read_spill
-from teamgate.ledger.sqlite import SQLiteStore
+from teamgate.ledger.sqlite.store import SQLiteStore
 from teamgate.runtime import Gateway
-from teamgate.serving import ServerThread
 from teamgate.simulator import SimulatorConfig, create_simulator
 
 CHAT = "/openai/v1/chat/completions"

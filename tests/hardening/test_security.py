@@ -17,7 +17,7 @@ from tests.conftest import UPSTREAM_SECRETS, RunningGateway, start_gateway
 from tests.hardening.conftest import assert_groq_error, chat, records_when
 from tests.hardening.serve_process import ADMIN_KEY, SRC, ServeProcess
 
-from teamgate.auth_throttle import AuthFailureThrottle
+from teamgate.auth.throttle import AuthFailureThrottle
 from teamgate.simulator import Simulator
 
 CHAT = "/openai/v1/chat/completions"

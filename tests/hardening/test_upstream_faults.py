@@ -24,7 +24,7 @@ from tests.hardening.conftest import (
 )
 
 from teamgate.app import create_app
-from teamgate.serving import ServerThread
+from teamgate.http.serving import ServerThread
 from teamgate.simulator import Simulator
 
 

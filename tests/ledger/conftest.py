@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from teamgate.ledger.records import ClientKey, UsageRecord
-from teamgate.ledger.sqlite import SQLiteStore
+from teamgate.ledger.sqlite.store import SQLiteStore
 from teamgate.ledger.store import Store
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from teamgate.ledger.attribution import tag_value
 from teamgate.ledger.records import UsageRecord
-from teamgate.ledger.sqlite import SQLiteStore
+from teamgate.ledger.sqlite.store import SQLiteStore
 from teamgate.ledger.store import Store
 from teamgate.ledger.summary import UsageGroup
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from teamgate.ledger.audit_records import AuditEntry
-from teamgate.ledger.sqlite import SQLiteStore
+from teamgate.ledger.sqlite.store import SQLiteStore
 from teamgate.ledger.store import Store
 
 

@@ -10,7 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from teamgate.ledger.sqlite import SQLiteStore
+from teamgate.ledger.sqlite.store import SQLiteStore
 
 T0 = 1_700_000_000.0
 
@@ -18,7 +18,7 @@ CHILD = textwrap.dedent(
     """
     import asyncio, sys
     from teamgate.ledger.records import UsageRecord
-    from teamgate.ledger.sqlite import SQLiteStore
+    from teamgate.ledger.sqlite.store import SQLiteStore
     from teamgate.ledger.writer import LedgerWriter
 
     def record(i):

@@ -11,8 +11,8 @@ import pytest
 from shared_services import POSTGRES_URL, create_schema, drop_schema, schema_url, unique_name
 from teamgate.cli import main
 from teamgate.ledger import open_store
-from teamgate.ledger.pg_schema import SchemaMismatch, latest_version
-from teamgate.ledger.postgres import PostgresStore
+from teamgate.ledger.postgres.schema import SchemaMismatch, latest_version
+from teamgate.ledger.postgres.store import PostgresStore
 
 from .conftest import make_record
 

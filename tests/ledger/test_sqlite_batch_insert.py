@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from teamgate.ledger.sqlite import SQLiteStore
+from teamgate.ledger.sqlite.store import SQLiteStore
 
 from .conftest import make_record
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from teamgate.errors import ConfigError
+from teamgate.config.errors import ConfigError
 from teamgate.ledger.open import open_store
 from teamgate.ledger.records import UsageRecord
-from teamgate.ledger.sqlite import SQLiteStore, UnknownSchemaVersion
+from teamgate.ledger.sqlite.store import SQLiteStore, UnknownSchemaVersion
 
 from .conftest import make_key, make_record
 
@@ -118,7 +118,7 @@ def test_open_store_maps_sqlite_urls(url: str, path: str) -> None:
     ["postgresql://u:secret@db/teamgate", "postgres://db/x", "postgresql+asyncpg://db/x"],
 )
 def test_open_store_maps_postgres_urls(url: str) -> None:
-    from teamgate.ledger.postgres import PostgresStore
+    from teamgate.ledger.postgres.store import PostgresStore
 
     store = open_store(url)
     assert isinstance(store, PostgresStore) and store.url.startswith("postgresql://")

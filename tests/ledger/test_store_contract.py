@@ -92,21 +92,22 @@ async def test_revoke(store: Store) -> None:
     assert await store.list_client_keys(include_revoked=True) == [revoked]
 
 
-async def test_expire_sets_or_brings_forward(store: Store) -> None:
-    await store.add_client_key(make_key("a-b-c"))
-    assert await store.expire_client_key("a-b-c", T0 + 100)
-    got = await store.get_client_key("a-b-c")
-    assert got is not None and got.expires_at == T0 + 100
-    assert await store.expire_client_key("a-b-c", T0 + 50)  # earlier: brought forward
-    got = await store.get_client_key("a-b-c")
-    assert got is not None and got.expires_at == T0 + 50
-    assert await store.expire_client_key("a-b-c", T0 + 500)  # later: never extended
-    got = await store.get_client_key("a-b-c")
-    assert got is not None and got.expires_at == T0 + 50
-    assert not got.usable(T0 + 50)
-    assert not await store.expire_client_key("no-such-key", T0)
-    await store.revoke_client_key("a-b-c", T0 + 1)
-    assert not await store.expire_client_key("a-b-c", T0)
+async def test_rotation_sets_or_brings_forward_the_old_keys_expiry(store: Store) -> None:
+    """The old key's grace end is set, or brought forward, never extended."""
+    await store.add_client_key(make_key("a-b-c", expires_at=T0 + 50))
+    assert await store.rotate_client_key(
+        make_key("a-b-c", key_hash="h2"), old_name_after="a-b-c-old1", old_expires_at=T0 + 500
+    )
+    old = await store.get_client_key("a-b-c-old1")
+    assert old is not None and old.expires_at == T0 + 50  # later: never extended
+    assert await store.rotate_client_key(
+        make_key("a-b-c", key_hash="h3"), old_name_after="a-b-c-old2", old_expires_at=T0 + 100
+    )
+    old = await store.get_client_key("a-b-c-old2")
+    assert old is not None and old.expires_at == T0 + 100  # none before: set
+    assert not await store.rotate_client_key(
+        make_key("no-such-key"), old_name_after="x", old_expires_at=T0
+    )
 
 
 async def test_keys_version_changes_on_add_revoke_expire_only(store: Store) -> None:
@@ -120,7 +121,9 @@ async def test_keys_version_changes_on_add_revoke_expire_only(store: Store) -> N
     assert await changed()
     await store.touch_client_keys({"a-b-c": T0 + 1})
     assert not await changed()
-    await store.expire_client_key("a-b-c", T0 + 100)
+    await store.rotate_client_key(
+        make_key("a-b-c", key_hash="h2"), old_name_after="a-b-c-old", old_expires_at=T0 + 100
+    )
     assert await changed()
     await store.revoke_client_key("a-b-c", T0 + 50)
     assert await changed()

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from teamgate.ledger.records import UsageRecord
-from teamgate.ledger.sqlite import SQLiteStore
+from teamgate.ledger.sqlite.store import SQLiteStore
 from teamgate.ledger.store import Store
 from teamgate.ledger.summary import UsageGroup
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import pytest
 
 from teamgate.ledger.records import UsageRecord
-from teamgate.ledger.sqlite import SQLiteStore
+from teamgate.ledger.sqlite.store import SQLiteStore
 from teamgate.ledger.writer import LedgerNotFlushed, LedgerWriter
 
 from .conftest import make_record

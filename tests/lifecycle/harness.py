@@ -22,7 +22,7 @@ from tests.conftest import UPSTREAM_SECRETS, build_settings
 from tests.endpoints.audio_files import wav_bytes
 
 from teamgate.app import TeamgateApp, create_app
-from teamgate.keys import new_client_key
+from teamgate.auth.keys import new_client_key
 from teamgate.ledger import open_store
 from teamgate.ledger.owned import OwnedObject
 from teamgate.ledger.records import UsageRecord

@@ -28,12 +28,12 @@ import orjson
 import pytest
 
 from shared_services import POSTGRES_URL, create_schema, drop_schema, schema_url, unique_name
+from teamgate.http.serving import ServerThread
 from teamgate.ledger.attribution import tag_value
-from teamgate.ledger.postgres import PostgresStore
+from teamgate.ledger.postgres.store import PostgresStore
 from teamgate.ledger.records import UsageRecord
-from teamgate.metrics import render_metrics
+from teamgate.observability.metrics import render_metrics
 from teamgate.reports import build_report, default_month
-from teamgate.serving import ServerThread
 from teamgate.simulator import Simulator, create_simulator
 from teamgate.simulator.config import SimulatorConfig
 

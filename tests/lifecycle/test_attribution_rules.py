@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from teamgate.errors import InvalidRequest
+from teamgate.http.errors import InvalidRequest
 from teamgate.ledger.attribution import (
     MAX_TAGS,
     Attribution,

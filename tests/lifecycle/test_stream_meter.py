@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from teamgate.endpoints.responses_meter import ResponsesMeter
-from teamgate.streaming import StreamMeter
+from teamgate.lifecycle.streaming import StreamMeter
 
 
 class ParsingMeter(StreamMeter):

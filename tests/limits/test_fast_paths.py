@@ -80,10 +80,10 @@ def test_fast_paths_are_protocol_methods_not_capability_checks() -> None:
 
     import teamgate
     from teamgate.budget.counters import MemoryBudgetCounters
-    from teamgate.budget.failover import FailoverBudgetCounters
-    from teamgate.budget.redis import RedisBudgetCounters
-    from teamgate.limits.failover import FailoverCounters
-    from teamgate.limits.redis import RedisCounters
+    from teamgate.shared_redis.budget import RedisBudgetCounters
+    from teamgate.shared_redis.budget_failover import FailoverBudgetCounters
+    from teamgate.shared_redis.limits import RedisCounters
+    from teamgate.shared_redis.limits_failover import FailoverCounters
 
     for backend in (MemoryCounters, RedisCounters, FailoverCounters):
         for name in ("try_admit_now", "refund_now", "peek_now", "release_slot_now", "suspends"):

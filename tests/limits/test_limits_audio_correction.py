@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from teamgate.config.schema import Limits, Settings, TeamConfig
-from teamgate.errors import RateLimited
+from teamgate.http.errors import RateLimited
 from teamgate.limits import Limiter, MemoryCounters
 
 W = "whisper-large-v3"

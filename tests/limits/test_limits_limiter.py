@@ -9,7 +9,7 @@ from limiter_harness import M, backend, limiter_for, run, settings, team
 from limits_vtime import VirtualTimeLoop
 
 from teamgate.config.schema import Limits, OrgConfig
-from teamgate.errors import PayloadTooLarge, RateLimited
+from teamgate.http.errors import PayloadTooLarge, RateLimited
 from teamgate.limits import Limiter, MemoryCounters, Ticket
 
 __all__ = ["backend"]  # the autouse fixture: every test runs on both backends

@@ -9,7 +9,7 @@ from limiter_harness import M, YieldingCounters, backend, limiter_for, run, sett
 from limits_vtime import VirtualTimeLoop
 
 from teamgate.config.schema import Limits, OrgConfig
-from teamgate.errors import RateLimited
+from teamgate.http.errors import RateLimited
 from teamgate.limits import ClientGone, Limiter, MemoryCounters, Ticket
 
 __all__ = ["backend"]  # the autouse fixture: every test runs on both backends

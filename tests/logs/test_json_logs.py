@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import UPSTREAM_SECRETS
 from tests.hardening.serve_process import ADMIN_KEY, ServeProcess
 
-from teamgate.log_format import JsonFormatter
+from teamgate.observability.log_format import JsonFormatter
 from teamgate.simulator import Simulator
 
 CHAT = {"model": "llama-3.1-8b-instant", "messages": [{"role": "user", "content": "hi"}]}

@@ -20,13 +20,13 @@ SRC = Path(teamgate.__file__).resolve().parents[1]
 # The only modules that need an extra: the Redis and PostgreSQL backends, imported
 # by the gateway only when redis.url / a postgresql:// storage.url is configured.
 NEEDS_AN_EXTRA = {
-    "teamgate.budget.failover": "redis",
-    "teamgate.budget.redis": "redis",
-    "teamgate.limits.failover": "redis",
-    "teamgate.limits.redis": "redis",
-    "teamgate.redis_batching": "redis",
-    "teamgate.shared_state": "redis",
-    "teamgate.ledger.postgres": "asyncpg",
+    "teamgate.shared_redis.budget_failover": "redis",
+    "teamgate.shared_redis.budget": "redis",
+    "teamgate.shared_redis.limits_failover": "redis",
+    "teamgate.shared_redis.limits": "redis",
+    "teamgate.shared_redis.batching": "redis",
+    "teamgate.shared_redis.client": "redis",
+    "teamgate.ledger.postgres.store": "asyncpg",
 }
 
 

@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
+from teamgate.config.errors import ConfigError
 from teamgate.config.schema import Price, Settings
-from teamgate.errors import ConfigError
-from teamgate.money import PICO_PER_USD, format_usd, pico_to_decimal_usd, usd_to_pico
-from teamgate.price_list import BUILTIN_PRICES
-from teamgate.pricing import (
+from teamgate.pricing.money import PICO_PER_USD, format_usd, pico_to_decimal_usd, usd_to_pico
+from teamgate.pricing.price_list import BUILTIN_PRICES
+from teamgate.pricing.prices import (
     CACHE_DISCOUNT_MODELS,
     ModelPrice,
     PriceTable,
@@ -130,13 +130,11 @@ def test_default_only_when_set() -> None:
     with pytest.raises(UnpricedModel):
         table().worst_case("mystery", 1, 1)
     assert table().get("mystery") is None
-    assert table().unpriced(["mystery", "llama-3.1-8b-instant"]) == ["mystery"]
 
     prices = table(default=Price(Decimal("2"), Decimal("3")))
     price = prices.get("mystery")
     assert price == ModelPrice("mystery", 2_000_000, 3_000_000, None, "default")
     assert prices.cost("mystery", 10, 10) == 50_000_000
-    assert prices.unpriced(["mystery"]) == []
     # A listed price still wins over the default.
     assert prices.cost("llama-3.1-8b-instant", 1, 0) == 50_000
 

@@ -9,14 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from teamgate.tokens import (
+from teamgate.pricing.tokens import (
     IMAGE_PART_TOKENS,
     PER_MESSAGE_TOKENS,
     REPLY_PRIMING_TOKENS,
     TEMPLATE_PREAMBLE_TOKENS,
     TOOLS_PREAMBLE_TOKENS,
     prompt_token_bound,
-    requested_completion_tokens,
 )
 
 FIXED = REPLY_PRIMING_TOKENS + TEMPLATE_PREAMBLE_TOKENS
@@ -140,20 +139,3 @@ def test_bound_grows_with_every_message() -> None:
     one = {"messages": [{"role": "user", "content": "a"}]}
     two = {"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": ""}]}
     assert prompt_token_bound(two) - prompt_token_bound(one) == PER_MESSAGE_TOKENS + 4
-
-
-@pytest.mark.parametrize(
-    ("body", "expected"),
-    [
-        ({}, None),
-        ({"max_tokens": 100}, 100),
-        ({"max_completion_tokens": 50}, 50),
-        ({"max_completion_tokens": 50, "max_tokens": 100}, 50),
-        ({"max_completion_tokens": None, "max_tokens": 100}, 100),
-        ({"max_completion_tokens": "50"}, None),
-        ({"max_tokens": True}, None),
-        ({"max_tokens": 1.5}, None),
-    ],
-)
-def test_requested_completion_tokens(body: dict[str, Any], expected: int | None) -> None:
-    assert requested_completion_tokens(body) == expected

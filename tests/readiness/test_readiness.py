@@ -24,9 +24,9 @@ from tests.shared_services import (
 )
 
 from teamgate.app import create_app
-from teamgate.ledger.postgres import PostgresStore
-from teamgate.readiness import Probe, Readiness
-from teamgate.serving import ServerThread
+from teamgate.http.serving import ServerThread
+from teamgate.ledger.postgres.store import PostgresStore
+from teamgate.routes.readiness import Probe, Readiness
 from teamgate.simulator import Simulator
 
 FLIP_S = 2.0  # the promise: /readyz follows a dependency within 2 s, both ways
@@ -196,7 +196,7 @@ def test_sigterm_drains_readyz_first(simulator: Simulator, tmp_path: Path) -> No
 async def test_a_busy_sqlite_writer_does_not_make_the_gateway_unready(tmp_path: Path) -> None:
     """Under load the SQLite writer's one thread is busy with batches; the probe must not
     queue behind them (it did, and /readyz flapped to 503 at a few thousand requests/s)."""
-    from teamgate.ledger.sqlite import SQLiteStore
+    from teamgate.ledger.sqlite.store import SQLiteStore
 
     store = SQLiteStore(str(tmp_path / "busy.db"))
     await store.open()
@@ -224,7 +224,7 @@ async def test_a_busy_sqlite_writer_does_not_make_the_gateway_unready(tmp_path: 
 async def test_ping_answers_on_both_stores_and_fails_when_closed(tmp_path: Path, kind: str) -> None:
     from tests.shared_services import TempSchemaPostgresStore
 
-    from teamgate.ledger.sqlite import SQLiteStore
+    from teamgate.ledger.sqlite.store import SQLiteStore
 
     store = SQLiteStore(str(tmp_path / "p.db")) if kind == "sqlite" else TempSchemaPostgresStore()
     await store.open()

@@ -22,7 +22,7 @@ def attributed(ledger: Ledger) -> Ledger:
     """The known ledger, plus attributed records inside 2026-W47."""
     import asyncio
 
-    from teamgate.ledger.sqlite import SQLiteStore
+    from teamgate.ledger.sqlite.store import SQLiteStore
 
     rng = random.Random(5)
     extra = [

@@ -20,10 +20,10 @@ from tests.conftest import RunningGateway
 from tests.hardening.conftest import records_when
 
 from teamgate.cli import main
+from teamgate.http.serving import ServerThread
 from teamgate.ledger.refused_model import REFUSED_MODEL
-from teamgate.ledger.sqlite import SQLiteStore
+from teamgate.ledger.sqlite.store import SQLiteStore
 from teamgate.reports.escape import csv_cell, markdown_cell, slack_text
-from teamgate.serving import ServerThread
 
 from .conftest import WEEK_START, Ledger, record
 from .test_send import Inbox

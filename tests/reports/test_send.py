@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from teamgate.cli import main
-from teamgate.serving import ServerThread
+from teamgate.http.serving import ServerThread
 
 from .conftest import Ledger
 

@@ -8,13 +8,13 @@ import pytest
 import redis.asyncio as redis_asyncio
 
 from teamgate.budget.counters import BudgetScope, ReserveOutcome
-from teamgate.budget.failover import FailoverBudgetCounters
-from teamgate.budget.redis import RedisBudgetCounters
-from teamgate.errors import StateUnavailable
+from teamgate.http.errors import StateUnavailable
 from teamgate.limits.counters import RateCheck
-from teamgate.limits.failover import FailoverCounters
-from teamgate.limits.redis import RedisCounters
-from teamgate.shared_state import redis_client
+from teamgate.shared_redis.budget import RedisBudgetCounters
+from teamgate.shared_redis.budget_failover import FailoverBudgetCounters
+from teamgate.shared_redis.client import redis_client
+from teamgate.shared_redis.limits import RedisCounters
+from teamgate.shared_redis.limits_failover import FailoverCounters
 
 
 @pytest.fixture

@@ -20,13 +20,13 @@ import pytest
 import redis.asyncio as redis_asyncio
 
 from shared_services import REDIS_URL, create_schema, drop_schema, schema_url, unique_name
-from teamgate.keys import new_client_key
-from teamgate.ledger.postgres import PostgresStore
+from teamgate.auth.keys import new_client_key
+from teamgate.http.serving import ServerThread
+from teamgate.ledger.postgres.store import PostgresStore
 from teamgate.ledger.records import UsageRecord
-from teamgate.serving import ServerThread
+from teamgate.pricing.tokens import prompt_token_bound
 from teamgate.simulator import create_simulator
 from teamgate.simulator.config import SimulatorConfig
-from teamgate.tokens import prompt_token_bound
 
 from .cluster import Cluster, Reply, chat, cluster_config, free_port
 from .conftest import delete_prefix

@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 
 from teamgate.cli import main
-from teamgate.serving import ServerThread
+from teamgate.http.serving import ServerThread
 from teamgate.simulator import create_simulator
 from teamgate.simulator.config import SimulatorConfig
 

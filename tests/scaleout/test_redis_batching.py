@@ -10,7 +10,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from teamgate.redis_batching import ScriptBatcher
+from teamgate.shared_redis.batching import ScriptBatcher
 
 Fixture = tuple[redis_asyncio.Redis, str]
 INCR = "return redis.call('INCRBY', KEYS[1], ARGV[1])"

@@ -7,8 +7,8 @@ import asyncio
 import redis.asyncio as redis_asyncio
 
 from teamgate.budget.counters import BudgetScope, ReserveOutcome, ScopeTotals
-from teamgate.budget.redis import RedisBudgetCounters
 from teamgate.ledger.records import SpendTotal
+from teamgate.shared_redis.budget import RedisBudgetCounters
 
 Fixture = tuple[redis_asyncio.Redis, str]
 PERIOD = "2026-11"

@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as redis_asyncio
 
 from teamgate.limits.counters import RateCheck
-from teamgate.limits.redis import RedisCounters
+from teamgate.shared_redis.limits import RedisCounters
 
 Fixture = tuple[redis_asyncio.Redis, str]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from teamgate.cli import main
-from teamgate.serving import ServerThread
+from teamgate.http.serving import ServerThread
 from teamgate.simulator import create_simulator
 
 from .cluster import SRC, UPSTREAM_ENV, Cluster, Instance, cluster_config, free_port

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from teamgate.serving import ServerThread
+from teamgate.http.serving import ServerThread
 from teamgate.simulator import Simulator, SimulatorConfig, create_simulator
 
 from .sample import KEY

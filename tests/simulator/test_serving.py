@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from teamgate.serving import ServerThread
+from teamgate.http.serving import ServerThread
 
 
 async def hello_app(scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -10,13 +10,13 @@ from opentelemetry.trace import SpanKind
 from tests.conftest import UPSTREAM_SECRETS, build_settings
 
 from teamgate.app import create_app
+from teamgate.auth.keys import new_client_key
 from teamgate.config.schema import TracingSettings
-from teamgate.keys import new_client_key
+from teamgate.http.serving import ServerThread
 from teamgate.ledger import open_store
-from teamgate.middleware import wrap_for_serving
-from teamgate.serving import ServerThread
+from teamgate.observability.serving import wrap_for_serving
+from teamgate.observability.tracing import OFF, start_tracing
 from teamgate.simulator import Simulator
-from teamgate.tracing import OFF, start_tracing
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 CLIENT_SPAN = "00f067aa0ba902b7"

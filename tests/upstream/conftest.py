@@ -16,7 +16,7 @@ import pytest
 import yaml
 from tests.conftest import BASE_CONFIG, RunningGateway, merge, start_gateway
 
-from teamgate.serving import ServerThread
+from teamgate.http.serving import ServerThread
 from teamgate.simulator import Simulator, SimulatorConfig, create_simulator
 
 MSG = [{"role": "user", "content": "Hello there"}]

@@ -15,10 +15,10 @@ import pytest
 from moto import mock_aws
 from tests.upstream.conftest import MSG, run_in_gateway_loop, running_gateway
 
+from teamgate.config.errors import ConfigError
 from teamgate.config.loader import parse_settings
 from teamgate.config.schema import Settings
-from teamgate.errors import ConfigError
-from teamgate.ledger.sqlite import SQLiteStore
+from teamgate.ledger.sqlite.store import SQLiteStore
 from teamgate.ledger.upstream_records import UpstreamKeyState
 from teamgate.secrets import SecretResolver
 from teamgate.simulator import Simulator
@@ -267,8 +267,8 @@ def test_changed_secret_through_a_running_gateway(simulator: Simulator, tmp_path
         "teamgate.upstream.usage",
         "teamgate.upstream.pool",
         "teamgate.upstream.operations",
-        "teamgate.ledger.sqlite_upstream",
-        "teamgate.keys",
+        "teamgate.ledger.sqlite.upstream",
+        "teamgate.auth.keys",
     ],
 )
 def test_docstring_examples(name: str) -> None:

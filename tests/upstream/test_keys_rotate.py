@@ -10,9 +10,9 @@ import orjson
 import pytest
 from tests.upstream.conftest import MSG, running_gateway, write_config
 
+from teamgate.auth.keys import hash_secret, new_client_key, rotate_client_key
 from teamgate.cli import main
-from teamgate.keys import hash_secret, new_client_key, rotate_client_key
-from teamgate.ledger.sqlite import SQLiteStore
+from teamgate.ledger.sqlite.store import SQLiteStore
 from teamgate.simulator import Simulator
 
 T0 = 1_800_000_000.0

@@ -14,7 +14,7 @@ from tests.upstream.conftest import drive_load, running_gateway, write_config
 
 from teamgate.cli import main
 from teamgate.config.loader import parse_settings
-from teamgate.ledger.sqlite import SQLiteStore
+from teamgate.ledger.sqlite.store import SQLiteStore
 from teamgate.ledger.upstream_records import UpstreamUsageDelta
 from teamgate.secrets import SecretResolver
 from teamgate.simulator import Simulator

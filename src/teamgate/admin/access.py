@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from teamgate.errors import PermissionDenied
+from teamgate.http.errors import PermissionDenied
 
 Action = str
 """What a principal may be allowed, as ``area.verb`` (``keys.create``, ``usage.read``).

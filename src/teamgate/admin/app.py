@@ -25,7 +25,11 @@ from teamgate.admin.context import AdminRequest
 from teamgate.admin.metrics_access import MetricsAccess
 from teamgate.admin.openapi import openapi_document
 from teamgate.admin.routes import match_route
-from teamgate.asgi import (
+from teamgate.auth.keys import credential_role
+from teamgate.dashboard.api import answer as dashboard_answer
+from teamgate.dashboard.pages import serve_dashboard
+from teamgate.dashboard.sessions import SESSION_COOKIE, Sessions, cookies
+from teamgate.http.asgi import (
     JSON,
     ClientDisconnected,
     Message,
@@ -36,19 +40,15 @@ from teamgate.asgi import (
     read_body,
     send_bytes,
 )
-from teamgate.asgi import send_error as send_gateway_error
-from teamgate.dashboard.api import answer as dashboard_answer
-from teamgate.dashboard.pages import serve_dashboard
-from teamgate.dashboard.sessions import SESSION_COOKIE, Sessions, cookies
-from teamgate.errors import (
+from teamgate.http.asgi import send_error as send_gateway_error
+from teamgate.http.errors import (
     GatewayError,
     InvalidRequest,
     MethodNotAllowed,
     NotFound,
     PermissionDenied,
 )
-from teamgate.keys import credential_role
-from teamgate.metrics import CONTENT_TYPE, render_metrics
+from teamgate.observability.metrics import CONTENT_TYPE, render_metrics
 from teamgate.runtime import Gateway
 
 log = logging.getLogger("teamgate.admin")

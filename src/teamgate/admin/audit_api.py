@@ -13,8 +13,8 @@ from __future__ import annotations
 import time
 
 from teamgate.admin.context import AdminRequest, Reply
-from teamgate.errors import InvalidRequest
-from teamgate.keys import parse_duration
+from teamgate.auth.keys import parse_duration
+from teamgate.http.errors import InvalidRequest
 from teamgate.reports.periods import parse_instant
 
 MAX_PAGE = 1000

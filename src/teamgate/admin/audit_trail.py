@@ -18,10 +18,10 @@ import re
 from typing import Any
 
 from teamgate.admin.access import Principal
-from teamgate.asgi import Scope, header
-from teamgate.auth_throttle import client_address
+from teamgate.auth.throttle import client_address
 from teamgate.config.schema import Settings
 from teamgate.config.visible import changed, visible_values
+from teamgate.http.asgi import Scope, header
 from teamgate.ledger.audit_records import AuditEntry, fingerprint
 from teamgate.runtime import Gateway
 

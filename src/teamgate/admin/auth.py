@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import hmac
 
-from teamgate.asgi import Scope, header
-from teamgate.errors import GatewayError, PermissionDenied
+from teamgate.http.asgi import Scope, header
+from teamgate.http.errors import GatewayError, PermissionDenied
 
 
 class AdminKeyInvalid(GatewayError):

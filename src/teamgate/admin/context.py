@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from teamgate.admin.access import Principal
-from teamgate.errors import GatewayError, InvalidRequest
+from teamgate.http.errors import GatewayError, InvalidRequest
 from teamgate.runtime import Gateway
 
 

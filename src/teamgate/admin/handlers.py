@@ -1,7 +1,7 @@
 """The admin API's handlers: usage, reports, budget, upstream keys, reload.
 
 Each takes an :class:`AdminRequest` and returns a :class:`Reply`; errors are
-raised as :class:`~teamgate.errors.GatewayError` and sent Groq-shaped.
+raised as :class:`~teamgate.http.errors.GatewayError` and sent Groq-shaped.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from typing import Any
 
 from teamgate.admin.context import AdminRequest, Reply
 from teamgate.budget import month_of
-from teamgate.errors import ConfigError, InvalidRequest
+from teamgate.config.errors import ConfigError
+from teamgate.http.errors import InvalidRequest
 from teamgate.ledger.attribution import is_attribution_dimension
 from teamgate.ledger.summary import UsageGroup
-from teamgate.money import exact_usd
+from teamgate.pricing.money import exact_usd
 from teamgate.reports import build_report, default_month, default_week, month_named, week_named
 from teamgate.reports.build import BREAKDOWN_HELP, check_breakdown
 from teamgate.reports.periods import parse_instant

@@ -1,7 +1,7 @@
 """Admin API for team keys: list, create, revoke, rotate.
 
 Rotation works as ``teamgate keys rotate`` does (one semantics,
-:func:`teamgate.keys.rotate_client_key`): the successor takes the name, the old
+:func:`teamgate.auth.keys.rotate_client_key`): the successor takes the name, the old
 key is renamed ``{name}@rotated-<UTC time>`` and keeps working for ``grace``
 (default 7 days), shown as ``in-grace`` until then. Per-key reports therefore
 split the same way whichever tool rotated.
@@ -15,8 +15,7 @@ from typing import Any
 
 from teamgate.admin.context import AdminRequest, Conflict, Reply
 from teamgate.admin.handlers import iso
-from teamgate.errors import InvalidRequest, NotFound
-from teamgate.keys import (
+from teamgate.auth.keys import (
     CREDENTIAL_ROLES,
     DEFAULT_ROTATION_GRACE,
     credential_role,
@@ -26,6 +25,7 @@ from teamgate.keys import (
     parse_duration,
     rotate_client_key,
 )
+from teamgate.http.errors import InvalidRequest, NotFound
 from teamgate.ledger.records import ClientKey
 
 MAX_DURATION_S = 100 * 365 * 86400  # `expires_in` and `grace`: at most about 100 years

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hmac
 
 from teamgate.admin.auth import AdminAuth, AdminKeyInvalid
-from teamgate.asgi import Scope, header
+from teamgate.http.asgi import Scope, header
 
 
 class MetricsAccess:

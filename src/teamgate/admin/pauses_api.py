@@ -1,6 +1,6 @@
 """The admin API's pause switch: ``GET /admin/pauses``, ``POST /admin/pauses`` and
 ``POST /admin/pauses/resume`` — what ``teamgate pause`` / ``resume`` do, for scripts and
-the dashboard (see :mod:`teamgate.pauses`).
+the dashboard (see :mod:`teamgate.auth.pauses`).
 
 A scope is ``team:T``, ``env:T/E`` or ``key:NAME``. Team admins may pause and resume
 their own teams' scopes (and read their pauses); every call is checked through the
@@ -13,9 +13,8 @@ from __future__ import annotations
 import time
 
 from teamgate.admin.context import AdminRequest, Reply
-from teamgate.errors import InvalidRequest, NotFound
-from teamgate.keys import parse_duration
-from teamgate.pauses import (
+from teamgate.auth.keys import parse_duration
+from teamgate.auth.pauses import (
     alert_fields,
     check_target,
     make_pause,
@@ -24,6 +23,7 @@ from teamgate.pauses import (
     resumed_text,
     team_of_scope,
 )
+from teamgate.http.errors import InvalidRequest, NotFound
 
 SCOPE_PATTERN = r"^(team:[^/:]+|env:[^/:]+/[^/:]+|key:[^:]+)$"
 

@@ -61,10 +61,11 @@ from teamgate.budget.counters import (
 )
 from teamgate.budget.messages import refusal_message, wait_timeout_message
 from teamgate.budget.period import BudgetPeriod, month_of
+from teamgate.config.errors import ConfigError
 from teamgate.config.schema import Settings
-from teamgate.errors import BudgetExceeded, ConfigError
+from teamgate.http.errors import BudgetExceeded
 from teamgate.ledger.records import SpendTotal
-from teamgate.money import usd_to_pico
+from teamgate.pricing.money import usd_to_pico
 
 SettledHook = Callable[[str, str, int, int], None]
 RefusedHook = Callable[[str, str, int, int, int, float, str], None]

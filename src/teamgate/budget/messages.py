@@ -1,13 +1,13 @@
 """The refusal messages of the budget book.
 
 Money stays integer picodollars until this edge, where it becomes text
-(:func:`teamgate.money.format_usd`).
+(:func:`teamgate.pricing.money.format_usd`).
 """
 
 from __future__ import annotations
 
-from teamgate.display import percent
-from teamgate.money import format_usd
+from teamgate.pricing.money import format_usd
+from teamgate.text.display import percent
 
 
 def _who(team: str | None) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from teamgate.cli import audit, info, keys, migrate, pause, reload, report, run, schema, upstream
 from teamgate.cli.options import LedgerMissing
-from teamgate.errors import ConfigError
+from teamgate.config.errors import ConfigError
 
 
 def build_parser() -> argparse.ArgumentParser:

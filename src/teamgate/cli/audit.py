@@ -20,7 +20,7 @@ import orjson
 from teamgate.cli.options import add_config, fail, settings_from, with_store
 from teamgate.ledger.audit_records import AuditEntry, cli_actor
 from teamgate.ledger.store import Store
-from teamgate.text_table import render_table
+from teamgate.text.table import render_table
 
 
 def add_commands(sub: Any) -> None:

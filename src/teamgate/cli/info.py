@@ -8,20 +8,20 @@ from typing import Any
 
 import orjson
 
+from teamgate.auth.pauses import describe_scope, pause_json
 from teamgate.budget.period import month_of
 from teamgate.cli.admin_client import AdminUnavailable, add_url, admin_url, call_admin
 from teamgate.cli.options import add_config, settings_from, with_store
 from teamgate.config.loader import render_summary
 from teamgate.config.schema import Settings
 from teamgate.config.sections import redact_url
-from teamgate.display import iso_time, percent, when
 from teamgate.ledger.pause_records import Pause
 from teamgate.ledger.store import Store
 from teamgate.ledger.summary import UsageGroup
-from teamgate.money import exact_usd, format_usd, usd_to_pico
-from teamgate.pauses import describe_scope, pause_json
-from teamgate.pricing import PriceTable, render_price_table
-from teamgate.text_table import render_table
+from teamgate.pricing.money import exact_usd, format_usd, usd_to_pico
+from teamgate.pricing.prices import PriceTable, render_price_table
+from teamgate.text.display import iso_time, percent, when
+from teamgate.text.table import render_table
 
 
 def add_commands(sub: Any) -> None:

@@ -8,10 +8,7 @@ from typing import Any
 
 import orjson
 
-from teamgate.cli.audit import record_cli
-from teamgate.cli.options import add_config, fail, settings_from, with_store
-from teamgate.display import iso_time, when
-from teamgate.keys import (
+from teamgate.auth.keys import (
     CREDENTIAL_ROLES,
     DEFAULT_ROTATION_GRACE,
     key_state,
@@ -20,9 +17,12 @@ from teamgate.keys import (
     parse_duration,
     rotate_client_key,
 )
+from teamgate.cli.audit import record_cli
+from teamgate.cli.options import add_config, fail, settings_from, with_store
 from teamgate.ledger.records import ClientKey
 from teamgate.ledger.store import Store
-from teamgate.text_table import render_table
+from teamgate.text.display import iso_time, when
+from teamgate.text.table import render_table
 
 
 def add_commands(sub: Any) -> None:

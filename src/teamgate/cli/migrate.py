@@ -20,10 +20,10 @@ import orjson
 
 from teamgate.cli.audit import record_cli
 from teamgate.cli.options import add_config, settings_from, with_store
+from teamgate.config.extras import is_postgres_url
 from teamgate.config.sections import redact_url
-from teamgate.extras import is_postgres_url
 from teamgate.ledger import open_store
-from teamgate.ledger.pg_schema import SchemaMismatch, latest_version
+from teamgate.ledger.postgres.schema import SchemaMismatch, latest_version
 from teamgate.ledger.store import Store
 
 
@@ -41,7 +41,7 @@ async def run_migrate(url: str) -> str:
         await store.open()
         await store.close()
         return "SQLite schema is created and checked on open; nothing to migrate"
-    from teamgate.ledger.postgres import PostgresStore  # open_store checked asyncpg
+    from teamgate.ledger.postgres.store import PostgresStore  # open_store checked asyncpg
 
     assert isinstance(store, PostgresStore)
     applied = await store.migrate()

@@ -1,5 +1,5 @@
 """``teamgate pause`` and ``teamgate resume``: the kill switch for a team, an
-environment or one key (see :mod:`teamgate.pauses`).
+environment or one key (see :mod:`teamgate.auth.pauses`).
 
     teamgate pause chatbot --reason "runaway job" --until 2h
     teamgate pause chatbot/staging --reason "load test"
@@ -18,15 +18,8 @@ from typing import Any
 
 import orjson
 
-from teamgate.alerts import AlertManager
-from teamgate.cli.audit import record_cli
-from teamgate.cli.options import add_config, fail, settings_from, with_store
-from teamgate.config.schema import Settings
-from teamgate.keys import parse_duration
-from teamgate.ledger.audit_records import cli_actor
-from teamgate.ledger.pause_records import Pause
-from teamgate.ledger.store import Store
-from teamgate.pauses import (
+from teamgate.auth.keys import parse_duration
+from teamgate.auth.pauses import (
     alert_fields,
     check_target,
     make_pause,
@@ -35,6 +28,13 @@ from teamgate.pauses import (
     resumed_text,
     scope_of,
 )
+from teamgate.cli.audit import record_cli
+from teamgate.cli.options import add_config, fail, settings_from, with_store
+from teamgate.config.schema import Settings
+from teamgate.ledger.audit_records import cli_actor
+from teamgate.ledger.pause_records import Pause
+from teamgate.ledger.store import Store
+from teamgate.observability.alerts import AlertManager
 
 
 def _add_target(parser: argparse.ArgumentParser) -> None:

@@ -21,9 +21,9 @@ from teamgate.reports import (
 from teamgate.reports.build import BREAKDOWN_HELP, Report, check_breakdown
 from teamgate.reports.export import export_records
 from teamgate.reports.periods import ReportPeriod, parse_instant
-from teamgate.reports.progress import ProgressBar
 from teamgate.reports.render import FORMATS
 from teamgate.reports.slack import WebhookFailed, post_webhook, slack_message
+from teamgate.text.progress import ProgressBar
 
 
 def add_commands(sub: Any) -> None:

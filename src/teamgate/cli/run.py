@@ -12,10 +12,10 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from teamgate.auth.keys import new_client_key
 from teamgate.cli.options import add_config, config_path, settings_from, with_store
 from teamgate.config.schema import Settings
 from teamgate.config.sections import redact_url
-from teamgate.keys import new_client_key
 from teamgate.ledger.store import Store
 
 log = logging.getLogger("teamgate")
@@ -139,9 +139,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from teamgate.admin.key_strength import admin_key_error
     from teamgate.app import create_app
     from teamgate.cli.server import GracefulServer
-    from teamgate.log_format import configure_logging, uvicorn_log_config
-    from teamgate.middleware import wrap_for_serving
-    from teamgate.serving import ServerThread
+    from teamgate.http.serving import ServerThread
+    from teamgate.observability.log_format import configure_logging, uvicorn_log_config
+    from teamgate.observability.serving import wrap_for_serving
     from teamgate.simulator import create_simulator
 
     settings = settings_from(args)
@@ -244,7 +244,7 @@ def _run_workers(args: argparse.Namespace, settings: Settings, env: dict[str, st
     """Run ``args.workers`` uvicorn worker processes, each building the app from the env."""
     import uvicorn
 
-    from teamgate.log_format import uvicorn_log_config
+    from teamgate.observability.log_format import uvicorn_log_config
 
     os.environ.update(env)  # resolved (or simulated) upstream secrets, for the workers
     os.environ["TEAMGATE_CONFIG"] = str(config_path(args))
@@ -287,6 +287,6 @@ def cmd_simulator(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from teamgate.demo import run_demo
+    from teamgate.cli.demo import run_demo
 
     return run_demo(requests_per_team=args.requests)

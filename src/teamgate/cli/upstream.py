@@ -14,16 +14,16 @@ from typing import Any
 
 import orjson
 
+from teamgate.auth.keys import parse_duration
 from teamgate.cli.admin_client import AdminUnavailable, add_url, call_admin
 from teamgate.cli.audit import record_cli
 from teamgate.cli.options import add_config, fail, settings_from, with_store
 from teamgate.config.schema import Settings
-from teamgate.display import iso_time
-from teamgate.display import when as display_when
-from teamgate.keys import parse_duration
 from teamgate.ledger.store import Store
 from teamgate.secrets import SecretResolver
-from teamgate.text_table import render_table
+from teamgate.text.display import iso_time
+from teamgate.text.display import when as display_when
+from teamgate.text.table import render_table
 from teamgate.upstream.operations import (
     KeyStatus,
     OperationRefused,

@@ -22,8 +22,8 @@ from typing import Any
 
 import yaml
 
+from teamgate.config.errors import ConfigError
 from teamgate.config.fields import child
-from teamgate.errors import ConfigError
 
 PREFIX = "TEAMGATE_"
 SEPARATOR = "__"

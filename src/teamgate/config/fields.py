@@ -28,7 +28,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
-from teamgate.errors import ConfigError
+from teamgate.config.errors import ConfigError
 
 T = TypeVar("T")
 

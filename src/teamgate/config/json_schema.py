@@ -61,7 +61,7 @@ from teamgate.config.teams import (
     key_name,
 )
 from teamgate.config.validate import ORG_FIELDS, TOP_LEVEL_KEYS, time_zone
-from teamgate.price_list import BUILTIN_PRICES
+from teamgate.pricing.price_list import BUILTIN_PRICES
 
 SECTION = ["object", "null"]  # an empty YAML section (``server:``) is null: the defaults
 

@@ -9,7 +9,7 @@ example (:func:`example_config_path`). Relative paths in the file (a
 ``sqlite:///`` ledger, ``file:`` secrets) are relative to the file's folder
 (:mod:`teamgate.config.paths`); one set by a ``TEAMGATE_*`` variable is
 relative to the working folder, as the shell that set it means. Problems raise
-:class:`~teamgate.errors.ConfigError`; ``str(err)`` has one ``key.path: problem``
+:class:`~teamgate.config.errors.ConfigError`; ``str(err)`` has one ``key.path: problem``
 line per problem, and a validation error's ``source`` attribute names the file.
 """
 
@@ -23,12 +23,12 @@ from typing import Any
 import yaml
 
 from teamgate.config.env_overrides import apply_env_overrides
+from teamgate.config.errors import ConfigError
+from teamgate.config.extras import check_settings as check_extras
 from teamgate.config.paths import anchor_paths
 from teamgate.config.schema import Settings
 from teamgate.config.summary import render_summary
 from teamgate.config.validate import build_settings, parse_settings
-from teamgate.errors import ConfigError
-from teamgate.extras import check_settings as check_extras
 
 CONFIG_PATH_VARIABLE = "TEAMGATE_CONFIG"
 EXAMPLE_FILE_NAME = "teamgate.example.yaml"
@@ -98,7 +98,7 @@ def read_config_file(path: Path) -> Any:
 def load_settings(path: str | Path | None, env: Mapping[str, str] | None = None) -> Settings:
     """Read, override from ``env`` (default ``os.environ``) and validate a config file.
 
-    Raises :class:`~teamgate.errors.ConfigError` on any problem.
+    Raises :class:`~teamgate.config.errors.ConfigError` on any problem.
     """
     environ = os.environ if env is None else env
     file = resolve_config_path(path, environ)

@@ -33,7 +33,7 @@ from teamgate.config.fields import (
 )
 from teamgate.config.schema import Limits, Price
 from teamgate.config.sections import read_limits
-from teamgate.price_list import AUDIO_PRICES_PER_HOUR, BUILTIN_PRICES
+from teamgate.pricing.price_list import AUDIO_PRICES_PER_HOUR, BUILTIN_PRICES
 
 DEFAULT_PRICE_KEY = "default"
 _ZERO = price_amount(0)

@@ -53,7 +53,7 @@ from teamgate.config.schema import (
     TracingSettings,
     UpstreamSettings,
 )
-from teamgate.trusted_proxies import parse_network
+from teamgate.http.trusted_proxies import parse_network
 
 STORAGE_PREFIXES = ("sqlite:///", "sqlite://:memory:", "postgresql://", "postgres://")
 LIMIT_FIELDS = ("rpm", "tpm", "rpd", "tpd", "concurrency", "ash", "asd")

@@ -15,8 +15,8 @@ from decimal import Decimal
 
 from teamgate.config.schema import Limits, Settings, TeamConfig
 from teamgate.config.sections import redact_url
-from teamgate.money import format_usd_amount
-from teamgate.text_table import render_table
+from teamgate.pricing.money import format_usd_amount
+from teamgate.text.table import render_table
 
 
 def _count(value: int | None) -> str:

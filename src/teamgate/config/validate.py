@@ -2,7 +2,7 @@
 
 Every problem is collected, each naming its dotted key path; if there is any,
 one :class:`~teamgate.config.fields.InvalidConfig` (a
-:class:`~teamgate.errors.ConfigError`) lists them all.
+:class:`~teamgate.config.errors.ConfigError`) lists them all.
 
 >>> settings = parse_settings({"teams": {"ops": {
 ...     "allowed_models": ["llama-3.1-8b-instant"], "max_tokens_per_request": 256,
@@ -84,7 +84,7 @@ ORG_FIELDS = (
 def parse_settings(data: Mapping[str, Any], *, source: str = "") -> Settings:
     """Validate ``data`` (a parsed YAML document) into frozen :class:`Settings`.
 
-    Raises :class:`~teamgate.errors.ConfigError` listing every problem found.
+    Raises :class:`~teamgate.config.errors.ConfigError` listing every problem found.
     """
     return build_settings(data, source=source)
 

@@ -26,17 +26,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from teamgate.admin.access import Principal
+from teamgate.auth.keys import key_state
 from teamgate.budget import month_of
 from teamgate.dashboard.projection import project
 from teamgate.dashboard.view import View, parse_view
-from teamgate.display import iso_time
-from teamgate.errors import InvalidRequest, NotFound
-from teamgate.keys import key_state
+from teamgate.http.errors import InvalidRequest, NotFound
 from teamgate.ledger.attribution import TAG_PREFIX, is_attribution_dimension, tag_value
 from teamgate.ledger.summary import UsageGroup
-from teamgate.money import exact_usd, usd_to_pico
+from teamgate.pricing.money import exact_usd, usd_to_pico
 from teamgate.reports.export import COLUMNS, export_row
 from teamgate.runtime import Gateway
+from teamgate.text.display import iso_time
 
 TOP_N = 10
 """Rows of each attribution table; the rest is summed in one ``others`` line."""

@@ -17,7 +17,7 @@ from teamgate.admin.handlers import iso, upstream_json
 from teamgate.budget import month_of
 from teamgate.dashboard.projection import project
 from teamgate.ledger.rollup import day_starts
-from teamgate.money import exact_usd, usd_to_pico
+from teamgate.pricing.money import exact_usd, usd_to_pico
 
 
 async def get_overview(req: AdminRequest) -> Reply:

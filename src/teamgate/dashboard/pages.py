@@ -18,7 +18,6 @@ from urllib.parse import parse_qs
 
 from teamgate.admin.access import Principal
 from teamgate.admin.auth import AdminAuth
-from teamgate.asgi import Receive, Scope, Send, read_body, send_bytes
 from teamgate.dashboard.sessions import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -27,7 +26,8 @@ from teamgate.dashboard.sessions import (
     cookies,
     set_cookie,
 )
-from teamgate.errors import MethodNotAllowed, NotFound
+from teamgate.http.asgi import Receive, Scope, Send, read_body, send_bytes
+from teamgate.http.errors import MethodNotAllowed, NotFound
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from http.cookies import SimpleCookie
 
 from teamgate.admin.access import Principal
-from teamgate.asgi import Scope, header
+from teamgate.http.asgi import Scope, header
 
 SESSION_COOKIE = "tg_session"
 LOGIN_CSRF_COOKIE = "tg_login_csrf"

@@ -14,7 +14,7 @@ of the same length just before it, for week-over-week (period-over-period) chang
 >>> parse_view({"scope": "team:nobody"}, now=0.0, tz="UTC", teams=("chatbot",))
 Traceback (most recent call last):
 ...
-teamgate.errors.InvalidRequest: `scope`: no team `nobody`
+teamgate.http.errors.InvalidRequest: `scope`: no team `nobody`
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from teamgate.budget import month_of
-from teamgate.errors import InvalidRequest
+from teamgate.http.errors import InvalidRequest
 from teamgate.reports.periods import parse_instant
 
 RANGES = ("month", "7d", "30d", "custom")

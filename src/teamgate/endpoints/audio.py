@@ -35,15 +35,15 @@ import math
 
 import orjson
 
-from teamgate.asgi import Receive, Scope, Send
 from teamgate.endpoints.audio_duration import audio_duration_s
 from teamgate.endpoints.audio_pricing import AudioPrice
 from teamgate.endpoints.multipart_upload import MultipartBody, UploadedForm, read_form
-from teamgate.errors import InvalidRequest
+from teamgate.http.asgi import Receive, Scope, Send
+from teamgate.http.errors import InvalidRequest
 from teamgate.ledger.records import ClientKey, UsageSource
 from teamgate.lifecycle import Bill, Demand, MeteredRequest
+from teamgate.lifecycle.streaming import StreamMeter
 from teamgate.runtime import Gateway
-from teamgate.streaming import StreamMeter
 
 
 def plan_audio(gw: Gateway, team: str, form: UploadedForm) -> tuple[str, AudioPrice]:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
 
-from teamgate.money import usd_to_pico
-from teamgate.price_list import AUDIO_PRICES_PER_HOUR
+from teamgate.pricing.money import usd_to_pico
+from teamgate.pricing.price_list import AUDIO_PRICES_PER_HOUR
 
 MS_PER_HOUR = 3_600_000
 
@@ -42,7 +42,7 @@ class AudioPrice:
 
 
 class AudioPriceTable:
-    """Speech-to-text prices by model (Groq's published ones, from :mod:`teamgate.price_list`)."""
+    """Speech-to-text prices by model (Groq's, from :mod:`teamgate.pricing.price_list`)."""
 
     def __init__(self, prices: Mapping[str, AudioPrice]) -> None:
         self._prices = MappingProxyType(dict(prices))

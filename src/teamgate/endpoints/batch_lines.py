@@ -2,7 +2,7 @@
 
 Every line must be ``{"custom_id", "method": "POST", "url": "/v1/chat/completions",
 "body": {...}}`` with a unique ``custom_id``, and its body must pass the team's
-chat policy (:func:`teamgate.policy.plan_chat`): model allowed (aliases are
+chat policy (:func:`teamgate.policy.rules.plan_chat`): model allowed (aliases are
 resolved and the line rewritten), token cap within the team's maximum (set to
 it when absent). Every line is written re-encoded from the object checked, so
 repeated or escaped keys reach Groq only as the values policy read. Lines at
@@ -12,8 +12,8 @@ The worst case of the file is the sum over lines of the on-demand worst case,
 halved for the batch price (rounded up, exact integers).
 
 >>> from teamgate.config.schema import Settings, TeamConfig
->>> from teamgate.policy import TeamPolicy
->>> from teamgate.pricing import PriceTable
+>>> from teamgate.policy.rules import TeamPolicy
+>>> from teamgate.pricing.prices import PriceTable
 >>> import io
 >>> team = TeamConfig("ops", ("llama-3.1-8b-instant",), 100)
 >>> line = (b'{"custom_id":"a","method":"POST","url":"/v1/chat/completions",'
@@ -32,10 +32,10 @@ from typing import IO, Any
 
 import orjson
 
-from teamgate.errors import GatewayError, InvalidRequest
-from teamgate.policy import TeamPolicy, plan_chat
-from teamgate.pricing import PriceTable
-from teamgate.tokens import prompt_token_bound
+from teamgate.http.errors import GatewayError, InvalidRequest
+from teamgate.policy.rules import TeamPolicy, plan_chat
+from teamgate.pricing.prices import PriceTable
+from teamgate.pricing.tokens import prompt_token_bound
 
 BATCH_URLS = frozenset({"/v1/chat/completions"})
 MAX_REPORTED_LINES = 20

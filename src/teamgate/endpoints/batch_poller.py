@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from teamgate.background import stop_task
+from teamgate.background.tasks import stop_task
 from teamgate.endpoints.batch_settlement import (
     POLLER_SCOPE,
     batch_owner,

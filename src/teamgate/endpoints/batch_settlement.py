@@ -41,15 +41,15 @@ from typing import Any
 
 import orjson
 
-from teamgate.asgi import Scope
 from teamgate.endpoints.batch_lines import batch_price
 from teamgate.endpoints.ownership import json_object, store_of
 from teamgate.endpoints.relay import open_for
+from teamgate.http.asgi import Scope
 from teamgate.ledger.owned import OwnedObject
 from teamgate.ledger.records import ClientKey, UsageRecord
-from teamgate.pricing import UnpricedModel
+from teamgate.lifecycle.streaming import Usage, usage_from
+from teamgate.pricing.prices import UnpricedModel
 from teamgate.runtime import Gateway
-from teamgate.streaming import Usage, usage_from
 
 log = logging.getLogger("teamgate.batches")
 

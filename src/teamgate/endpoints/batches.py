@@ -29,7 +29,6 @@ from typing import Any
 
 import orjson
 
-from teamgate.asgi import Receive, Scope, Send, encode_headers, read_body, send_bytes
 from teamgate.endpoints.batch_lines import BATCH_URLS
 from teamgate.endpoints.batch_settlement import register_outputs, settle_if_finished
 from teamgate.endpoints.chat import decode_body
@@ -42,7 +41,8 @@ from teamgate.endpoints.ownership import (
     store_of,
 )
 from teamgate.endpoints.relay import open_for
-from teamgate.errors import InvalidRequest
+from teamgate.http.asgi import Receive, Scope, Send, read_body, send_bytes
+from teamgate.http.errors import InvalidRequest
 from teamgate.ledger.owned import OwnedObject
 from teamgate.ledger.records import ClientKey
 from teamgate.lifecycle import Demand, MeteredRequest, ObjectMeter, answer_headers
@@ -129,7 +129,7 @@ async def batch_by_id(
         if batch is not None:
             await settle_if_finished(gw, scope, key, obj, batch)
         headers = answer_headers(gw, key.team, resp)
-        await send_bytes(send, resp.status, data, encode_headers(headers))
+        await send_bytes(send, resp.status, data, headers)
     finally:
         resp.release()
 
@@ -152,6 +152,6 @@ async def list_batches(gw: Gateway, scope: Scope, send: Send, key: ClientKey) ->
                     await settle_if_finished(gw, scope, key, obj, batch)
             out = orjson.dumps(mine)
         headers = answer_headers(gw, key.team, resp)
-        await send_bytes(send, resp.status, out, encode_headers(headers))
+        await send_bytes(send, resp.status, out, headers)
     finally:
         resp.release()

@@ -1,6 +1,6 @@
 """``POST chat/completions``: the chat adapter of the metered lifecycle.
 
-What is chat's own: the body is parsed and checked by :func:`~teamgate.policy.plan_chat`,
+What is chat's own: the body is parsed and checked by :func:`~teamgate.policy.rules.plan_chat`,
 its worst case is the prompt bound plus the cap, the bytes sent are the
 client's own unless policy changed them (or a policy key is repeated or
 escaped: then re-encoded from what was checked), and usage is read from the
@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import orjson
 
-from teamgate.asgi import Receive, Scope, Send, read_body
-from teamgate.body_guard import MAX_DEPTH, ambiguous_keys, too_deep
-from teamgate.errors import InvalidRequest
+from teamgate.http.asgi import Receive, Scope, Send, read_body
+from teamgate.http.body_guard import MAX_DEPTH, ambiguous_keys, too_deep
+from teamgate.http.errors import InvalidRequest
 from teamgate.ledger.records import ClientKey
 from teamgate.lifecycle import Demand, MeteredRequest, TokenMeter
-from teamgate.policy import ChatPlan, plan_chat
+from teamgate.policy.rules import ChatPlan, plan_chat
+from teamgate.pricing.tokens import prompt_token_bound
 from teamgate.runtime import Gateway
-from teamgate.tokens import prompt_token_bound
 
 CHAT_PATH = "/openai/v1/chat/completions"
 

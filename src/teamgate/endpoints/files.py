@@ -23,7 +23,6 @@ from tempfile import SpooledTemporaryFile
 import aiohttp
 import orjson
 
-from teamgate.asgi import Receive, Scope, Send, encode_headers, send_bytes
 from teamgate.endpoints.batch_lines import check_batch_file
 from teamgate.endpoints.multipart_upload import (
     SPOOL_IN_MEMORY_BYTES,
@@ -33,7 +32,8 @@ from teamgate.endpoints.multipart_upload import (
 )
 from teamgate.endpoints.ownership import json_object, only_owned, owned_or_404, store_of
 from teamgate.endpoints.relay import open_for, relay_whole
-from teamgate.errors import InvalidRequest
+from teamgate.http.asgi import Receive, Scope, Send, send_bytes
+from teamgate.http.errors import InvalidRequest
 from teamgate.ledger.owned import OwnedObject
 from teamgate.ledger.records import ClientKey
 from teamgate.lifecycle import MeteredRequest, ObjectMeter, answer_headers
@@ -106,7 +106,7 @@ async def list_files(gw: Gateway, scope: Scope, send: Send, key: ClientKey) -> N
         listing = json_object(data) if resp.status == 200 else None
         out = data if listing is None else orjson.dumps(await only_owned(gw, "file", key, listing))
         headers = answer_headers(gw, key.team, resp)
-        await send_bytes(send, resp.status, out, encode_headers(headers))
+        await send_bytes(send, resp.status, out, headers)
     finally:
         resp.release()
 
@@ -135,9 +135,7 @@ async def _stream_content(
 ) -> None:
     """Relay a file's bytes as they arrive (an output file can be large)."""
     headers = answer_headers(gw, key.team, resp)
-    await send(
-        {"type": "http.response.start", "status": resp.status, "headers": encode_headers(headers)}
-    )
+    await send({"type": "http.response.start", "status": resp.status, "headers": headers})
     with contextlib.suppress(OSError):
         async for chunk in resp.content.iter_any():
             await send({"type": "http.response.body", "body": chunk, "more_body": True})

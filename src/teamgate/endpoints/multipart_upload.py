@@ -28,8 +28,8 @@ from multipart import (  # type: ignore[import-untyped]
     parse_options_header,
 )
 
-from teamgate.asgi import ClientDisconnected, Receive, Scope, header
-from teamgate.errors import InvalidRequest, PayloadTooLarge
+from teamgate.http.asgi import ClientDisconnected, Receive, Scope, header
+from teamgate.http.errors import InvalidRequest, PayloadTooLarge
 
 SPOOL_IN_MEMORY_BYTES = 1024 * 1024
 MAX_FIELD_BYTES = 64 * 1024

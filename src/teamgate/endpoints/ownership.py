@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from teamgate.errors import NotFound
+from teamgate.http.errors import NotFound
 from teamgate.ledger.owned import ObjectKind, OwnedObject
 from teamgate.ledger.records import ClientKey
 from teamgate.ledger.store import Store

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from teamgate.asgi import Scope, Send, encode_headers, send_bytes
+from teamgate.http.asgi import Scope, Send, send_bytes
 from teamgate.ledger.records import ClientKey
 from teamgate.lifecycle import answer_headers
 from teamgate.runtime import Gateway
@@ -48,5 +48,5 @@ async def relay_whole(
     """Read Groq's whole answer and send it (or ``body`` in its place); returns Groq's bytes."""
     data = await resp.read()
     headers = answer_headers(gw, key.team, resp)
-    await send_bytes(send, resp.status, data if body is None else body, encode_headers(headers))
+    await send_bytes(send, resp.status, data if body is None else body, headers)
     return data

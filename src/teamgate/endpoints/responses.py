@@ -20,7 +20,7 @@ yet", console.groq.com/docs/responses-api): ``previous_response_id``,
 shape for an unsupported property, before anything is reserved.
 
 >>> from teamgate.config.schema import TeamConfig
->>> from teamgate.policy import TeamPolicy
+>>> from teamgate.policy.rules import TeamPolicy
 >>> policy = TeamPolicy.compile(TeamConfig("t", ("m",), 100), {})
 >>> plan = plan_responses(policy, {"model": "m", "input": "hi"})
 >>> plan.max_completion_tokens, plan.cap_injected
@@ -34,15 +34,15 @@ from typing import Any
 
 import orjson
 
-from teamgate.asgi import Receive, Scope, Send, read_body
 from teamgate.endpoints.chat import decode_body
 from teamgate.endpoints.responses_meter import ResponsesMeter, responses_facts
-from teamgate.errors import InvalidRequest
+from teamgate.http.asgi import Receive, Scope, Send, read_body
+from teamgate.http.errors import InvalidRequest
 from teamgate.ledger.records import ClientKey
 from teamgate.lifecycle import Demand, MeteredRequest, TokenMeter
-from teamgate.policy import ChatPlan, TeamPolicy
+from teamgate.policy.rules import ChatPlan, TeamPolicy
+from teamgate.pricing.tokens import prompt_token_bound
 from teamgate.runtime import Gateway
-from teamgate.tokens import prompt_token_bound
 
 RESPONSES_PATH = "/openai/v1/responses"
 EMBEDDINGS_PATH = "/openai/v1/embeddings"

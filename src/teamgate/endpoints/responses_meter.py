@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from teamgate.streaming import ResponseFacts, StreamMeter, Usage, usage_from
+from teamgate.lifecycle.streaming import ResponseFacts, StreamMeter, Usage, usage_from
 
 FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
@@ -64,7 +64,7 @@ def responses_facts(data: bytes) -> ResponseFacts:
 
 
 class ResponsesMeter(StreamMeter):
-    """A :class:`~teamgate.streaming.StreamMeter` for Responses API events."""
+    """A :class:`~teamgate.lifecycle.streaming.StreamMeter` for Responses API events."""
 
     __slots__ = ()
 

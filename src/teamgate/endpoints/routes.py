@@ -21,12 +21,12 @@ Routes (after the ``/openai/v1/`` or ``/v1/`` prefix):
 
 from __future__ import annotations
 
-from teamgate.asgi import Receive, Scope, Send, header
 from teamgate.endpoints.audio import handle_audio
 from teamgate.endpoints.batches import batch_by_id, create_batch, list_batches
 from teamgate.endpoints.files import file_by_id, list_files, upload_file
 from teamgate.endpoints.responses import handle_embeddings, handle_responses
-from teamgate.errors import MethodNotAllowed
+from teamgate.http.asgi import Receive, Scope, Send, header
+from teamgate.http.errors import MethodNotAllowed
 from teamgate.ledger.records import ClientKey
 from teamgate.runtime import Gateway
 

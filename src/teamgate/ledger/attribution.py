@@ -32,7 +32,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from teamgate.errors import InvalidRequest
+from teamgate.http.errors import InvalidRequest
 
 USER_HEADER = b"x-teamgate-user"
 TAGS_HEADER = b"x-teamgate-tags"

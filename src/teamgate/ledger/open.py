@@ -16,9 +16,9 @@ PostgresStore('postgresql://teamgate:***@db/teamgate')
 
 from __future__ import annotations
 
-from teamgate.errors import ConfigError
-from teamgate.extras import import_for, scheme_of
-from teamgate.ledger.sqlite import SQLiteStore
+from teamgate.config.errors import ConfigError
+from teamgate.config.extras import import_for, scheme_of
+from teamgate.ledger.sqlite.store import SQLiteStore
 from teamgate.ledger.store import Store
 
 _MEMORY_URLS = ("sqlite://:memory:", "sqlite:///:memory:")
@@ -36,7 +36,9 @@ def open_store(url: str) -> Store:
     scheme = url.partition("://")[0].lower()
     if scheme in ("postgresql", "postgres") or scheme.startswith("postgresql+"):
         # asyncpg is an extra: imported only when used, else one line naming it
-        postgres = import_for("teamgate.ledger.postgres", "postgres", "storage.url", scheme_of(url))
+        postgres = import_for(
+            "teamgate.ledger.postgres.store", "postgres", "storage.url", scheme_of(url)
+        )
         store: Store = postgres.PostgresStore("postgresql://" + url.partition("://")[2])
         return store
     raise ConfigError(

@@ -17,7 +17,7 @@ make it as large as the ledger): a summary grouped by ``user`` or ``tag:KEY``
 reads the raw rows of its range (through the ``usage_ts`` index).
 
 These are synchronous functions on a :class:`sqlite3.Connection`, called on the
-store's own thread by :class:`~teamgate.ledger.sqlite.SQLiteStore`.
+store's own thread by :class:`~teamgate.ledger.sqlite.store.SQLiteStore`.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ import logging
 import time
 
 from teamgate.config.schema import Settings
-from teamgate.errors import StateUnavailable
+from teamgate.http.errors import StateUnavailable
 from teamgate.ledger.spill import spill_folder, write_spill
 from teamgate.ledger.writer import LedgerNotFlushed, LedgerWriter
 

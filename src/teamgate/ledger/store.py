@@ -42,9 +42,6 @@ class Store(Protocol):
     async def revoke_client_key(self, name: str, at: float) -> bool:
         """Mark revoked; False if no such live key."""
 
-    async def expire_client_key(self, name: str, at: float) -> bool:
-        """Set (or bring forward) the expiry; False if no such live key."""
-
     async def touch_client_keys(self, last_used: dict[str, float]) -> None:
         """Record last-use times, batched by the caller (name -> unix time)."""
 

@@ -7,7 +7,7 @@ the worst case (a request Groq received but did not answer in time).
 Responses, embeddings); audio has its own.
 
 >>> from teamgate.config.schema import Settings
->>> from teamgate.pricing import PriceTable
+>>> from teamgate.pricing.prices import PriceTable
 >>> prices = PriceTable.from_settings(Settings(teams={}))
 >>> meter = TokenMeter(prices, "llama-3.1-8b-instant", 300, 10)
 >>> bill = meter.whole(b'{"usage":{"prompt_tokens":9,"completion_tokens":2}}', "application/json")
@@ -26,8 +26,8 @@ from typing import Protocol
 import orjson
 
 from teamgate.ledger.records import UsageSource
-from teamgate.pricing import PriceTable
-from teamgate.streaming import ResponseFacts, StreamMeter, Usage, read_usage
+from teamgate.lifecycle.streaming import ResponseFacts, StreamMeter, Usage, read_usage
+from teamgate.pricing.prices import PriceTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +77,8 @@ class TokenMeter:
     """The :class:`Meter` of token-priced endpoints.
 
     ``facts`` reads usage, Groq's id and the served model from a whole answer
-    (chat's :func:`~teamgate.streaming.read_usage` by default); ``stream_meter``
-    makes the SSE meter (chat's :class:`~teamgate.streaming.StreamMeter`).
+    (chat's :func:`~teamgate.lifecycle.streaming.read_usage` by default); ``stream_meter``
+    makes the SSE meter (chat's :class:`~teamgate.lifecycle.streaming.StreamMeter`).
     """
 
     __slots__ = ("_facts", "_stream_meter", "cap", "model", "prices", "prompt_bound")

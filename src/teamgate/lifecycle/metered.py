@@ -37,10 +37,11 @@ from types import TracebackType
 
 import aiohttp
 
-from teamgate.asgi import ClientDisconnected, Receive, Scope, Send, encode_headers, send_bytes
+from teamgate.auth.pauses import ScopePaused
 from teamgate.budget import ReservationAbandoned
 from teamgate.budget.book import Reservation
-from teamgate.errors import (
+from teamgate.http.asgi import ClientDisconnected, Receive, Scope, Send, encode_headers, send_bytes
+from teamgate.http.errors import (
     BudgetExceeded,
     GatewayError,
     InvalidRequest,
@@ -59,12 +60,11 @@ from teamgate.lifecycle.outcome import Charge, Outcome
 from teamgate.lifecycle.watch import ClientWatch
 from teamgate.limits import ClientGone
 from teamgate.limits.ticket import Ticket
-from teamgate.money import usd_text
-from teamgate.pauses import ScopePaused
-from teamgate.pricing import PriceTable
-from teamgate.refusal_log import log_refusal
+from teamgate.observability.refusal_log import log_refusal
+from teamgate.pricing.money import usd_text
+from teamgate.pricing.prices import PriceTable
 from teamgate.runtime import Gateway
-from teamgate.upstream.client import DROP_RESPONSE
+from teamgate.upstream.client import DROP_RESPONSE_RAW
 from teamgate.upstream.error_body import groq_shaped_error
 from teamgate.upstream.forward import Opened, Payload, UpstreamAttempt, open_upstream
 
@@ -112,10 +112,17 @@ def team_headers(gw: Gateway, team: str) -> list[tuple[str, str]]:
     return out
 
 
-def answer_headers(gw: Gateway, team: str, resp: aiohttp.ClientResponse) -> list[tuple[str, str]]:
-    """Groq's response headers minus hop-by-hop and its org limits, plus the team's."""
-    headers = [(k, v) for k, v in resp.headers.items() if k.lower() not in DROP_RESPONSE]
-    return headers + team_headers(gw, team)
+def answer_headers(
+    gw: Gateway, team: str, resp: aiohttp.ClientResponse
+) -> list[tuple[bytes, bytes]]:
+    """Groq's response headers minus hop-by-hop and its org limits, plus the team's.
+
+    Groq's headers stay the bytes they arrived as (no decoding and re-encoding per
+    header: this runs on every answer).
+    """
+    headers = [(k, v) for k, v in resp.raw_headers if k.lower() not in DROP_RESPONSE_RAW]
+    headers += encode_headers(team_headers(gw, team))
+    return headers
 
 
 class MeteredRequest:
@@ -335,8 +342,8 @@ class MeteredRequest:
                 shaped = groq_shaped_error(resp.status, ctype, data)
                 if shaped is not None:
                     data = shaped
-                    headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
-                    headers.append(("content-type", "application/json"))
+                    headers = [(k, v) for k, v in headers if k.lower() != b"content-type"]
+                    headers.append((b"content-type", b"application/json"))
             else:
                 assert self.meter is not None
                 self.bill = self.meter.whole(data, ctype)
@@ -345,7 +352,7 @@ class MeteredRequest:
                     await on_served(data)
             if self.settle_first:
                 await self.settle()
-            await send_bytes(self.send, resp.status, data, encode_headers(headers))
+            await send_bytes(self.send, resp.status, data, headers)
         finally:
             resp.release()
             opened.key.last_used = time.time()
@@ -372,7 +379,7 @@ class MeteredRequest:
         return data
 
     async def _relay_stream(
-        self, resp: aiohttp.ClientResponse, headers: list[tuple[str, str]]
+        self, resp: aiohttp.ClientResponse, headers: list[tuple[bytes, bytes]]
     ) -> None:
         """Relay an SSE stream as it comes; a client that leaves cancels Groq's work."""
         assert self.meter is not None
@@ -382,9 +389,7 @@ class MeteredRequest:
         self.watch = gone
         # A client that leaves mid-stream closes Groq's response (Groq stops generating).
         gone.on_gone(resp.close)
-        await send(
-            {"type": "http.response.start", "status": 200, "headers": encode_headers(headers)}
-        )
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         broken = ""
         relaying = time.perf_counter()
         # One message, its body swapped per chunk: the server reads it before send returns.

@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Literal
 
-from teamgate.asgi import Receive
+from teamgate.http.asgi import Receive
 
 
 class ClientWatch(asyncio.Event):

@@ -57,10 +57,6 @@ class Decision:
     blocked_remaining: int
     tats: tuple[float, ...]
 
-    def blocked(self, checks: Sequence[RateCheck]) -> RateCheck | None:
-        """The first blocking check, or None when allowed."""
-        return checks[self.blocking[0]] if self.blocking else None
-
 
 @runtime_checkable
 class Counters(Protocol):

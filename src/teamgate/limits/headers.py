@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)")
 _FLOAT_NOISE_S = 1e-6  # wall-clock float rounding (as gcra.EPSILON_S): 86.40000009 is 86.4
@@ -68,28 +67,3 @@ def parse_reset(text: str) -> float | None:
     if pos != len(text):
         return None
     return round(total, 9)
-
-
-@dataclass(frozen=True, slots=True)
-class LimitState:
-    """One limit as a client sees it: its size, what is left, seconds until full."""
-
-    limit: int
-    remaining: int
-    reset_after: float
-
-
-def ratelimit_headers(requests: LimitState | None, tokens: LimitState | None) -> dict[str, str]:
-    """Groq's six ``x-ratelimit-*`` headers; an absent limit omits its three.
-
-    >>> ratelimit_headers(LimitState(1000, 999, 86.4), None)["x-ratelimit-reset-requests"]
-    '1m26.4s'
-    """
-    out: dict[str, str] = {}
-    for kind, state in (("requests", requests), ("tokens", tokens)):
-        if state is None:
-            continue
-        out[f"x-ratelimit-limit-{kind}"] = str(state.limit)
-        out[f"x-ratelimit-remaining-{kind}"] = str(state.remaining)
-        out[f"x-ratelimit-reset-{kind}"] = format_reset(state.reset_after)
-    return out

@@ -5,7 +5,7 @@ One :class:`Limiter` per gateway process, built from the settings and a
 checks, in ONE atomic ``acquire``: the team's RPM, RPD, TPM, TPD, the team's
 per-model limits, the org's limits and the org's per-model limits; and it
 holds the team's (and per-model, and org) concurrency slots. A refused request
-raises :class:`~teamgate.errors.RateLimited` at once (``on_limit: reject``) or
+raises :class:`~teamgate.http.errors.RateLimited` at once (``on_limit: reject``) or
 waits its turn (``on_limit: queue``): FIFO within the team, at most
 ``limits.max_queue_wait_s``, and with ``org.fair_share`` teams blocked by org
 limits take org capacity in turn.

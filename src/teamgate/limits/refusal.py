@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from teamgate.errors import PayloadTooLarge, RateLimited
+from teamgate.http.errors import PayloadTooLarge, RateLimited
 from teamgate.limits.headers import format_reset
 from teamgate.limits.plan import METRIC_NAMES, AdmissionPlan, PlannedSlot, describe_scope
 
@@ -50,7 +50,9 @@ class Refusal:
 
     @property
     def code(self) -> str:
-        """The ledger's refusal reason: who refused (:data:`~teamgate.errors.RATE_LIMIT_REASONS`).
+        """The ledger's refusal reason: who refused.
+
+        The codes are :data:`~teamgate.http.errors.RATE_LIMIT_REASONS`.
 
         An org limit wins over a team one when both refuse: raising the team's alone
         would not help.

@@ -80,10 +80,6 @@ class Ticket:
         self._released = True
         await self._release()
 
-    @property
-    def released(self) -> bool:
-        return self._released
-
     def headers(self) -> dict[str, str]:
         """The team's ``x-ratelimit-*`` headers now (see :meth:`Limiter.headers`)."""
         return self._headers()

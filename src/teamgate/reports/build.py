@@ -21,7 +21,7 @@ from typing import Protocol
 from teamgate.config.schema import Settings
 from teamgate.ledger.attribution import is_attribution_dimension
 from teamgate.ledger.summary import UsageGroup
-from teamgate.money import usd_to_pico
+from teamgate.pricing.money import usd_to_pico
 from teamgate.reports.periods import ReportPeriod
 
 BREAKDOWNS: tuple[str, ...] = ("environment", "purpose", "model", "key", "user")

@@ -18,9 +18,9 @@ from typing import Any, Protocol, TextIO
 import orjson
 
 from teamgate.ledger.records import UsageRecord
-from teamgate.money import exact_usd
+from teamgate.pricing.money import exact_usd
 from teamgate.reports.escape import SafeCsvWriter
-from teamgate.reports.progress import ProgressBar
+from teamgate.text.progress import ProgressBar
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(UsageRecord))
 COLUMNS = tuple(c for f in _FIELDS for c in ((f, "cost_usd") if f == "cost_pusd" else (f,)))

@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from teamgate.display import percent
-from teamgate.money import exact_usd, format_usd
+from teamgate.pricing.money import exact_usd, format_usd
 from teamgate.reports.build import Report, TeamLine
 from teamgate.reports.escape import SafeCsvWriter, markdown_cell, plain_text, with_texts
-from teamgate.text_table import render_table as text_table
+from teamgate.text.display import percent
+from teamgate.text.table import render_table as text_table
 
 FORMATS: tuple[str, ...] = ("table", "csv", "json", "md")
 

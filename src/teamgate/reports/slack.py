@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from teamgate.money import format_usd
+from teamgate.pricing.money import format_usd
 from teamgate.reports.build import Report
 from teamgate.reports.escape import slack_text, with_texts
 from teamgate.reports.render import render_table, title

@@ -1,6 +1,6 @@
 """A Groq stand-in for tests, demos and benchmarks, speaking Groq's wire format.
 
->>> from teamgate.serving import ServerThread
+>>> from teamgate.http.serving import ServerThread
 >>> sim = create_simulator(SimulatorConfig(keys={"gsk_test"}))
 >>> with ServerThread(sim.app) as url:  # doctest: +SKIP
 ...     groq.Groq(api_key="gsk_test", base_url=url).chat.completions.create(...)

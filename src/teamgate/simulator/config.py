@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from teamgate.price_list import AUDIO_PRICES_PER_HOUR, BUILTIN_PRICES
+from teamgate.pricing.price_list import AUDIO_PRICES_PER_HOUR, BUILTIN_PRICES
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 Deterministic concurrency tests without sleeps: send N requests carrying the
 ``hold`` fault, ``wait_held(N)`` from the test thread, assert on in-flight
 counts, then ``release()``. Call ``wait_held``/``release`` from a thread other
-than the server's (e.g. the test thread while :class:`~teamgate.serving.ServerThread`
+than the server's (e.g. the test thread while :class:`~teamgate.http.serving.ServerThread`
 serves).
 
 >>> gate = HoldGate()

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import aiohttp
 
-from teamgate.errors import InvalidRequest
+from teamgate.http.errors import InvalidRequest
 
 LARGE_BODY = 2**20  # bytes; larger bodies are handed to aiohttp as a stream
 
@@ -56,6 +56,7 @@ DROP_RESPONSE = frozenset(
         "strict-transport-security",  # and its own HSTS when it serves TLS
     }
 )
+DROP_RESPONSE_RAW = frozenset(name.encode() for name in DROP_RESPONSE)
 
 
 def forward_headers(raw: Iterable[tuple[bytes, bytes]], secret: str) -> dict[str, str]:

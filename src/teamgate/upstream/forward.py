@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from teamgate.errors import UpstreamKeyRejected, UpstreamTimeout, UpstreamUnavailable
+from teamgate.http.errors import UpstreamKeyRejected, UpstreamTimeout, UpstreamUnavailable
 from teamgate.upstream.client import UpstreamClient, forward_headers
 from teamgate.upstream.keyring import KeyRing
 from teamgate.upstream.pool import ProjectKeys, UpstreamKey

@@ -1,7 +1,7 @@
 """Every upstream key of the gateway, with its secret, state and order, kept current.
 
 :class:`KeyRing` resolves the config's keys when it is built (an unreadable
-secret is a :class:`~teamgate.errors.ConfigError` naming the reference), then
+secret is a :class:`~teamgate.config.errors.ConfigError` naming the reference), then
 follows the store's state changes and re-reads secrets through :meth:`apply`.
 A changed secret value is put in place on the same :class:`UpstreamKey`
 object: new requests read it at once, requests already sent keep the value
@@ -22,8 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from teamgate.config.errors import ConfigError
 from teamgate.config.schema import Settings
-from teamgate.errors import ConfigError
 from teamgate.ledger.upstream_records import UpstreamKeyState
 from teamgate.secrets import SecretResolver, SecretUnavailable
 from teamgate.upstream.plan import PlannedKey, plan_keys, project_environments

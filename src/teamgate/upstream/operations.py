@@ -19,10 +19,10 @@ import aiohttp
 
 from teamgate.config.schema import Settings
 from teamgate.config.teams import KEY_NAME_PATTERN
-from teamgate.display import when as display_when
 from teamgate.ledger.store import Store
 from teamgate.ledger.upstream_records import UpstreamKeyState, UpstreamKeyUsage
 from teamgate.secrets import SecretResolver, SecretUnavailable, secret_fingerprint
+from teamgate.text.display import when as display_when
 from teamgate.upstream.plan import PlannedKey, plan_keys
 
 MODELS_PATH = "/openai/v1/models"
@@ -50,7 +50,7 @@ class KeyStatus:
 
 
 def when(ts: float | None) -> str:
-    """``2026-11-29T23:48Z`` (the one time format, :func:`teamgate.display.when`), or ``never``."""
+    """``2026-11-29T23:48Z`` (:func:`teamgate.text.display.when`), or ``never``."""
     return "never" if ts is None else display_when(ts)
 
 

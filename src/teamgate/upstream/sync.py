@@ -18,9 +18,9 @@ import logging
 import time
 from collections.abc import Callable
 
-from teamgate.background import stop_task
-from teamgate.fault_log import FaultLog
+from teamgate.background.tasks import stop_task
 from teamgate.ledger.store import Store
+from teamgate.observability.fault_log import FaultLog
 from teamgate.upstream.keyring import KeyRing, SecretProblem
 
 log = logging.getLogger("teamgate.upstream")

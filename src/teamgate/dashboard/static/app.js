@@ -17,7 +17,7 @@ function pico(text) {
   return negative ? -value : value;
 }
 
-// The one money format (as teamgate.display.money): "$1,234.57"; below a cent, three
+// The one money format (as teamgate.text.display.money): "$1,234.57"; below a cent, three
 // significant digits ("$0.000098") so a small amount never reads "$0.00".
 function usd(text) {
   return text === null || text === undefined ? "-" : money(pico(text));
@@ -39,7 +39,7 @@ function money(p) {
   return cents === 0n ? out : sign + out;
 }
 
-// part / whole to a tenth of a percent, rounded down (as teamgate.display.percent).
+// part / whole to a tenth of a percent, rounded down (as teamgate.text.display.percent).
 function percent(part, whole) {
   if (whole === null || whole === undefined) return "-";
   const w = pico(whole);

@@ -1,0 +1,1 @@
+"""The PostgreSQL store: asyncpg, migrations, shared by every instance."""

@@ -1,0 +1,1 @@
+"""What the gateway tells operators: metrics, alerts, logs, access log, traces."""

@@ -1,0 +1,1 @@
+"""What a team may ask for: allowlists, aliases and token caps."""

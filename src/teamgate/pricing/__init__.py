@@ -1,0 +1,1 @@
+"""Money and cost: integer picodollars, the price list, cost arithmetic, prompt bounds."""

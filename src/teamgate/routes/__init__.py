@@ -1,0 +1,1 @@
+"""The small routes beside the metered gateway: models, a team's own usage, readiness."""

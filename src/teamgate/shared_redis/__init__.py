@@ -1,0 +1,1 @@
+"""Shared state in Redis: the client, batched script calls, the limit and budget backends."""

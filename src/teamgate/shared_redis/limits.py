@@ -1,0 +1,167 @@
+"""Redis :class:`~teamgate.limits.counters.Counters`: limits shared by every gateway instance.
+
+Each admission decision is ONE atomic ``EVALSHA`` over all its GCRA keys
+(sent with the other script calls of the same loop iteration as one pipeline,
+:mod:`teamgate.shared_redis.batching`)
+(all-or-nothing, see :mod:`teamgate.shared_redis.limits_lua`), with the time taken
+from Redis so every instance uses the same clock (the ``now`` arguments of the
+protocol are ignored). A TAT key expires when its bucket is full again.
+
+Concurrency slots are leased: the holders of ``KEY`` are members of a sorted
+set scored by lease expiry. This instance renews its holders every
+``lease_s / 3`` (:meth:`RedisCounters.start`); a SIGKILLed instance stops
+renewing and its slots are reclaimed by the next ``try_take_slot`` after at
+most ``lease_s``.
+
+Usage::
+
+    client = redis.asyncio.Redis.from_url("redis://127.0.0.1:6379/0")
+    counters = RedisCounters(client, prefix="teamgate:")
+    await counters.start()
+    limiter = Limiter(settings, counters, slot_recheck_s=0.2)
+    ...
+    await counters.close()
+
+Redis failures raise redis's ``ConnectionError``/``TimeoutError``; the
+:class:`~teamgate.shared_redis.limits_failover.FailoverCounters` wrapper turns them into a
+503 (fail closed) or per-instance limits (fail open).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from redis.asyncio import Redis
+
+from teamgate.background.tasks import stop_task
+from teamgate.limits.counters import Decision, RateCheck, RoundTripCounters
+from teamgate.shared_redis import limits_lua as redis_lua
+from teamgate.shared_redis.batching import ScriptBatcher
+
+if TYPE_CHECKING:
+    pass
+
+log = logging.getLogger("teamgate.limits")
+
+
+def _float(value: Any) -> float:
+    text = value.decode() if isinstance(value, bytes) else str(value)
+    return math.inf if text in ("inf", "+inf") else float(text)
+
+
+class RedisCounters(RoundTripCounters):
+    """GCRA rate counters and leased concurrency slots in Redis. See the module docstring."""
+
+    def __init__(
+        self,
+        client: Redis,
+        prefix: str = "teamgate:",
+        *,
+        lease_s: float = 30.0,
+        batcher: ScriptBatcher | None = None,
+    ) -> None:
+        if lease_s <= 0:
+            raise ValueError("lease_s must be positive")
+        self._client = client
+        self._prefix = prefix + "rl:"
+        self.lease_s = lease_s
+        self._instance = uuid.uuid4().hex[:12]
+        self._serial = 0
+        self._held: dict[str, list[str]] = {}  # slot key -> this instance's holder ids
+        batcher = batcher or ScriptBatcher(client)
+        self._acquire = batcher.script(redis_lua.ACQUIRE)
+        self._refund = batcher.script(redis_lua.REFUND)
+        self._peek = batcher.script(redis_lua.PEEK)
+        self._take = batcher.script(redis_lua.TAKE_SLOT)
+        self._renew = batcher.script(redis_lua.RENEW_SLOTS)
+        self._task: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"RedisCounters(prefix={self._prefix!r})"
+
+    # --- lifecycle ---------------------------------------------------------------
+    async def start(self) -> None:
+        """Start renewing this instance's slot leases."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._renew_forever(), name="teamgate-slot-leases")
+
+    async def close(self) -> None:
+        await stop_task(self._task)
+        self._task = None
+
+    async def _renew_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_s / 3)
+            try:
+                await self.renew_slots()
+            except Exception as exc:  # Redis away: the next round tries again
+                log.warning("could not renew concurrency slot leases: %s", exc)
+
+    async def renew_slots(self) -> int:
+        """Extend every slot lease this instance holds; how many were still held."""
+        pairs = [(key, holder) for key, holders in self._held.items() for holder in holders]
+        if not pairs:
+            return 0
+        keys = [self._slot_key(k) for k, _ in pairs]
+        return int(await self._renew(keys=keys, args=[self.lease_s, *(h for _, h in pairs)]))
+
+    # --- rates -------------------------------------------------------------------
+    def _key(self, key: str) -> str:
+        return self._prefix + key
+
+    def _slot_key(self, key: str) -> str:
+        return self._prefix + "slot:" + key
+
+    async def acquire(self, checks: Sequence[RateCheck], now: float) -> Decision:
+        if not checks:
+            return Decision(True, 0.0, (), 0, ())
+        args: list[Any] = []
+        for c in checks:
+            args += [c.limit, repr(float(c.period)), c.cost]
+        reply = await self._acquire(keys=[self._key(c.key) for c in checks], args=args)
+        allowed, retry, blocking, remaining, tats, _now = reply
+        return Decision(
+            allowed=bool(allowed),
+            retry_after=_float(retry),
+            blocking=tuple(int(i) for i in blocking),
+            blocked_remaining=int(remaining),
+            tats=tuple(_float(t) for t in tats),
+        )
+
+    async def refund(self, key: str, limit: int, period: float, amount: int, now: float) -> float:
+        reply = await self._refund(keys=[self._key(key)], args=[limit, repr(float(period)), amount])
+        return _float(reply)
+
+    async def peek(self, key: str, limit: int, period: float, now: float) -> tuple[int, float]:
+        remaining, reset = await self._peek(
+            keys=[self._key(key)], args=[limit, repr(float(period))]
+        )
+        return int(remaining), _float(reset)
+
+    # --- concurrency slots ---------------------------------------------------------
+    async def try_take_slot(self, key: str, limit: int) -> bool:
+        self._serial += 1
+        holder = f"{self._instance}:{self._serial}"
+        taken = await self._take(keys=[self._slot_key(key)], args=[limit, holder, self.lease_s])
+        if taken:
+            self._held.setdefault(key, []).append(holder)
+        return bool(taken)
+
+    async def release_slot(self, key: str) -> None:
+        holders = self._held.get(key)
+        if not holders:
+            return
+        holder = holders.pop()
+        if not holders:
+            del self._held[key]
+        await self._client.zrem(self._slot_key(key), holder)
+
+    async def slots_taken(self, key: str) -> int:
+        """Live holders of ``key`` across every instance (expired leases not counted)."""
+        now = _float((await self._client.time())[0])
+        return int(await self._client.zcount(self._slot_key(key), now, "+inf"))

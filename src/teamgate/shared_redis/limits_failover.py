@@ -1,0 +1,128 @@
+"""What the limits do when Redis cannot be reached: fail closed (503) or open (1/N each).
+
+:class:`FailoverCounters` wraps :class:`~teamgate.shared_redis.limits.RedisCounters`.
+While Redis answers it is a pass-through. When a call fails to reach Redis:
+
+- ``closed`` (the default): :class:`~teamgate.http.errors.StateUnavailable` (503,
+  ``gateway_state_unavailable``); nothing is admitted.
+- ``open``: this instance decides alone, in memory, with every limit divided
+  by ``instances`` (N), so N instances together stay within the global limits.
+
+Redis is tried again on every call, so the gateway recovers by itself.
+
+>>> # counters = FailoverCounters(RedisCounters(client), mode="closed", instances=3)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from teamgate.http.errors import StateUnavailable
+from teamgate.limits.counters import Decision, RateCheck, RoundTripCounters
+from teamgate.limits.memory import MemoryCounters
+from teamgate.shared_redis.batching import REDIS_UNAVAILABLE
+from teamgate.shared_redis.limits import RedisCounters
+
+if TYPE_CHECKING:
+    pass
+
+log = logging.getLogger("teamgate.limits")
+
+UNAVAILABLE_MESSAGE = (
+    "The gateway cannot reach its shared state (Redis) and is failing closed; retry shortly."
+)
+
+
+def share(limit: int, instances: int) -> int:
+    """This instance's share of a global limit: ``limit // N``, at least 1."""
+    return max(1, limit // instances)
+
+
+class FailoverCounters(RoundTripCounters):
+    """Redis counters with a failure mode. See the module docstring."""
+
+    def __init__(self, primary: RedisCounters, *, mode: str = "closed", instances: int = 1) -> None:
+        self.primary = primary
+        self._n = max(1, instances)
+        self._memory = MemoryCounters() if mode == "open" else None
+        self._slots_in_memory: dict[str, list[bool]] = {}
+        self.degraded = False
+
+    def _down(self, exc: BaseException) -> MemoryCounters:
+        if not self.degraded:
+            log.error(
+                "Redis unavailable for rate limits (%s); failing %s",
+                exc,
+                "open" if self._memory is not None else "closed",
+            )
+        self.degraded = True
+        if self._memory is None:
+            raise StateUnavailable(UNAVAILABLE_MESSAGE) from None
+        return self._memory
+
+    def _up(self) -> None:
+        if self.degraded:
+            log.warning("Redis reachable again; rate limits are shared again")
+            self.degraded = False
+
+    def _scaled(self, check: RateCheck) -> RateCheck:
+        return RateCheck(check.key, share(check.limit, self._n), check.period, check.cost)
+
+    async def start(self) -> None:
+        await self.primary.start()
+
+    async def close(self) -> None:
+        await self.primary.close()
+
+    async def acquire(self, checks: Sequence[RateCheck], now: float) -> Decision:
+        try:
+            decision = await self.primary.acquire(checks, now)
+        except REDIS_UNAVAILABLE as exc:
+            memory = self._down(exc)
+            return memory.acquire_now([self._scaled(c) for c in checks], time.time())
+        self._up()
+        return decision
+
+    async def refund(self, key: str, limit: int, period: float, amount: int, now: float) -> float:
+        try:
+            return await self.primary.refund(key, limit, period, amount, now)
+        except REDIS_UNAVAILABLE:
+            if self._memory is None:
+                return now  # nothing to give back to; the bucket refills by itself
+            return self._memory.refund_now(key, share(limit, self._n), period, amount, time.time())
+
+    async def peek(self, key: str, limit: int, period: float, now: float) -> tuple[int, float]:
+        try:
+            return await self.primary.peek(key, limit, period, now)
+        except REDIS_UNAVAILABLE:
+            if self._memory is None:
+                return limit, 0.0
+            return self._memory.peek_now(key, share(limit, self._n), period, time.time())
+
+    async def try_take_slot(self, key: str, limit: int) -> bool:
+        try:
+            taken = await self.primary.try_take_slot(key, limit)
+            in_memory = False
+        except REDIS_UNAVAILABLE as exc:
+            memory = self._down(exc)
+            taken = await memory.try_take_slot(key, share(limit, self._n))
+            in_memory = True
+        if taken:
+            self._slots_in_memory.setdefault(key, []).append(in_memory)
+        return taken
+
+    async def release_slot(self, key: str) -> None:
+        held = self._slots_in_memory.get(key)
+        in_memory = held.pop() if held else False
+        if held is not None and not held:
+            del self._slots_in_memory[key]
+        if in_memory and self._memory is not None:
+            await self._memory.release_slot(key)
+            return
+        try:
+            await self.primary.release_slot(key)
+        except REDIS_UNAVAILABLE as exc:  # the lease runs out by itself
+            log.warning("could not release a concurrency slot (lease will expire): %s", exc)
