@@ -23,7 +23,7 @@ it). Tags are stored in one canonical text, the pairs sorted by key
 >>> parse_tags("feature=a,feature=b")
 Traceback (most recent call last):
 ...
-teamgate.errors.InvalidRequest: x-teamgate-tags: tag key 'feature' is given twice
+teamgate.http.errors.InvalidRequest: x-teamgate-tags: tag key 'feature' is given twice
 """
 
 from __future__ import annotations
