@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING
 from teamgate.alerts import AlertManager
 from teamgate.auth import KeyCache
 from teamgate.auth_gate import AuthGate
+from teamgate.background import Periodic
 from teamgate.budget import BudgetBook, BudgetCounters, MemoryBudgetCounters
+from teamgate.budget.forecast import FORECAST_INTERVAL_S, ForecastWatch
 from teamgate.config.loader import load_settings
 from teamgate.config.schema import Settings
 from teamgate.endpoints.state import EndpointState
@@ -32,6 +34,7 @@ from teamgate.ledger.store import Store
 from teamgate.ledger.writer import LedgerWriter
 from teamgate.limits import Limiter, MemoryCounters
 from teamgate.metrics import Metrics
+from teamgate.pauses import PauseExpiry
 from teamgate.policy import TeamPolicy
 from teamgate.pricing import PriceTable
 from teamgate.request_ids import RequestIds
@@ -46,6 +49,9 @@ if TYPE_CHECKING:
     from teamgate.shared_state import SharedState
 
 log = logging.getLogger("teamgate")
+
+PAUSE_EXPIRY_INTERVAL_S = 5.0
+"""How often each gateway looks for pauses that ended by their ``until``."""
 
 
 @dataclass
@@ -98,7 +104,22 @@ class Gateway:
         )
         self.ledger.start()
         await import_spills(self.store, spill_folder(self.settings.storage.url))
-        self.alerts = AlertManager(self.settings, self.store)
+        self.alerts = AlertManager(self.settings, self.store, secrets=SecretResolver(self.env))
+        store = self.store
+        self.alert_watches = [
+            Periodic(
+                "teamgate-forecast",
+                ForecastWatch(store, lambda: self.settings, self.alerts.forecast).check_once,
+                FORECAST_INTERVAL_S,
+            ),
+            Periodic(
+                "teamgate-pause-expiry",
+                PauseExpiry(store, self.alerts.notify_once).check_once,
+                PAUSE_EXPIRY_INTERVAL_S,
+            ),
+        ]
+        for watch in self.alert_watches:
+            watch.start()
         counters: BudgetCounters = MemoryBudgetCounters()
         if self.shared is not None:
             counters = self.shared.budget_counters(self.store, self.settings.org.timezone)
@@ -153,6 +174,8 @@ class Gateway:
         await self.upstream_sync.close()
         await self.keys.close()
         await close_ledger(self.ledger, self.settings)
+        for watch in self.alert_watches:
+            await watch.close()
         await self.alerts.close()
         if self.shared is not None:
             await self.shared.close()

@@ -13,12 +13,14 @@ command leaves an audit row and sends a ``paused`` / ``resumed`` alert.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from typing import Any
 
 import orjson
 
 from teamgate.alerts import AlertManager
+from teamgate.secrets import SecretResolver
 from teamgate.cli.audit import record_cli
 from teamgate.cli.options import add_config, fail, settings_from, with_store
 from teamgate.config.schema import Settings
@@ -66,7 +68,9 @@ def _scope(args: argparse.Namespace) -> str | None:
 
 
 async def _alert(settings: Settings, store: Store, event: str, text: str, fields: Any) -> None:
-    alerts = AlertManager(settings, store, retry_attempts=3, retry_base_s=0.5)
+    alerts = AlertManager(
+        settings, store, secrets=SecretResolver(os.environ), retry_attempts=3, retry_base_s=0.5
+    )
     alerts.notify(event, text, fields)
     await alerts.close(timeout_s=3.0)
 
@@ -126,7 +130,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
                 store,
                 "resumed",
                 resumed_text(removed, actor),
-                alert_fields(removed, actor),
+                alert_fields(removed, actor, expired=False),
             )
         return removed
 
