@@ -311,12 +311,11 @@ class PostgresStore(
 
     async def alerts_fired(self, scope: str, period: str) -> list[str]:
         rows = await self._db().fetch(
-            "SELECT threshold FROM alerts_fired WHERE scope = $1 AND period = $2 "
-            "ORDER BY threshold",
+            "SELECT threshold FROM alerts_fired WHERE scope = $1 AND period = $2",
             scope,
             period,
         )
-        return [str(row[0]) for row in rows]
+        return sorted(str(row[0]) for row in rows)  # code point order, any collation
 
     # --- owned Groq files and batches ---------------------------------------------
 

@@ -529,10 +529,10 @@ class SQLiteStore(SQLiteUpstreamTables, SQLiteAuditTable, SQLitePauseTable):
 
     def _alerts_fired(self, scope: str, period: str) -> list[str]:
         rows = self._db().execute(
-            "SELECT threshold FROM alerts_fired WHERE scope = ? AND period = ? ORDER BY threshold",
+            "SELECT threshold FROM alerts_fired WHERE scope = ? AND period = ?",
             (scope, period),
         )
-        return [str(row[0]) for row in rows]
+        return sorted(str(row[0]) for row in rows)  # code point order, any collation
 
     # --- owned Groq files and batches ------------------------------------------------
     async def add_owned_object(self, obj: OwnedObject) -> None:
