@@ -41,3 +41,4 @@ _.unpriced  # pricing.PriceTable
 requested_completion_tokens  # tokens
 _.traceparent  # tracing
 _.team_admin  # admin.access.Principal
+ALERT_SCHEMA  # alert_delivery: the published JSON Schema of alert bodies (docs, tests)

@@ -117,7 +117,7 @@ def _who(scope: str | None) -> str:
     if scope == "org":
         return "the organization"
     kind, _, name = scope.partition(":")
-    return f"{ {'env': 'environment'}.get(kind, kind)} {name}"
+    return f"{ {'env': 'environment'}.get(kind, kind) } {name}"
 
 
 def title(p: Mapping[str, Any]) -> str:

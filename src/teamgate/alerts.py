@@ -155,7 +155,7 @@ def _scope_words(scope: str) -> str:
     if scope == "org":
         return "the organization"
     kind, _, name = scope.partition(":")
-    return f"{ {'env': 'environment'}.get(kind, kind)} `{name}`"
+    return f"{ {'env': 'environment'}.get(kind, kind) } `{name}`"
 
 
 class AlertManager:
@@ -377,7 +377,9 @@ class AlertManager:
         # at most one a day (the instance that marks the day sends), then the date itself
         if not await self._store.mark_alert_fired(scope, period, FORECAST_DAY + today.isoformat()):
             return False
-        if not await self._store.mark_alert_fired(scope, period, FORECAST + runs_out_on.isoformat()):
+        if not await self._store.mark_alert_fired(
+            scope, period, FORECAST + runs_out_on.isoformat()
+        ):
             return False
         text = forecast_alert_text(scope, runs_out_on, spent, budget, projected, period)
         self._log.warning(text)

@@ -42,7 +42,7 @@ class Mailbox:
         self.logins: list[tuple[bytes, bytes]] = []
         self.lock = threading.Lock()
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.lock:
             self.attempts += 1
             if self.refuse:
@@ -310,4 +310,3 @@ def test_block_kit_of_a_forecast() -> None:
     labels = [f["text"].split("\n")[0] for f in blocks[2]["fields"]]
     assert labels == ["*Spent*", "*Budget*", "*Runs out on*", "*Projected month end*", "*Period*"]
     assert Decimal(payload["spent_usd"]) == 50
-

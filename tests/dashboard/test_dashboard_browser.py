@@ -376,12 +376,18 @@ def test_an_admin_pauses_a_team_from_the_page_and_resumes_it(
             resp = httpx.post(
                 gw.url + "/openai/v1/chat/completions",
                 headers={"Authorization": f"Bearer {key}"},
-                json={"model": "llama-3.1-8b-instant", "messages": [{"role": "user", "content": "hi"}]},
+                json={
+                    "model": "llama-3.1-8b-instant",
+                    "messages": [{"role": "user", "content": "hi"}],
+                },
             )
             assert resp.status_code == 403 and resp.json()["error"]["code"] == "scope_paused"
             assert _axe(page) == []
             page.click(f"{row} td.actions button[data-action=resume]")
-            _until(page, "() => !document.querySelector(\"#pause-table tr[data-scope='team:chatbot']\")")
+            _until(
+                page,
+                "() => !document.querySelector(\"#pause-table tr[data-scope='team:chatbot']\")",
+            )
             assert chat(gw, key) == 200
             assert errors == []
         finally:

@@ -144,7 +144,9 @@ async def forecasts(
         if p.runs_out_at is None or spent >= s.budget_pico:
             continue  # lasts the period, or already spent (the cut-off alert's business)
         day = runs_out_day(p.runs_out_at, tz)
-        found.append(ScopeForecast(s.scope, period.key, spent, s.budget_pico, p.projected_pusd, day))
+        found.append(
+            ScopeForecast(s.scope, period.key, spent, s.budget_pico, p.projected_pusd, day)
+        )
     return found
 
 

@@ -20,7 +20,6 @@ from typing import Any
 import orjson
 
 from teamgate.alerts import AlertManager
-from teamgate.secrets import SecretResolver
 from teamgate.cli.audit import record_cli
 from teamgate.cli.options import add_config, fail, settings_from, with_store
 from teamgate.config.schema import Settings
@@ -37,6 +36,7 @@ from teamgate.pauses import (
     resumed_text,
     scope_of,
 )
+from teamgate.secrets import SecretResolver
 
 
 def _add_target(parser: argparse.ArgumentParser) -> None:

@@ -22,9 +22,9 @@ from teamgate.config.fields import (
     Section,
     as_list,
     as_mapping,
-    child,
     boolean,
     checks,
+    child,
     choice,
     env_var_name,
     fraction,
@@ -44,8 +44,8 @@ from teamgate.config.schema import (
     AdminSettings,
     AlertSettings,
     AudioSettings,
-    EmailSettings,
     BatchSettings,
+    EmailSettings,
     Limits,
     LoggingSettings,
     MetricsSettings,
@@ -266,7 +266,9 @@ EMAIL_FIELDS: dict[str, Check[Any]] = {
     "username": optional(string),
     "password": optional(check_secret_reference),
     "to": ADDRESSES,
-    "contacts": Check(dict, {"type": ["object", "null"], "additionalProperties": ADDRESSES.json_schema}),
+    "contacts": Check(
+        dict, {"type": ["object", "null"], "additionalProperties": ADDRESSES.json_schema}
+    ),
     "timeout_s": positive_number,
 }
 
@@ -297,7 +299,7 @@ def read_email(problems: Problems, path: str, value: object) -> EmailSettings | 
         host=host,
         from_address=sender,
         port=s.get("port", port_number, d.port),
-        tls=s.get("tls", EMAIL_FIELDS["tls"], d.tls),  # type: ignore[arg-type]
+        tls=s.get("tls", EMAIL_FIELDS["tls"], d.tls),
         username=s.get("username", optional(string), None),
         password=s.get("password", optional(check_secret_reference), None),
         to=_addresses(problems, s.at("to"), s.raw("to")),

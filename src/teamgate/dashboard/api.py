@@ -13,7 +13,7 @@ picodollars and exact dollar strings.
 | ``keys`` | per ``tg_`` key: spend, requests, refusals, last used; idle, expiring, in-grace |
 | ``models`` | cost per model per day (and totals) |
 | ``requests`` | the request log, filtered and paged from the store; ``format=csv`` exports |
-| ``pauses`` | the pauses of the scope's teams, environments and keys; where the principal may pause |
+| ``pauses`` | the scope's pauses (teams, environments, keys); where the principal may pause |
 
 The page's actions (pause, resume; create, rotate, revoke a key) are POSTs to the admin
 API (``/admin/pauses``, ``/admin/keys``…) with the session cookie and its CSRF token in
