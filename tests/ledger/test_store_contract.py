@@ -252,6 +252,19 @@ async def test_mark_alert_fired_once_per_scope_period_threshold(store: Store) ->
     assert not await store.mark_alert_fired("org", "2026-11", "0.8")
 
 
+async def test_alerts_fired_lists_the_marks_of_one_scope_and_period(store: Store) -> None:
+    assert await store.alerts_fired("team:chatbot", "2026-11") == []
+    for mark in ("forecast:2026-11-20", "0.5", "forecast-sent-on:2026-11-06"):
+        assert await store.mark_alert_fired("team:chatbot", "2026-11", mark)
+    await store.mark_alert_fired("team:chatbot", "2026-12", "0.8")
+    await store.mark_alert_fired("org", "2026-11", "0.8")
+    assert await store.alerts_fired("team:chatbot", "2026-11") == [
+        "0.5",
+        "forecast-sent-on:2026-11-06",
+        "forecast:2026-11-20",
+    ]
+
+
 # --- client key rotation ---------------------------------------------------------------
 
 

@@ -141,6 +141,9 @@ class Store(Protocol):
     async def mark_alert_fired(self, scope: str, period: str, threshold: str) -> bool:
         """Record that an alert fired; True only the first time for (scope, period, threshold)."""
 
+    async def alerts_fired(self, scope: str, period: str) -> list[str]:
+        """The ``threshold`` marks recorded for (scope, period), sorted."""
+
     # --- owned Groq files and batches ---------------------------------------------
     async def add_owned_object(self, obj: OwnedObject) -> None:
         """Record a file or batch as the team's; a second add of the same id is ignored."""

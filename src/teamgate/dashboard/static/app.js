@@ -192,8 +192,10 @@ function keysTable(data) {
       [k.requests.toLocaleString("en"), "num"], [k.refusals.toLocaleString("en"), "num"], [usd(k.cost.usd), "num"],
       [when(k.last_used_at)], [k.expires_at ? when(k.expires_at) : "never"], ["", "actions"]]);
     tr.dataset.key = k.name;
+    keyActions(tr.querySelector("td.actions"), k);  // actions.js
     return tr;
   }), "no keys in this scope");
+  keyForm(data);
 }
 
 function modelsChart(data) {
@@ -269,10 +271,11 @@ let lastGood = null;
 
 async function refresh() {
   try {
-    const [overview, teams, keys, models] = await Promise.all([api("overview"), api("teams"), api("keys"), api("models")]);
+    const [overview, teams, keys, models, pauses] = await Promise.all([api("overview"), api("teams"), api("keys"), api("models"), api("pauses")]);
     budgetChart(overview);
     teamsTable(teams);
     keysTable(keys);
+    pausesTable(pauses);  // actions.js
     modelsChart(models);
     if (view().scope === "org") {
       const resp = await fetch("/admin/upstream", { credentials: "same-origin", cache: "no-store" });

@@ -301,6 +301,14 @@ class PostgresStore(
         )
         return bool(status == "INSERT 0 1")
 
+    async def alerts_fired(self, scope: str, period: str) -> list[str]:
+        rows = await self._db().fetch(
+            "SELECT threshold FROM alerts_fired WHERE scope = $1 AND period = $2",
+            scope,
+            period,
+        )
+        return sorted(str(row[0]) for row in rows)  # code point order, any collation
+
     # --- owned Groq files and batches ---------------------------------------------
 
     async def add_owned_object(self, obj: OwnedObject) -> None:

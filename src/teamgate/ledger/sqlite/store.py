@@ -514,6 +514,17 @@ class SQLiteStore(SQLiteUpstreamTables, SQLiteAuditTable, SQLitePauseTable):
             )
         return cursor.rowcount == 1
 
+    async def alerts_fired(self, scope: str, period: str) -> list[str]:
+        result: list[str] = await self._run(self._alerts_fired, scope, period)
+        return result
+
+    def _alerts_fired(self, scope: str, period: str) -> list[str]:
+        rows = self._db().execute(
+            "SELECT threshold FROM alerts_fired WHERE scope = ? AND period = ?",
+            (scope, period),
+        )
+        return sorted(str(row[0]) for row in rows)  # code point order, any collation
+
     # --- owned Groq files and batches ------------------------------------------------
     async def add_owned_object(self, obj: OwnedObject) -> None:
         await self._run(self._add_owned_object, obj)
