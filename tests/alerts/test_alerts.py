@@ -77,7 +77,7 @@ def make_settings(
 
 
 def alert_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "teamgate.observability.alerts"]
+    return [r for r in caplog.records if r.name == "teamgate.alerts"]
 
 
 async def test_each_threshold_fires_once_with_the_right_level_and_json(
