@@ -59,6 +59,7 @@ class ClientKey:
     expires_at: float | None = None
     revoked_at: float | None = None
     last_used_at: float | None = None
+    budget_pusd: int | None = None  # the key's own monthly budget (picodollars); None: none
 
     def usable(self, now: float) -> bool:
         if self.revoked_at is not None and self.revoked_at <= now:

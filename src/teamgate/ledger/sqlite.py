@@ -75,7 +75,8 @@ CREATE TABLE IF NOT EXISTS client_keys (
     created_at REAL NOT NULL,
     expires_at REAL,
     revoked_at REAL,
-    last_used_at REAL
+    last_used_at REAL,
+    budget_pusd INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS client_keys_live_name
     ON client_keys (name) WHERE revoked_at IS NULL;
@@ -194,6 +195,13 @@ def _usage_from_row(row: Sequence[Any]) -> UsageRecord:
     return UsageRecord(**values)
 
 
+def _ensure_key_budget_column(conn: sqlite3.Connection) -> None:
+    """A file written before per-key budgets gets the (empty) column; nothing else moves."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(client_keys)")}
+    if "budget_pusd" not in columns:
+        conn.execute("ALTER TABLE client_keys ADD COLUMN budget_pusd INTEGER")
+
+
 @contextmanager
 def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("BEGIN IMMEDIATE")
@@ -273,6 +281,7 @@ class SQLiteStore(SQLiteUpstreamTables, SQLiteAuditTable, SQLitePauseTable):
                         conn.execute(statement)
                 ensure_audit_table(conn)
                 conn.execute(PAUSE_SCHEMA)
+                _ensure_key_budget_column(conn)
                 conn.execute(
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                     (SCHEMA_VERSION,),
