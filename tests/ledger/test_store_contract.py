@@ -7,6 +7,7 @@ import dataclasses
 
 import pytest
 
+from teamgate.keys import new_client_key, rotate_client_key
 from teamgate.ledger.records import SpendTotal
 from teamgate.ledger.store import Store
 from teamgate.ledger.upstream_records import (
@@ -43,6 +44,26 @@ async def test_every_key_field_round_trips(store: Store) -> None:
     )
     await store.add_client_key(key)
     assert await store.get_client_key("a-b-c") == key
+
+
+@pytest.mark.parametrize("budget", [None, 0, 1, 25 * 10**12, 2**62])
+async def test_a_keys_own_budget_round_trips_exactly(store: Store, budget: int | None) -> None:
+    key = make_key("chatbot-staging-batch", budget_pusd=budget)
+    await store.add_client_key(key)
+    assert await store.get_client_key("chatbot-staging-batch") == key
+    assert (await store.list_client_keys())[0].budget_pusd == budget
+
+
+async def test_a_rotated_key_keeps_its_budget(store: Store) -> None:
+    record, _ = new_client_key("chatbot", "staging", "batch", now=T0, budget_pusd=7 * 10**12)
+    await store.add_client_key(record)
+    done = await rotate_client_key(store, record.name, grace_s=60, now=T0 + 1)
+    assert done is not None
+    successor, _, old_name, _ = done
+    assert successor.budget_pusd == 7 * 10**12
+    assert (await store.get_client_key(record.name)) == successor
+    old = await store.get_client_key(old_name)
+    assert old is not None and old.budget_pusd == 7 * 10**12
 
 
 async def test_live_name_is_unique(store: Store) -> None:
