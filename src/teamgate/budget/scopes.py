@@ -19,7 +19,7 @@ rotated key in its grace period and its successor share one budget.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from teamgate.ledger.summary import UsageGroup
@@ -111,9 +111,18 @@ class Payer:
 def settled_by_scope(groups: Iterable[UsageGroup]) -> dict[str, int]:
     """Settled picodollars per scope from ledger sums grouped by team, environment and
     key (each key's, environment's and team's spend, and the org's total)."""
+    return _by_scope(groups, lambda g: g.cost_pusd)
+
+
+def requests_by_scope(groups: Iterable[UsageGroup]) -> dict[str, int]:
+    """Requests per scope, as :func:`settled_by_scope` sums spend."""
+    return _by_scope(groups, lambda g: g.requests)
+
+
+def _by_scope(groups: Iterable[UsageGroup], value: Callable[[UsageGroup], int]) -> dict[str, int]:
     out: dict[str, int] = {ORG: 0}
     for g in groups:
-        cost = g.cost_pusd
+        amount = value(g)
         dims = g.dims
         scopes = [team_scope(dims["team"]), ORG]
         if "environment" in dims:
@@ -121,7 +130,7 @@ def settled_by_scope(groups: Iterable[UsageGroup]) -> dict[str, int]:
         if dims.get("key"):
             scopes.append(key_scope(dims["key"]))
         for scope in scopes:
-            out[scope] = out.get(scope, 0) + cost
+            out[scope] = out.get(scope, 0) + amount
     return out
 
 
