@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import NamedTuple
 
 import orjson
 import pytest
@@ -13,12 +14,22 @@ from teamgate.budget import BudgetBook, MemoryBudgetCounters, ReservationAbandon
 from teamgate.budget.counters import BudgetScope, ReserveResult
 from teamgate.config.schema import Settings, TeamConfig
 from teamgate.errors import BudgetExceeded, ConfigError
-from teamgate.ledger.records import SpendTotal
 from teamgate.ledger.summary import UsageGroup
 
 from .conftest import DEC_1_2026_UTC, FakeClock, make_settings
 
 CENT = 10**10
+
+
+class SpendTotal(NamedTuple):
+    """A team's spend in a month, as the fake ledger sums it."""
+
+    team: str
+    period: str
+    cost_pusd: int
+    requests: int
+
+
 USD = 10**12
 
 

@@ -85,7 +85,7 @@ async def test_a_batch_of_5000_is_one_copy_statement(
             conn.add_query_logger(lambda q: statements.append(q.query))
             records = [make_record(T0 + i * 1e-3, request_id=f"r{i}") for i in range(5000)]
         await store.append_usage(records)
-        (total,) = await store.spend_by_team(T0, T0 + 60)
+        (total,) = await store.usage_summary(T0, T0 + 60, ("team",))
         assert total.requests == 5000
     finally:
         await store.close()

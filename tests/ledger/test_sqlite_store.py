@@ -34,7 +34,7 @@ async def test_file_store_uses_wal_and_survives_reopen(tmp_path: Path) -> None:
     reopened = SQLiteStore(path)
     await reopened.open()
     try:
-        (total,) = await reopened.spend_by_team(T0, T0 + 1)
+        (total,) = await reopened.usage_summary(T0, T0 + 1, ("team",))
         assert total.cost_pusd == 42
         assert await reopened.get_client_key(make_key().name) == make_key()
         assert await reopened.client_keys_version() == version

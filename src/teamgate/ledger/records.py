@@ -65,13 +65,3 @@ class ClientKey:
         if self.revoked_at is not None and self.revoked_at <= now:
             return False
         return self.expires_at is None or self.expires_at > now
-
-
-@dataclass(frozen=True, slots=True)
-class SpendTotal:
-    """Settled spend of one team in one budget period (a month key like ``2026-11``)."""
-
-    team: str
-    period: str
-    cost_pusd: int
-    requests: int
