@@ -121,14 +121,21 @@ def parse_duration(text: str) -> float:
     return float(seconds)
 
 
+MAX_KEY_BUDGET_PUSD = 10**18
+"""$1,000,000: a key's own budget at most (far inside the int64 the stores and Redis keep)."""
+
+
 def parse_budget(value: object) -> int:
-    """A key's own monthly budget, in USD (text or a number; >= 0, at most 12 decimals),
-    as exact picodollars.
+    """A key's own monthly budget, in USD (text or a number; >= 0, at most 12 decimals and
+    at most $1,000,000), as exact picodollars.
 
     >>> parse_budget("25.50"), parse_budget(3)
     (25500000000000, 3000000000000)
     """
-    problem = f"a budget is an amount in USD >= 0 with at most 12 decimals, got {value!r}"
+    problem = (
+        "a budget is an amount in USD >= 0 with at most 12 decimals, "
+        f"at most 1000000, got {value!r}"
+    )
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(problem)
     try:
@@ -138,9 +145,12 @@ def parse_budget(value: object) -> int:
     if not amount.is_finite() or amount < 0:
         raise ValueError(problem)
     try:
-        return usd_to_pico(abs(amount))
+        pico = usd_to_pico(abs(amount))
     except ValueError:
         raise ValueError(problem) from None
+    if pico > MAX_KEY_BUDGET_PUSD:
+        raise ValueError(problem)
+    return pico
 
 
 def new_client_key(

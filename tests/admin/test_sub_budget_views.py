@@ -134,7 +134,8 @@ def test_keys_create_budget(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         code, _, err = teamgate(capsys, *base, "--purpose", "bad", "--budget", bad)
         assert code == 2
         assert err == (
-            f"teamgate: a budget is an amount in USD >= 0 with at most 12 decimals, got {bad!r}\n"
+            "teamgate: a budget is an amount in USD >= 0 with at most 12 decimals, "
+            f"at most 1000000, got {bad!r}\n"
         )
     code, _, err = teamgate(
         capsys,

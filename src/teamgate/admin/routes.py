@@ -200,10 +200,11 @@ SCHEMAS: dict[str, Schema] = {
             "expires_in": {"type": "string", "pattern": "^[1-9][0-9]*[smhdw]$"},
             "budget_usd": {
                 "anyOf": [
-                    {"type": "string", "pattern": "^[0-9]+(\\.[0-9]{1,12})?$"},
-                    {"type": "number", "minimum": 0},
+                    {"type": "string", "pattern": "^[0-9]{1,7}(\\.[0-9]{1,12})?$"},
+                    {"type": "number", "minimum": 0, "maximum": 1000000},
                 ],
-                "description": "a client key's own monthly budget in USD (exact as a string); "
+                "description": "a client key's own monthly budget in USD (exact as a string; at "
+                "most 1000000); "
                 "the environment's, team's and org's budgets still apply",
             },
             "role": {
