@@ -116,6 +116,7 @@ def settings_schema() -> dict[str, Any]:
     environment = _object(
         {
             "project": string,
+            "monthly_budget_usd": optional(money),
             "upstream_keys": {"type": "array", "minItems": 1, "items": upstream_key},
         },
         ENVIRONMENT_FIELDS,

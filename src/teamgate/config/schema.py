@@ -205,6 +205,7 @@ class EnvironmentConfig:
     name: str
     upstream_keys: tuple[UpstreamKeyConfig, ...]
     project: str = ""  # the Groq Project's name, for the operator's runbook; defaults to team-env
+    monthly_budget_usd: Decimal | None = None  # a sub-budget inside the team's
 
 
 @dataclass(frozen=True, slots=True)

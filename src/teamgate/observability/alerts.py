@@ -96,7 +96,24 @@ def _percent_text(threshold: Decimal) -> str:
 
 
 def _team_of(scope: str) -> str | None:
-    return scope.removeprefix("team:") if scope.startswith("team:") else None
+    """The team of ``team:T``, ``env:T/E`` and ``key:T-E-P`` (a team name has no ``-``)."""
+    kind, _, rest = scope.partition(":")
+    if kind == "env":
+        return rest.split("/", 1)[0]
+    if kind == "key":
+        return rest.split("-", 1)[0]
+    return rest if kind == "team" else None
+
+
+def _subject(scope: str) -> str:
+    """``team `chatbot```, ``environment `chatbot/staging```, ``key `…```, ``the organization``.
+
+    >>> _subject("env:chatbot/staging"), _subject("org")
+    ('environment `chatbot/staging`', 'the organization')
+    """
+    kind, _, rest = scope.partition(":")
+    label = {"team": "team", "env": "environment", "key": "key"}.get(kind)
+    return f"{label} `{rest}`" if label else "the organization"
 
 
 def budget_alert_text(
@@ -107,8 +124,7 @@ def budget_alert_text(
     >>> budget_alert_text("team:chatbot", Decimal("0.8"), 160 * 10**12, 200 * 10**12, "2026-11")
     'teamgate: team `chatbot` has used 80% of its monthly budget: $160.00 of $200.00 (2026-11).'
     """
-    team = _team_of(crossing_scope)
-    who = f"team `{team}` has" if team is not None else "the organization has"
+    who = _subject(crossing_scope) + " has"
     return (
         f"teamgate: {who} used {_percent_text(threshold)} of its monthly budget: "
         f"{format_usd(spent)} of {format_usd(budget)} ({period})."
@@ -122,8 +138,7 @@ def exhausted_alert_text(e: _Exhausted) -> str:
     ...     24 * 10**10, 4 * 10**10, 1796083200.0, "2026-12-01 00:00 UTC")))
     teamgate: team `chatbot` is cut off: its monthly budget cannot cover a request's worst case of $0.04 ($0.20 spent of $0.24, 83.3% used, 2026-11); the budget resets on 2026-12-01 00:00 UTC.
     """  # noqa: E501
-    team = _team_of(e.scope)
-    who = f"team `{team}` is" if team is not None else "the organization is"
+    who = _subject(e.scope) + " is"
     return (
         f"teamgate: {who} cut off: its monthly budget cannot cover a request's worst case of "
         f"{format_usd(e.worst_case)} ({format_usd(e.spent)} spent of {format_usd(e.budget)}, "
@@ -211,7 +226,8 @@ class AlertManager:
         self._lowest = {}
 
     def thresholds_for(self, scope: str) -> tuple[Decimal, ...]:
-        """A team's own thresholds, the org's for ``"org"``, else ``alerts.thresholds``."""
+        """A team's own thresholds (for its environments and keys too), the org's for
+        ``"org"``, else ``alerts.thresholds``."""
         s = self._settings
         team = _team_of(scope)
         own = s.org.alert_thresholds if scope == "org" else None
