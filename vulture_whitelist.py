@@ -30,3 +30,4 @@ _.calls  # shared_redis.batching.ScriptBatcher
 _.slots_taken  # limits memory and Redis counters: the slot-leak checks of the fault tests
 RATE_LIMIT_REASONS  # errors: the documented refusal vocabulary (tests check every one)
 BUDGET_REASONS
+ALERT_SCHEMA  # observability.alert_delivery: the published JSON Schema of alert bodies (docs, tests)

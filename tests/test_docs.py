@@ -42,10 +42,18 @@ def team_fields() -> list[str]:
     ]
 
 
+def environment_fields() -> list[str]:
+    return [
+        f"teams.<team>.environments.<env>.{f.name}"
+        for f in dataclasses.fields(schema.EnvironmentConfig)
+        if f.name != "name"
+    ]
+
+
 def test_every_setting_is_documented() -> None:
     missing = [
         key
-        for key in section_fields() + team_fields()
+        for key in section_fields() + team_fields() + environment_fields()
         if f"`{key}" not in CONFIGURATION and key not in CONFIGURATION
     ]
     assert missing == []

@@ -17,7 +17,10 @@ from typing import TYPE_CHECKING
 
 from teamgate.auth.gate import AuthGate
 from teamgate.auth.key_cache import KeyCache
+from teamgate.auth.pauses import PauseExpiry
+from teamgate.background.tasks import Periodic
 from teamgate.budget import BudgetBook, BudgetCounters, MemoryBudgetCounters
+from teamgate.budget.forecast import FORECAST_INTERVAL_S, ForecastWatch
 from teamgate.config.errors import ConfigError
 from teamgate.config.extras import import_for, scheme_of
 from teamgate.config.loader import load_settings
@@ -46,6 +49,9 @@ if TYPE_CHECKING:
     from teamgate.shared_redis.client import SharedState
 
 log = logging.getLogger("teamgate")
+
+PAUSE_EXPIRY_INTERVAL_S = 5.0
+"""How often each gateway looks for pauses that ended by their ``until``."""
 
 
 @dataclass
@@ -98,7 +104,22 @@ class Gateway:
         )
         self.ledger.start()
         await import_spills(self.store, spill_folder(self.settings.storage.url))
-        self.alerts = AlertManager(self.settings, self.store)
+        self.alerts = AlertManager(self.settings, self.store, secrets=SecretResolver(self.env))
+        store = self.store
+        self.alert_watches = [
+            Periodic(
+                "teamgate-forecast",
+                ForecastWatch(store, lambda: self.settings, self.alerts.forecast).check_once,
+                FORECAST_INTERVAL_S,
+            ),
+            Periodic(
+                "teamgate-pause-expiry",
+                PauseExpiry(store, self.alerts.notify_once).check_once,
+                PAUSE_EXPIRY_INTERVAL_S,
+            ),
+        ]
+        for watch in self.alert_watches:
+            watch.start()
         counters: BudgetCounters = MemoryBudgetCounters()
         if self.shared is not None:
             counters = self.shared.budget_counters(self.store, self.settings.org.timezone)
@@ -153,6 +174,8 @@ class Gateway:
         await self.upstream_sync.close()
         await self.keys.close()
         await close_ledger(self.ledger, self.settings)
+        for watch in self.alert_watches:
+            await watch.close()
         await self.alerts.close()
         if self.shared is not None:
             await self.shared.close()

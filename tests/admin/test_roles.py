@@ -244,3 +244,88 @@ def test_an_operation_by_a_team_admin_is_audited_under_its_credential(
     assert row["actor"] == f"team-admin:{lead_key}"
     assert "admin-key" not in row["actor"]
     assert creds["lead"] not in str(entries) and ADMIN_KEY not in str(entries)
+
+
+# The dashboard's actions: the admin API's operations, called with the session cookie and
+# its CSRF token (x-csrf-token), as static/actions.js does. {key}: a fresh chatbot key.
+DASHBOARD_ACTIONS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
+    "pauseTeam": ("POST", "/admin/pauses", {"scope": "team:chatbot", "reason": "dash"}),
+    "pauseEnv": ("POST", "/admin/pauses", {"scope": "env:chatbot/staging", "reason": "dash"}),
+    "pauseKey": ("POST", "/admin/pauses", {"scope": "key:{key}", "reason": "dash"}),
+    "resume": ("POST", "/admin/pauses/resume", {"scope": "env:chatbot/staging"}),
+    "createKey": ("POST", "/admin/keys", {"team": "chatbot", "environment": "prod"}),
+    "rotateKey": ("POST", "/admin/keys/{key}/rotate", {}),
+    "revokeKey": ("POST", "/admin/keys/{key}/revoke", {}),
+    "listPauses": ("GET", "/dashboard/api/pauses?scope=team:chatbot", None),
+}
+DASHBOARD_ACTION_EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
+    "pauseTeam": (201, 201, 403, 403, 401),
+    "pauseEnv": (201, 201, 403, 403, 401),
+    "pauseKey": (201, 201, 404, 403, 401),  # another team's key: as if missing
+    "resume": (200, 200, 403, 403, 401),
+    "createKey": (201, 201, 403, 403, 401),
+    "rotateKey": (200, 200, 404, 403, 401),
+    "revokeKey": (200, 200, 404, 403, 401),
+    "listPauses": (200, 200, 403, 200, 401),
+}
+
+
+def _csrf(client: httpx.Client) -> str:
+    page = client.get("/dashboard")
+    found = re.search(r'name=csrf value="([^"]+)"', page.text)
+    return found.group(1) if found else ""
+
+
+def _dashboard_action(gw: RunningGateway, client: httpx.Client, op: str, csrf: str | None) -> int:
+    method, path, body = DASHBOARD_ACTIONS[op]
+    if "{key}" in path or "{key}" in str(body):
+        name = f"chatbot-prod-d{next(_fresh)}"
+        gw.add_key("chatbot", "prod", name.rsplit("-", 1)[1])
+        path = path.replace("{key}", name)
+        body = {k: v.replace("{key}", name) for k, v in (body or {}).items()}
+    if op == "createKey":
+        body = {**(body or {}), "purpose": f"d{next(_fresh)}"}
+    if op == "resume":
+        pause = {"scope": "env:chatbot/staging", "reason": "to resume"}
+        made = httpx.post(gw.url + "/admin/pauses", json=pause, headers=ADMIN_HEADERS)
+        assert made.status_code == 201
+    headers = {} if csrf is None else {"x-csrf-token": csrf}
+    resp = client.request(method, path, json=body, headers=headers)
+    if op.startswith("pause") and resp.status_code == 201:  # leave chatbot serving
+        scope = resp.json()["scope"]
+        httpx.post(gw.url + "/admin/pauses/resume", json={"scope": scope}, headers=ADMIN_HEADERS)
+    return resp.status_code
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_dashboard_actions_role_matrix(
+    setup: tuple[RunningGateway, dict[str, str]], role: str
+) -> None:
+    """Each dashboard action x role, through the session: allowed or denied as the admin
+    API says; without the session's CSRF token no action is taken, whoever asks."""
+    gw, creds = setup
+    client = _session(gw, creds[role])
+    try:
+        csrf = _csrf(client) if role != "none" else ""
+        for op, expected in DASHBOARD_ACTION_EXPECTED.items():
+            status = _dashboard_action(gw, client, op, csrf)
+            assert status == expected[ROLES.index(role)], (op, role, status)
+            if DASHBOARD_ACTIONS[op][0] == "POST":  # no token, or a wrong one: 401
+                assert _dashboard_action(gw, client, op, None) == 401, (op, role)
+                assert _dashboard_action(gw, client, op, "forged" + csrf) == 401, (op, role)
+        if role == "none":
+            return
+        # what the page offers follows the same Principal
+        keys = client.get("/dashboard/api/keys", params={"scope": "team:chatbot"})
+        pauses = client.get("/dashboard/api/pauses", params={"scope": "team:chatbot"})
+        if role in ("admin", "lead"):
+            assert set(pauses.json()["can_pause"]) == {"chatbot"}
+            assert set(keys.json()["can_create"]) == {"chatbot"}
+            assert all(k["actions"] == ["rotate", "revoke", "pause"] for k in keys.json()["keys"])
+        elif role == "viewer":
+            assert pauses.json()["can_pause"] == {} and keys.json()["can_create"] == {}
+            assert all(k["actions"] == [] for k in keys.json()["keys"])
+        else:
+            assert keys.status_code == pauses.status_code == 403
+    finally:
+        client.close()

@@ -36,6 +36,9 @@ class FakeAlertStore:
         self.fired.add(key)
         return True
 
+    async def alerts_fired(self, scope: str, period: str) -> list[str]:
+        return sorted(t for s, p, t in self.fired if (s, p) == (scope, period))
+
 
 class RecordingPoster:
     def __init__(self, statuses: list[int | Exception] | None = None) -> None:
@@ -74,7 +77,7 @@ def make_settings(
 
 
 def alert_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "teamgate.observability.alerts"]
+    return [r for r in caplog.records if r.name == "teamgate.alerts"]
 
 
 async def test_each_threshold_fires_once_with_the_right_level_and_json(
@@ -116,9 +119,9 @@ async def test_each_threshold_fires_once_with_the_right_level_and_json(
         "kind": "budget_threshold",
         "scope": "team:chatbot",
         "team": "chatbot",
-        "threshold": 0.8,
-        "spent_usd": "160.00",
-        "budget_usd": "200.00",
+        "threshold": "0.8",
+        "spent_usd": "160.000000000000",
+        "budget_usd": "200.000000000000",
         "period": "2026-11",
         "ts": 5.0,
     }
@@ -142,7 +145,7 @@ async def test_once_per_period_across_a_restart(caplog: pytest.LogCaptureFixture
 
     await restarted.check("org", "2026-12", 600 * USD, 1000 * USD)  # a new month fires again
     await restarted.flush()
-    assert [p["threshold"] for p in poster.payloads] == [0.5]
+    assert [p["threshold"] for p in poster.payloads] == ["0.5"]
     assert poster.payloads[0]["team"] is None
     assert str(poster.payloads[0]["text"]).startswith("teamgate: the organization has used 50%")
     await restarted.close()
@@ -158,7 +161,7 @@ async def test_team_and_org_thresholds_override_the_defaults() -> None:
     await alerts.check("team:chatbot", "2026-11", 120 * USD, 200 * USD)  # 60 %
     await alerts.check("org", "2026-11", 600 * USD, 1000 * USD)  # 60 %: below 70 %
     await alerts.flush()
-    assert [(p["scope"], p["threshold"]) for p in poster.payloads] == [("team:chatbot", 0.25)]
+    assert [(p["scope"], p["threshold"]) for p in poster.payloads] == [("team:chatbot", "0.25")]
     await alerts.close()
 
 
@@ -250,7 +253,7 @@ async def test_store_failure_is_retried_on_the_next_check(caplog: pytest.LogCapt
     assert "could not record alert state for team:chatbot (2026-11): OSError" in caplog.text
     await alerts.check("team:chatbot", "2026-11", 101 * USD, 200 * USD)
     await alerts.flush()
-    assert [p["threshold"] for p in poster.payloads] == [0.5]
+    assert [p["threshold"] for p in poster.payloads] == ["0.5"]
     await alerts.close()
 
 
@@ -285,8 +288,8 @@ async def test_real_webhook_receiver_gets_the_json() -> None:
         await alerts.close()
         assert got.is_set()
         assert [(p["threshold"], p["spent_usd"], p["budget_usd"]) for p in received] == [
-            (0.5, "161.00", "200.00"),
-            (0.8, "161.00", "200.00"),
+            ("0.5", "161.000000000000", "200.000000000000"),
+            ("0.8", "161.000000000000", "200.000000000000"),
         ]
     finally:
         await runner.cleanup()
@@ -301,7 +304,7 @@ async def test_budget_book_settles_feed_the_alerts() -> None:
         await (await book.reserve("chatbot", 60 * USD)).settle(60 * USD)  # 30, 60, 90 %
     await alerts.flush()
     assert [(p["scope"], p["threshold"], p["period"]) for p in poster.payloads] == [
-        ("team:chatbot", 0.5, "2026-11"),
-        ("team:chatbot", 0.8, "2026-11"),
+        ("team:chatbot", "0.5", "2026-11"),
+        ("team:chatbot", "0.8", "2026-11"),
     ]
     await alerts.close()

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from tests.budget.test_budget_gateway import MODEL, usd, wait_for_records, worst_case
+from tests.budget.test_sub_budgets_gateway import wait_until_known
 from tests.conftest import UPSTREAM_SECRETS, RunningGateway, start_gateway
 from tests.loadgen import chat_body, send_all
 from tests.webhook import WebhookReceiver
@@ -32,7 +33,8 @@ def drive_to_cutoff(url: str, key: str, rounds: int = 40) -> list[int]:
     return statuses
 
 
-# scope -> (config patch for a budget of `n` worst cases, the post's scope and team)
+# scope -> (config patch for a budget of `n` worst cases, the post's scope and team);
+# the key's budget is its own, given when it is created (the patch is empty).
 SCOPES: dict[str, tuple[Any, str, str | None]] = {
     "team": (
         lambda b: {"teams": {"analytics": {"monthly_budget_usd": b}}},
@@ -40,6 +42,12 @@ SCOPES: dict[str, tuple[Any, str, str | None]] = {
         "analytics",
     ),
     "org": (lambda b: {"org": {"monthly_budget_usd": b}}, "org", None),
+    "environment": (
+        lambda b: {"teams": {"analytics": {"environments": {"prod": {"monthly_budget_usd": b}}}}},
+        "env:analytics/prod",
+        "analytics",
+    ),
+    "key": (lambda b: {}, "key:analytics-prod-capped", "analytics"),
 }
 
 
@@ -55,7 +63,11 @@ def test_one_budget_exhausted_post_and_none_after_a_restart(
         patch = {"alerts": {"webhook_url": hook_url + "/hook"}, **patch_of(usd(budget))}
         gw: RunningGateway | None = None
         for gw in start_gateway(simulator, tmp_path, patch):
-            statuses = drive_to_cutoff(gw.url, gw.key("analytics"))
+            key = gw.key("analytics")
+            if scope == "key":
+                key = gw.add_key("analytics", "prod", "capped", budget_pusd=budget)
+                wait_until_known(gw, key)
+            statuses = drive_to_cutoff(gw.url, key)
             assert 200 in statuses and 429 in statuses
             deadline = time.monotonic() + 10
             while not exhausted(receiver):
@@ -78,7 +90,7 @@ def test_one_budget_exhausted_post_and_none_after_a_restart(
         # A restart on the same ledger: still refused, no second post.
         app = create_app(gw.settings, env=dict(UPSTREAM_SECRETS))
         with ServerThread(app) as url:
-            again = drive_to_cutoff(url, gw.key("analytics"), rounds=3)
+            again = drive_to_cutoff(url, key, rounds=3)
             assert set(again) == {429}
             time.sleep(0.5)
     assert len(exhausted(receiver)) == 1

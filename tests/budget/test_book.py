@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from decimal import Decimal
+from typing import NamedTuple
 
 import orjson
 import pytest
@@ -13,11 +15,22 @@ from teamgate.budget.counters import BudgetScope, ReserveResult
 from teamgate.config.errors import ConfigError
 from teamgate.config.schema import Settings, TeamConfig
 from teamgate.http.errors import BudgetExceeded
-from teamgate.ledger.records import SpendTotal
+from teamgate.ledger.summary import UsageGroup
 
 from .conftest import DEC_1_2026_UTC, FakeClock, make_settings
 
 CENT = 10**10
+
+
+class SpendTotal(NamedTuple):
+    """A team's spend in a month, as the fake ledger sums it."""
+
+    team: str
+    period: str
+    cost_pusd: int
+    requests: int
+
+
 USD = 10**12
 
 
@@ -26,9 +39,14 @@ class FakeSpendStore:
         self.totals = totals
         self.asked: list[tuple[float, float]] = []
 
-    async def spend_by_team(self, period_start: float, period_end: float) -> list[SpendTotal]:
-        self.asked.append((period_start, period_end))
-        return self.totals
+    async def usage_summary(
+        self, start: float, end: float, group_by: Sequence[str] = ()
+    ) -> list[UsageGroup]:
+        assert tuple(group_by) == ("team", "environment", "key")
+        self.asked.append((start, end))
+        return [
+            UsageGroup({"team": t.team}, t.requests, cost_pusd=t.cost_pusd) for t in self.totals
+        ]
 
 
 async def wait_for_waiters(book: BudgetBook, n: int) -> None:

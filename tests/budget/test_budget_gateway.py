@@ -172,7 +172,7 @@ def test_alert_thresholds_fire_once_to_log_and_webhook(
                 time.sleep(0.05)
             time.sleep(0.3)
     team_posts = _threshold_posts(receiver.posts)
-    assert sorted(p["threshold"] for p in team_posts) == [0.5, 0.8, 0.95]
+    assert sorted(p["threshold"] for p in team_posts) == ["0.5", "0.8", "0.95"]
     assert all("text" in p and p["period"] for p in team_posts)
     logged = [
         r

@@ -165,6 +165,24 @@ CASES: list[tuple[str, Mutation, str]] = [
         "org.monthly_budget_usd: must be an amount in USD >= 0, got 'lots'",
     ),
     (
+        "environment sub-budget negative",
+        put("teams", "chatbot", "environments", "staging", "monthly_budget_usd", value=-5),
+        "teams.chatbot.environments.staging.monthly_budget_usd: "
+        "must be an amount in USD >= 0, got -5",
+    ),
+    (
+        "environment sub-budget above its team's",
+        put("teams", "chatbot", "environments", "staging", "monthly_budget_usd", value=250),
+        "teams.chatbot.environments.staging.monthly_budget_usd: "
+        "must be at most the team's monthly_budget_usd (200), got 250",
+    ),
+    (
+        "environment sub-budget typo",
+        put("teams", "chatbot", "environments", "prod", "monthly_budget", value=20),
+        "teams.chatbot.environments.prod.monthly_budget: unknown key "
+        "(did you mean monthly_budget_usd?)",
+    ),
+    (
         "price with 7 decimals",
         put("pricing", value={"my-model": {"input": 1e-07, "output": 1}}),
         "pricing.my-model.input: must have at most 6 decimal places, got 1e-07",
@@ -482,6 +500,16 @@ def test_pricing_default_allows_unpriced_models(config: dict[str, Any]) -> None:
     assert settings.pricing_default.output == Decimal("0.1")
     assert settings.pricing == {}
     assert "brand-new-model" in settings.teams["research"].allowed_models
+
+
+def test_an_environment_sub_budget_is_read_exactly(config: dict[str, Any]) -> None:
+    config["teams"]["chatbot"]["environments"]["staging"]["monthly_budget_usd"] = "20.10"
+    config["teams"]["analytics"].pop("monthly_budget_usd")  # no team budget: any sub-budget
+    config["teams"]["analytics"]["environments"]["prod"]["monthly_budget_usd"] = 75
+    settings = parse_settings(config)
+    assert settings.teams["chatbot"].environments["staging"].monthly_budget_usd == Decimal("20.10")
+    assert settings.teams["chatbot"].environments["prod"].monthly_budget_usd is None
+    assert settings.teams["analytics"].environments["prod"].monthly_budget_usd == Decimal(75)
 
 
 def test_money_stays_exact(config: dict[str, Any]) -> None:

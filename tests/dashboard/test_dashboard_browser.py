@@ -352,3 +352,58 @@ def test_session_cookie_is_secure_behind_tls(proxied_gateway: RunningGateway) ->
     token = cookie.split(";")[0].split("=", 1)[1]
     post = httpx.post(admin_gateway.url + "/admin/reload", cookies={"tg_session": token})
     assert post.status_code == 401
+
+
+def test_an_admin_pauses_a_team_from_the_page_and_resumes_it(
+    admin_gateway: RunningGateway, chromium_path: str
+) -> None:
+    """The pauses section: the form pauses team chatbot (its clients get 403
+    ``scope_paused`` at once), the listing shows the pause, resume lifts it; the key
+    view's Actions column offers the key actions; each action leaves an audit row."""
+    gw = admin_gateway
+    key = gw.key("chatbot", "prod")
+    assert chat(gw, key) == 200
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1100})
+            errors = _errors(page)
+            _sign_in(page, gw.url)
+            assert page.is_visible("#pause-form")
+            assert "nothing is paused" in page.inner_text("#pause-table")
+            # the key view's Actions column: rotate, revoke, pause on each key for an admin
+            actions = page.locator("#key-table tr[data-key=chatbot-prod-test] td.actions button")
+            assert actions.all_inner_texts() == ["rotate", "revoke", "pause"]
+            page.select_option("#pause-form select[name=kind]", "team")
+            page.select_option("#pause-form select[name=team]", "chatbot")
+            page.fill("#pause-form input[name=reason]", "runaway job")
+            page.fill("#pause-form input[name=until]", "2h")
+            page.click("#pause-form button[type=submit]")
+            row = "#pause-table tr[data-scope='team:chatbot']"
+            page.wait_for_selector(row, timeout=10_000)
+            assert page.inner_text(f"{row} td.state") == "paused"
+            assert "runaway job" in page.inner_text(row)
+            assert page.inner_text("#action-status") == "pause team:chatbot: done"
+            resp = httpx.post(
+                gw.url + "/openai/v1/chat/completions",
+                headers={"Authorization": f"Bearer {key}"},
+                json={
+                    "model": "llama-3.1-8b-instant",
+                    "messages": [{"role": "user", "content": "hi"}],
+                },
+            )
+            assert resp.status_code == 403 and resp.json()["error"]["code"] == "scope_paused"
+            assert _axe(page) == []
+            page.click(f"{row} td.actions button[data-action=resume]")
+            _until(
+                page,
+                "() => !document.querySelector(\"#pause-table tr[data-scope='team:chatbot']\")",
+            )
+            assert chat(gw, key) == 200
+            assert errors == []
+        finally:
+            browser.close()
+    with httpx.Client(base_url=gw.url, headers={"authorization": f"Bearer {ADMIN_KEY}"}) as c:
+        entries = c.get("/admin/audit", params={"limit": 20}).json()["entries"]
+    done = [(e["action"], e["target"]) for e in entries]
+    assert ("pause", "team:chatbot") in done and ("resume", "team:chatbot") in done

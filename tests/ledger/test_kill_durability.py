@@ -72,7 +72,7 @@ async def test_flushed_records_survive_sigkill(tmp_path: Path) -> None:
     try:
         records = await store.usage_records(0, T0 + 1000)
         assert [r.request_id for r in records] == [f"r{i}" for i in range(300)]
-        (total,) = await store.spend_by_team(0, T0 + 1000)
+        (total,) = await store.usage_summary(0, T0 + 1000, ("team",))
         assert total.cost_pusd == sum(1000 + i for i in range(300))
     finally:
         await store.close()

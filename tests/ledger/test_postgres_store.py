@@ -11,7 +11,7 @@ import pytest
 from shared_services import POSTGRES_URL, create_schema, drop_schema, schema_url, unique_name
 from teamgate.cli import main
 from teamgate.ledger import open_store
-from teamgate.ledger.postgres.schema import SchemaMismatch, latest_version
+from teamgate.ledger.postgres.schema import SchemaMismatch, known_migrations, latest_version
 from teamgate.ledger.postgres.store import PostgresStore
 
 from .conftest import make_record
@@ -37,7 +37,7 @@ async def test_open_refuses_a_database_without_schema(schema: str) -> None:
 
 async def test_open_refuses_a_newer_schema(schema: str) -> None:
     store = PostgresStore(POSTGRES_URL, schema=schema)
-    assert await store.migrate() == list(range(1, latest_version() + 1))
+    assert await store.migrate() == [m.version for m in known_migrations()]
     assert await store.migrate() == []  # idempotent
     conn = await asyncpg.connect(POSTGRES_URL, server_settings={"search_path": schema})
     try:
@@ -85,7 +85,7 @@ async def test_a_batch_of_5000_is_one_copy_statement(
             conn.add_query_logger(lambda q: statements.append(q.query))
             records = [make_record(T0 + i * 1e-3, request_id=f"r{i}") for i in range(5000)]
         await store.append_usage(records)
-        (total,) = await store.spend_by_team(T0, T0 + 60)
+        (total,) = await store.usage_summary(T0, T0 + 60, ("team",))
         assert total.requests == 5000
     finally:
         await store.close()

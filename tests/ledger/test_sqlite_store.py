@@ -34,13 +34,34 @@ async def test_file_store_uses_wal_and_survives_reopen(tmp_path: Path) -> None:
     reopened = SQLiteStore(path)
     await reopened.open()
     try:
-        (total,) = await reopened.spend_by_team(T0, T0 + 1)
+        (total,) = await reopened.usage_summary(T0, T0 + 1, ("team",))
         assert total.cost_pusd == 42
         assert await reopened.get_client_key(make_key().name) == make_key()
         assert await reopened.client_keys_version() == version
         assert not await reopened.mark_alert_fired("org", "2026-11", "0.5")  # fired before
     finally:
         await reopened.close()
+
+
+async def test_a_file_from_before_key_budgets_gets_the_column(tmp_path: Path) -> None:
+    path = str(tmp_path / "old.db")
+    store = SQLiteStore(path)
+    await store.open()
+    await store.add_client_key(make_key("chatbot-prod-web"))
+    await store.close()
+    conn = sqlite3.connect(path)
+    conn.execute("ALTER TABLE client_keys DROP COLUMN budget_pusd")  # as written before
+    conn.commit()
+    conn.close()
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        assert await store.get_client_key("chatbot-prod-web") == make_key("chatbot-prod-web")
+        await store.add_client_key(make_key("chatbot-staging-job", budget_pusd=5))
+        budgeted = await store.get_client_key("chatbot-staging-job")
+        assert budgeted is not None and budgeted.budget_pusd == 5
+    finally:
+        await store.close()
 
 
 async def test_every_call_runs_on_one_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from teamgate.ledger.records import SpendTotal
+from teamgate.auth.keys import new_client_key, rotate_client_key
 from teamgate.ledger.store import Store
 from teamgate.ledger.upstream_records import (
     UpstreamKeyState,
@@ -43,6 +43,26 @@ async def test_every_key_field_round_trips(store: Store) -> None:
     )
     await store.add_client_key(key)
     assert await store.get_client_key("a-b-c") == key
+
+
+@pytest.mark.parametrize("budget", [None, 0, 1, 25 * 10**12, 2**62])
+async def test_a_keys_own_budget_round_trips_exactly(store: Store, budget: int | None) -> None:
+    key = make_key("chatbot-staging-batch", budget_pusd=budget)
+    await store.add_client_key(key)
+    assert await store.get_client_key("chatbot-staging-batch") == key
+    assert (await store.list_client_keys())[0].budget_pusd == budget
+
+
+async def test_a_rotated_key_keeps_its_budget(store: Store) -> None:
+    record, _ = new_client_key("chatbot", "staging", "batch", now=T0, budget_pusd=7 * 10**12)
+    await store.add_client_key(record)
+    done = await rotate_client_key(store, record.name, grace_s=60, now=T0 + 1)
+    assert done is not None
+    successor, _, old_name, _ = done
+    assert successor.budget_pusd == 7 * 10**12
+    assert (await store.get_client_key(record.name)) == successor
+    old = await store.get_client_key(old_name)
+    assert old is not None and old.budget_pusd == 7 * 10**12
 
 
 async def test_live_name_is_unique(store: Store) -> None:
@@ -204,7 +224,7 @@ async def test_usage_records_range_is_half_open_and_ordered(store: Store) -> Non
     assert [r.request_id for r in await store.usage_records(T0 + 1, T0 + 1)] == []
 
 
-async def test_spend_by_team_sums_exactly(store: Store) -> None:
+async def test_spend_per_team_sums_exactly(store: Store) -> None:
     month_start, month_end = 1_790_812_800.0, 1_793_491_200.0  # 2026-10-01 .. 2026-11-01 UTC
     records = [
         make_record(month_start, team="chatbot", cost_pusd=31_310_000),
@@ -216,18 +236,19 @@ async def test_spend_by_team_sums_exactly(store: Store) -> None:
         make_record(month_end + 9, team="search", cost_pusd=999),
     ]
     await store.append_usage(records)
-    assert await store.spend_by_team(month_start, month_end) == [
-        SpendTotal("analytics", "2026-10", 10**15, 2),
-        SpendTotal("chatbot", "2026-10", 31_310_001, 2),
+    groups = await store.usage_summary(month_start, month_end, ("team",))
+    assert [(g["team"], g.cost_pusd, g.requests) for g in groups] == [
+        ("analytics", 10**15, 2),
+        ("chatbot", 31_310_001, 2),
     ]
-    assert await store.spend_by_team(0, 1) == []
+    assert await store.usage_summary(0, 1, ("team",)) == []
 
 
 async def test_a_million_picodollar_costs_sum_exactly(store: Store) -> None:
     per_request = 37 * 590_000 + 12 * 790_000
     batch = [make_record(T0 + i * 1e-3, cost_pusd=per_request) for i in range(10_000)]
     await store.append_usage(batch)
-    (total,) = await store.spend_by_team(T0, T0 + 3600)
+    (total,) = await store.usage_summary(T0, T0 + 3600, ("team",))
     assert total.cost_pusd == 10_000 * per_request and total.requests == 10_000
 
 
@@ -250,6 +271,19 @@ async def test_mark_alert_fired_once_per_scope_period_threshold(store: Store) ->
     assert await store.mark_alert_fired("team:chatbot", "2026-12", "0.8")
     assert await store.mark_alert_fired("org", "2026-11", "0.8")
     assert not await store.mark_alert_fired("org", "2026-11", "0.8")
+
+
+async def test_alerts_fired_lists_the_marks_of_one_scope_and_period(store: Store) -> None:
+    assert await store.alerts_fired("team:chatbot", "2026-11") == []
+    for mark in ("forecast:2026-11-20", "0.5", "forecast-sent-on:2026-11-06"):
+        assert await store.mark_alert_fired("team:chatbot", "2026-11", mark)
+    await store.mark_alert_fired("team:chatbot", "2026-12", "0.8")
+    await store.mark_alert_fired("org", "2026-11", "0.8")
+    assert await store.alerts_fired("team:chatbot", "2026-11") == [
+        "0.5",
+        "forecast-sent-on:2026-11-06",
+        "forecast:2026-11-20",
+    ]
 
 
 # --- client key rotation ---------------------------------------------------------------

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import redis.asyncio as redis_asyncio
 
 from teamgate.budget.counters import BudgetScope, ReserveOutcome, ScopeTotals
-from teamgate.ledger.records import SpendTotal
+from teamgate.ledger.summary import UsageGroup
 from teamgate.shared_redis.budget import RedisBudgetCounters
 
 Fixture = tuple[redis_asyncio.Redis, str]
@@ -20,9 +21,11 @@ class FakeLedger:
         self.spend = spend
         self.reads = 0
 
-    async def spend_by_team(self, start: float, end: float) -> list[SpendTotal]:
+    async def usage_summary(
+        self, start: float, end: float, group_by: Sequence[str] = ()
+    ) -> list[UsageGroup]:
         self.reads += 1
-        return [SpendTotal(t, PERIOD, c, 1) for t, c in sorted(self.spend.items())]
+        return [UsageGroup({"team": t}, 1, cost_pusd=c) for t, c in sorted(self.spend.items())]
 
 
 def scopes(team_budget: int | None, org_budget: int | None = None) -> list[BudgetScope]:

@@ -55,6 +55,7 @@ log = logging.getLogger("teamgate.admin")
 
 ADMIN_PREFIXES = ("/admin/", "/dashboard", "/metrics")
 DASHBOARD_API = "/dashboard/api/"
+CSRF_HEADER = b"x-csrf-token"
 MAX_ADMIN_BODY = 1024 * 1024
 
 
@@ -121,7 +122,7 @@ class AdminApp:
                 path, scope, receive, send, self.auth, self.sessions, self.sign_in
             )
             return
-        who = self.principal(scope, session_ok=method == "GET")
+        who = self.principal(scope, session_ok=method == "GET" or self._csrf_ok(scope))
         if path == "/admin/openapi.json":
             if method != "GET":
                 raise MethodNotAllowed(f"Method {method} is not allowed for {path}.")
@@ -168,11 +169,21 @@ class AdminApp:
             )
         await send_bytes(send, reply.status, orjson.dumps(reply.body), [JSON])
 
+    def _csrf_ok(self, scope: Scope) -> bool:
+        """A dashboard action: the session's CSRF token in ``x-csrf-token`` (a header a
+        cross-site form cannot send, and a value a cross-site page cannot read)."""
+        presented = header(scope, CSRF_HEADER)
+        session = cookies(scope).get(SESSION_COOKIE)
+        return presented is not None and self.sessions.check_csrf(
+            session, presented.decode("latin-1")
+        )
+
     def principal(self, scope: Scope, *, session_ok: bool = True) -> Principal:
         """Who is asking: the one place that recognises a caller, else 401 (through the
         authentication gate). The admin key is the org admin; a ``tga_`` credential is a
-        team admin or viewer of its team; a dashboard session (``session_ok``: only for
-        reads, so a forged cross-site form can never change anything) is whoever signed in."""
+        team admin or viewer of its team; a dashboard session (``session_ok``: for reads,
+        and for the dashboard's actions when they carry the session's CSRF token, so a
+        forged cross-site form can never change anything) is whoever signed in."""
         self.auth.require_enabled()
         if session_ok:
             who = self.sessions.principal(cookies(scope).get(SESSION_COOKIE))

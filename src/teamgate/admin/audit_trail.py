@@ -29,7 +29,15 @@ log = logging.getLogger("teamgate.audit")
 
 ACTOR_HINT = b"x-teamgate-actor"  # sent by the CLI (``cli:user@host``) with its admin calls
 _HINT_TEXT = re.compile(r"cli:[\w.@-]{1,100}")
-_KEY_FIELDS = ("team", "environment", "purpose", "fingerprint", "expires_at", "state")
+_KEY_FIELDS = (
+    "team",
+    "environment",
+    "purpose",
+    "fingerprint",
+    "expires_at",
+    "state",
+    "budget_usd",
+)
 
 Described = tuple[str, str, dict[str, Any], dict[str, Any]]
 

@@ -3,8 +3,9 @@
 Requests present it as ``Authorization: Bearer <key>`` or ``x-admin-key: <key>``;
 it is compared in constant time (:func:`hmac.compare_digest`). With no admin
 key configured the admin API is disabled and every admin route answers 403
-saying so. The dashboard's session cookie also admits ``GET`` requests (the
-dashboard only reads), so a forged cross-site form can never change anything.
+saying so. The dashboard's session cookie also admits ``GET`` requests, and the
+dashboard's actions only with the session's CSRF token in ``x-csrf-token``, so a forged
+cross-site form can never change anything.
 
 >>> auth = AdminAuth("s3cret-admin-key-0123456789")
 >>> auth.matches(b"Bearer s3cret-admin-key-0123456789"), auth.matches(b"Bearer nope")

@@ -22,11 +22,13 @@ from teamgate.auth.keys import (
     key_state,
     new_client_key,
     new_credential,
+    parse_budget,
     parse_duration,
     rotate_client_key,
 )
 from teamgate.http.errors import InvalidRequest, NotFound
 from teamgate.ledger.records import ClientKey
+from teamgate.pricing.money import exact_usd
 
 MAX_DURATION_S = 100 * 365 * 86400  # `expires_in` and `grace`: at most about 100 years
 
@@ -45,6 +47,7 @@ def key_json(k: ClientKey, now: float | None = None) -> dict[str, Any]:
         "last_used_at": iso(k.last_used_at),
         "state": state,
         "role": credential_role(k) or "client",
+        "budget_usd": exact_usd(k.budget_pusd),
     }
 
 
@@ -61,6 +64,19 @@ def _duration(req: AdminRequest, name: str) -> float | None:
     if seconds > MAX_DURATION_S:
         raise InvalidRequest(f"`{name}`: at most 100 years", code="invalid_field")
     return seconds
+
+
+def _budget(req: AdminRequest, role: str) -> int | None:
+    """``budget_usd``: a client key's own monthly budget (a decimal string or a number)."""
+    value = req.body.get("budget_usd")
+    if value is None:
+        return None
+    if role != "client":
+        raise InvalidRequest("`budget_usd` is for client keys", code="invalid_field")
+    try:
+        return parse_budget(value)
+    except ValueError as exc:
+        raise InvalidRequest(f"`budget_usd`: {exc}", code="invalid_field") from None
 
 
 async def list_keys(req: AdminRequest) -> Reply:
@@ -104,10 +120,15 @@ async def create_key(req: AdminRequest) -> Reply:
         raise InvalidRequest(
             f"team `{team_name}` has no environment `{env}`", code="unknown_environment"
         )
+    budget = _budget(req, role)
     try:
         if role == "client":
             record, secret = new_client_key(
-                team_name, env, purpose, expires_in_s=_duration(req, "expires_in")
+                team_name,
+                env,
+                purpose,
+                expires_in_s=_duration(req, "expires_in"),
+                budget_pusd=budget,
             )
         else:
             record, secret = new_credential(

@@ -103,6 +103,8 @@ async def resume_scope(req: AdminRequest) -> Reply:
         raise NotFound(f"`{scope}` is not paused", code="not_paused")
     await gw.keys.refresh(force=True)
     gw.alerts.notify(
-        "resumed", resumed_text(removed, _actor(req)), alert_fields(removed, _actor(req))
+        "resumed",
+        resumed_text(removed, _actor(req)),
+        alert_fields(removed, _actor(req), expired=False),
     )
     return Reply(200, {**pause_json(removed), "active": False})

@@ -81,6 +81,7 @@ _KEY_FIELDS: Schema = {
     "last_used_at": NULLABLE_STRING,
     "state": {"type": "string", "enum": ["active", "in-grace", "expired", "revoked"]},
     "role": {"type": "string", "enum": ["client", "team-admin", "viewer"]},
+    "budget_usd": NULLABLE_STRING,
 }
 
 
@@ -197,6 +198,15 @@ SCHEMAS: dict[str, Schema] = {
             "environment": {"type": "string", "minLength": 1},
             "purpose": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_]{0,39}$"},
             "expires_in": {"type": "string", "pattern": "^[1-9][0-9]*[smhdw]$"},
+            "budget_usd": {
+                "anyOf": [
+                    {"type": "string", "pattern": "^[0-9]{1,7}(\\.[0-9]{1,12})?$"},
+                    {"type": "number", "minimum": 0, "maximum": 1000000},
+                ],
+                "description": "a client key's own monthly budget in USD (exact as a string; at "
+                "most 1000000); "
+                "the environment's, team's and org's budgets still apply",
+            },
             "role": {
                 "type": "string",
                 "enum": ["client", "team-admin", "viewer"],

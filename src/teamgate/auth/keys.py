@@ -19,9 +19,11 @@ import re
 import secrets
 import time
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Literal
 
 from teamgate.ledger.records import ClientKey
+from teamgate.pricing.money import usd_to_pico
 
 if TYPE_CHECKING:
     from teamgate.ledger.store import Store
@@ -119,6 +121,38 @@ def parse_duration(text: str) -> float:
     return float(seconds)
 
 
+MAX_KEY_BUDGET_PUSD = 10**18
+"""$1,000,000: a key's own budget at most (far inside the int64 the stores and Redis keep)."""
+
+
+def parse_budget(value: object) -> int:
+    """A key's own monthly budget, in USD (text or a number; >= 0, at most 12 decimals and
+    at most $1,000,000), as exact picodollars.
+
+    >>> parse_budget("25.50"), parse_budget(3)
+    (25500000000000, 3000000000000)
+    """
+    problem = (
+        "a budget is an amount in USD >= 0 with at most 12 decimals, "
+        f"at most 1000000, got {value!r}"
+    )
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(problem)
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(problem) from None
+    if not amount.is_finite() or amount < 0:
+        raise ValueError(problem)
+    try:
+        pico = usd_to_pico(abs(amount))
+    except ValueError:
+        raise ValueError(problem) from None
+    if pico > MAX_KEY_BUDGET_PUSD:
+        raise ValueError(problem)
+    return pico
+
+
 def new_client_key(
     team: str,
     environment: str,
@@ -126,6 +160,7 @@ def new_client_key(
     *,
     expires_in_s: float | None = None,
     now: float | None = None,
+    budget_pusd: int | None = None,
 ) -> tuple[ClientKey, str]:
     """Build a key record and its secret. The caller stores the record and shows the secret once."""
     validate_purpose(purpose)
@@ -140,6 +175,7 @@ def new_client_key(
         purpose=purpose,
         created_at=at,
         expires_at=None if expires_in_s is None else at + expires_in_s,
+        budget_pusd=budget_pusd,
     )
     return record, secret
 
@@ -184,7 +220,9 @@ async def rotate_client_key(
     The old key is renamed ``NAME@rotated-<UTC time>`` and expires after
     ``grace_s`` (or sooner, if it already expired sooner); requests made with
     it meanwhile are recorded under that name, which shows who has not moved
-    yet. Returns ``(successor, secret, old_name, old_expires_at)``, or None if
+    yet. The successor keeps the key's own budget (one budget for both: it is
+    counted by the name without the suffix). Returns
+    ``(successor, secret, old_name, old_expires_at)``, or None if
     there is no live key of that name.
     """
     at = time.time() if now is None else now
@@ -194,7 +232,9 @@ async def rotate_client_key(
     if credential_role(old) is not None:
         record, secret = new_credential(old.team, credential_role(old) or "", old.purpose, now=at)
     else:
-        record, secret = new_client_key(old.team, old.environment, old.purpose, now=at)
+        record, secret = new_client_key(
+            old.team, old.environment, old.purpose, now=at, budget_pusd=old.budget_pusd
+        )
     if record.name != name:  # a key whose name does not follow team-env-purpose
         record = dataclasses.replace(record, name=name)
     old_name = rotated_name(name, at)

@@ -17,7 +17,7 @@ Targets are spelled ``TEAM``, ``TEAM/ENV`` or ``--key NAME``; scopes are
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import orjson
@@ -177,13 +177,66 @@ def resumed_text(p: Pause, actor: str) -> str:
     return f"teamgate: {describe_scope(p.scope)} is resumed by {actor} (paused for: {p.reason})"
 
 
-def alert_fields(p: Pause, actor: str) -> dict[str, Any]:
-    """The webhook fields of a ``paused`` / ``resumed`` alert (no secret: names only)."""
+def alert_fields(p: Pause, actor: str, *, expired: bool | None = None) -> dict[str, Any]:
+    """The webhook fields of a ``paused`` / ``resumed`` alert (no secret: names only);
+    a ``resumed`` alert says whether the pause ended by its ``until`` (``expired``)."""
     view = pause_json(p)
-    return {
+    fields = {
         "scope": p.scope,
         "team": team_of_scope(p.scope),
         "reason": p.reason,
         "until": view["until"],
         "actor": actor,
     }
+    if expired is not None:
+        fields["expired"] = expired
+    return fields
+
+
+def expired_text(p: Pause) -> str:
+    return (
+        f"teamgate: {describe_scope(p.scope)} is resumed: its pause ended at "
+        f"{iso_time(p.until)} (paused by {p.actor} for: {p.reason})"
+    )
+
+
+NotifyOnce = Callable[..., Awaitable[bool]]
+"""``AlertManager.notify_once(kind, text, fields, once=(scope, period, mark)) -> sent``."""
+
+EXPIRY_LOOKBACK_S = 86_400.0
+"""A pause that ended longer ago than this (e.g. while every gateway was down) is not
+announced any more."""
+
+
+class PauseExpiry:
+    """Sends one ``resumed`` alert when a pause ends by its ``until`` (``--until 2h``),
+    whichever gateway sees it first (the store records it: once across instances and
+    restarts). Run :meth:`check_once` from a background task every few seconds.
+
+    >>> # watch = PauseExpiry(store, alerts.notify_once)
+    >>> # Periodic("teamgate-pause-expiry", watch.check_once, 5.0).start()
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        notify_once: NotifyOnce,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._notify_once = notify_once
+        self._clock = clock
+
+    async def check_once(self) -> int:
+        """One look at the stored pauses; the number of ``resumed`` alerts sent."""
+        now = self._clock()
+        sent = 0
+        for p in await self._store.list_pauses():
+            if p.until is None or p.until > now or now - p.until > EXPIRY_LOOKBACK_S:
+                continue
+            once = (p.scope, f"pause@{p.paused_at!r}", "resumed")
+            fields = alert_fields(p, "expiry", expired=True)
+            if await self._notify_once("resumed", expired_text(p), fields, once=once):
+                sent += 1
+        return sent

@@ -1,4 +1,5 @@
-"""Monthly budgets: periods, atomic counters, and the book that reserves and settles."""
+"""Monthly budgets (per key, environment, team and org): periods, atomic counters, and
+the book that reserves and settles."""
 
 from teamgate.budget.book import (
     BudgetBook,
@@ -16,6 +17,7 @@ from teamgate.budget.counters import (
     ScopeTotals,
 )
 from teamgate.budget.period import BudgetPeriod, month_of, period_named
+from teamgate.budget.scopes import Payer
 
 __all__ = [
     "BudgetBook",
@@ -24,6 +26,7 @@ __all__ = [
     "BudgetScope",
     "BudgetStatus",
     "MemoryBudgetCounters",
+    "Payer",
     "Reservation",
     "ReservationAbandoned",
     "ReserveOutcome",

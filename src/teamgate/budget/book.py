@@ -1,9 +1,10 @@
 """The budget book: reserve a request's worst-case cost, then settle or release it.
 
-Recorded spend never exceeds a team's or the org's monthly budget at any
-concurrency: a request is admitted only when its worst case fits beside the
-month's settled spend *and* every open reservation, atomically across the team
-and the org (see :mod:`teamgate.budget.counters`).
+Recorded spend never exceeds a monthly budget at any concurrency: a request is
+admitted only when its worst case fits beside the month's settled spend *and*
+every open reservation, atomically across every scope it belongs to — its key
+(when the key has a budget), its environment, its team and the org
+(:mod:`teamgate.budget.scopes`, :mod:`teamgate.budget.counters`).
 
 Waiting, exactly: when the worst case fits beside the settled spend but not beside
 the open reservations (``WAIT``), :meth:`BudgetBook.reserve` waits for any
@@ -21,7 +22,8 @@ opened in the old month settle against the old month.
 Alerts: pass ``on_settled`` (e.g. ``AlertManager.check_nowait``); after every
 settle it is called once per budgeted scope as
 ``on_settled(scope, period_key, settled_pico, budget_pico)`` with scope
-``"team:<name>"`` or ``"org"``. It must not block; its exceptions are logged.
+``"key:<name>"``, ``"env:<team>/<env>"``, ``"team:<name>"`` or ``"org"``. It must not
+block; its exceptions are logged.
 Pass ``on_refused`` (e.g. ``AlertManager.exhausted_nowait``) to hear of every
 ``REFUSED`` answer as ``on_refused(scope, period_key, settled_pico, budget_pico,
 worst_case_pico, resets_at_ts, reset_text)`` naming the scope that did not fit (the
@@ -61,10 +63,24 @@ from teamgate.budget.counters import (
 )
 from teamgate.budget.messages import refusal_message, wait_timeout_message
 from teamgate.budget.period import BudgetPeriod, month_of
+from teamgate.budget.scopes import (
+    ORG,
+    SPEND_DIMENSIONS,
+    Payer,
+    counter_key,
+    env_scope,
+    key_scope,
+    refusal_reason,
+    scope_kind,
+    scope_of_counter,
+    scope_team,
+    settled_by_scope,
+    team_scope,
+)
 from teamgate.config.errors import ConfigError
 from teamgate.config.schema import Settings
 from teamgate.http.errors import BudgetExceeded
-from teamgate.ledger.records import SpendTotal
+from teamgate.ledger.summary import UsageGroup
 from teamgate.pricing.money import usd_to_pico
 
 SettledHook = Callable[[str, str, int, int], None]
@@ -74,9 +90,12 @@ _log = logging.getLogger("teamgate.budget")
 
 
 class SpendSource(Protocol):
-    """The part of the ledger store the book reads at start-up."""
+    """The part of the ledger store the book reads at start-up (grouped by
+    :data:`~teamgate.budget.scopes.SPEND_DIMENSIONS`)."""
 
-    async def spend_by_team(self, period_start: float, period_end: float) -> list[SpendTotal]: ...
+    async def usage_summary(
+        self, start: float, end: float, group_by: Sequence[str] = ()
+    ) -> list[UsageGroup]: ...
 
 
 class ReservationAbandoned(Exception):
@@ -92,18 +111,23 @@ def _budget_pico(dollars: Decimal, path: str) -> int:
 
 
 def team_scope_key(team: str, period_key: str) -> str:
-    return f"team:{team}:{period_key}"
+    return counter_key(team_scope(team), period_key)
 
 
 def org_scope_key(period_key: str) -> str:
-    return f"org:{period_key}"
+    return counter_key(ORG, period_key)
+
+
+def _payer(who: Payer | str) -> Payer:
+    return Payer(who) if isinstance(who, str) else who
 
 
 @dataclass(frozen=True, slots=True)
 class BudgetStatus:
-    """Month-to-date state of one scope (a team, or the org when ``team`` is None)."""
+    """Month-to-date state of one scope: a key, an environment, a team, or the org
+    (``team`` is None for the org)."""
 
-    scope: str  # "team:<name>" or "org"
+    scope: str  # "key:<name>", "env:<team>/<env>", "team:<name>" or "org"
     team: str | None
     period: str
     settled_pico: int
@@ -168,13 +192,14 @@ class Reservation:
 
 
 class BudgetBook:
-    """Monthly budgets of every team and the org, enforced by reservations.
+    """Monthly budgets of every key, environment, team and the org, enforced by
+    reservations.
 
     See the module docstring for the waiting rule, month rollover and alerts.
 
     >>> # book = BudgetBook(settings, MemoryBudgetCounters(), on_settled=alerts.check_nowait)
     >>> # await book.load(store)
-    >>> # r = await book.reserve("chatbot", worst_case_pico)   # may raise BudgetExceeded
+    >>> # r = await book.reserve(Payer("chatbot", "prod", key.name, key.budget_pusd), worst)
     """
 
     def __init__(
@@ -187,7 +212,7 @@ class BudgetBook:
         on_refused: RefusedHook | None = None,
     ) -> None:
         self._counters: BudgetCounters = counters or MemoryBudgetCounters()
-        self._scope_cache: dict[tuple[str, str], tuple[BudgetScope, ...]] = {}
+        self._scope_cache: dict[tuple[Payer, str], tuple[BudgetScope, ...]] = {}
         self._clock = clock
         self._on_settled = on_settled
         self._on_refused = on_refused
@@ -197,6 +222,8 @@ class BudgetBook:
         self._tz = settings.org.timezone
         self._period = month_of(clock(), self._tz)
         self._team_budgets: dict[str, int | None] = {}
+        self._env_budgets: dict[str, int | None] = {}  # "env:team/env" -> budget
+        self._key_budgets: dict[str, int] = {}  # "key:name" -> budget, as keys are seen
         self._org_budget: int | None = None
         self._apply(settings)
 
@@ -207,6 +234,16 @@ class BudgetBook:
             if team.monthly_budget_usd is None
             else _budget_pico(team.monthly_budget_usd, f"teams.{name}.monthly_budget_usd")
             for name, team in settings.teams.items()
+        }
+        self._env_budgets = {
+            env_scope(name, env_name): None
+            if env.monthly_budget_usd is None
+            else _budget_pico(
+                env.monthly_budget_usd,
+                f"teams.{name}.environments.{env_name}.monthly_budget_usd",
+            )
+            for name, team in settings.teams.items()
+            for env_name, env in team.environments.items()
         }
         org = settings.org.monthly_budget_usd
         self._org_budget = None if org is None else _budget_pico(org, "org.monthly_budget_usd")
@@ -220,6 +257,17 @@ class BudgetBook:
 
     def budget_pico(self, team: str) -> int | None:
         return self._team_budgets.get(team)
+
+    def scope_budget_pico(self, scope: str) -> int | None:
+        """The budget of any scope (``key:…``, ``env:…``, ``team:…``, ``org``); None: none."""
+        kind = scope_kind(scope)
+        if kind == "team":
+            return self._team_budgets.get(scope.partition(":")[2])
+        if kind == "env":
+            return self._env_budgets.get(scope)
+        if kind == "key":
+            return self._key_budgets.get(scope)
+        return self._org_budget
 
     @property
     def org_budget_pico(self) -> int | None:
@@ -238,57 +286,63 @@ class BudgetBook:
             self._period = month_of(now, self._tz)
         return self._period
 
-    def _scopes(self, team: str, period_key: str) -> tuple[BudgetScope, ...]:
-        """The team's and the org's scopes this period (built once per team, period and
-        configuration)."""
-        cache_key = (team, period_key)
+    def _scopes(self, payer: Payer, period_key: str) -> tuple[BudgetScope, ...]:
+        """The payer's scopes this period, narrowest first (built once per payer, period
+        and configuration). An environment is counted whether or not it has a budget (one
+        may be set by a reload); a key only when it has its own budget."""
+        cache_key = (payer, period_key)
         scopes = self._scope_cache.get(cache_key)
         if scopes is None:
             if len(self._scope_cache) >= 10_000:
                 self._scope_cache.clear()
-            scopes = self._scope_cache[cache_key] = (
-                BudgetScope(team_scope_key(team, period_key), self._team_budgets.get(team)),
-                BudgetScope(org_scope_key(period_key), self._org_budget),
+            if payer.key is not None and payer.key_budget_pico is not None:
+                self._key_budgets[key_scope(payer.key)] = payer.key_budget_pico
+            scopes = self._scope_cache[cache_key] = tuple(
+                BudgetScope(counter_key(name, period_key), self.scope_budget_pico(name))
+                for name in payer.scope_names()
             )
         return scopes
 
     # --- start-up ----------------------------------------------------------------
     async def load(self, store: SpendSource) -> None:
-        """Set this month's settled spend per team and for the org from the ledger."""
+        """Set this month's settled spend of every scope from the ledger."""
         period = self.period()
-        spend = await store.spend_by_team(period.start_ts, period.end_ts)
-        per_team = dict.fromkeys(self._team_budgets, 0)
-        for total in spend:
-            per_team[total.team] = per_team.get(total.team, 0) + total.cost_pusd
-        keys = [team_scope_key(t, period.key) for t in per_team]
-        for key, settled in zip(keys, per_team.values(), strict=True):
-            await self._counters.load_settled(key, settled)
-        org_key = org_scope_key(period.key)
-        await self._counters.load_settled(org_key, sum(per_team.values()))
-        for key in [*keys, org_key]:
+        groups = await store.usage_summary(period.start_ts, period.end_ts, SPEND_DIMENSIONS)
+        settled = settled_by_scope(groups)
+        for team in self._team_budgets:
+            settled.setdefault(team_scope(team), 0)
+        for scope in self._env_budgets:
+            settled.setdefault(scope, 0)
+        keys = [counter_key(scope, period.key) for scope in settled]
+        for key, amount in zip(keys, settled.values(), strict=True):
+            await self._counters.load_settled(key, amount)
+        for key in keys:
             self._totals[key] = await self._counters.totals(key)
         self._signal()
 
     # --- reserve -----------------------------------------------------------------
     async def reserve(
         self,
-        team: str,
+        payer: Payer | str,
         worst_case_pico: int,
         *,
         max_wait_s: float = 30.0,
         client_gone: asyncio.Event | None = None,
     ) -> Reservation:
-        """Hold ``worst_case_pico`` against the team and the org, waiting if needed.
+        """Hold ``worst_case_pico`` against every scope of ``payer`` (a team's name: the
+        team and the org), waiting if needed.
 
         Raises :class:`BudgetExceeded` (refused, or waited ``max_wait_s`` in vain) or
         :class:`ReservationAbandoned` (``client_gone`` was set while waiting).
         """
         if worst_case_pico < 0:
             raise ValueError("worst_case_pico cannot be negative")
+        payer = _payer(payer)
+        team = payer.team
         # The common case, synchronously when the backend can (memory; Redis answers None).
         period = self.period()
-        scopes = self._scopes(team, period.key)
-        if scopes[0].budget_pico is None and scopes[1].budget_pico is None:
+        scopes = self._scopes(payer, period.key)
+        if all(s.budget_pico is None for s in scopes):
             return Reservation(self, team, period.key, scopes, 0)
         if self._counters.reserve_now(scopes, worst_case_pico, self._totals):
             return Reservation(self, team, period.key, scopes, worst_case_pico)
@@ -298,7 +352,7 @@ class BudgetBook:
         while True:
             changed = self._changed
             period = self.period()
-            scopes = self._scopes(team, period.key)
+            scopes = self._scopes(payer, period.key)
             if all(s.budget_pico is None for s in scopes):
                 return Reservation(self, team, period.key, scopes, 0)
             result = await self._counters.reserve(scopes, worst_case_pico)
@@ -306,13 +360,13 @@ class BudgetBook:
             if result.outcome is ReserveOutcome.OK:
                 return Reservation(self, team, period.key, scopes, worst_case_pico)
             if result.outcome is ReserveOutcome.REFUSED:
-                raise self._refusal(team, result, worst_case_pico, period, scopes)
+                raise self._refusal(result, worst_case_pico, period, scopes)
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise self._wait_timeout(team, result, worst_case_pico, period, max_wait_s)
+                raise self._wait_timeout(result, worst_case_pico, period, max_wait_s)
             await self._wait_for_change(changed, remaining, client_gone)
 
-    async def hold(self, team: str, amount_pico: int) -> Reservation:
+    async def hold(self, payer: Payer | str, amount_pico: int) -> Reservation:
         """A reservation that is never refused nor waits: for money already committed.
 
         A batch Groq is running (its worst case re-reserved after a restart) or a
@@ -321,14 +375,15 @@ class BudgetBook:
         """
         if amount_pico < 0:
             raise ValueError("amount_pico cannot be negative")
+        payer = _payer(payer)
         period = self.period()
-        scopes = self._scopes(team, period.key)
+        scopes = self._scopes(payer, period.key)
         if all(s.budget_pico is None for s in scopes):
-            return Reservation(self, team, period.key, scopes, 0)
+            return Reservation(self, payer.team, period.key, scopes, 0)
         unlimited = [BudgetScope(s.key, None) for s in scopes]
         result = await self._counters.reserve(unlimited, amount_pico)
         self._totals.update(result.totals)
-        return Reservation(self, team, period.key, scopes, amount_pico)
+        return Reservation(self, payer.team, period.key, scopes, amount_pico)
 
     async def _wait_for_change(
         self, changed: asyncio.Event, within_s: float, client_gone: asyncio.Event | None
@@ -354,25 +409,18 @@ class BudgetBook:
         finally:
             self._waiters -= 1
 
-    def _scope_owner(self, result: ReserveResult, team: str) -> str | None:
-        """The team a deciding scope belongs to, or None for the org."""
-        if result.scope_key is not None and result.scope_key.startswith("org:"):
-            return None
-        return team
-
     def _refusal(
         self,
-        team: str,
         result: ReserveResult,
         amount: int,
         period: BudgetPeriod,
         scopes: Sequence[BudgetScope],
     ) -> BudgetExceeded:
-        owner = self._scope_owner(result, team)
+        scope = scope_of_counter(result.scope_key or scopes[-1].key)
         if self._on_refused is not None:
             try:
                 self._on_refused(
-                    "org" if owner is None else f"team:{team}",
+                    scope,
                     period.key,
                     result.settled,
                     result.budget_pico or 0,
@@ -381,9 +429,9 @@ class BudgetBook:
                     period.reset_text(),
                 )
             except Exception:
-                _log.exception("budget cut-off hook failed for %s", team)
+                _log.exception("budget cut-off hook failed for %s", scope)
         message = refusal_message(
-            team=owner,
+            scope=scope,
             settled=result.settled,
             budget=result.budget_pico or 0,
             amount=amount,
@@ -398,16 +446,17 @@ class BudgetBook:
         ]
         return BudgetExceeded(
             message,
-            reason="org_budget" if owner is None else "team_budget",
+            reason=refusal_reason(scope),
             available_pusd=max(min(available), 0) if available else None,
             worst_pusd=amount,
         )
 
     def _wait_timeout(
-        self, team: str, result: ReserveResult, amount: int, period: BudgetPeriod, waited: float
+        self, result: ReserveResult, amount: int, period: BudgetPeriod, waited: float
     ) -> BudgetExceeded:
+        scope = scope_of_counter(result.scope_key or org_scope_key(period.key))
         message = wait_timeout_message(
-            team=self._scope_owner(result, team),
+            scope=scope,
             settled=result.settled,
             reserved=result.reserved,
             budget=result.budget_pico or 0,
@@ -415,7 +464,11 @@ class BudgetBook:
             period_key=period.key,
             waited_s=waited,
         )
-        return BudgetExceeded(message, headers={"x-should-retry": "true", "retry-after": "1"})
+        return BudgetExceeded(
+            message,
+            headers={"x-should-retry": "true", "retry-after": "1"},
+            reason=refusal_reason(scope),
+        )
 
     # --- settle / release ------------------------------------------------------------
     async def _settle(self, reservation: Reservation, actual_pico: int) -> None:
@@ -442,20 +495,15 @@ class BudgetBook:
     def _report(self, reservation: Reservation, totals: dict[str, ScopeTotals]) -> None:
         assert self._on_settled is not None
         period = reservation.period
-        for scope_name, key, budget in (
-            (
-                f"team:{reservation.team}",
-                team_scope_key(reservation.team, period),
-                self._team_budgets.get(reservation.team),
-            ),
-            ("org", org_scope_key(period), self._org_budget),
-        ):
-            if budget is None or key not in totals:
+        for scope in reservation.scopes:
+            name = scope_of_counter(scope.key)
+            budget = self.scope_budget_pico(name)
+            if budget is None or scope.key not in totals:
                 continue
             try:
-                self._on_settled(scope_name, period, totals[key].settled, budget)
+                self._on_settled(name, period, totals[scope.key].settled, budget)
             except Exception:
-                _log.exception("budget alert hook failed for %s", scope_name)
+                _log.exception("budget alert hook failed for %s", name)
 
     def wake(self) -> None:
         """Wake every waiting request to try again (another instance settled or released)."""
@@ -467,15 +515,15 @@ class BudgetBook:
         self._changed = asyncio.Event()
 
     # --- seeing it -----------------------------------------------------------------
-    def remaining_pico(self, team: str) -> int | None:
-        """What the team can still reserve this month: the tighter of its budget and the
-        org's, each ``budget - settled - reserved`` floored at 0; None if neither is set.
+    def remaining_pico(self, payer: Payer | str) -> int | None:
+        """What the payer can still reserve this month: the tightest of its scopes'
+        budgets, each ``budget - settled - reserved`` floored at 0; None if none is set.
 
         Cheap and synchronous (last known totals), for a header on every response.
         """
         period = self.period()
         left: int | None = None
-        for scope in self._scopes(team, period.key):  # the team's, then the org's
+        for scope in self._scopes(_payer(payer), period.key):
             budget = scope.budget_pico
             if budget is not None:
                 settled, reserved = self._totals.get(scope.key, _ZERO)
@@ -484,8 +532,18 @@ class BudgetBook:
                     left = scope_left
         return left
 
+    def scopes_of(self, payer: Payer | str) -> list[BudgetStatus]:
+        """This month's state of every scope of ``payer``, narrowest first (the usage API)."""
+        period = self.period()
+        payer = _payer(payer)
+        return [
+            self._status(scope_of_counter(s.key), s.key, s.budget_pico)
+            for s in self._scopes(payer, period.key)
+        ]
+
     def snapshot(self) -> list[BudgetStatus]:
-        """This month's settled, reserved and budget of every team (sorted), then the org."""
+        """This month's settled, reserved and budget of every team (sorted), then the org,
+        then every environment with a budget and every key with one seen so far (sorted)."""
         period = self.period()
         prefix, suffix = "team:", f":{period.key}"
         teams = set(self._team_budgets)
@@ -495,12 +553,18 @@ class BudgetBook:
             if key.startswith(prefix) and key.endswith(suffix)
         )
         rows = [
-            self._status(f"team:{t}", t, team_scope_key(t, period.key), self._team_budgets.get(t))
+            self._status(team_scope(t), team_scope_key(t, period.key), self._team_budgets.get(t))
             for t in sorted(teams)
         ]
-        rows.append(self._status("org", None, org_scope_key(period.key), self._org_budget))
+        rows.append(self._status(ORG, org_scope_key(period.key), self._org_budget))
+        narrow = {s: b for s, b in self._env_budgets.items() if b is not None}
+        narrow.update(self._key_budgets)
+        rows += [
+            self._status(scope, counter_key(scope, period.key), narrow[scope])
+            for scope in sorted(narrow)
+        ]
         return rows
 
-    def _status(self, scope: str, team: str | None, key: str, budget: int | None) -> BudgetStatus:
+    def _status(self, scope: str, key: str, budget: int | None) -> BudgetStatus:
         settled, reserved = self._totals.get(key, _ZERO)
-        return BudgetStatus(scope, team, self._period.key, settled, reserved, budget)
+        return BudgetStatus(scope, scope_team(scope), self._period.key, settled, reserved, budget)

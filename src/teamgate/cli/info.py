@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import argparse
 import time
+from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from teamgate.auth.pauses import describe_scope, pause_json
 from teamgate.budget.period import month_of
+from teamgate.budget.scopes import (
+    SPEND_DIMENSIONS,
+    key_scope,
+    requests_by_scope,
+    scope_team,
+    settled_by_scope,
+)
 from teamgate.cli.admin_client import AdminUnavailable, add_url, admin_url, call_admin
 from teamgate.cli.options import add_config, settings_from, with_store
 from teamgate.config.loader import render_summary
 from teamgate.config.schema import Settings
 from teamgate.config.sections import redact_url
 from teamgate.ledger.pause_records import Pause
+from teamgate.ledger.records import ClientKey
 from teamgate.ledger.store import Store
 from teamgate.ledger.summary import UsageGroup
 from teamgate.pricing.money import exact_usd, format_usd, usd_to_pico
@@ -94,41 +103,47 @@ def cmd_usage(args: argparse.Namespace) -> int:
     now = time.time()
     period = month_of(now, settings.org.timezone)
 
-    async def fetch(store: Store) -> tuple[list[UsageGroup], list[Pause]]:
+    async def fetch(store: Store) -> tuple[list[UsageGroup], list[Pause], list[ClientKey]]:
         # The store's exact roll-ups answer this in milliseconds on a big ledger.
-        groups = await store.usage_summary(period.start_ts, period.end_ts, ("team",))
-        return groups, [p for p in await store.list_pauses() if p.active(now)]
+        groups = await store.usage_summary(period.start_ts, period.end_ts, SPEND_DIMENSIONS)
+        pauses = [p for p in await store.list_pauses() if p.active(now)]
+        keys = [k for k in await store.list_client_keys() if k.budget_pusd is not None]
+        return groups, pauses, keys
 
-    groups, pauses = with_store(settings, fetch)
-    spent = {g["team"]: g for g in groups}
+    groups, pauses, budgeted_keys = with_store(settings, fetch)
+    spent, requests = settled_by_scope(groups), requests_by_scope(groups)
     reserved, source = _open_reservations(settings, args.url)
-    rows: list[dict[str, Any]] = []
-    for name, team in settings.teams.items():
-        total = spent.get(name)
-        budget = (
-            usd_to_pico(team.monthly_budget_usd) if team.monthly_budget_usd is not None else None
-        )
+
+    def row(scope: str, kind: str, name: str | None, budget: Decimal | int | None) -> None:
+        pico = usd_to_pico(budget) if isinstance(budget, Decimal) else budget
+        held = reserved.get(scope, 0) if reserved is not None else None
         rows.append(
             _row(
-                "team",
+                kind,
+                scope_team(scope),
                 name,
-                total.cost_pusd if total else 0,
-                total.requests if total else 0,
-                budget,
-                reserved.get(name, 0) if reserved is not None else None,
+                spent.get(scope, 0),
+                requests.get(scope, 0),
+                pico,
+                held,
             )
         )
-    org_budget = settings.org.monthly_budget_usd
-    rows.append(
-        _row(
-            "org",
-            None,
-            sum(s.cost_pusd for s in spent.values()),
-            sum(s.requests for s in spent.values()),
-            usd_to_pico(org_budget) if org_budget is not None else None,
-            reserved.get(None, 0) if reserved is not None else None,
-        )
-    )
+
+    rows: list[dict[str, Any]] = []
+    for name, team in settings.teams.items():
+        row(f"team:{name}", "team", name, team.monthly_budget_usd)
+    row("org", "org", None, settings.org.monthly_budget_usd)
+    for name, team in settings.teams.items():  # sub-budgets: environments, then keys
+        for env_name, env in team.environments.items():
+            if env.monthly_budget_usd is not None:
+                row(
+                    f"env:{name}/{env_name}",
+                    "environment",
+                    f"{name}/{env_name}",
+                    env.monthly_budget_usd,
+                )
+    for key in budgeted_keys:
+        row(key_scope(key.name), "key", key.name, key.budget_pusd)
     if args.json:
         out = {
             "period": period.key,
@@ -145,7 +160,7 @@ def cmd_usage(args: argparse.Namespace) -> int:
     header = ("scope", "requests", "spent", "reserved", "budget", "used")
     table = [
         (
-            r["team"] or "org",
+            (r["name"] or "org") if r["scope"] in ("team", "org") else f"{r['scope']} {r['name']}",
             f"{r['requests']:,}",
             format_usd(r["spent_pusd"]),
             format_usd(r["reserved_pusd"]) if r["reserved_pusd"] is not None else "-",
@@ -163,10 +178,9 @@ def cmd_usage(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_reservations(
-    settings: Settings, url: str | None
-) -> tuple[dict[str | None, int] | None, str]:
-    """Reserved picodollars per team (None: the org) from the running gateway, and where from.
+def _open_reservations(settings: Settings, url: str | None) -> tuple[dict[str, int] | None, str]:
+    """Reserved picodollars per scope (``team:T``, ``org``, ``env:T/E``, ``key:NAME``) from
+    the running gateway, and where from.
 
     Reservations live in the gateway (or Redis), not in the ledger. When the gateway
     does not answer, the first item is None and the second says why (no admin key,
@@ -177,13 +191,14 @@ def _open_reservations(
         answer = call_admin(settings, "GET", "/admin/budget", url=url, timeout_s=3)
     except AdminUnavailable as exc:
         return None, f"{exc} (pass --url for a gateway on another address)"
-    reserved = {row["team"]: int(row["reserved_pusd"]) for row in answer.get("scopes", [])}
+    reserved = {row["scope"]: int(row["reserved_pusd"]) for row in answer.get("scopes", [])}
     return reserved, f"the gateway at {where}"
 
 
 def _row(
     scope: str,
     team: str | None,
+    name: str | None,
     cost: int,
     requests: int,
     budget: int | None,
@@ -192,6 +207,7 @@ def _row(
     return {
         "scope": scope,
         "team": team,
+        "name": name,
         "requests": requests,
         "spent_pusd": cost,
         "spent_usd": exact_usd(cost),

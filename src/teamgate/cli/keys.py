@@ -14,6 +14,7 @@ from teamgate.auth.keys import (
     key_state,
     new_client_key,
     new_credential,
+    parse_budget,
     parse_duration,
     rotate_client_key,
 )
@@ -21,6 +22,7 @@ from teamgate.cli.audit import record_cli
 from teamgate.cli.options import add_config, fail, settings_from, with_store
 from teamgate.ledger.records import ClientKey
 from teamgate.ledger.store import Store
+from teamgate.pricing.money import exact_usd
 from teamgate.text.display import iso_time, when
 from teamgate.text.table import render_table
 
@@ -46,6 +48,12 @@ def add_commands(sub: Any) -> None:
         "credential for the admin API and dashboard, limited to --team",
     )
     create.add_argument("--expires", metavar="DURATION", help="e.g. 30d, 12h (default: never)")
+    create.add_argument(
+        "--budget",
+        metavar="USD",
+        help="the key's own monthly budget in USD, e.g. 25 (client keys; default: none, the "
+        "environment's, team's and org's budgets still apply)",
+    )
     create.add_argument("--json", action="store_true", help='print {"name": ..., "key": ...}')
     create.set_defaults(func=cmd_create)
 
@@ -81,6 +89,8 @@ def cmd_create(args: argparse.Namespace) -> int:
     team = settings.teams.get(args.team)
     if team is None:
         return fail(f"unknown team {args.team!r}; teams: {', '.join(sorted(settings.teams))}")
+    if args.role != "client" and args.budget is not None:
+        return fail("--budget is for client keys (a credential spends nothing)")
     if args.role != "client":
         try:
             expires = parse_duration(args.expires) if args.expires else None
@@ -97,7 +107,10 @@ def cmd_create(args: argparse.Namespace) -> int:
     else:
         try:
             expires = parse_duration(args.expires) if args.expires else None
-            record, secret = new_client_key(args.team, args.env, args.purpose, expires_in_s=expires)
+            budget = None if args.budget is None else parse_budget(args.budget)
+            record, secret = new_client_key(
+                args.team, args.env, args.purpose, expires_in_s=expires, budget_pusd=budget
+            )
         except ValueError as exc:
             return fail(str(exc))
 
@@ -125,6 +138,7 @@ def _key_view(key: Any) -> dict[str, Any]:
     """What the audit trail keeps of a key: never its secret or hash."""
     view = {"team": key.team, "environment": key.environment, "purpose": key.purpose}
     view |= {"fingerprint": key.fingerprint, "expires_at": key.expires_at}
+    view |= {"budget_usd": exact_usd(key.budget_pusd)}
     return view | {"revoked_at": key.revoked_at}
 
 
@@ -141,6 +155,7 @@ def key_row(k: ClientKey, now: float) -> dict[str, Any]:
         "revoked_at": iso_time(k.revoked_at),
         "last_used_at": iso_time(k.last_used_at),
         "state": key_state(k, now),
+        "budget_usd": exact_usd(k.budget_pusd),
     }
 
 

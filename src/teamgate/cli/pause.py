@@ -13,6 +13,7 @@ command leaves an audit row and sends a ``paused`` / ``resumed`` alert.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from typing import Any
 
@@ -35,6 +36,7 @@ from teamgate.ledger.audit_records import cli_actor
 from teamgate.ledger.pause_records import Pause
 from teamgate.ledger.store import Store
 from teamgate.observability.alerts import AlertManager
+from teamgate.secrets import SecretResolver
 
 
 def _add_target(parser: argparse.ArgumentParser) -> None:
@@ -66,7 +68,9 @@ def _scope(args: argparse.Namespace) -> str | None:
 
 
 async def _alert(settings: Settings, store: Store, event: str, text: str, fields: Any) -> None:
-    alerts = AlertManager(settings, store, retry_attempts=3, retry_base_s=0.5)
+    alerts = AlertManager(
+        settings, store, secrets=SecretResolver(os.environ), retry_attempts=3, retry_base_s=0.5
+    )
     alerts.notify(event, text, fields)
     await alerts.close(timeout_s=3.0)
 
@@ -126,7 +130,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
                 store,
                 "resumed",
                 resumed_text(removed, actor),
-                alert_fields(removed, actor),
+                alert_fields(removed, actor, expired=False),
             )
         return removed
 

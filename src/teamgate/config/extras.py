@@ -32,6 +32,7 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "aws": ("boto3", "boto3"),
     "gcp": ("google.cloud.secretmanager", "google-cloud-secret-manager"),
     "otel": ("opentelemetry.sdk", "opentelemetry-sdk"),
+    "email": ("aiosmtplib", "aiosmtplib"),
 }
 
 
@@ -93,3 +94,5 @@ def check_settings(settings: Settings) -> None:
         require("redis", "redis.url", scheme_of(settings.redis.url))
     if settings.tracing.otlp_endpoint:
         require("otel", "tracing.otlp_endpoint", "set")
+    if settings.alerts.email is not None:
+        require("email", "alerts.email", "set")

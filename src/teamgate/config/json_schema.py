@@ -39,6 +39,8 @@ from teamgate.config.sections import (
     ALERTS_FIELDS,
     AUDIO_FIELDS,
     BATCHES_FIELDS,
+    EMAIL_FIELDS,
+    FORECAST_MARGIN,
     LIMITS_FIELDS,
     LOGGING_FIELDS,
     METRICS_FIELDS,
@@ -114,6 +116,7 @@ def settings_schema() -> dict[str, Any]:
     environment = _object(
         {
             "project": string,
+            "monthly_budget_usd": optional(money),
             "upstream_keys": {"type": "array", "minItems": 1, "items": upstream_key},
         },
         ENVIRONMENT_FIELDS,
@@ -153,7 +156,15 @@ def settings_schema() -> dict[str, Any]:
         "redis": _table(REDIS_FIELDS),
         "admin": _table(ADMIN_FIELDS),
         "metrics": _table(METRICS_FIELDS),
-        "alerts": _object({"thresholds": _thresholds(), "webhook_url": WEBHOOK_URL}, ALERTS_FIELDS),
+        "alerts": _object(
+            {
+                "thresholds": _thresholds(),
+                "webhook_url": WEBHOOK_URL,
+                "forecast_margin_days": FORECAST_MARGIN,
+                "email": _object(EMAIL_FIELDS, tuple(EMAIL_FIELDS), required=("host", "from")),
+            },
+            ALERTS_FIELDS,
+        ),
         "secrets": _table(SECRETS_FIELDS),
         "org": _object(
             {

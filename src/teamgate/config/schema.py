@@ -86,10 +86,32 @@ class MetricsSettings:
     open_on_admin_port: bool = False
 
 
+EmailTls = Literal["starttls", "tls", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class EmailSettings:
+    """Alert emails through an SMTP server (``alerts.email``; needs the ``email`` extra)."""
+
+    host: str
+    from_address: str  # YAML: ``from``
+    port: int = 587
+    tls: EmailTls = "starttls"  # STARTTLS on a plain port; ``tls``: implicit TLS (465)
+    username: str | None = None
+    password: str | None = None  # a secret reference (env:NAME, file:/path, ...)
+    to: tuple[str, ...] = ()  # every alert
+    contacts: dict[str, tuple[str, ...]] = field(default_factory=dict)  # team -> its alerts
+    timeout_s: float = 30.0
+
+
 @dataclass(frozen=True, slots=True)
 class AlertSettings:
     thresholds: tuple[Decimal, ...] = DEFAULT_THRESHOLDS
     webhook_url: str | None = None
+    # A budget_forecast alert is sent again only when the projected date moves earlier by
+    # more than this many days.
+    forecast_margin_days: int = 2
+    email: EmailSettings | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +205,7 @@ class EnvironmentConfig:
     name: str
     upstream_keys: tuple[UpstreamKeyConfig, ...]
     project: str = ""  # the Groq Project's name, for the operator's runbook; defaults to team-env
+    monthly_budget_usd: Decimal | None = None  # a sub-budget inside the team's
 
 
 @dataclass(frozen=True, slots=True)

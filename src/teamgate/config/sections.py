@@ -21,8 +21,10 @@ from teamgate.config.fields import (
     Problems,
     Section,
     as_list,
+    as_mapping,
     boolean,
     checks,
+    child,
     choice,
     env_var_name,
     fraction,
@@ -43,6 +45,7 @@ from teamgate.config.schema import (
     AlertSettings,
     AudioSettings,
     BatchSettings,
+    EmailSettings,
     Limits,
     LoggingSettings,
     MetricsSettings,
@@ -53,6 +56,7 @@ from teamgate.config.schema import (
     TracingSettings,
     UpstreamSettings,
 )
+from teamgate.config.secret_refs import check_secret_reference
 from teamgate.http.trusted_proxies import parse_network
 
 STORAGE_PREFIXES = ("sqlite:///", "sqlite://:memory:", "postgresql://", "postgres://")
@@ -238,8 +242,70 @@ def read_thresholds(problems: Problems, path: str, value: object) -> tuple[Decim
     return tuple(found)
 
 
-ALERTS_FIELDS = ("thresholds", "webhook_url")
+ALERTS_FIELDS = ("thresholds", "webhook_url", "forecast_margin_days", "email")
 WEBHOOK_URL = optional(secret_http_url)
+FORECAST_MARGIN = non_negative_int
+
+
+@checks({"type": "string", "pattern": r"^[^@\s]+@[^@\s]+$"})
+def email_address(value: Any) -> str:
+    """``name@host`` (the SMTP server has the last word)."""
+    if isinstance(value, str) and value.count("@") == 1 and " " not in value.strip():
+        local, _, host = value.strip().partition("@")
+        if local and host:
+            return value.strip()
+    raise Invalid(f"must be an email address like ops@example.com, got {shown(value)}")
+
+
+ADDRESSES = Check(tuple, {"type": "array", "items": email_address.json_schema})
+EMAIL_FIELDS: dict[str, Check[Any]] = {
+    "host": string,
+    "port": port_number,
+    "tls": choice("starttls", "tls", "none"),
+    "from": email_address,
+    "username": optional(string),
+    "password": optional(check_secret_reference),
+    "to": ADDRESSES,
+    "contacts": Check(
+        dict, {"type": ["object", "null"], "additionalProperties": ADDRESSES.json_schema}
+    ),
+    "timeout_s": positive_number,
+}
+
+
+def _addresses(problems: Problems, path: str, value: object) -> tuple[str, ...]:
+    found = []
+    for index, raw in enumerate(as_list(problems, path, value)):
+        try:
+            found.append(email_address(raw))
+        except Invalid as problem:
+            problems.add(item(path, index), str(problem))
+    return tuple(found)
+
+
+def read_email(problems: Problems, path: str, value: object) -> EmailSettings | None:
+    """``alerts.email``: the SMTP server and who gets which alert; null: no email."""
+    if value is None:
+        return None
+    s = Section(problems, path, value, known=tuple(EMAIL_FIELDS))
+    host = s.require("host", string, "")
+    sender = s.require("from", email_address, "")
+    contacts = {
+        str(team): _addresses(problems, child(s.at("contacts"), team), listed)
+        for team, listed in as_mapping(problems, s.at("contacts"), s.raw("contacts")).items()
+    }
+    d = EmailSettings(host="", from_address="")
+    return EmailSettings(
+        host=host,
+        from_address=sender,
+        port=s.get("port", port_number, d.port),
+        tls=s.get("tls", EMAIL_FIELDS["tls"], d.tls),
+        username=s.get("username", optional(string), None),
+        password=s.get("password", optional(check_secret_reference), None),
+        to=_addresses(problems, s.at("to"), s.raw("to")),
+        contacts=contacts,
+        timeout_s=s.get("timeout_s", positive_number, d.timeout_s),
+    )
 
 
 def read_alerts(problems: Problems, value: object) -> AlertSettings:
@@ -251,6 +317,8 @@ def read_alerts(problems: Problems, value: object) -> AlertSettings:
     return AlertSettings(
         thresholds=thresholds,
         webhook_url=s.get("webhook_url", WEBHOOK_URL, d.webhook_url),
+        forecast_margin_days=s.get("forecast_margin_days", FORECAST_MARGIN, d.forecast_margin_days),
+        email=read_email(problems, s.at("email"), s.raw("email")),
     )
 
 

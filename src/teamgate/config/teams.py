@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any, cast
 
 from teamgate.config.fields import (
@@ -48,7 +49,7 @@ from teamgate.config.sections import read_limits, read_thresholds
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 ON_LIMIT = choice("queue", "reject")
 KEY_STATE = choice("active", "draining", "retired")
-ENVIRONMENT_FIELDS = ("project", "upstream_keys")
+ENVIRONMENT_FIELDS = ("project", "monthly_budget_usd", "upstream_keys")
 UPSTREAM_KEY_FIELDS = ("name", "secret", "state")
 KEY_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 TEAM_FIELDS = (
@@ -97,11 +98,12 @@ def _read_team(
     thresholds = None
     if s.raw("alert_thresholds") is not None:
         thresholds = read_thresholds(problems, s.at("alert_thresholds"), s.raw("alert_thresholds"))
+    budget = s.get("monthly_budget_usd", optional(money), None)
     return TeamConfig(
         name=name,
         allowed_models=allowed,
         max_tokens_per_request=s.require("max_tokens_per_request", positive_int, 1),
-        monthly_budget_usd=s.get("monthly_budget_usd", optional(money), None),
+        monthly_budget_usd=budget,
         limits=read_limits(problems, s.at("limits"), s.raw("limits")),
         model_limits=read_model_limits(
             problems,
@@ -112,7 +114,7 @@ def _read_team(
             "not in this team's allowed_models",
         ),
         on_limit=cast(OnLimit, s.get("on_limit", ON_LIMIT, "queue")),
-        environments=_read_environments(problems, s, name, key_owners),
+        environments=_read_environments(problems, s, name, key_owners, budget),
         alert_thresholds=thresholds,
     )
 
@@ -152,7 +154,11 @@ def _read_allowed_models(
 
 
 def _read_environments(
-    problems: Problems, team: Section, team_name: str, key_owners: dict[str, str]
+    problems: Problems,
+    team: Section,
+    team_name: str,
+    key_owners: dict[str, str],
+    team_budget: Decimal | None,
 ) -> dict[str, EnvironmentConfig]:
     path = team.at("environments")
     if not team.has("environments"):
@@ -168,10 +174,18 @@ def _read_environments(
         if not isinstance(name, str) or not NAME_PATTERN.match(name):
             problems.add(env_path, f"an environment name must be {_NAME_RULE}, got {shown(name)}")
         s = Section(problems, env_path, value, known=ENVIRONMENT_FIELDS)
+        budget = s.get("monthly_budget_usd", optional(money), None)
+        if budget is not None and team_budget is not None and budget > team_budget:
+            problems.add(
+                s.at("monthly_budget_usd"),
+                f"must be at most the team's monthly_budget_usd ({team_budget}), "
+                f"got {shown(s.raw('monthly_budget_usd'))}",
+            )
         environments[str(name)] = EnvironmentConfig(
             name=str(name),
             upstream_keys=_read_upstream_keys(problems, s, key_owners),
             project=s.get("project", string, f"{team_name}-{name}"),
+            monthly_budget_usd=budget,
         )
     return environments
 

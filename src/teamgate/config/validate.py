@@ -122,6 +122,10 @@ def build_settings(
         tracing=read_tracing(problems, top.raw("tracing")),
         source=source,
     )
+    email = settings.alerts.email
+    for team in email.contacts if email is not None else ():
+        if team not in teams:
+            problems.add(f"alerts.email.contacts.{team}", f"unknown team `{team}`")
     problems.raise_if_any(source)
     return settings
 

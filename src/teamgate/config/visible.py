@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-_HIDDEN_WORDS = ("url", "secret", "source", "key_env", "token_env")
+_HIDDEN_WORDS = ("url", "secret", "source", "key_env", "token_env", "password")
 
 
 def _hidden(path: str) -> bool:

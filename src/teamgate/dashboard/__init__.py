@@ -12,9 +12,11 @@ actions; self-service: a team admin's view of its own teams), so it is fixed her
   projection and run-out date; ``/dashboard/api/overview``), ``teams`` (requests
   and refusals by reason per team; ``…/teams``), ``keys`` (``tg_`` keys: spend,
   requests, refusals, last used; ``idle``/``expiring``/``in-grace`` flags; an
-  empty ``td.actions`` cell per row where row actions such as *pause* go;
-  ``…/keys``), ``models`` (cost per model per day; ``…/models``), ``attribution``
-  (top end users and top values of one tag by cost, per team; ``…/attribution``), ``upstream``
+  ``td.actions`` cell per row with the key's actions *rotate*, *revoke*, *pause* and a
+  *create key* form, each shown to whoever may do it; ``…/keys``), ``pauses`` (the
+  pauses of the scope with *resume* per row, and a form that pauses a team, TEAM/ENV or
+  key; ``…/pauses``), ``models`` (cost per model per day; ``…/models``), ``attribution`` (top end users
+  and top values of one tag by cost, per team; ``…/attribution``), ``upstream``
   (Groq keys, org scope only; ``/admin/upstream``) and ``requests`` (the request
   log with team/key/model/status/reason/end-user/tag filters, paged from the store, CSV
   export; ``…/requests``).
@@ -22,8 +24,10 @@ actions; self-service: a team admin's view of its own teams), so it is fixed her
   :class:`~teamgate.admin.access.Principal` (``teamgate.admin.app.AdminApp.principal``),
   which must ``can("read", scope)``; answers hold only its ``visible_teams``. A
   team admin's session needs a new ``Principal`` constructor and nothing else.
-- **Writes** (pause, key actions) will be POSTs to the admin API with the admin
-  key or a CSRF-checked session form; the session today admits only reads.
+- **Writes** (pause, resume, key create/rotate/revoke) are POSTs to the admin API
+  with the session cookie and its CSRF token in ``x-csrf-token`` (``static/actions.js``):
+  the admin API's handlers, audit and role check answer them; without the token a
+  session admits only reads.
 
 Modules: :mod:`~teamgate.dashboard.pages` (login, the page shell, static assets),
 :mod:`~teamgate.dashboard.api` (the endpoints), :mod:`~teamgate.dashboard.view`

@@ -14,6 +14,12 @@ picodollars and exact dollar strings.
 | ``models`` | cost per model per day (and totals) |
 | ``requests`` | the request log, filtered and paged from the store; ``format=csv`` exports |
 | ``attribution`` | top end users and top values of one tag (``tag``, default ``feature``) by cost |
+| ``pauses`` | the scope's pauses (teams, environments, keys); where the principal may pause |
+
+The page's actions (pause, resume; create, rotate, revoke a key) are POSTs to the admin
+API (``/admin/pauses``, ``/admin/keys``…) with the session cookie and its CSRF token in
+``x-csrf-token``: the admin API's handlers and role check, not a second one. What the
+page offers comes from :meth:`Principal.can` (``actions`` on each key, ``can_pause``).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from typing import Any
 
 from teamgate.admin.access import Principal
 from teamgate.auth.keys import key_state
+from teamgate.auth.pauses import pause_json, team_of_scope
 from teamgate.budget import month_of
 from teamgate.dashboard.projection import project
 from teamgate.dashboard.view import View, parse_view
@@ -44,6 +51,8 @@ IDLE_AFTER_S = 7 * 86_400.0
 """A key unused this long (or never used, and older than this) is flagged ``idle``."""
 EXPIRING_WITHIN_S = 7 * 86_400.0
 """A key that expires within this is flagged ``expiring``."""
+KEY_ACTIONS = ("rotate", "revoke", "pause")
+"""The key view's row actions, each allowed per key as ``keys.<action>`` on its team."""
 PAGE_MAX = 500
 SCAN_PAGES = 50  # store pages read at most to fill one filtered page of the log
 
@@ -200,9 +209,12 @@ async def keys(
                 "cost": _money(g.cost_pusd if g else 0),
                 "last_used_at": iso_time(last),
                 "expires_at": iso_time(k.expires_at),
+                "actions": [a for a in KEY_ACTIONS if principal.can(f"keys.{a}", k.team)],
             }
         )
-    return ApiAnswer({"keys": rows})
+    creatable = [t for t in _teams_in(principal, view) if principal.can("keys.create", t)]
+    environments = {t: list(gw.settings.teams[t].environments) for t in creatable}
+    return ApiAnswer({"keys": rows, "can_create": environments})
 
 
 async def models(
@@ -228,6 +240,32 @@ async def models(
                 {"day": day, "model": model, "cost": _money(c)}
                 for (day, model), c in sorted(per.items())
             ],
+        }
+    )
+
+
+async def pauses(
+    gw: Gateway, principal: Principal, view: View, query: Mapping[str, str]
+) -> ApiAnswer:
+    """The pauses (in force and ended) of the scope's teams the principal may read
+    (``pauses.read``, as ``GET /admin/pauses``), and the teams where it may pause."""
+    assert gw.store is not None
+    now = time.time()
+    teams = [t for t in _teams_in(principal, view) if principal.can("pauses.read", t)]
+    shown = []
+    for p in await gw.store.list_pauses():
+        key = await gw.store.get_client_key(p.scope[4:]) if p.scope.startswith("key:") else None
+        team = team_of_scope(p.scope, key)
+        if team in teams:
+            shown.append({**pause_json(p, now), "team": team})
+    return ApiAnswer(
+        {
+            "pauses": shown,
+            "can_pause": {
+                t: list(gw.settings.teams[t].environments)
+                for t in _teams_in(principal, view)
+                if principal.can("keys.pause", t)
+            },
         }
     )
 
@@ -347,6 +385,7 @@ ENDPOINTS: dict[str, Handler] = {
     "keys": keys,
     "models": models,
     "requests": requests,
+    "pauses": pauses,
     "attribution": attribution,
 }
 

@@ -34,6 +34,7 @@ CSP = (
     "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
 )
 _STATIC_TYPES = {
+    "actions.js": "text/javascript; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "audit.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
@@ -90,6 +91,46 @@ def _table(ident: str, caption: str, columns: list[tuple[str, str]]) -> str:
         f"<table id={ident}><caption class=sr-only>{caption}</caption>"
         f"<thead><tr>{head}</tr></thead><tbody></tbody></table></div>"
     )
+
+
+def _key_controls(team_options: str) -> str:
+    """Create a key (shown to whoever may create keys of a team; the secret appears once)."""
+    return (
+        "<form id=key-form class=controls hidden aria-label='Create a team key'>"
+        f"<label>Team <select name=team>{team_options}</select></label>"
+        "<label>Environment <input name=environment size=10 required></label>"
+        "<label>Purpose <input name=purpose size=14 required pattern='[a-z0-9][a-z0-9_]*'>"
+        "</label>"
+        "<label>Expires in <input name=expires_in size=5 placeholder=90d></label>"
+        "<button type=submit>Create key</button></form>"
+        "<p id=new-secret class=secret role=status aria-live=polite></p>"
+    )
+
+
+def _pause_controls(team_options: str) -> str:
+    """The pause switch (team, TEAM/ENV or key) and the pauses in force, each resumable."""
+    form = (
+        "<form id=pause-form class=controls hidden "
+        "aria-label='Pause a team, an environment or a key'>"
+        "<label>Pause <select name=kind><option value=team>team</option>"
+        "<option value=env>environment</option><option value=key>key</option></select></label>"
+        f"<label class=not-key>Team <select name=team>{team_options}</select></label>"
+        "<label class=env-only>Environment <input name=env size=10></label>"
+        "<label class=key-only>Key <input name=key size=20></label>"
+        "<label>Reason <input name=reason size=24 required maxlength=500></label>"
+        "<label>For <input name=until size=5 placeholder=2h></label>"
+        "<button type=submit>Pause</button></form>"
+    )
+    return (
+        form
+        + "<p id=action-status role=status aria-live=polite></p>"
+        + _table(
+            "pause-table",
+            "Pauses",
+            [("Scope", ""), ("Reason", ""), ("Since", ""), ("Until", ""), ("By", ""),
+             ("State", ""), ("Actions", "actions")],
+        )
+    )  # fmt: skip
 
 
 def dashboard_page(csrf: str, teams: list[str], *, org: bool = True) -> bytes:
@@ -161,7 +202,8 @@ def dashboard_page(csrf: str, teams: list[str], *, org: bool = True) -> bytes:
         + _section(
             "keys",
             "Team keys",
-            _table(
+            _key_controls(team_options)
+            + _table(
                 "key-table",
                 "Team keys",
                 [("Key", ""), ("Team", ""), ("State", ""), ("Flags", ""), ("Requests", "num"),
@@ -169,6 +211,7 @@ def dashboard_page(csrf: str, teams: list[str], *, org: bool = True) -> bytes:
                  ("Actions", "actions")],
             ),
         )
+        + _section("pauses", "Pauses", _pause_controls(team_options))
         + _section(
             "models",
             "Cost per model over time",
@@ -228,7 +271,8 @@ def dashboard_page(csrf: str, teams: list[str], *, org: bool = True) -> bytes:
                  ("After", ""), ("From", "")],
             ),
         )
-        + '</main><script src="/dashboard/static/app.js"></script>'
+        + '</main><script src="/dashboard/static/actions.js"></script>'
+        + '<script src="/dashboard/static/app.js"></script>'
         + '<script src="/dashboard/static/audit.js"></script>',
     )  # fmt: skip
 

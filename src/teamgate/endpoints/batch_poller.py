@@ -30,6 +30,7 @@ import asyncio
 import logging
 
 from teamgate.background.tasks import stop_task
+from teamgate.budget import Payer
 from teamgate.endpoints.batch_settlement import (
     POLLER_SCOPE,
     batch_owner,
@@ -68,7 +69,9 @@ class BatchPoller:
         for obj in await self.open_batches():
             if obj.object_id in held:
                 continue
-            held[obj.object_id] = await self._gw.budget.hold(obj.team, obj.worst_case_pusd)
+            held[obj.object_id] = await self._gw.budget.hold(
+                Payer(obj.team, obj.environment), obj.worst_case_pusd
+            )
             restored += 1
         if restored:
             log.warning("re-reserved the worst case of %d open batch(es)", restored)

@@ -41,6 +41,7 @@ from typing import Any
 
 import orjson
 
+from teamgate.budget import Payer
 from teamgate.endpoints.batch_lines import batch_price
 from teamgate.endpoints.ownership import json_object, store_of
 from teamgate.endpoints.relay import open_for
@@ -227,7 +228,7 @@ async def settle_if_finished(
     total_cost = sum(r.cost_pusd for r in records)
     reservation = gw.endpoints.batch_reservations.pop(obj.object_id, None)
     if reservation is None:
-        reservation = await gw.budget.hold(obj.team, 0)
+        reservation = await gw.budget.hold(Payer(obj.team, obj.environment), 0)
     if total_cost:
         await reservation.settle(total_cost)
     else:

@@ -128,7 +128,7 @@ async def batch_by_id(
         batch = json_object(data) if resp.status == 200 else None
         if batch is not None:
             await settle_if_finished(gw, scope, key, obj, batch)
-        headers = answer_headers(gw, key.team, resp)
+        headers = answer_headers(gw, key, resp)
         await send_bytes(send, resp.status, data, headers)
     finally:
         resp.release()
@@ -151,7 +151,7 @@ async def list_batches(gw: Gateway, scope: Scope, send: Send, key: ClientKey) ->
                     await register_outputs(gw, obj, batch)
                     await settle_if_finished(gw, scope, key, obj, batch)
             out = orjson.dumps(mine)
-        headers = answer_headers(gw, key.team, resp)
+        headers = answer_headers(gw, key, resp)
         await send_bytes(send, resp.status, out, headers)
     finally:
         resp.release()

@@ -47,6 +47,6 @@ async def relay_whole(
 ) -> bytes:
     """Read Groq's whole answer and send it (or ``body`` in its place); returns Groq's bytes."""
     data = await resp.read()
-    headers = answer_headers(gw, key.team, resp)
+    headers = answer_headers(gw, key, resp)
     await send_bytes(send, resp.status, data if body is None else body, headers)
     return data

@@ -115,8 +115,9 @@ RATE_LIMIT_REASONS = ("team_rate_limit", "org_rate_limit", "groq_rate_limit")
 """Who refused a request for its rate: the team's own limits, the org's limits in the
 config, or Groq (its headers said the organization's limit is exhausted)."""
 
-BUDGET_REASONS = ("team_budget", "org_budget")
-"""Whose monthly budget refused a request: the team's, or the organization's cap."""
+BUDGET_REASONS = ("key_budget", "environment_budget", "team_budget", "org_budget")
+"""Whose monthly budget refused a request: the client key's own, its environment's
+sub-budget, the team's, or the organization's cap."""
 
 
 class RateLimited(GatewayError):
@@ -163,9 +164,9 @@ MAX_TOKENS_FIT_HEADER = "x-teamgate-max-tokens-fit"
 class BudgetExceeded(GatewayError):
     """429 ``insufficient_quota``: the request's worst case does not fit in a monthly budget.
 
-    ``x-should-retry: false`` stops the SDKs from retrying in vain. ``reason`` is
-    ``team_budget`` or ``org_budget``; ``available_pusd`` what is left of the budget
-    that refused (budget minus settled spend), ``worst_pusd`` the request's worst case.
+    ``x-should-retry: false`` stops the SDKs from retrying in vain. ``reason`` is one of
+    :data:`BUDGET_REASONS`; ``available_pusd`` what is left of the tightest budget
+    (budget minus settled spend), ``worst_pusd`` the request's worst case.
     :meth:`add_fit` tells the client the largest ``max_completion_tokens`` that fits.
     """
 

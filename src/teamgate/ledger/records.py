@@ -61,18 +61,9 @@ class ClientKey:
     expires_at: float | None = None
     revoked_at: float | None = None
     last_used_at: float | None = None
+    budget_pusd: int | None = None  # the key's own monthly budget (picodollars); None: none
 
     def usable(self, now: float) -> bool:
         if self.revoked_at is not None and self.revoked_at <= now:
             return False
         return self.expires_at is None or self.expires_at > now
-
-
-@dataclass(frozen=True, slots=True)
-class SpendTotal:
-    """Settled spend of one team in one budget period (a month key like ``2026-11``)."""
-
-    team: str
-    period: str
-    cost_pusd: int
-    requests: int

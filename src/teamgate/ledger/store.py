@@ -16,7 +16,7 @@ from typing import Protocol
 from teamgate.ledger.audit_records import AuditEntry
 from teamgate.ledger.owned import ObjectKind, OwnedObject
 from teamgate.ledger.pause_records import Pause
-from teamgate.ledger.records import ClientKey, SpendTotal, UsageRecord
+from teamgate.ledger.records import ClientKey, UsageRecord
 from teamgate.ledger.summary import UsageGroup
 from teamgate.ledger.upstream_records import (
     UpstreamKeyState,
@@ -60,9 +60,6 @@ class Store(Protocol):
     # --- usage ledger --------------------------------------------------------
     async def append_usage(self, records: Sequence[UsageRecord]) -> None:
         """Write a batch of records in one transaction (all or none)."""
-
-    async def spend_by_team(self, period_start: float, period_end: float) -> list[SpendTotal]:
-        """Settled cost and request count per team for records in [start, end)."""
 
     async def usage_records(self, start: float, end: float) -> list[UsageRecord]:
         """Every record in [start, end), oldest first (reports, tests)."""
@@ -140,6 +137,9 @@ class Store(Protocol):
     # --- alert state -------------------------------------------------------------
     async def mark_alert_fired(self, scope: str, period: str, threshold: str) -> bool:
         """Record that an alert fired; True only the first time for (scope, period, threshold)."""
+
+    async def alerts_fired(self, scope: str, period: str) -> list[str]:
+        """The ``threshold`` marks recorded for (scope, period), sorted."""
 
     # --- owned Groq files and batches ---------------------------------------------
     async def add_owned_object(self, obj: OwnedObject) -> None:

@@ -12,6 +12,7 @@ from teamgate.lifecycle.metered import (
     Demand,
     MeteredRequest,
     answer_headers,
+    payer_of,
     team_headers,
 )
 from teamgate.lifecycle.outcome import Charge, Outcome
@@ -30,5 +31,6 @@ __all__ = [
     "Outcome",
     "TokenMeter",
     "answer_headers",
+    "payer_of",
     "team_headers",
 ]

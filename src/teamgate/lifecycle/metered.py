@@ -38,7 +38,7 @@ from types import TracebackType
 import aiohttp
 
 from teamgate.auth.pauses import ScopePaused
-from teamgate.budget import ReservationAbandoned
+from teamgate.budget import Payer, ReservationAbandoned
 from teamgate.budget.book import Reservation
 from teamgate.http.asgi import ClientDisconnected, Receive, Scope, Send, encode_headers, send_bytes
 from teamgate.http.errors import (
@@ -103,17 +103,25 @@ class Demand:
         )
 
 
-def team_headers(gw: Gateway, team: str) -> list[tuple[str, str]]:
-    """The team's ``x-ratelimit-*`` headers and its budget remaining."""
-    out = list(gw.limiter.headers(team).items())
-    remaining = gw.budget.remaining_pico(team)
+def payer_of(key: ClientKey) -> Payer:
+    """Whose budgets a request made with ``key`` spends: the key's own (if it has one), its
+    environment's, its team's and the org's."""
+    return Payer(key.team, key.environment, key.name, key.budget_pusd)
+
+
+def team_headers(gw: Gateway, key: ClientKey | str) -> list[tuple[str, str]]:
+    """The team's ``x-ratelimit-*`` headers and the budget remaining: the tightest of the
+    key's scopes (a team's name: of the team and the org)."""
+    payer = Payer(key) if isinstance(key, str) else payer_of(key)
+    out = list(gw.limiter.headers(payer.team).items())
+    remaining = gw.budget.remaining_pico(payer)
     if remaining is not None:
         out.append(("x-teamgate-budget-remaining-usd", usd_text(remaining, 6)))
     return out
 
 
 def answer_headers(
-    gw: Gateway, team: str, resp: aiohttp.ClientResponse
+    gw: Gateway, key: ClientKey | str, resp: aiohttp.ClientResponse
 ) -> list[tuple[bytes, bytes]]:
     """Groq's response headers minus hop-by-hop and its org limits, plus the team's.
 
@@ -121,7 +129,7 @@ def answer_headers(
     header: this runs on every answer).
     """
     headers = [(k, v) for k, v in resp.raw_headers if k.lower() not in DROP_RESPONSE_RAW]
-    headers += encode_headers(team_headers(gw, team))
+    headers += encode_headers(team_headers(gw, key))
     return headers
 
 
@@ -252,7 +260,7 @@ class MeteredRequest:
                     "teamgate.reservation", cost_picodollars=demand.worst_case_pusd
                 ):
                     self.reservation = await gw.budget.reserve(
-                        team, demand.worst_case_pusd, client_gone=watch.event
+                        payer_of(self.key), demand.worst_case_pusd, client_gone=watch.event
                     )
             except BudgetExceeded as exc:
                 if demand.fit_field is not None:
@@ -331,7 +339,7 @@ class MeteredRequest:
         """
         resp = opened.resp
         try:
-            headers = answer_headers(self.gw, self.key.team, resp)
+            headers = answer_headers(self.gw, self.key, resp)
             ctype = resp.headers.get("content-type", "")
             if resp.status == 200 and stream and ctype.startswith("text/event-stream"):
                 await self._relay_stream(resp, headers)
@@ -484,7 +492,7 @@ class MeteredRequest:
                 self.watch.close()
             self._record()
             if isinstance(exc, GatewayError):
-                exc.headers.update(team_headers(self.gw, self.key.team))
+                exc.headers.update(team_headers(self.gw, self.key))
 
     def _classify(self, exc: BaseException | None) -> None:
         """The outcome of a request that ended before any stage decided one."""

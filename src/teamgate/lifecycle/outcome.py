@@ -22,10 +22,10 @@ outcome                         status  refusal          budget
 ``FAILED``                      500     —                nothing (a gateway bug)
 ==============================  ======  ===============  ============================
 
-A refusal's code says whose limit it was (docs/refusals.md): ``team_budget`` or
-``org_budget``, ``team_rate_limit``, ``org_rate_limit`` or ``groq_rate_limit``,
-taken from the refusing error; the table's code is the fallback. A client that
-left is an outcome, not a refusal.
+A refusal's code says whose limit it was (docs/refusals.md): ``key_budget``,
+``environment_budget``, ``team_budget`` or ``org_budget``, ``team_rate_limit``,
+``org_rate_limit`` or ``groq_rate_limit``, taken from the refusing error; the
+table's code is the fallback. A client that left is an outcome, not a refusal.
 
 >>> Outcome.BUDGET_REFUSED.refusal, Outcome.UPSTREAM_TIMEOUT_AFTER_SEND.charge
 ('team_budget', <Charge.WORST_CASE: 'worst_case'>)

@@ -25,20 +25,25 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-import aiohttp
-import orjson
-
 from teamgate.config.schema import Settings
-from teamgate.pricing.money import exact_usd, format_usd, usd_text
+from teamgate.observability.alert_delivery import (
+    Channel,
+    DeliveryFailed,
+    EmailChannel,
+    HttpPost,
+    WebhookChannel,
+)
+from teamgate.pricing.money import exact_usd, format_usd
+from teamgate.secrets import SecretResolver
 from teamgate.text.display import iso_time, percent
 
-HttpPost = Callable[[str, bytes], Awaitable[int]]
-"""``await post(url, json_body) -> HTTP status``; raising counts as a failed attempt."""
+__all__ = ["AlertManager", "HttpPost"]
 
 ERROR_FROM = Decimal("0.95")
 
@@ -47,6 +52,8 @@ class AlertStateStore(Protocol):
     """The part of the ledger store that keeps alert state."""
 
     async def mark_alert_fired(self, scope: str, period: str, threshold: str) -> bool: ...
+
+    async def alerts_fired(self, scope: str, period: str) -> list[str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +80,10 @@ class _Exhausted:
 
 EXHAUSTED = "exhausted"
 """The ``threshold`` under which :meth:`mark_alert_fired` records a cut-off alert."""
+FORECAST = "forecast:"
+"""``forecast:2026-11-20``: a ``budget_forecast`` alert sent for that date."""
+FORECAST_DAY = "forecast-sent-on:"
+"""``forecast-sent-on:2026-11-06``: the day a forecast alert was sent (one a day)."""
 
 
 def _threshold_text(threshold: Decimal) -> str:
@@ -85,7 +96,24 @@ def _percent_text(threshold: Decimal) -> str:
 
 
 def _team_of(scope: str) -> str | None:
-    return scope.removeprefix("team:") if scope.startswith("team:") else None
+    """The team of ``team:T``, ``env:T/E`` and ``key:T-E-P`` (a team name has no ``-``)."""
+    kind, _, rest = scope.partition(":")
+    if kind == "env":
+        return rest.split("/", 1)[0]
+    if kind == "key":
+        return rest.split("-", 1)[0]
+    return rest if kind == "team" else None
+
+
+def _subject(scope: str) -> str:
+    """``team `chatbot```, ``environment `chatbot/staging```, ``key `…```, ``the organization``.
+
+    >>> _subject("env:chatbot/staging"), _subject("org")
+    ('environment `chatbot/staging`', 'the organization')
+    """
+    kind, _, rest = scope.partition(":")
+    label = {"team": "team", "env": "environment", "key": "key"}.get(kind)
+    return f"{label} `{rest}`" if label else "the organization"
 
 
 def budget_alert_text(
@@ -96,8 +124,7 @@ def budget_alert_text(
     >>> budget_alert_text("team:chatbot", Decimal("0.8"), 160 * 10**12, 200 * 10**12, "2026-11")
     'teamgate: team `chatbot` has used 80% of its monthly budget: $160.00 of $200.00 (2026-11).'
     """
-    team = _team_of(crossing_scope)
-    who = f"team `{team}` has" if team is not None else "the organization has"
+    who = _subject(crossing_scope) + " has"
     return (
         f"teamgate: {who} used {_percent_text(threshold)} of its monthly budget: "
         f"{format_usd(spent)} of {format_usd(budget)} ({period})."
@@ -111,8 +138,7 @@ def exhausted_alert_text(e: _Exhausted) -> str:
     ...     24 * 10**10, 4 * 10**10, 1796083200.0, "2026-12-01 00:00 UTC")))
     teamgate: team `chatbot` is cut off: its monthly budget cannot cover a request's worst case of $0.04 ($0.20 spent of $0.24, 83.3% used, 2026-11); the budget resets on 2026-12-01 00:00 UTC.
     """  # noqa: E501
-    team = _team_of(e.scope)
-    who = f"team `{team}` is" if team is not None else "the organization is"
+    who = _subject(e.scope) + " is"
     return (
         f"teamgate: {who} cut off: its monthly budget cannot cover a request's worst case of "
         f"{format_usd(e.worst_case)} ({format_usd(e.spent)} spent of {format_usd(e.budget)}, "
@@ -120,25 +146,31 @@ def exhausted_alert_text(e: _Exhausted) -> str:
     )
 
 
-class _AiohttpPoster:
-    """The default :data:`HttpPost`: one aiohttp session, opened on first use."""
+def forecast_alert_text(
+    scope: str, runs_out_on: date, spent: int, budget: int, projected: int, period: str
+) -> str:
+    """The Slack-compatible line for a forecast.
 
-    def __init__(self, timeout_s: float = 10.0) -> None:
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._session: aiohttp.ClientSession | None = None
+    >>> print(forecast_alert_text("team:chatbot", date(2026, 11, 20), 50 * 10**12,
+    ...     200 * 10**12, 300 * 10**12, "2026-11"))
+    teamgate: at this pace team `chatbot` runs out of its monthly budget on 2026-11-20: $50.00 spent of $200.00 (25.0% used, 2026-11), $300.00 projected by the end of the period.
+    """  # noqa: E501
+    team = _team_of(scope)
+    who = f"team `{team}`" if team is not None else _scope_words(scope)
+    return (
+        f"teamgate: at this pace {who} runs out of its monthly budget on "
+        f"{runs_out_on.isoformat()}: {format_usd(spent)} spent of {format_usd(budget)} "
+        f"({percent(spent, budget)} used, {period}), {format_usd(projected)} projected by "
+        "the end of the period."
+    )
 
-    async def __call__(self, url: str, body: bytes) -> int:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
-        headers = {"content-type": "application/json"}
-        async with self._session.post(url, data=body, headers=headers) as response:
-            await response.read()
-            return response.status
 
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+def _scope_words(scope: str) -> str:
+    """``org`` -> ``the organization``, ``env:T/E`` -> ``environment `T/E```."""
+    if scope == "org":
+        return "the organization"
+    kind, _, name = scope.partition(":")
+    return f"{ {'env': 'environment'}.get(kind, kind) } `{name}`"
 
 
 class AlertManager:
@@ -156,6 +188,7 @@ class AlertManager:
         store: AlertStateStore,
         *,
         http_post: HttpPost | None = None,
+        secrets: SecretResolver | None = None,
         clock: Callable[[], float] | None = None,
         logger: logging.Logger | None = None,
         retry_attempts: int = 6,
@@ -165,10 +198,11 @@ class AlertManager:
     ) -> None:
         self._settings = settings
         self._store = store
-        self._default_poster: _AiohttpPoster | None = None
-        if http_post is None:
-            self._default_poster = http_post = _AiohttpPoster()
-        self._post: HttpPost = http_post
+        resolver = secrets or SecretResolver({})
+        self._channels: list[Channel] = [
+            WebhookChannel(lambda: self._settings.alerts.webhook_url, http_post),
+            EmailChannel(lambda: self._settings.alerts.email, resolver.resolve),
+        ]
         self._clock = clock or time.time
         self._log = logger or logging.getLogger("teamgate.alerts")
         self._attempts = max(1, retry_attempts)
@@ -179,7 +213,10 @@ class AlertManager:
         # up): a settle below it crosses nothing, checked with one int comparison.
         self._lowest: dict[tuple[str, int], int | None] = {}
         self._crossings: asyncio.Queue[_Crossing | _Exhausted] = asyncio.Queue()
-        self._posts: asyncio.Queue[bytes] = asyncio.Queue(maxsize=max_queued_posts)
+        # one queue per channel: a hanging SMTP server never holds up the webhook
+        self._posts: dict[str, asyncio.Queue[dict[str, Any]]] = {
+            c.name: asyncio.Queue(maxsize=max_queued_posts) for c in self._channels
+        }
         self._workers: list[asyncio.Task[None]] = []
         self._closed = False
 
@@ -189,7 +226,8 @@ class AlertManager:
         self._lowest = {}
 
     def thresholds_for(self, scope: str) -> tuple[Decimal, ...]:
-        """A team's own thresholds, the org's for ``"org"``, else ``alerts.thresholds``."""
+        """A team's own thresholds (for its environments and keys too), the org's for
+        ``"org"``, else ``alerts.thresholds``."""
         s = self._settings
         team = _team_of(scope)
         own = s.org.alert_thresholds if scope == "org" else None
@@ -317,13 +355,76 @@ class AlertManager:
                 "kind": "budget_threshold",
                 "scope": c.scope,
                 "team": _team_of(c.scope),
-                "threshold": float(c.threshold),
-                "spent_usd": usd_text(c.spent),
-                "budget_usd": usd_text(c.budget),
+                "threshold": _threshold_text(c.threshold),
+                "spent_usd": exact_usd(c.spent),
+                "budget_usd": exact_usd(c.budget),
                 "period": c.period,
                 "ts": self._clock(),
             }
         )
+
+    # --- forecast ----------------------------------------------------------------------
+    async def forecast(
+        self,
+        scope: str,
+        period: str,
+        spent: int,
+        budget: int,
+        projected: int,
+        runs_out_on: date,
+        today: date,
+    ) -> bool:
+        """The run-rate projection says ``scope`` runs out on ``runs_out_on``, before its
+        period ends: one ``budget_forecast`` alert, unless one was sent today or the date
+        is not earlier than the last one sent by more than ``alerts.forecast_margin_days``;
+        never past 95 % of the budget. State is in the store (every instance, restarts).
+        True when this call sent it."""
+        if budget <= 0 or spent * 100 >= 95 * budget or self._closed:
+            return False
+        margin = timedelta(days=self._settings.alerts.forecast_margin_days)
+        sent = [
+            date.fromisoformat(mark.removeprefix(FORECAST))
+            for mark in await self._store.alerts_fired(scope, period)
+            if mark.startswith(FORECAST)
+        ]
+        previous = min(sent) if sent else None
+        if previous is not None and not runs_out_on < previous - margin:
+            return False
+        # at most one a day (the instance that marks the day sends), then the date itself
+        if not await self._store.mark_alert_fired(scope, period, FORECAST_DAY + today.isoformat()):
+            return False
+        if not await self._store.mark_alert_fired(
+            scope, period, FORECAST + runs_out_on.isoformat()
+        ):
+            return False
+        text = forecast_alert_text(scope, runs_out_on, spent, budget, projected, period)
+        self._log.warning(text)
+        self._enqueue_post(
+            {
+                "text": text,
+                "kind": "budget_forecast",
+                "scope": scope,
+                "team": _team_of(scope),
+                "period": period,
+                "spent_usd": exact_usd(spent),
+                "budget_usd": exact_usd(budget),
+                "projected_usd": exact_usd(projected),
+                "runs_out_on": runs_out_on.isoformat(),
+                "previous_runs_out_on": None if previous is None else previous.isoformat(),
+                "ts": self._clock(),
+            }
+        )
+        return True
+
+    async def notify_once(
+        self, kind: str, text: str, fields: dict[str, Any], *, once: tuple[str, str, str]
+    ) -> bool:
+        """:meth:`notify`, only the first time ``once`` (scope, period, mark) is recorded in
+        the store, whichever instance asks first. True when this call sent it."""
+        if self._closed or not await self._store.mark_alert_fired(*once):
+            return False
+        self.notify(kind, text, fields)
+        return True
 
     # --- other notices -----------------------------------------------------------------
     def notify(
@@ -336,44 +437,55 @@ class AlertManager:
         self._log.log(level, text)
         self._enqueue_post({**fields, "text": text, "kind": kind, "ts": self._clock()})
 
-    # --- webhook delivery -------------------------------------------------------------
+    # --- delivery: webhook (Slack or JSON) and email ---------------------------------------
+    def _configured(self, channel: Channel) -> bool:
+        alerts = self._settings.alerts
+        return (alerts.webhook_url if channel.name == "webhook" else alerts.email) is not None
+
     def _enqueue_post(self, payload: dict[str, Any]) -> None:
-        if self._settings.alerts.webhook_url is None or self._closed:
+        if self._closed:
             return
         payload = {"event": payload["kind"], **payload}
-        try:
-            self._posts.put_nowait(orjson.dumps(payload))
-        except asyncio.QueueFull:
-            self._log.error("alert webhook queue is full; dropped: %s", payload.get("text"))
-            return
+        for channel in self._channels:
+            if not self._configured(channel):
+                continue
+            try:
+                self._posts[channel.name].put_nowait(payload)
+            except asyncio.QueueFull:
+                self._log.error(
+                    "alert %s queue is full; dropped: %s", channel.name, payload.get("text")
+                )
         self._ensure_workers()
 
-    async def _deliver_posts(self) -> None:
+    async def _deliver_posts(self, channel: Channel) -> None:
+        queue = self._posts[channel.name]
         while True:
-            body = await self._posts.get()
+            payload = await queue.get()
             try:
-                await self._deliver(body)
+                await self._deliver(channel, payload)
             finally:
-                self._posts.task_done()
+                queue.task_done()
 
-    async def _deliver(self, body: bytes) -> None:
+    async def _deliver(self, channel: Channel, payload: dict[str, Any]) -> None:
         for attempt in range(1, self._attempts + 1):
-            url = self._settings.alerts.webhook_url
-            if url is None:
+            if not self._configured(channel):
                 return
             try:
-                status = await self._post(url, body)
-                if 200 <= status < 300:
-                    return
-                reason = f"HTTP {status}"
-            except Exception as exc:  # the URL may be in the message: log the type only
+                await channel.send(payload)
+                return
+            except DeliveryFailed as exc:  # a reason safe to log: no URL, no password
+                reason = str(exc)
+            except Exception as exc:
                 reason = type(exc).__name__
             if attempt == self._attempts:
-                self._log.error("alert webhook failed %d times (%s); giving up", attempt, reason)
+                self._log.error(
+                    "alert %s failed %d times (%s); giving up", channel.name, attempt, reason
+                )
                 return
             delay = min(self._retry_base_s * 2 ** (attempt - 1), self._retry_max_s)
             self._log.warning(
-                "alert webhook failed (%s), attempt %d of %d; retrying in %g s",
+                "alert %s failed (%s), attempt %d of %d; retrying in %g s",
+                channel.name,
                 reason,
                 attempt,
                 self._attempts,
@@ -387,13 +499,17 @@ class AlertManager:
             return
         self._workers = [
             asyncio.create_task(self._handle_crossings(), name="teamgate-alerts"),
-            asyncio.create_task(self._deliver_posts(), name="teamgate-alert-webhook"),
+            *(
+                asyncio.create_task(self._deliver_posts(c), name=f"teamgate-alert-{c.name}")
+                for c in self._channels
+            ),
         ]
 
     async def flush(self) -> None:
         """Wait until every alert queued so far is recorded, logged and delivered."""
         await self._crossings.join()
-        await self._posts.join()
+        for queue in self._posts.values():
+            await queue.join()
 
     async def close(self, timeout_s: float = 5.0) -> None:
         """Deliver what is queued (up to ``timeout_s``), then stop; later alerts are ignored."""
@@ -402,9 +518,9 @@ class AlertManager:
                 await asyncio.wait_for(self.flush(), timeout_s)
             except TimeoutError:
                 self._log.warning(
-                    "alerts not delivered at shutdown: %d pending, %d webhook posts",
+                    "alerts not delivered at shutdown: %d pending, %d deliveries",
                     self._crossings.qsize(),
-                    self._posts.qsize(),
+                    sum(q.qsize() for q in self._posts.values()),
                 )
         self._closed = True
         for task in self._workers:
@@ -413,5 +529,5 @@ class AlertManager:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._workers = []
-        if self._default_poster is not None:
-            await self._default_poster.close()
+        for channel in self._channels:
+            await channel.close()

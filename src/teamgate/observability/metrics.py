@@ -189,20 +189,43 @@ def render_metrics(m: Metrics, gw: Gateway | None = None) -> str:
 def _gateway_gauges(page: _Page, gw: Gateway) -> None:
     snapshot = gw.budget.snapshot() if hasattr(gw, "budget") else []
     page.family("teamgate_spend_month_usd", "gauge", "Settled spend this budget month, USD.")
-    for s in snapshot:
-        if s.team is not None:
-            page.sample("teamgate_spend_month_usd", ("team",), (s.team,), s.settled_pico / 1e12)
+    teams = [s for s in snapshot if s.scope.startswith("team:")]
+    narrow = [s for s in snapshot if s.scope.startswith(("env:", "key:"))]
+    for s in teams:
+        page.sample("teamgate_spend_month_usd", ("team",), (s.team,), s.settled_pico / 1e12)
     page.family(
         "teamgate_budget_remaining_usd",
         "gauge",
         "Monthly budget left (budget - settled - reserved), USD; scope org is the org's.",
     )
-    for s in snapshot:
+    for s in (*teams, *(s for s in snapshot if s.scope == "org")):
         if s.budget_pico is None:
             continue
         left = max(0, s.budget_pico - s.settled_pico - s.reserved_pico) / PICO_PER_USD
         scope = "org" if s.team is None else "team"
         page.sample("teamgate_budget_remaining_usd", ("scope", "team"), (scope, s.team or ""), left)
+    page.family(
+        "teamgate_sub_budget_spend_month_usd",
+        "gauge",
+        "Settled spend this budget month of each environment and key with a budget, USD.",
+    )
+    for s in narrow:
+        page.sample(
+            "teamgate_sub_budget_spend_month_usd",
+            ("scope", "team"),
+            (s.scope, s.team or ""),
+            s.settled_pico / PICO_PER_USD,
+        )
+    page.family(
+        "teamgate_sub_budget_remaining_usd",
+        "gauge",
+        "Budget left (budget - settled - reserved) of each environment and key with one, USD.",
+    )
+    for s in narrow:
+        left = max(0, (s.budget_pico or 0) - s.settled_pico - s.reserved_pico) / PICO_PER_USD
+        page.sample(
+            "teamgate_sub_budget_remaining_usd", ("scope", "team"), (s.scope, s.team or ""), left
+        )
     page.family("teamgate_queue_depth", "gauge", "Requests waiting in a team's queue now.")
     for team in sorted(gw.settings.teams):
         page.sample("teamgate_queue_depth", ("team",), (team,), gw.limiter.queued(team))

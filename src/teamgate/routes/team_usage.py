@@ -1,7 +1,9 @@
 """``GET /teamgate/v1/usage``: a team reads its own month to date with its own ``tg_`` key.
 
 The answer holds the team's usage this budget month (from the ledger), its
-budget, what remains, and its limits; nothing of any other team. Asking for
+budget, what remains, every budget the key's requests are reserved against
+(``scopes``: the key's own, its environment's, the team's, the org's), and its
+limits; nothing of any other team. Asking for
 another team (``?team=other``) is 403, Groq-shaped. ``?by=user`` or ``?by=tag:KEY``
 (e.g. ``tag:feature``) adds ``usage.breakdown``: the month per end user or per value
 of that tag, highest cost first; its lines sum to the team's usage.
@@ -17,12 +19,27 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from teamgate.budget import month_of
+from teamgate.budget import BudgetStatus, month_of
 from teamgate.http.asgi import JSON, Scope, Send, header, send_bytes
 from teamgate.http.errors import InvalidRequest, PermissionDenied
 from teamgate.ledger.attribution import is_attribution_dimension
+from teamgate.lifecycle import payer_of
 from teamgate.pricing.money import exact_usd
 from teamgate.runtime import Gateway
+
+
+def scope_json(s: BudgetStatus) -> dict[str, Any]:
+    """One budget scope as the usage API shows it: its budget, spend and what is left."""
+    remaining = (
+        None if s.budget_pico is None else max(0, s.budget_pico - s.settled_pico - s.reserved_pico)
+    )
+    return {
+        "scope": s.scope,
+        "monthly_budget_usd": exact_usd(s.budget_pico),
+        "settled_usd": exact_usd(s.settled_pico),
+        "reserved_usd": exact_usd(s.reserved_pico),
+        "remaining_usd": exact_usd(remaining),
+    }
 
 
 async def handle_team_usage(gw: Gateway, scope: Scope, send: Send) -> None:
@@ -46,7 +63,8 @@ async def handle_team_usage(gw: Gateway, scope: Scope, send: Send) -> None:
         period.start_ts, period.end_ts, ("model",), tz=tz, team=key.team
     )
     budget = gw.budget.budget_pico(key.team)
-    settled = next((s.settled_pico for s in gw.budget.snapshot() if s.team == key.team), 0)
+    scopes = gw.budget.scopes_of(payer_of(key))  # the key's, its environment's, team's, org's
+    settled = next((s.settled_pico for s in scopes if s.scope == f"team:{key.team}"), 0)
     remaining = gw.budget.remaining_pico(key.team)
     team_cfg = gw.settings.teams.get(key.team)
     limits: dict[str, Any] = {}
@@ -97,6 +115,7 @@ async def handle_team_usage(gw: Gateway, scope: Scope, send: Send) -> None:
             "remaining_usd": exact_usd(remaining),
             "resets_at": period.reset_text(),
         },
+        "scopes": [scope_json(s) for s in scopes],
         "limits": limits,
     }
     if by:

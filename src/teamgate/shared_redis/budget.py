@@ -8,14 +8,15 @@ each has an id in a sorted set scored by its lease expiry, renewed every
 released by the next reserve after at most ``lease_s``, and a late settle of a
 reaped reservation never releases it twice.
 
-Month-to-date spend: the ledger is the truth. The month's counters are loaded
-from ``store.spend_by_team`` once, by one instance (a lock), and a marker key
-says they were; after a Redis restart the marker is gone and the next reserve
-loads them again. The marker holds a *generation*; a settle adds to the counter
-only under the generation its reservation was made in, so spend the ledger
-load holds already is never counted twice. (A request reserved before the load
-and settled after it is in the ledger but not in the counter: the counter can
-undercount by the requests in flight across a Redis data loss.)
+Month-to-date spend: the ledger is the truth. The month's counters (every key,
+environment and team, and the org) are loaded from ``store.usage_summary`` once,
+by one instance (a lock), and a marker key says they were; after a Redis restart
+the marker is gone and the next reserve loads them again. The marker holds a
+*generation*; a settle adds to the counter only under the generation its
+reservation was made in, so spend the ledger load holds already is never
+counted twice. (A request reserved before the load and settled after it is in
+the ledger but not in the counter: the counter can undercount by the requests
+in flight across a Redis data loss.)
 
 A settle or release that cannot reach Redis is kept and replayed in order
 (it never raises: the request has been answered already). Settles and
@@ -52,6 +53,7 @@ from teamgate.budget.counters import (
     ScopeTotals,
 )
 from teamgate.budget.period import period_named
+from teamgate.budget.scopes import SPEND_DIMENSIONS, counter_key, settled_by_scope
 from teamgate.http.errors import StateUnavailable
 from teamgate.shared_redis import budget_lua as redis_lua
 from teamgate.shared_redis.batching import REDIS_UNAVAILABLE, ScriptBatcher
@@ -274,12 +276,13 @@ class RedisBudgetCounters(RoundTripBudgetCounters):
             # Let requests that settled while the marker was missing reach the ledger.
             await asyncio.sleep(self._rebuild_delay)
             period = period_named(period_key, self._tz)
-            spend = await self._spend.spend_by_team(period.start_ts, period.end_ts)
-            keys = [marker, self._p + f"org:{period_key}"]
-            values = [str(sum(t.cost_pusd for t in spend))]
-            for total in spend:
-                keys.append(self._p + f"team:{total.team}:{period_key}")
-                values.append(str(total.cost_pusd))
+            groups = await self._spend.usage_summary(
+                period.start_ts, period.end_ts, SPEND_DIMENSIONS
+            )
+            keys, values = [marker], []
+            for scope, settled in settled_by_scope(groups).items():
+                keys.append(self._p + counter_key(scope, period_key))
+                values.append(str(settled))
             loaded = bool(await self._load(keys=keys, args=[uuid.uuid4().hex, *values]))
             if loaded:
                 log.info("budget counters for %s loaded from the ledger", period_key)

@@ -192,8 +192,10 @@ function keysTable(data) {
       [k.requests.toLocaleString("en"), "num"], [k.refusals.toLocaleString("en"), "num"], [usd(k.cost.usd), "num"],
       [when(k.last_used_at)], [k.expires_at ? when(k.expires_at) : "never"], ["", "actions"]]);
     tr.dataset.key = k.name;
+    keyActions(tr.querySelector("td.actions"), k);  // actions.js
     return tr;
   }), "no keys in this scope");
+  keyForm(data);
 }
 
 function modelsChart(data) {
@@ -290,11 +292,12 @@ let lastGood = null;
 async function refresh() {
   try {
     const tag = document.getElementById("tag").value || "feature";
-    const [overview, teams, keys, models, attribution] = await Promise.all(
-      [api("overview"), api("teams"), api("keys"), api("models"), api("attribution", { tag })]);
+    const [overview, teams, keys, models, pauses, attribution] = await Promise.all(
+      [api("overview"), api("teams"), api("keys"), api("models"), api("pauses"), api("attribution", { tag })]);
     budgetChart(overview);
     teamsTable(teams);
     keysTable(keys);
+    pausesTable(pauses);  // actions.js
     modelsChart(models);
     attributionTables(attribution);
     if (view().scope === "org") {

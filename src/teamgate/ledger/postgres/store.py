@@ -24,7 +24,6 @@ import operator
 import re
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any, cast
 
 import asyncpg  # type: ignore[import-untyped]
@@ -35,7 +34,7 @@ from teamgate.ledger.postgres.pauses import PostgresPauseTable
 from teamgate.ledger.postgres.schema import check_schema, migrate
 from teamgate.ledger.postgres.summary import PostgresSummaryQueries
 from teamgate.ledger.postgres.upstream import PostgresUpstreamTables
-from teamgate.ledger.records import ClientKey, SpendTotal, UsageRecord, UsageSource
+from teamgate.ledger.records import ClientKey, UsageRecord, UsageSource
 
 _USAGE_COLUMNS = tuple(f.name for f in dataclasses.fields(UsageRecord))
 _KEY_COLUMNS = tuple(f.name for f in dataclasses.fields(ClientKey))
@@ -54,11 +53,6 @@ _PASSWORD = re.compile(r"(://[^:/@]+:)[^@]*@")
 def redact_dsn(url: str) -> str:
     """The URL with its password replaced by ``***``."""
     return _PASSWORD.sub(r"\1***@", url)
-
-
-def _period_label(start: float, end: float) -> str:
-    """``YYYY-MM`` of the range's midpoint in UTC (as the SQLite store)."""
-    return datetime.fromtimestamp((start + end) / 2, UTC).strftime("%Y-%m")
 
 
 def _key_from_row(row: asyncpg.Record) -> ClientKey:
@@ -273,16 +267,6 @@ class PostgresStore(
                 schema_name=self.schema,
             )
 
-    async def spend_by_team(self, period_start: float, period_end: float) -> list[SpendTotal]:
-        rows = await self._db().fetch(
-            "SELECT team, SUM(cost_pusd), COUNT(*) FROM usage WHERE ts >= $1 AND ts < $2 "
-            'GROUP BY team ORDER BY team COLLATE "C"',
-            period_start,
-            period_end,
-        )
-        period = _period_label(period_start, period_end)
-        return [SpendTotal(team, period, int(cost), int(n)) for team, cost, n in rows]
-
     async def usage_records(self, start: float, end: float) -> list[UsageRecord]:
         rows = await self._db().fetch(
             f"{_SELECT_USAGE} WHERE ts >= $1 AND ts < $2 ORDER BY ts, id", start, end
@@ -300,6 +284,14 @@ class PostgresStore(
             time.time(),
         )
         return bool(status == "INSERT 0 1")
+
+    async def alerts_fired(self, scope: str, period: str) -> list[str]:
+        rows = await self._db().fetch(
+            "SELECT threshold FROM alerts_fired WHERE scope = $1 AND period = $2",
+            scope,
+            period,
+        )
+        return sorted(str(row[0]) for row in rows)  # code point order, any collation
 
     # --- owned Groq files and batches ---------------------------------------------
 

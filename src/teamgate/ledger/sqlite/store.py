@@ -34,14 +34,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, cast
 
 from teamgate.ledger import rollup
 from teamgate.ledger.file_modes import owner_only
 from teamgate.ledger.owned import ObjectKind, OwnedObject
-from teamgate.ledger.records import ClientKey, SpendTotal, UsageRecord, UsageSource
+from teamgate.ledger.records import ClientKey, UsageRecord, UsageSource
 from teamgate.ledger.sqlite.audit import SQLiteAuditTable, ensure_audit_table
 from teamgate.ledger.sqlite.pauses import PAUSE_SCHEMA, SQLitePauseTable
 from teamgate.ledger.sqlite.upstream import UPSTREAM_SCHEMA, SQLiteUpstreamTables
@@ -75,7 +74,8 @@ CREATE TABLE IF NOT EXISTS client_keys (
     created_at REAL NOT NULL,
     expires_at REAL,
     revoked_at REAL,
-    last_used_at REAL
+    last_used_at REAL,
+    budget_pusd INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS client_keys_live_name
     ON client_keys (name) WHERE revoked_at IS NULL;
@@ -105,7 +105,7 @@ CREATE TABLE IF NOT EXISTS usage (
     end_user TEXT NOT NULL DEFAULT '',
     tags TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX IF NOT EXISTS usage_ts ON usage (ts, team, cost_pusd);  -- covers spend_by_team
+CREATE INDEX IF NOT EXISTS usage_ts ON usage (ts, team, cost_pusd);  -- covers per-team sums
 CREATE INDEX IF NOT EXISTS usage_team_ts ON usage (team, ts);
 
 CREATE TABLE IF NOT EXISTS owned_objects (
@@ -189,11 +189,6 @@ class UnknownSchemaVersion(RuntimeError):
     """The database was written by a teamgate with another schema; refuse to use it."""
 
 
-def _period_label(start: float, end: float) -> str:
-    """``YYYY-MM`` of the range's midpoint in UTC: the budget month for any timezone."""
-    return datetime.fromtimestamp((start + end) / 2, UTC).strftime("%Y-%m")
-
-
 def _key_from_row(row: Sequence[Any]) -> ClientKey:
     return ClientKey(*row)
 
@@ -203,6 +198,13 @@ def _usage_from_row(row: Sequence[Any]) -> UsageRecord:
     values["streamed"] = bool(values["streamed"])
     values["usage_source"] = cast(UsageSource, values["usage_source"])
     return UsageRecord(**values)
+
+
+def _ensure_key_budget_column(conn: sqlite3.Connection) -> None:
+    """A file written before per-key budgets gets the (empty) column; nothing else moves."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(client_keys)")}
+    if "budget_pusd" not in columns:
+        conn.execute("ALTER TABLE client_keys ADD COLUMN budget_pusd INTEGER")
 
 
 @contextmanager
@@ -224,7 +226,7 @@ class SQLiteStore(SQLiteUpstreamTables, SQLiteAuditTable, SQLitePauseTable):
         store = SQLiteStore("teamgate.db")
         await store.open()
         await store.append_usage(records)
-        totals = await store.spend_by_team(month_start, month_end)
+        groups = await store.usage_summary(month_start, month_end, ("team",))
         await store.close()
     """
 
@@ -285,6 +287,7 @@ class SQLiteStore(SQLiteUpstreamTables, SQLiteAuditTable, SQLitePauseTable):
                 ensure_audit_table(conn)
                 _add_attribution_columns(conn)
                 conn.execute(PAUSE_SCHEMA)
+                _ensure_key_budget_column(conn)
                 conn.execute(
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                     (SCHEMA_VERSION,),
@@ -460,18 +463,6 @@ class SQLiteStore(SQLiteUpstreamTables, SQLiteAuditTable, SQLitePauseTable):
         with _transaction(conn):
             _insert_usage(conn, records)
 
-    async def spend_by_team(self, period_start: float, period_end: float) -> list[SpendTotal]:
-        """Per team, by name. ``period`` is the UTC ``YYYY-MM`` of the range's midpoint,
-        which is the budget month whatever the timezone when the range is one month."""
-        return await self._run(self._spend_by_team, period_start, period_end)
-
-    def _spend_by_team(self, start: float, end: float) -> list[SpendTotal]:
-        # The exact roll-ups answer in milliseconds what a scan of the month's rows
-        # answers in seconds on a big ledger (read at every gateway start).
-        groups = rollup.usage_summary(self._db(), start, end, ("team",), "UTC", None)
-        period = _period_label(start, end)
-        return [SpendTotal(g["team"], period, g.cost_pusd, g.requests) for g in groups]
-
     async def usage_records(self, start: float, end: float) -> list[UsageRecord]:
         return await self._run(self._usage_records, start, end)
 
@@ -525,6 +516,17 @@ class SQLiteStore(SQLiteUpstreamTables, SQLiteAuditTable, SQLitePauseTable):
                 (scope, period, threshold, time.time()),
             )
         return cursor.rowcount == 1
+
+    async def alerts_fired(self, scope: str, period: str) -> list[str]:
+        result: list[str] = await self._run(self._alerts_fired, scope, period)
+        return result
+
+    def _alerts_fired(self, scope: str, period: str) -> list[str]:
+        rows = self._db().execute(
+            "SELECT threshold FROM alerts_fired WHERE scope = ? AND period = ?",
+            (scope, period),
+        )
+        return sorted(str(row[0]) for row in rows)  # code point order, any collation
 
     # --- owned Groq files and batches ------------------------------------------------
     async def add_owned_object(self, obj: OwnedObject) -> None:
