@@ -15,8 +15,9 @@ actions; self-service: a team admin's view of its own teams), so it is fixed her
   ``td.actions`` cell per row with the key's actions *rotate*, *revoke*, *pause* and a
   *create key* form, each shown to whoever may do it; ``…/keys``), ``pauses`` (the
   pauses of the scope with *resume* per row, and a form that pauses a team, TEAM/ENV or
-  key; ``…/pauses``), ``models`` (cost per model per day; ``…/models``), ``attribution`` (top end users
-  and top values of one tag by cost, per team; ``…/attribution``), ``upstream``
+  key; ``…/pauses``), ``models`` (cost per model per day; ``…/models``),
+  ``attribution`` (top end users and top values of one tag by cost, per team;
+  ``…/attribution``), ``upstream``
   (Groq keys, org scope only; ``/admin/upstream``) and ``requests`` (the request
   log with team/key/model/status/reason/end-user/tag filters, paged from the store, CSV
   export; ``…/requests``).
