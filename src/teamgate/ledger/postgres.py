@@ -33,6 +33,7 @@ from teamgate.ledger.owned import ObjectKind, OwnedObject
 from teamgate.ledger.pg_schema import check_schema, migrate
 from teamgate.ledger.postgres_audit import PostgresAuditTable
 from teamgate.ledger.postgres_pauses import PostgresPauseTable
+from teamgate.ledger.postgres_sessions import PostgresSessionTable
 from teamgate.ledger.postgres_summary import PostgresSummaryQueries
 from teamgate.ledger.postgres_upstream import PostgresUpstreamTables
 from teamgate.ledger.records import ClientKey, SpendTotal, UsageRecord, UsageSource
@@ -84,7 +85,11 @@ _OWNED_COLUMNS = ", ".join(f.name for f in dataclasses.fields(OwnedObject))
 
 
 class PostgresStore(
-    PostgresUpstreamTables, PostgresSummaryQueries, PostgresAuditTable, PostgresPauseTable
+    PostgresUpstreamTables,
+    PostgresSummaryQueries,
+    PostgresAuditTable,
+    PostgresPauseTable,
+    PostgresSessionTable,
 ):
     """A :class:`~teamgate.ledger.store.Store` on PostgreSQL (asyncpg pool).
 

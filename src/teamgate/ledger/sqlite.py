@@ -44,6 +44,7 @@ from teamgate.ledger.owned import ObjectKind, OwnedObject
 from teamgate.ledger.records import ClientKey, SpendTotal, UsageRecord, UsageSource
 from teamgate.ledger.sqlite_audit import SQLiteAuditTable, ensure_audit_table
 from teamgate.ledger.sqlite_pauses import PAUSE_SCHEMA, SQLitePauseTable
+from teamgate.ledger.sqlite_sessions import SQLiteSessionTable, ensure_session_table
 from teamgate.ledger.sqlite_upstream import UPSTREAM_SCHEMA, SQLiteUpstreamTables
 from teamgate.ledger.summary import UsageGroup
 
@@ -205,7 +206,9 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
-class SQLiteStore(SQLiteUpstreamTables, SQLiteAuditTable, SQLitePauseTable):
+class SQLiteStore(
+    SQLiteUpstreamTables, SQLiteAuditTable, SQLitePauseTable, SQLiteSessionTable
+):
     """A :class:`~teamgate.ledger.store.Store` on one SQLite file (or ``":memory:"``).
 
     Usage::
@@ -273,6 +276,7 @@ class SQLiteStore(SQLiteUpstreamTables, SQLiteAuditTable, SQLitePauseTable):
                         conn.execute(statement)
                 ensure_audit_table(conn)
                 conn.execute(PAUSE_SCHEMA)
+                ensure_session_table(conn)
                 conn.execute(
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                     (SCHEMA_VERSION,),
