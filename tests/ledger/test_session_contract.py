@@ -73,7 +73,6 @@ async def test_a_second_connection_sees_sessions_and_revocations(
         second: Store = SQLiteStore(str(tmp_path / "shared.db"))
     else:
         from shared_services import TempSchemaPostgresStore
-
         from teamgate.ledger.postgres import PostgresStore
 
         temp = TempSchemaPostgresStore()

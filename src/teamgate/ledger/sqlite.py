@@ -206,9 +206,7 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
-class SQLiteStore(
-    SQLiteUpstreamTables, SQLiteAuditTable, SQLitePauseTable, SQLiteSessionTable
-):
+class SQLiteStore(SQLiteUpstreamTables, SQLiteAuditTable, SQLitePauseTable, SQLiteSessionTable):
     """A :class:`~teamgate.ledger.store.Store` on one SQLite file (or ``":memory:"``).
 
     Usage::
