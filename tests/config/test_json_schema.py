@@ -37,6 +37,7 @@ BEYOND_JSON_SCHEMA = {
     "model limits outside the allowlist": "relates models to allowed_models",
     "org model limits for a model no team uses": "relates org.models to every team",
     "unknown timezone": "the IANA database is the machine's, not the schema's",
+    "oidc role names no team": "relates dashboard.oidc.roles to the teams",
 }
 
 
