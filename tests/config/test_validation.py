@@ -149,7 +149,8 @@ CASES: list[tuple[str, Mutation, str]] = [
         "unknown top-level key",
         put("zzz", value=1),
         "zzz: unknown key (known keys: server, upstream, storage, redis, admin, metrics, "
-        "dashboard, alerts, secrets, org, pricing, aliases, audio, batches, logging, tracing, teams)",
+        "dashboard, alerts, secrets, org, pricing, aliases, audio, batches, logging, tracing, "
+        "teams)",
     ),
     (
         "section not a mapping",

@@ -39,6 +39,7 @@ from teamgate.asgi import send_error as send_gateway_error
 from teamgate.dashboard.api import answer as dashboard_answer
 from teamgate.dashboard.pages import Login, serve_dashboard
 from teamgate.dashboard.sessions import SESSION_COOKIE, Sessions, cookies
+from teamgate.dashboard.sso_routes import SingleSignOn
 from teamgate.errors import (
     GatewayError,
     InvalidRequest,
@@ -49,6 +50,7 @@ from teamgate.errors import (
 from teamgate.keys import credential_role
 from teamgate.metrics import CONTENT_TYPE, render_metrics
 from teamgate.runtime import Gateway
+from teamgate.secrets import SecretResolver
 
 log = logging.getLogger("teamgate.admin")
 
@@ -70,8 +72,25 @@ class AdminApp:
         key_env = gateway.settings.admin.key_env
         self._admin_key = gateway.env.get(key_env) or ""
         self.auth = AdminAuth(self._admin_key or None, key_env)
-        self.sessions = Sessions(lambda: gateway.store, lambda: gateway.settings.teams)
-        self.login = Login(self.auth, self.sessions, self.sign_in, self._audit_dashboard)
+        self.sessions = Sessions(
+            lambda: gateway.store,
+            lambda: gateway.settings.teams,
+            ttl_s=lambda: gateway.settings.dashboard.session_ttl_s,
+        )
+        resolver = SecretResolver(gateway.env)
+        self.sso = SingleSignOn(
+            lambda: gateway.settings.dashboard.oidc,
+            lambda: gateway.settings.teams,
+            resolver.resolve_async,
+        )
+        self.login = Login(
+            self.auth,
+            self.sessions,
+            self.sign_in,
+            self._audit_dashboard,
+            sso_name=self.sso.name,
+            sso=self.sso.serve,
+        )
         metrics = gateway.settings.metrics
         self.metrics_access = MetricsAccess(
             token=gateway.env.get(metrics.token_env) if metrics.token_env else None,

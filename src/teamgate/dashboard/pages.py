@@ -232,7 +232,7 @@ class Login:
     sign_in: Callable[[str], Principal | None]
     audit: Callable[[Scope, str, str, Principal], Awaitable[None]]
     sso_name: Callable[[], str | None] = lambda: None
-    sso: Callable[[str, Scope, Send], Awaitable[None]] | None = None
+    sso: Callable[[str, Scope, Send, Login], Awaitable[None]] | None = None
 
 
 async def start_session(login: Login, scope: Scope, who: Principal, via: str) -> list[str]:
@@ -252,13 +252,18 @@ async def redirect(send: Send, to: str, cookies_out: list[str] | None = None) ->
 
 
 async def send_login_page(
-    login: Login, scope: Scope, send: Send, status: int = 200, error: str = ""
+    login: Login,
+    scope: Scope,
+    send: Send,
+    status: int = 200,
+    error: str = "",
+    more_cookies: list[str] | None = None,
 ) -> None:
     """The sign-in page with a fresh login CSRF cookie (double submit)."""
     csrf = secrets.token_urlsafe(32)
-    cookie = set_cookie(LOGIN_CSRF_COOKIE, csrf, scope, max_age=3600)
+    cookies_out = [set_cookie(LOGIN_CSRF_COOKIE, csrf, scope, max_age=3600), *(more_cookies or [])]
     page = login_page(csrf, error, login.sso_name())
-    await send_bytes(send, status, page, html_headers([("set-cookie", cookie)]))
+    await send_bytes(send, status, page, html_headers([("set-cookie", c) for c in cookies_out]))
 
 
 async def _form(scope: Scope, receive: Receive) -> dict[str, str]:
@@ -299,7 +304,7 @@ async def serve_dashboard(
         return
     if path.startswith("/dashboard/oidc/") and login.sso is not None:
         login.auth.require_enabled()
-        await login.sso(path, scope, send)
+        await login.sso(path, scope, send, login)
         return
     if path == "/dashboard/login":
         login.auth.require_enabled()
