@@ -3,7 +3,8 @@
 A session id is 256 random bits in an HttpOnly cookie; the store keeps only its
 SHA-256 (:class:`~teamgate.ledger.session_records.DashboardSession`) with who
 signed in, the expiry and, after sign-out, the revocation. Every request looks its
-session up in the store, so signing out on one instance ends the session on all.
+session up in the store, so signing out on one instance ends the session on all; a
+session opened with a ``tga_`` credential ends when the credential is revoked or expires.
 The CSRF token of a session is derived from its id (a keyed hash: it reveals
 nothing of the id), so it needs no storage and every instance agrees on it.
 
@@ -103,8 +104,16 @@ class Sessions:
         """Who signed in with this session, None if it is not a live session."""
         if not token:
             return None
-        found = await self._store().dashboard_session(session_hash(token), self._clock())
-        return None if found is None else principal_of(found, self._teams())
+        now = self._clock()
+        store = self._store()
+        found = await store.dashboard_session(session_hash(token), now)
+        if found is None:
+            return None
+        if found.via == "credential":  # a revoked or expired tga_ credential ends its sessions
+            key = await store.get_client_key(found.name)
+            if key is None or not key.usable(now):
+                return None
+        return principal_of(found, self._teams())
 
     @staticmethod
     def check_csrf(token: str | None, presented: str) -> bool:
