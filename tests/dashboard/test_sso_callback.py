@@ -158,6 +158,7 @@ def test_a_bad_id_token_is_refused(
         ("state=not-the-state&code=code-3", "state is not this browser"),
         ("error=access_denied&state={state}", "did not sign you in (access_denied)"),
         ("state={state}", "has no code"),
+        ("state={state}&code=code-3&iss=https://evil.example", "from another issuer"),
     ],
 )
 def test_a_broken_answer_is_refused(

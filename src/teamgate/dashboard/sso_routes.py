@@ -134,6 +134,8 @@ class SingleSignOn:
             raise refused("the answer's state is not this browser's sign-in")
         if not query.get("code"):
             raise refused("the provider's answer has no code")
+        if "iss" in query and query["iss"] != oidc.issuer:  # RFC 9207: a mixed-up provider
+            raise refused("the answer comes from another issuer")
         client = await self.client(oidc)
         claims = await client.verify(await client.exchange(query["code"], verifier), nonce)
         who = principal_from_claims(claims, oidc, self._teams())
