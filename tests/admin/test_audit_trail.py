@@ -256,12 +256,14 @@ def _sign_in_and_out(setup: Setup, client: httpx.Client) -> None:
     assert client.get("/dashboard/static/audit.js").status_code == 200
     shown = client.get("/admin/audit").json()["entries"]  # what the panel reads
     assert [e["action"] for e in shown] == ["dashboard.sign_in"]
-    assert shown[0]["actor"].startswith("dashboard:")
+    assert shown[0]["actor"].startswith("admin-key:")
+    assert shown[0]["after"]["role"] == "admin"
     panel_csrf = page.text.split('name=csrf value="', 1)[1].split('"', 1)[0]
     assert client.post("/dashboard/logout", data={"csrf": panel_csrf}).status_code == 303
     rows = setup.entries()
     assert [r.action for r in rows] == ["dashboard.sign_out", "dashboard.sign_in"]
-    assert rows[0].actor == rows[1].actor  # the same session
+    assert rows[0].actor == rows[1].actor
+    assert rows[0].as_json()["after"]["session"] == rows[1].as_json()["after"]["session"]
     for row in rows:
         _no_secret(row, setup.secrets)
     # A failed sign-in is not an action (the gate counts it); nothing is written.

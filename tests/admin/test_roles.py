@@ -189,7 +189,14 @@ def test_credentials_are_not_proxy_keys_and_revocation_holds(
         ).json()
         headers = {"authorization": f"Bearer {made['key']}"}
         assert httpx.get(gw.url + "/admin/keys", headers=headers).status_code == 200
-        assert client.post(f"/admin/keys/{made['name']}/revoke").status_code == 200
+        browser = _session(gw, made["key"])  # a dashboard session opened with it
+        try:
+            assert browser.get("/dashboard").status_code == 200
+            assert client.post(f"/admin/keys/{made['name']}/revoke").status_code == 200
+            assert browser.get("/dashboard").status_code == 303  # ended with the credential
+            assert browser.get("/dashboard/api/keys?scope=team:chatbot").status_code == 401
+        finally:
+            browser.close()
     assert httpx.get(gw.url + "/admin/keys", headers=headers).status_code == 401
     # a team admin may not issue credentials, even for its own team
     lead = {"authorization": f"Bearer {creds['lead']}"}

@@ -38,6 +38,7 @@ BEYOND_JSON_SCHEMA = {
     "org model limits for a model no team uses": "relates org.models to every team",
     "unknown timezone": "the IANA database is the machine's, not the schema's",
     "environment sub-budget above its team's": "compares two values of one team",
+    "oidc role names no team": "relates dashboard.oidc.roles to the teams",
 }
 
 

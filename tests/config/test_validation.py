@@ -52,6 +52,14 @@ NAME_RULE = (
 )
 SCHEMES = "must start with env:, file:, aws-sm: or gcp-sm: (the value is not shown)"
 
+OIDC: dict[str, Any] = {
+    "issuer": "https://login.example.com/oauth2/default",
+    "client_id": "teamgate",
+    "client_secret": "env:TEAMGATE_OIDC_SECRET",
+    "redirect_url": "https://gw.example.com/dashboard/oidc/callback",
+    "roles": {"platform": "admin", "chatbot-leads": "team-admin:chatbot", "finance": "viewer"},
+}
+
 CASES: list[tuple[str, Mutation, str]] = [
     # -- numbers, booleans, choices -------------------------------------------------
     (
@@ -141,7 +149,8 @@ CASES: list[tuple[str, Mutation, str]] = [
         "unknown top-level key",
         put("zzz", value=1),
         "zzz: unknown key (known keys: server, upstream, storage, redis, admin, metrics, "
-        "alerts, secrets, org, pricing, aliases, audio, batches, logging, tracing, teams)",
+        "dashboard, alerts, secrets, org, pricing, aliases, audio, batches, logging, tracing, "
+        "teams)",
     ),
     (
         "section not a mapping",
@@ -423,6 +432,62 @@ CASES: list[tuple[str, Mutation, str]] = [
         put("upstream", "timeout_s", value=10**400),
         "upstream.timeout_s: must be a positive number, got " + repr(10**400)[:57] + "...",
     ),
+    # -- dashboard single sign-on (dashboard.oidc) -----------------------------------
+    (
+        "oidc issuer over plain http",
+        put("dashboard", value={"oidc": {**OIDC, "issuer": "http://login.example.com"}}),
+        "dashboard.oidc.issuer: must be an https:// URL (http:// only for localhost), "
+        "got 'http://login.example.com'",
+    ),
+    (
+        "oidc without a client id",
+        put("dashboard", value={"oidc": {k: v for k, v in OIDC.items() if k != "client_id"}}),
+        "dashboard.oidc.client_id: is required",
+    ),
+    (
+        "oidc client secret pasted",
+        put("dashboard", value={"oidc": {**OIDC, "client_secret": "s3cr3t-value"}}),
+        "dashboard.oidc.client_secret: " + SCHEMES,
+    ),
+    (
+        "oidc redirect not the callback",
+        put("dashboard", value={"oidc": {**OIDC, "redirect_url": "https://gw.example.com/"}}),
+        "dashboard.oidc.redirect_url: must be an http(s) URL ending in "
+        "/dashboard/oidc/callback (as the browser reaches this gateway), "
+        "got 'https://gw.example.com/'",
+    ),
+    (
+        "oidc scopes without openid",
+        put("dashboard", value={"oidc": {**OIDC, "scopes": ["email"]}}),
+        "dashboard.oidc.scopes: must include openid, got ['email']",
+    ),
+    (
+        "oidc role unknown",
+        put("dashboard", value={"oidc": {**OIDC, "roles": {"finance": "boss"}}}),
+        "dashboard.oidc.roles.finance: must be admin, viewer, viewer:TEAM or "
+        "team-admin:TEAM, got 'boss'",
+    ),
+    (
+        "oidc role names no team",
+        put("dashboard", value={"oidc": {**OIDC, "roles": {"leads": "team-admin:chatbott"}}}),
+        "dashboard.oidc.roles.leads: names no team 'chatbott' "
+        "(teams: chatbot, analytics, research)",
+    ),
+    (
+        "oidc roles empty",
+        put("dashboard", value={"oidc": {**OIDC, "roles": {}}}),
+        "dashboard.oidc.roles: must map at least one claim value to a role",
+    ),
+    (
+        "oidc unknown key",
+        put("dashboard", value={"oidc": {**OIDC, "client": "x"}}),
+        "dashboard.oidc.client: unknown key (did you mean client_id?)",
+    ),
+    (
+        "dashboard session ttl zero",
+        put("dashboard", value={"session_ttl_s": 0}),
+        "dashboard.session_ttl_s: must be a positive number, got 0",
+    ),
     (
         "team threshold zero",
         put("teams", "chatbot", "alert_thresholds", value=[0]),
@@ -576,3 +641,17 @@ def test_a_typod_model_name_gets_did_you_mean() -> None:
     far = merge(BASE_CONFIG, {"teams": {"analytics": {"allowed_models": ["gpt-4o"]}}})
     with pytest.raises(ConfigError, match="'gpt-4o' has no price"):
         parse_settings(far)
+
+
+def test_a_full_oidc_section_is_read(config: dict[str, Any]) -> None:
+    config["dashboard"] = {"session_ttl_s": 3600, "oidc": {**OIDC, "claim": "roles"}}
+    settings = parse_settings(config)
+    oidc = settings.dashboard.oidc
+    assert oidc is not None and settings.dashboard.session_ttl_s == 3600
+    assert (oidc.claim, oidc.username_claim, oidc.scopes) == (
+        "roles",
+        "email",
+        ("openid", "email", "profile"),
+    )
+    assert oidc.roles["chatbot-leads"] == "team-admin:chatbot"
+    assert oidc.client_secret == "env:TEAMGATE_OIDC_SECRET"

@@ -17,8 +17,9 @@ from teamgate.config.loader import example_config_path
 HELPER = Path(__file__).with_name("without_extras.py")
 SRC = Path(teamgate.__file__).resolve().parents[1]
 
-# The only modules that need an extra: the Redis and PostgreSQL backends, imported
-# by the gateway only when redis.url / a postgresql:// storage.url is configured.
+# The only modules that need an extra: the Redis and PostgreSQL backends and the OpenID
+# Connect client, imported by the gateway only when redis.url / a postgresql://
+# storage.url / dashboard.oidc is configured.
 NEEDS_AN_EXTRA = {
     "teamgate.shared_redis.budget_failover": "redis",
     "teamgate.shared_redis.budget": "redis",
@@ -27,6 +28,7 @@ NEEDS_AN_EXTRA = {
     "teamgate.shared_redis.batching": "redis",
     "teamgate.shared_redis.client": "redis",
     "teamgate.ledger.postgres.store": "asyncpg",
+    "teamgate.dashboard.oidc": "jwt",
 }
 
 
@@ -68,6 +70,14 @@ def _config(tmp_path: Path, replace: tuple[str, str] | None = None) -> Path:
 
 
 SQLITE_URL = 'url: "sqlite:///teamgate.db"'
+OIDC_SECTION = """
+dashboard:
+  oidc:
+    issuer: https://login.example.com
+    client_id: teamgate
+    redirect_url: https://gw.example.com/dashboard/oidc/callback
+    roles: {platform: admin}
+"""
 
 
 @pytest.mark.parametrize(
@@ -92,6 +102,12 @@ SQLITE_URL = 'url: "sqlite:///teamgate.db"'
             "tracing.otlp_endpoint is set but opentelemetry-sdk is not installed: "
             "pip install 'teamgate[otel]'",
             id="otel",
+        ),
+        pytest.param(
+            ("\nteams:", OIDC_SECTION + "\nteams:"),
+            {},
+            "dashboard.oidc is set but pyjwt is not installed: pip install 'teamgate[oidc]'",
+            id="oidc",
         ),
         pytest.param(
             ('"env:GROQ_KEY_ANALYTICS_PROD"', '"aws-sm:teamgate/analytics"'),

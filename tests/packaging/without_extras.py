@@ -13,7 +13,16 @@ import importlib.abc
 import sys
 from types import ModuleType
 
-EXTRA_PACKAGES = ("redis", "hiredis", "asyncpg", "boto3", "botocore", "google", "opentelemetry")
+EXTRA_PACKAGES = (
+    "redis",
+    "hiredis",
+    "asyncpg",
+    "boto3",
+    "botocore",
+    "google",
+    "opentelemetry",
+    "jwt",
+)
 
 
 class _NotInstalled(importlib.abc.MetaPathFinder):

@@ -99,6 +99,7 @@ class Principal:
     role: Role
     teams: tuple[str, ...]
     org: bool = False
+    sso: bool = False  # signed in to the dashboard through single sign-on (audited as sso:NAME)
 
     @classmethod
     def org_admin(cls, all_teams: Iterable[str], name: str = "admin") -> Principal:
@@ -120,6 +121,10 @@ class Principal:
             return cls(name, "viewer", tuple(all_teams), org=True)
         wanted = set(teams)
         return cls(name, "viewer", tuple(t for t in all_teams if t in wanted))
+
+    def signed_in_with_sso(self) -> Principal:
+        """This principal, marked as a single sign-on user (its name is the user's)."""
+        return Principal(self.name, self.role, self.teams, self.org, sso=True)
 
     @property
     def role_name(self) -> str:

@@ -27,12 +27,12 @@ from teamgate.admin.openapi import openapi_document
 from teamgate.admin.routes import match_route
 from teamgate.auth.keys import credential_role
 from teamgate.dashboard.api import answer as dashboard_answer
-from teamgate.dashboard.pages import serve_dashboard
+from teamgate.dashboard.pages import Login, serve_dashboard
 from teamgate.dashboard.sessions import SESSION_COOKIE, Sessions, cookies
+from teamgate.dashboard.sso_routes import SingleSignOn
 from teamgate.http.asgi import (
     JSON,
     ClientDisconnected,
-    Message,
     Receive,
     Scope,
     Send,
@@ -50,6 +50,7 @@ from teamgate.http.errors import (
 )
 from teamgate.observability.metrics import CONTENT_TYPE, render_metrics
 from teamgate.runtime import Gateway
+from teamgate.secrets import SecretResolver
 
 log = logging.getLogger("teamgate.admin")
 
@@ -72,7 +73,25 @@ class AdminApp:
         key_env = gateway.settings.admin.key_env
         self._admin_key = gateway.env.get(key_env) or ""
         self.auth = AdminAuth(self._admin_key or None, key_env)
-        self.sessions = Sessions()
+        self.sessions = Sessions(
+            lambda: gateway.store,
+            lambda: gateway.settings.teams,
+            ttl_s=lambda: gateway.settings.dashboard.session_ttl_s,
+        )
+        resolver = SecretResolver(gateway.env)
+        self.sso = SingleSignOn(
+            lambda: gateway.settings.dashboard.oidc,
+            lambda: gateway.settings.teams,
+            resolver.resolve_async,
+        )
+        self.login = Login(
+            self.auth,
+            self.sessions,
+            self.sign_in,
+            self._audit_dashboard,
+            sso_name=self.sso.name,
+            sso=self.sso.serve,
+        )
         metrics = gateway.settings.metrics
         self.metrics_access = MetricsAccess(
             token=gateway.env.get(metrics.token_env) if metrics.token_env else None,
@@ -105,7 +124,7 @@ class AdminApp:
         if path == "/metrics":
             if method != "GET":
                 raise MethodNotAllowed(f"Method {method} is not allowed for {path}.")
-            who = self.sessions.principal(cookies(scope).get(SESSION_COOKIE))
+            who = await self.sessions.principal(cookies(scope).get(SESSION_COOKIE))
             session_ok = who is not None and who.can("metrics.read", None)
             self.metrics_access.require(scope, self.auth, session_ok=session_ok)
             text = render_metrics(self.gateway.metrics, self.gateway)
@@ -115,14 +134,9 @@ class AdminApp:
             await self.dashboard_api(path.removeprefix(DASHBOARD_API), scope, send)
             return
         if path.startswith("/dashboard"):
-            if method == "POST" and path in ("/dashboard/login", "/dashboard/logout"):
-                await self._dashboard_audited(path, scope, receive, send)
-                return
-            await serve_dashboard(
-                path, scope, receive, send, self.auth, self.sessions, self.sign_in
-            )
+            await serve_dashboard(path, scope, receive, send, self.login)
             return
-        who = self.principal(scope, session_ok=method == "GET" or self._csrf_ok(scope))
+        who = await self.principal(scope, session_ok=method == "GET" or self._csrf_ok(scope))
         if path == "/admin/openapi.json":
             if method != "GET":
                 raise MethodNotAllowed(f"Method {method} is not allowed for {path}.")
@@ -178,7 +192,7 @@ class AdminApp:
             session, presented.decode("latin-1")
         )
 
-    def principal(self, scope: Scope, *, session_ok: bool = True) -> Principal:
+    async def principal(self, scope: Scope, *, session_ok: bool = True) -> Principal:
         """Who is asking: the one place that recognises a caller, else 401 (through the
         authentication gate). The admin key is the org admin; a ``tga_`` credential is a
         team admin or viewer of its team; a dashboard session (``session_ok``: for reads,
@@ -186,7 +200,7 @@ class AdminApp:
         forged cross-site form can never change anything) is whoever signed in."""
         self.auth.require_enabled()
         if session_ok:
-            who = self.sessions.principal(cookies(scope).get(SESSION_COOKIE))
+            who = await self.sessions.principal(cookies(scope).get(SESSION_COOKIE))
             if who is not None:
                 return who
         for name in (b"authorization", b"x-admin-key"):
@@ -216,7 +230,7 @@ class AdminApp:
         """``GET /dashboard/api/NAME``: the one access check, then the endpoint."""
         if scope["method"] != "GET":
             raise MethodNotAllowed(f"Method {scope['method']} is not allowed for {scope['path']}.")
-        who = self.principal(scope)
+        who = await self.principal(scope)
         query = {
             k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()
         }
@@ -231,28 +245,11 @@ class AdminApp:
             return
         await send_bytes(send, 200, orjson.dumps(result.body), [JSON])
 
-    async def _dashboard_audited(
-        self, path: str, scope: Scope, receive: Receive, send: Send
+    async def _audit_dashboard(
+        self, scope: Scope, action: str, session: str, who: Principal
     ) -> None:
-        """Sign-in and sign-out, each leaving one audit row when it took effect."""
-        before = cookies(scope).get(SESSION_COOKIE)
-        was_valid = self.sessions.valid(before)
-        started: list[str] = []
-
-        async def watch(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] == 303:
-                for name, value in message.get("headers", ()):
-                    text = value.decode("latin-1")
-                    if name == b"set-cookie" and text.startswith(SESSION_COOKIE + "="):
-                        started.append(text.split(";", 1)[0].split("=", 1)[1])
-            await send(message)
-
-        await serve_dashboard(path, scope, receive, watch, self.auth, self.sessions, self.sign_in)
-        if path == "/dashboard/login" and started and self.sessions.valid(started[0]):
-            await record_dashboard(self.gateway, scope, "dashboard.sign_in", started[0])
-        elif path == "/dashboard/logout" and was_valid and not self.sessions.valid(before):
-            assert before is not None
-            await record_dashboard(self.gateway, scope, "dashboard.sign_out", before)
+        """Sign-in and sign-out: one audit row each, naming who (never the session id)."""
+        await record_dashboard(self.gateway, scope, self._admin_key, action, session, who)
 
 
 def _json_body(raw: bytes) -> dict[str, Any]:

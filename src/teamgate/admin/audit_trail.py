@@ -2,10 +2,12 @@
 
 Every state-changing admin operation that succeeds leaves one row: the actor
 is the admin key's fingerprint (``admin-key:<12 hex>``, plus the CLI user when
-``teamgate reload`` made the call), the source is the client address. What a
-row holds per operation is described here; an operation without a description
-still leaves a row (its operation id and path parameters). Dashboard sign-in
-and sign-out leave one row each (``dashboard:<session fingerprint>``).
+``teamgate reload`` made the call), a ``tga_`` credential's role and name
+(``team-admin:<name>``) or a single sign-on user (``sso:<name>``); the source is
+the client address. What a row holds per operation is described here; an
+operation without a description still leaves a row (its operation id and path
+parameters). Dashboard sign-in and sign-out leave one row each, naming who signed
+in the same way, with the session's fingerprint, role and teams in ``after``.
 
 >>> describe("revokeKey", {"name": "chatbot-prod-web"}, {"state": "revoked"})[:2]
 ('keys.revoke', 'chatbot-prod-web')
@@ -77,8 +79,14 @@ def admin_actor(scope: Scope, admin_key: str) -> str:
 
 
 def operation_actor(scope: Scope, admin_key: str, who: Principal | None) -> str:
-    """Who did it: the admin key's fingerprint, or a ``tga_`` credential's role and *name*
-    (never the secret)."""
+    """Who did it: the admin key's fingerprint, a ``tga_`` credential's role and *name*
+    (never the secret), or a single sign-on user's name.
+
+    >>> operation_actor({}, "k", Principal.org_admin([], "ana@example.com").signed_in_with_sso())
+    'sso:ana@example.com'
+    """
+    if who is not None and who.sso:
+        return f"sso:{who.name}"
     if who is None or who.role == "org-admin":
         return admin_actor(scope, admin_key)
     return f"{who.role}:{who.name}"
@@ -118,10 +126,20 @@ async def record_operation(
     await _append(gw, entry)
 
 
-async def record_dashboard(gw: Gateway, scope: Scope, action: str, session: str) -> None:
-    """``dashboard.sign_in`` / ``dashboard.sign_out`` of one session."""
+async def record_dashboard(
+    gw: Gateway, scope: Scope, admin_key: str, action: str, session: str, who: Principal
+) -> None:
+    """``dashboard.sign_in`` / ``dashboard.sign_out`` of one session, naming who (as
+    :func:`operation_actor` does) and the session's fingerprint (never the id or a token)."""
+    after: dict[str, Any] = {"session": fingerprint(session), "role": who.role_name}
+    if not who.org:
+        after["teams"] = list(who.teams)
     entry = AuditEntry.new(
-        f"dashboard:{fingerprint(session)}", action, "dashboard", source=client_address(scope)
+        operation_actor(scope, admin_key, who),
+        action,
+        "dashboard",
+        after=after,
+        source=client_address(scope),
     )
     await _append(gw, entry)
 

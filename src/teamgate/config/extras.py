@@ -1,7 +1,8 @@
 """Optional dependencies: which extra installs what, and one clear line when one is missing.
 
 teamgate installed without extras serves on SQLite with in-memory counters.
-PostgreSQL, Redis, the cloud secret managers and tracing each need an extra;
+PostgreSQL, Redis, the cloud secret managers, tracing and single sign-on each need
+an extra;
 a config that asks for one that is not installed fails with one line naming
 the setting and the ``pip install`` that fixes it (never a traceback):
 
@@ -33,6 +34,7 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "gcp": ("google.cloud.secretmanager", "google-cloud-secret-manager"),
     "otel": ("opentelemetry.sdk", "opentelemetry-sdk"),
     "email": ("aiosmtplib", "aiosmtplib"),
+    "oidc": ("jwt", "pyjwt"),
 }
 
 
@@ -96,3 +98,5 @@ def check_settings(settings: Settings) -> None:
         require("otel", "tracing.otlp_endpoint", "set")
     if settings.alerts.email is not None:
         require("email", "alerts.email", "set")
+    if settings.dashboard.oidc is not None:
+        require("oidc", "dashboard.oidc", "set")

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from teamgate.config.dashboard import DASHBOARD_FIELDS, OIDC_FIELDS, OIDC_REQUIRED
 from teamgate.config.fields import (
     NOT_BLANK,
     Check,
@@ -156,6 +157,13 @@ def settings_schema() -> dict[str, Any]:
         "redis": _table(REDIS_FIELDS),
         "admin": _table(ADMIN_FIELDS),
         "metrics": _table(METRICS_FIELDS),
+        "dashboard": _object(
+            {
+                **DASHBOARD_FIELDS,
+                "oidc": _object(OIDC_FIELDS, tuple(OIDC_FIELDS), required=OIDC_REQUIRED),
+            },
+            (*DASHBOARD_FIELDS, "oidc"),
+        ),
         "alerts": _object(
             {
                 "thresholds": _thresholds(),

@@ -105,6 +105,30 @@ class EmailSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class OidcSettings:
+    """Single sign-on for the dashboard through an OpenID Connect provider.
+
+    ``roles`` maps a value of the ``claim`` (e.g. a group) to a role: ``admin``,
+    ``viewer``, ``viewer:TEAM`` or ``team-admin:TEAM``."""
+
+    issuer: str
+    client_id: str
+    redirect_url: str  # https://gateway.example.com/dashboard/oidc/callback
+    roles: dict[str, str]
+    client_secret: str | None = None  # a secret reference; None: a public client (PKCE only)
+    provider_name: str = "single sign-on"  # the button says "Sign in with <provider_name>"
+    scopes: tuple[str, ...] = ("openid", "email", "profile")
+    claim: str = "groups"
+    username_claim: str = "email"  # the name shown and audited (``sub`` when absent)
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardSettings:
+    session_ttl_s: float = 12 * 3600.0  # a dashboard session ends this long after sign-in
+    oidc: OidcSettings | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AlertSettings:
     thresholds: tuple[Decimal, ...] = DEFAULT_THRESHOLDS
     webhook_url: str | None = None
@@ -242,6 +266,7 @@ class Settings:
     redis: RedisSettings = field(default_factory=RedisSettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    dashboard: DashboardSettings = field(default_factory=DashboardSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     secrets: SecretSettings = field(default_factory=SecretSettings)
     org: OrgConfig = field(default_factory=OrgConfig)

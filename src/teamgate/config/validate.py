@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from teamgate.config.dashboard import read_dashboard
 from teamgate.config.fields import (
     Invalid,
     Problems,
@@ -60,6 +61,7 @@ TOP_LEVEL_KEYS = (
     "redis",
     "admin",
     "metrics",
+    "dashboard",
     "alerts",
     "secrets",
     "org",
@@ -110,6 +112,7 @@ def build_settings(
         redis=read_redis(problems, top.raw("redis")),
         admin=read_admin(problems, top.raw("admin")),
         metrics=read_metrics(problems, top.raw("metrics"), server),
+        dashboard=read_dashboard(problems, top.raw("dashboard"), list(teams)),
         alerts=read_alerts(problems, top.raw("alerts")),
         secrets=read_secrets(problems, top.raw("secrets")),
         org=_read_org(problems, top.raw("org"), catalog, teams),

@@ -33,7 +33,9 @@ actions; self-service: a team admin's view of its own teams), so it is fixed her
 Modules: :mod:`~teamgate.dashboard.pages` (login, the page shell, static assets),
 :mod:`~teamgate.dashboard.api` (the endpoints), :mod:`~teamgate.dashboard.view`
 (scope and range), :mod:`~teamgate.dashboard.projection` (month-end projection),
-:mod:`~teamgate.dashboard.sessions` (cookies), ``static/`` (vanilla JS and CSS, no
+:mod:`~teamgate.dashboard.sessions` (sessions shared through the store, cookies),
+single sign-on (:mod:`~teamgate.dashboard.sso_routes`, :mod:`~teamgate.dashboard.oidc`,
+:mod:`~teamgate.dashboard.sso_roles`; docs/sso.md), ``static/`` (vanilla JS and CSS, no
 CDN, no build step, a strict Content-Security-Policy), and the older one-shot
 ``/admin/overview`` (:mod:`~teamgate.dashboard.overview`).
 """

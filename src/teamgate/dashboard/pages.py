@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import html
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from importlib import resources
 from urllib.parse import parse_qs
 
@@ -21,9 +22,9 @@ from teamgate.admin.auth import AdminAuth
 from teamgate.dashboard.sessions import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
-    SESSION_TTL_S,
     Sessions,
     cookies,
+    csrf_of,
     set_cookie,
 )
 from teamgate.http.asgi import Receive, Scope, Send, read_body, send_bytes
@@ -41,7 +42,7 @@ _STATIC_TYPES = {
 }
 
 
-def _html_headers(extra: list[tuple[str, str]] | None = None) -> list[tuple[bytes, bytes]]:
+def html_headers(extra: list[tuple[str, str]] | None = None) -> list[tuple[bytes, bytes]]:
     pairs = [
         ("content-type", "text/html; charset=utf-8"),
         ("content-security-policy", CSP),
@@ -63,12 +64,20 @@ def _page(title: str, body: str) -> bytes:
     ).encode()
 
 
-def login_page(csrf: str, error: str = "") -> bytes:
+def login_page(csrf: str, error: str = "", sso: str | None = None) -> bytes:
+    """The sign-in page: a "Sign in with <provider>" button when single sign-on is set up
+    (``sso``: the provider's name), and the admin key / ``tga_`` credential form."""
     message = f"<p class=error role=alert>{html.escape(error)}</p>" if error else ""
+    button = (
+        '<p class=sso><a class=button id=sso href="/dashboard/oidc/start">'
+        f"Sign in with {html.escape(sso)}</a></p>"
+        if sso
+        else ""
+    )
     return _page(
         "teamgate — sign in",
         "<main class=login><h1>teamgate</h1>"
-        f"{message}"
+        f"{message}{button}"
         '<form method=post action="/dashboard/login">'
         f'<input type=hidden name=csrf value="{html.escape(csrf)}">'
         "<label>Admin key <input type=password name=key autocomplete=current-password "
@@ -277,10 +286,50 @@ def dashboard_page(csrf: str, teams: list[str], *, org: bool = True) -> bytes:
     )  # fmt: skip
 
 
-async def _redirect(send: Send, to: str, cookies_out: list[str] | None = None) -> None:
+@dataclass(frozen=True)
+class Login:
+    """How the dashboard signs people in: the admin key or a ``tga_`` credential
+    (``sign_in``), single sign-on when configured (``sso_name`` gives the provider's
+    name, ``sso`` answers ``/dashboard/oidc/*``), the shared sessions, and the audit
+    trail (``audit(scope, action, session id, principal)``)."""
+
+    auth: AdminAuth
+    sessions: Sessions
+    sign_in: Callable[[str], Principal | None]
+    audit: Callable[[Scope, str, str, Principal], Awaitable[None]]
+    sso_name: Callable[[], str | None] = lambda: None
+    sso: Callable[[str, Scope, Send, Login], Awaitable[None]] | None = None
+
+
+async def start_session(login: Login, scope: Scope, who: Principal, via: str) -> list[str]:
+    """A new session for ``who`` (audited as ``dashboard.sign_in``); its cookies."""
+    token = await login.sessions.create(who, via)
+    await login.audit(scope, "dashboard.sign_in", token, who)
+    return [
+        set_cookie(SESSION_COOKIE, token, scope, max_age=int(login.sessions.ttl_s)),
+        set_cookie(LOGIN_CSRF_COOKIE, "", scope, max_age=0),
+    ]
+
+
+async def redirect(send: Send, to: str, cookies_out: list[str] | None = None) -> None:
     headers = [(b"location", to.encode()), (b"cache-control", b"no-store")]
     headers += [(b"set-cookie", c.encode("latin-1")) for c in cookies_out or []]
     await send_bytes(send, 303, b"", headers)
+
+
+async def send_login_page(
+    login: Login,
+    scope: Scope,
+    send: Send,
+    status: int = 200,
+    error: str = "",
+    more_cookies: list[str] | None = None,
+) -> None:
+    """The sign-in page with a fresh login CSRF cookie (double submit)."""
+    csrf = secrets.token_urlsafe(32)
+    cookies_out = [set_cookie(LOGIN_CSRF_COOKIE, csrf, scope, max_age=3600), *(more_cookies or [])]
+    page = login_page(csrf, error, login.sso_name())
+    await send_bytes(send, status, page, html_headers([("set-cookie", c) for c in cookies_out]))
 
 
 async def _form(scope: Scope, receive: Receive) -> dict[str, str]:
@@ -290,13 +339,7 @@ async def _form(scope: Scope, receive: Receive) -> dict[str, str]:
 
 
 async def serve_dashboard(
-    path: str,
-    scope: Scope,
-    receive: Receive,
-    send: Send,
-    auth: AdminAuth,
-    sessions: Sessions,
-    sign_in: Callable[[str], Principal | None],
+    path: str, scope: Scope, receive: Receive, send: Send, login: Login
 ) -> None:
     """Answer a request under ``/dashboard``."""
     method = scope["method"]
@@ -317,22 +360,22 @@ async def serve_dashboard(
     if path in ("/dashboard", "/dashboard/"):
         if method != "GET":
             raise MethodNotAllowed(f"Method {method} is not allowed for {path}.")
-        who = sessions.principal(session)
+        who = await login.sessions.principal(session)
         if who is None:
-            await _redirect(send, "/dashboard/login")
+            await redirect(send, "/dashboard/login")
             return
         assert session is not None
-        page = dashboard_page(
-            sessions.csrf(session) or "", list(who.visible_teams), org=who.can("read", None)
-        )
-        await send_bytes(send, 200, page, _html_headers())
+        page = dashboard_page(csrf_of(session), list(who.visible_teams), org=who.can("read", None))
+        await send_bytes(send, 200, page, html_headers())
+        return
+    if path.startswith("/dashboard/oidc/") and login.sso is not None:
+        login.auth.require_enabled()
+        await login.sso(path, scope, send, login)
         return
     if path == "/dashboard/login":
-        auth.require_enabled()
+        login.auth.require_enabled()
         if method == "GET":
-            csrf = secrets.token_urlsafe(32)
-            cookie = set_cookie(LOGIN_CSRF_COOKIE, csrf, scope, max_age=3600)
-            await send_bytes(send, 200, login_page(csrf), _html_headers([("set-cookie", cookie)]))
+            await send_login_page(login, scope, send)
             return
         if method != "POST":
             raise MethodNotAllowed(f"Method {method} is not allowed for {path}.")
@@ -340,33 +383,23 @@ async def serve_dashboard(
         expected = jar.get(LOGIN_CSRF_COOKIE, "")
         presented = form.get("csrf", "")
         csrf_ok = bool(expected) and secrets.compare_digest(expected, presented)
-        who = sign_in(form.get("key", "")) if csrf_ok else None
+        who = login.sign_in(form.get("key", "")) if csrf_ok else None
         if who is None:
-            csrf = secrets.token_urlsafe(32)
-            cookie = set_cookie(LOGIN_CSRF_COOKIE, csrf, scope, max_age=3600)
             error = "Wrong admin key." if csrf_ok else "The form expired; try again."
-            await send_bytes(
-                send, 401, login_page(csrf, error), _html_headers([("set-cookie", cookie)])
-            )
+            await send_login_page(login, scope, send, 401, error)
             return
-        token = sessions.create(who)
-        await _redirect(
-            send,
-            "/dashboard",
-            [
-                set_cookie(SESSION_COOKIE, token, scope, max_age=int(SESSION_TTL_S)),
-                set_cookie(LOGIN_CSRF_COOKIE, "", scope, max_age=0),
-            ],
-        )
+        via = "admin-key" if who.role == "org-admin" else "credential"
+        await redirect(send, "/dashboard", await start_session(login, scope, who, via))
         return
     if path == "/dashboard/logout":
         if method != "POST":
             raise MethodNotAllowed(f"Method {method} is not allowed for {path}.")
         form = await _form(scope, receive)
-        if sessions.check_csrf(session, form.get("csrf", "")):
-            sessions.end(session)
-        await _redirect(
-            send, "/dashboard/login", [set_cookie(SESSION_COOKIE, "", scope, max_age=0)]
-        )
+        if login.sessions.check_csrf(session, form.get("csrf", "")):
+            ended = await login.sessions.principal(session)
+            if ended is not None and await login.sessions.end(session) is not None:
+                assert session is not None
+                await login.audit(scope, "dashboard.sign_out", session, ended)
+        await redirect(send, "/dashboard/login", [set_cookie(SESSION_COOKIE, "", scope, max_age=0)])
         return
     raise NotFound(f"Unknown dashboard page {path}")

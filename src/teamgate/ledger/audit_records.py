@@ -1,6 +1,6 @@
 """One row of the audit trail: who changed what, when, from where.
 
-``actor`` is ``admin-key:<fingerprint>``, ``dashboard:<session fingerprint>`` or
+``actor`` is ``admin-key:<fingerprint>``, ``team-admin:<credential>``, ``sso:<user>`` or
 ``cli:<user>@<host>`` (fingerprints are the first 12 hex digits of a SHA-256,
 never the secret). ``before``/``after`` hold config-visible values as JSON
 objects (a key's team, environment, expiry and fingerprint; a budget; a

@@ -17,6 +17,7 @@ from teamgate.ledger.audit_records import AuditEntry
 from teamgate.ledger.owned import ObjectKind, OwnedObject
 from teamgate.ledger.pause_records import Pause
 from teamgate.ledger.records import ClientKey, UsageRecord
+from teamgate.ledger.session_records import DashboardSession
 from teamgate.ledger.summary import UsageGroup
 from teamgate.ledger.upstream_records import (
     UpstreamKeyState,
@@ -133,6 +134,16 @@ class Store(Protocol):
 
     async def list_pauses(self) -> list[Pause]:
         """Every stored pause, expired ones too, by scope."""
+
+    # --- dashboard sessions (see session_records.py) ---------------------------------
+    async def add_dashboard_session(self, session: DashboardSession) -> None:
+        """Store a new session (purging those expired or revoked before it was made)."""
+
+    async def dashboard_session(self, id_hash: str, now: float) -> DashboardSession | None:
+        """The live session with this id hash at ``now`` (not expired, not revoked)."""
+
+    async def revoke_dashboard_session(self, id_hash: str, at: float) -> DashboardSession | None:
+        """End a live session on every instance (sign-out); the session ended, or None."""
 
     # --- alert state -------------------------------------------------------------
     async def mark_alert_fired(self, scope: str, period: str, threshold: str) -> bool:

@@ -32,6 +32,7 @@ from teamgate.ledger.owned import ObjectKind, OwnedObject
 from teamgate.ledger.postgres.audit import PostgresAuditTable
 from teamgate.ledger.postgres.pauses import PostgresPauseTable
 from teamgate.ledger.postgres.schema import check_schema, migrate
+from teamgate.ledger.postgres.sessions import PostgresSessionTable
 from teamgate.ledger.postgres.summary import PostgresSummaryQueries
 from teamgate.ledger.postgres.upstream import PostgresUpstreamTables
 from teamgate.ledger.records import ClientKey, UsageRecord, UsageSource
@@ -78,7 +79,11 @@ _OWNED_COLUMNS = ", ".join(f.name for f in dataclasses.fields(OwnedObject))
 
 
 class PostgresStore(
-    PostgresUpstreamTables, PostgresSummaryQueries, PostgresAuditTable, PostgresPauseTable
+    PostgresUpstreamTables,
+    PostgresSummaryQueries,
+    PostgresAuditTable,
+    PostgresPauseTable,
+    PostgresSessionTable,
 ):
     """A :class:`~teamgate.ledger.store.Store` on PostgreSQL (asyncpg pool).
 

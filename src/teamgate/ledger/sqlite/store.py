@@ -43,6 +43,7 @@ from teamgate.ledger.owned import ObjectKind, OwnedObject
 from teamgate.ledger.records import ClientKey, UsageRecord, UsageSource
 from teamgate.ledger.sqlite.audit import SQLiteAuditTable, ensure_audit_table
 from teamgate.ledger.sqlite.pauses import PAUSE_SCHEMA, SQLitePauseTable
+from teamgate.ledger.sqlite.sessions import SQLiteSessionTable, ensure_session_table
 from teamgate.ledger.sqlite.upstream import UPSTREAM_SCHEMA, SQLiteUpstreamTables
 from teamgate.ledger.summary import UsageGroup
 
@@ -218,7 +219,7 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
-class SQLiteStore(SQLiteUpstreamTables, SQLiteAuditTable, SQLitePauseTable):
+class SQLiteStore(SQLiteUpstreamTables, SQLiteAuditTable, SQLitePauseTable, SQLiteSessionTable):
     """A :class:`~teamgate.ledger.store.Store` on one SQLite file (or ``":memory:"``).
 
     Usage::
@@ -288,6 +289,7 @@ class SQLiteStore(SQLiteUpstreamTables, SQLiteAuditTable, SQLitePauseTable):
                 _add_attribution_columns(conn)
                 conn.execute(PAUSE_SCHEMA)
                 _ensure_key_budget_column(conn)
+                ensure_session_table(conn)
                 conn.execute(
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                     (SCHEMA_VERSION,),
