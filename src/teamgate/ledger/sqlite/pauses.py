@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from teamgate.ledger.pause_records import PAUSE_COLUMNS, Pause
+from teamgate.ledger.sqlite.transaction import immediate
 
 PAUSE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS pauses (
@@ -42,15 +43,10 @@ class SQLitePauseTable:
 
     def _set_pause(self, pause: Pause) -> Pause | None:
         conn = self._db()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(conn):
             row = conn.execute(f"{_SELECT} WHERE scope = ?", (pause.scope,)).fetchone()
             conn.execute(_UPSERT, [getattr(pause, c) for c in PAUSE_COLUMNS])
             conn.execute(_BUMP)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
         return None if row is None else Pause(*row)
 
     async def clear_pause(self, scope: str) -> Pause | None:
@@ -60,16 +56,11 @@ class SQLitePauseTable:
 
     def _clear_pause(self, scope: str) -> Pause | None:
         conn = self._db()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(conn):
             row = conn.execute(f"{_SELECT} WHERE scope = ?", (scope,)).fetchone()
             if row is not None:
                 conn.execute("DELETE FROM pauses WHERE scope = ?", (scope,))
                 conn.execute(_BUMP)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
         return None if row is None else Pause(*row)
 
     async def list_pauses(self) -> list[Pause]:

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from teamgate.ledger.session_records import SESSION_COLUMNS, DashboardSession
+from teamgate.ledger.sqlite.transaction import immediate
 
 SESSION_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS dashboard_sessions (
@@ -67,17 +68,12 @@ class SQLiteSessionTable:
 
     def _add_session(self, session: DashboardSession) -> None:
         conn = self._db()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(conn):
             conn.execute(
                 "DELETE FROM dashboard_sessions WHERE expires_at <= ? OR revoked_at <= ?",
                 (session.created_at, session.created_at),
             )
             conn.execute(_INSERT, session_row(session))
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     async def dashboard_session(self, id_hash: str, now: float) -> DashboardSession | None:
         """The live session with this hash (not expired at ``now``, not revoked), else None."""
@@ -102,15 +98,10 @@ class SQLiteSessionTable:
 
     def _revoke_session(self, id_hash: str, at: float) -> DashboardSession | None:
         conn = self._db()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(conn):
             found = self._get_session(id_hash, at)
             if found is not None:
                 conn.execute(
                     "UPDATE dashboard_sessions SET revoked_at = ? WHERE id_hash = ?", (at, id_hash)
                 )
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
         return None if found is None else dataclasses.replace(found, revoked_at=at)

@@ -31,9 +31,8 @@ import functools
 import operator
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -44,6 +43,7 @@ from teamgate.ledger.records import ClientKey, UsageRecord, UsageSource
 from teamgate.ledger.sqlite.audit import SQLiteAuditTable, ensure_audit_table
 from teamgate.ledger.sqlite.pauses import PAUSE_SCHEMA, SQLitePauseTable
 from teamgate.ledger.sqlite.sessions import SQLiteSessionTable, ensure_session_table
+from teamgate.ledger.sqlite.transaction import immediate as _transaction
 from teamgate.ledger.sqlite.upstream import UPSTREAM_SCHEMA, SQLiteUpstreamTables
 from teamgate.ledger.summary import UsageGroup
 
@@ -206,17 +206,6 @@ def _ensure_key_budget_column(conn: sqlite3.Connection) -> None:
     columns = {row[1] for row in conn.execute("PRAGMA table_info(client_keys)")}
     if "budget_pusd" not in columns:
         conn.execute("ALTER TABLE client_keys ADD COLUMN budget_pusd INTEGER")
-
-
-@contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 class SQLiteStore(SQLiteUpstreamTables, SQLiteAuditTable, SQLitePauseTable, SQLiteSessionTable):

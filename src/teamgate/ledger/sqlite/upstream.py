@@ -29,6 +29,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from teamgate.ledger.sqlite.transaction import immediate
 from teamgate.ledger.upstream_records import UpstreamKeyState, UpstreamKeyUsage, UpstreamUsageDelta
 
 HOUR_S = 3600
@@ -88,14 +89,9 @@ class SQLiteUpstreamTables:
 
     def _set_upstream_key_states(self, states: list[UpstreamKeyState]) -> None:
         conn = self._db()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(conn):
             conn.executemany(_UPSERT_STATE, [dataclasses.astuple(s) for s in states])
             conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'upstream_version'")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     async def upstream_key_states(self) -> list[UpstreamKeyState]:
         rows: list[tuple[Any, ...]] = await self._run(self._fetch, _SELECT_STATES, ())
@@ -116,8 +112,7 @@ class SQLiteUpstreamTables:
 
     def _record_upstream_usage(self, usage: dict[str, UpstreamUsageDelta]) -> None:
         conn = self._db()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(conn):
             for name, d in usage.items():
                 conn.execute(
                     "INSERT INTO upstream_usage "
@@ -138,10 +133,6 @@ class SQLiteUpstreamTables:
             conn.execute(
                 "DELETE FROM upstream_usage_hourly WHERE hour < ?", (newest - KEEP_HOURS_S,)
             )
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     async def upstream_key_usage(self, now: float) -> list[UpstreamKeyUsage]:
         # An hour bucket [h, h + 3600) overlaps (now - 24 h, now] when h + 3600 > now - 24 h.
