@@ -109,7 +109,12 @@ class Gateway:
         self.alert_watches = [
             Periodic(
                 "teamgate-forecast",
-                ForecastWatch(store, lambda: self.settings, self.alerts.forecast).check_once,
+                ForecastWatch(
+                    store,
+                    lambda: self.settings,
+                    self.alerts.forecast,
+                    keys=store.list_client_keys,
+                ).check_once,
                 FORECAST_INTERVAL_S,
             ),
             Periodic(

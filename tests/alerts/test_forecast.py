@@ -12,10 +12,16 @@ from pathlib import Path
 import jsonschema
 import pytest
 from tests.alerts.test_alerts import FakeAlertStore, RecordingPoster
-from tests.ledger.conftest import STORE_FACTORIES, make_record
+from tests.ledger.conftest import STORE_FACTORIES, make_key, make_record
 
 from teamgate.budget.forecast import ForecastWatch, budget_scopes, forecasts, runs_out_day
-from teamgate.config.schema import AlertSettings, OrgConfig, Settings, TeamConfig
+from teamgate.config.schema import (
+    AlertSettings,
+    EnvironmentConfig,
+    OrgConfig,
+    Settings,
+    TeamConfig,
+)
 from teamgate.ledger.store import Store
 from teamgate.observability.alert_delivery import ALERT_SCHEMA
 from teamgate.observability.alerts import AlertManager
@@ -151,3 +157,48 @@ def test_a_budget_that_runs_out_at_midnight_runs_out_on_the_day_that_ends_there(
     assert runs_out_day(int(day(21)), "UTC") == date(2026, 11, 20)
     assert runs_out_day(int(day(21)) + 1, "UTC") == date(2026, 11, 21)
     assert runs_out_day(int(day(21)), "America/New_York") == date(2026, 11, 20)
+
+
+async def test_forecasts_cover_environment_and_key_sub_budgets(store: Store) -> None:
+    """Every scope the budget book reserves in is forecast: a staging sub-budget and a
+    key's own budget (read from the store's keys, a rotated key's spend included)."""
+    team = TeamConfig(
+        "chatbot",
+        ("m",),
+        100,
+        monthly_budget_usd=Decimal("100000"),
+        environments={
+            "staging": EnvironmentConfig("staging", (), monthly_budget_usd=Decimal("100"))
+        },
+    )
+    s = Settings(teams={"chatbot": team}, alerts=AlertSettings(webhook_url=HOOK))
+    await store.add_client_key(make_key("chatbot-prod-batch", budget_pusd=60 * USD))
+    for d in range(1, 6):  # staging: $5 a day of $100 -> day 20; the key: $3 a day of $60
+        await store.append_usage(
+            [
+                make_record(
+                    day(d, 12), environment="staging", cost_pusd=5 * USD, request_id=f"s{d}"
+                ),
+                make_record(
+                    day(d, 13),
+                    client_key="chatbot-prod-batch@rotated-1" if d == 1 else "chatbot-prod-batch",
+                    cost_pusd=3 * USD,
+                    request_id=f"k{d}",
+                ),
+            ]
+        )
+    clock = Clock()
+    clock.now = day(6)
+    poster = RecordingPoster()
+    alerts = AlertManager(s, store, http_post=poster, clock=clock)
+    watch = ForecastWatch(
+        store, lambda: s, alerts.forecast, clock=clock, keys=store.list_client_keys
+    )
+    assert await watch.check_once() == 2
+    await alerts.flush()
+    posts = {p["scope"]: p for p in forecast_posts(poster)}
+    assert set(posts) == {"env:chatbot/staging", "key:chatbot-prod-batch"}
+    assert posts["env:chatbot/staging"]["runs_out_on"] == "2026-11-20"
+    assert posts["key:chatbot-prod-batch"]["runs_out_on"] == "2026-11-20"  # $15 of $60 by day 5
+    assert "environment `chatbot/staging`" in str(posts["env:chatbot/staging"]["text"])
+    await alerts.close()

@@ -30,7 +30,9 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from teamgate.budget.period import month_of
+from teamgate.budget.scopes import env_scope, key_scope
 from teamgate.config.schema import Settings
+from teamgate.ledger.records import ClientKey
 from teamgate.ledger.summary import UsageGroup
 from teamgate.pricing.money import usd_to_pico
 
@@ -77,7 +79,8 @@ class ScopeBudget:
     """A budget and the ledger records it counts (None: any value of that dimension).
 
     ``scope`` is the budget book's spelling (``org``, ``team:T``; sub-budgets add
-    ``env:T/E`` and ``key:NAME`` the same way)."""
+    ``env:T/E`` and ``key:NAME`` the same way; ``key`` is that ``key:NAME`` scope, which a
+    rotated key in its grace period shares with its successor)."""
 
     scope: str
     budget_pico: int
@@ -89,20 +92,34 @@ class ScopeBudget:
         return (
             (self.team is None or g["team"] == self.team)
             and (self.environment is None or g["environment"] == self.environment)
-            and (self.key is None or g["key"] == self.key)
+            and (self.key is None or key_scope(str(g["key"])) == self.key)
         )
 
 
-def budget_scopes(settings: Settings) -> list[ScopeBudget]:
-    """Every scope with a monthly budget: each team's, then the org's."""
-    found = [
+def budget_scopes(settings: Settings, keys: Sequence[ClientKey] = ()) -> list[ScopeBudget]:
+    """Every scope with a monthly budget: each key's own (from ``keys``), each
+    environment's, each team's, then the org's: the scopes the budget book reserves in."""
+    found: dict[str, ScopeBudget] = {}
+    for k in keys:
+        if k.budget_pusd is not None and k.revoked_at is None:
+            scope = key_scope(k.name)  # a rotated key in its grace shares its successor's
+            found.setdefault(scope, ScopeBudget(scope, k.budget_pusd, team=k.team, key=scope))
+    for name, team in settings.teams.items():
+        for env_name, env in team.environments.items():
+            if env.monthly_budget_usd is not None:
+                scope = env_scope(name, env_name)
+                budget = usd_to_pico(env.monthly_budget_usd)
+                found[scope] = ScopeBudget(scope, budget, team=name, environment=env_name)
+    scopes = list(found.values())
+    scopes += [
         ScopeBudget(f"team:{name}", usd_to_pico(team.monthly_budget_usd), team=name)
         for name, team in settings.teams.items()
         if team.monthly_budget_usd is not None
     ]
+    found_list = scopes
     if settings.org.monthly_budget_usd is not None:
-        found.append(ScopeBudget("org", usd_to_pico(settings.org.monthly_budget_usd)))
-    return found
+        found_list.append(ScopeBudget("org", usd_to_pico(settings.org.monthly_budget_usd)))
+    return found_list
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,13 +185,15 @@ class ForecastWatch:
         on_forecast: OnForecast,
         *,
         clock: Callable[[], float] = time.time,
-        scopes: Callable[[Settings], list[ScopeBudget]] = budget_scopes,
+        scopes: Callable[[Settings, Sequence[ClientKey]], list[ScopeBudget]] = budget_scopes,
+        keys: Callable[[], Awaitable[Sequence[ClientKey]]] | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
         self._on_forecast = on_forecast
         self._clock = clock
         self._scopes = scopes
+        self._keys = keys  # the client keys, for their own budgets (the store's list)
 
     async def check_once(self) -> int:
         """One look; the number of ``budget_forecast`` alerts sent."""
@@ -182,7 +201,8 @@ class ForecastWatch:
         now = self._clock()
         today = datetime.fromtimestamp(now, ZoneInfo(settings.org.timezone)).date()
         sent = 0
-        for f in await forecasts(self._store, settings, now, self._scopes(settings)):
+        keys = await self._keys() if self._keys is not None else ()
+        for f in await forecasts(self._store, settings, now, self._scopes(settings, keys)):
             if await self._on_forecast(
                 f.scope, f.period, f.spent, f.budget, f.projected, f.runs_out_on, today
             ):

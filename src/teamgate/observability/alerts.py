@@ -156,7 +156,7 @@ def forecast_alert_text(
     teamgate: at this pace team `chatbot` runs out of its monthly budget on 2026-11-20: $50.00 spent of $200.00 (25.0% used, 2026-11), $300.00 projected by the end of the period.
     """  # noqa: E501
     team = _team_of(scope)
-    who = f"team `{team}`" if team is not None else _scope_words(scope)
+    who = f"team `{team}`" if scope.startswith("team:") else _scope_words(scope)
     return (
         f"teamgate: at this pace {who} runs out of its monthly budget on "
         f"{runs_out_on.isoformat()}: {format_usd(spent)} spent of {format_usd(budget)} "
