@@ -9,7 +9,10 @@ import orjson
 
 
 class WebhookReceiver:
-    def __init__(self) -> None:
+    """Keeps every post; answers ``status`` (500 plays a webhook that is down)."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.status = status
         self.posts: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
@@ -30,5 +33,5 @@ class WebhookReceiver:
                 break
         with self._lock:
             self.posts.append(orjson.loads(body))
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"ok"})
+        await send({"type": "http.response.start", "status": self.status, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok" if self.status == 200 else b"down"})

@@ -5,12 +5,10 @@ sends one ``resumed`` post (the gateway's background watch)."""
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 from tests.alerts.test_alerts import free_port
 from tests.budget.test_budget_gateway import LONG, MODEL, usd, worst_case
@@ -24,32 +22,6 @@ from teamgate.ledger.pause_records import Pause
 from teamgate.simulator import Simulator
 
 
-class FailingReceiver:
-    """A webhook that answers 500 to every post (and keeps them)."""
-
-    def __init__(self) -> None:
-        self.posts: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                await send({"type": message["type"] + ".complete"})
-                if message["type"] == "lifespan.shutdown":
-                    return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        with self._lock:
-            self.posts.append(orjson.loads(body))
-        await send({"type": "http.response.start", "status": 500, "headers": []})
-        await send({"type": "http.response.body", "body": b"down"})
-
-
 def _wait(check: Any, what: str, timeout_s: float = 20.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not check():
@@ -60,7 +32,7 @@ def _wait(check: Any, what: str, timeout_s: float = 20.0) -> None:
 def test_requests_are_served_while_the_webhook_and_smtp_fail(
     simulator: Simulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    receiver = FailingReceiver()
+    receiver = WebhookReceiver(status=500)
     worst = worst_case(simulator, tmp_path, chat_body(MODEL))
     with ServerThread(receiver) as hook_url:
         patch = {

@@ -4,15 +4,12 @@ doubles; at most one a day, never past 95 %, once across instances."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import jsonschema
-import pytest
 from tests.alerts.test_alerts import FakeAlertStore, RecordingPoster
-from tests.ledger.conftest import STORE_FACTORIES, make_key, make_record
+from tests.ledger.conftest import make_key, make_record, store_fixture
 
 from teamgate.budget.forecast import ForecastWatch, budget_scopes, forecasts, runs_out_day
 from teamgate.config.schema import (
@@ -44,14 +41,7 @@ def settings(margin: int = 2, org_budget: str | None = None) -> Settings:
     )
 
 
-@pytest.fixture(params=["sqlite-memory", "postgresql"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    backend = STORE_FACTORIES[request.param](tmp_path)
-    await backend.open()
-    try:
-        yield backend
-    finally:
-        await backend.close()
+store = store_fixture("sqlite-memory", "postgresql")
 
 
 async def spend(store: Store, on_day: int, dollars: int, team: str = "chatbot") -> None:

@@ -3,13 +3,9 @@ first, and none again after a restart (the store's alert state)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import jsonschema
-import pytest
 from tests.alerts.test_alerts import RecordingPoster, make_settings
-from tests.ledger.conftest import STORE_FACTORIES
+from tests.ledger.conftest import store_fixture
 
 from teamgate.auth.pauses import EXPIRY_LOOKBACK_S, PauseExpiry
 from teamgate.ledger.pause_records import Pause
@@ -20,14 +16,7 @@ from teamgate.observability.alerts import AlertManager
 NOW = 1_795_000_000.0
 
 
-@pytest.fixture(params=["sqlite-file", "postgresql"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    backend = STORE_FACTORIES[request.param](tmp_path)
-    await backend.open()
-    try:
-        yield backend
-    finally:
-        await backend.close()
+store = store_fixture("sqlite-file", "postgresql")
 
 
 async def test_one_resumed_alert_when_a_pause_expires(store: Store) -> None:

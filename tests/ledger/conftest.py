@@ -41,14 +41,22 @@ STORE_FACTORIES: dict[str, Callable[[Path], Store]] = {
 }
 
 
-@pytest.fixture(params=sorted(STORE_FACTORIES))
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    backend = STORE_FACTORIES[request.param](tmp_path)
-    await backend.open()
-    try:
-        yield backend
-    finally:
-        await backend.close()
+def store_fixture(*backends: str) -> Any:
+    """A ``store`` fixture opened on each of ``backends`` (names of STORE_FACTORIES)."""
+
+    @pytest.fixture(params=list(backends))
+    async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+        backend = STORE_FACTORIES[request.param](tmp_path)
+        await backend.open()
+        try:
+            yield backend
+        finally:
+            await backend.close()
+
+    return store
+
+
+store = store_fixture(*sorted(STORE_FACTORIES))
 
 
 def make_key(name: str = "chatbot-prod-web", **overrides: Any) -> ClientKey:
