@@ -28,9 +28,9 @@ from teamgate.budget.counters import (
     RoundTripBudgetCounters,
     ScopeTotals,
 )
-from teamgate.http.errors import StateUnavailable
 from teamgate.shared_redis.batching import REDIS_UNAVAILABLE
 from teamgate.shared_redis.budget import RedisBudgetCounters
+from teamgate.shared_redis.failover import FailureMode
 
 log = logging.getLogger("teamgate.budget")
 
@@ -46,12 +46,20 @@ class FailoverBudgetCounters(RoundTripBudgetCounters):
         self, primary: RedisBudgetCounters, *, mode: str = "closed", instances: int = 1
     ) -> None:
         self.primary = primary
-        self._open_mode = mode == "open"
-        self._n = max(1, instances)
+        self.mode = FailureMode(
+            "budgets",
+            logger=log,
+            open_mode=mode == "open",
+            instances=instances,
+            message=UNAVAILABLE_MESSAGE,
+        )
         self._memory = MemoryBudgetCounters()
         self._headroom: dict[str, int] = {}
         self._in_memory: dict[tuple[tuple[str, ...], int], list[str]] = {}  # -> generations
-        self.degraded = False
+
+    @property
+    def degraded(self) -> bool:
+        return self.mode.degraded
 
     async def start(self) -> None:
         await self.primary.start()
@@ -68,7 +76,7 @@ class FailoverBudgetCounters(RoundTripBudgetCounters):
             if scope.key not in self._headroom:
                 settled, reserved = self.primary.known_totals(scope.key)
                 self._headroom[scope.key] = (
-                    max(0, scope.budget_pico - settled - reserved) // self._n
+                    max(0, scope.budget_pico - settled - reserved) // self.mode.instances
                 )
             out.append(BudgetScope(scope.key, self._headroom[scope.key]))
         return out
@@ -77,25 +85,14 @@ class FailoverBudgetCounters(RoundTripBudgetCounters):
         try:
             result = await self.primary.reserve(scopes, amount)
         except REDIS_UNAVAILABLE as exc:
-            if not self.degraded:
-                log.error(
-                    "Redis unavailable for budgets (%s); failing %s",
-                    exc,
-                    "open" if self._open_mode else "closed",
-                )
-            self.degraded = True
-            if not self._open_mode:
-                raise StateUnavailable(UNAVAILABLE_MESSAGE) from None
+            self.mode.down(exc)  # raises when failing closed
             result = await self._memory.reserve(self._local_scopes(scopes), amount)
             if result.outcome.value == "ok":
                 key = (tuple(s.key for s in scopes), amount)
                 self._in_memory.setdefault(key, []).append(self.primary.generation)
             return result
-        if self.degraded:
-            log.warning("Redis reachable again; budgets are shared again")
-            self.degraded = False
-            if not self._in_memory:
-                self._memory, self._headroom = MemoryBudgetCounters(), {}
+        if self.mode.up() and not self._in_memory:  # an outage ended with nothing held
+            self._memory, self._headroom = MemoryBudgetCounters(), {}
         return result
 
     def _pop_local(self, scopes: Sequence[BudgetScope], reserved: int) -> str | None:

@@ -20,10 +20,10 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from teamgate.http.errors import StateUnavailable
 from teamgate.limits.counters import Decision, RateCheck, RoundTripCounters
 from teamgate.limits.memory import MemoryCounters
 from teamgate.shared_redis.batching import REDIS_UNAVAILABLE
+from teamgate.shared_redis.failover import FailureMode
 from teamgate.shared_redis.limits import RedisCounters
 
 if TYPE_CHECKING:
@@ -36,40 +36,32 @@ UNAVAILABLE_MESSAGE = (
 )
 
 
-def share(limit: int, instances: int) -> int:
-    """This instance's share of a global limit: ``limit // N``, at least 1."""
-    return max(1, limit // instances)
-
-
 class FailoverCounters(RoundTripCounters):
     """Redis counters with a failure mode. See the module docstring."""
 
     def __init__(self, primary: RedisCounters, *, mode: str = "closed", instances: int = 1) -> None:
         self.primary = primary
-        self._n = max(1, instances)
+        self.mode = FailureMode(
+            "rate limits",
+            logger=log,
+            open_mode=mode == "open",
+            instances=instances,
+            message=UNAVAILABLE_MESSAGE,
+        )
         self._memory = MemoryCounters() if mode == "open" else None
         self._slots_in_memory: dict[str, list[bool]] = {}
-        self.degraded = False
+
+    @property
+    def degraded(self) -> bool:
+        return self.mode.degraded
 
     def _down(self, exc: BaseException) -> MemoryCounters:
-        if not self.degraded:
-            log.error(
-                "Redis unavailable for rate limits (%s); failing %s",
-                exc,
-                "open" if self._memory is not None else "closed",
-            )
-        self.degraded = True
-        if self._memory is None:
-            raise StateUnavailable(UNAVAILABLE_MESSAGE) from None
+        self.mode.down(exc)  # raises when failing closed
+        assert self._memory is not None
         return self._memory
 
-    def _up(self) -> None:
-        if self.degraded:
-            log.warning("Redis reachable again; rate limits are shared again")
-            self.degraded = False
-
     def _scaled(self, check: RateCheck) -> RateCheck:
-        return RateCheck(check.key, share(check.limit, self._n), check.period, check.cost)
+        return RateCheck(check.key, self.mode.share(check.limit), check.period, check.cost)
 
     async def start(self) -> None:
         await self.primary.start()
@@ -83,7 +75,7 @@ class FailoverCounters(RoundTripCounters):
         except REDIS_UNAVAILABLE as exc:
             memory = self._down(exc)
             return memory.acquire_now([self._scaled(c) for c in checks], time.time())
-        self._up()
+        self.mode.up()
         return decision
 
     async def refund(self, key: str, limit: int, period: float, amount: int, now: float) -> float:
@@ -92,7 +84,7 @@ class FailoverCounters(RoundTripCounters):
         except REDIS_UNAVAILABLE:
             if self._memory is None:
                 return now  # nothing to give back to; the bucket refills by itself
-            return self._memory.refund_now(key, share(limit, self._n), period, amount, time.time())
+            return self._memory.refund_now(key, self.mode.share(limit), period, amount, time.time())
 
     async def peek(self, key: str, limit: int, period: float, now: float) -> tuple[int, float]:
         try:
@@ -100,7 +92,7 @@ class FailoverCounters(RoundTripCounters):
         except REDIS_UNAVAILABLE:
             if self._memory is None:
                 return limit, 0.0
-            return self._memory.peek_now(key, share(limit, self._n), period, time.time())
+            return self._memory.peek_now(key, self.mode.share(limit), period, time.time())
 
     async def try_take_slot(self, key: str, limit: int) -> bool:
         try:
@@ -108,7 +100,7 @@ class FailoverCounters(RoundTripCounters):
             in_memory = False
         except REDIS_UNAVAILABLE as exc:
             memory = self._down(exc)
-            taken = await memory.try_take_slot(key, share(limit, self._n))
+            taken = await memory.try_take_slot(key, self.mode.share(limit))
             in_memory = True
         if taken:
             self._slots_in_memory.setdefault(key, []).append(in_memory)
