@@ -14,41 +14,24 @@ import time
 from typing import Any
 
 from teamgate.admin.context import AdminRequest, Conflict, Reply
-from teamgate.admin.handlers import iso
 from teamgate.auth.keys import (
     CREDENTIAL_ROLES,
     DEFAULT_ROTATION_GRACE,
-    credential_role,
-    key_state,
     new_client_key,
     new_credential,
     parse_budget,
     parse_duration,
     rotate_client_key,
 )
+from teamgate.auth.keys import key_json as shown_key
 from teamgate.http.errors import InvalidRequest, NotFound
 from teamgate.ledger.records import ClientKey
-from teamgate.pricing.money import exact_usd
 
 MAX_DURATION_S = 100 * 365 * 86400  # `expires_in` and `grace`: at most about 100 years
 
 
 def key_json(k: ClientKey, now: float | None = None) -> dict[str, Any]:
-    state = key_state(k, time.time() if now is None else now)
-    return {
-        "name": k.name,
-        "team": k.team,
-        "environment": k.environment,
-        "purpose": k.purpose,
-        "fingerprint": k.fingerprint,
-        "created_at": iso(k.created_at),
-        "expires_at": iso(k.expires_at),
-        "revoked_at": iso(k.revoked_at),
-        "last_used_at": iso(k.last_used_at),
-        "state": state,
-        "role": credential_role(k) or "client",
-        "budget_usd": exact_usd(k.budget_pusd),
-    }
+    return shown_key(k, time.time() if now is None else now)
 
 
 def _duration(req: AdminRequest, name: str) -> float | None:

@@ -23,7 +23,8 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Literal
 
 from teamgate.ledger.records import ClientKey
-from teamgate.pricing.money import usd_to_pico
+from teamgate.pricing.money import exact_usd, usd_to_pico
+from teamgate.text.display import iso_time
 
 if TYPE_CHECKING:
     from teamgate.ledger.store import Store
@@ -201,6 +202,25 @@ def key_state(key: ClientKey, now: float) -> KeyState:
     if not key.usable(now):
         return "expired"
     return "in-grace" if ROTATED_MARK in key.name else "active"
+
+
+def key_json(key: ClientKey, now: float) -> dict[str, object]:
+    """A key as the admin API, the dashboard and ``keys list --json`` show it (one shape,
+    documented in docs/cli.md): never its secret or hash; times to the second, UTC."""
+    return {
+        "name": key.name,
+        "team": key.team,
+        "environment": key.environment,
+        "purpose": key.purpose,
+        "fingerprint": key.fingerprint,
+        "created_at": iso_time(key.created_at),
+        "expires_at": iso_time(key.expires_at),
+        "revoked_at": iso_time(key.revoked_at),
+        "last_used_at": iso_time(key.last_used_at),
+        "state": key_state(key, now),
+        "role": credential_role(key) or "client",
+        "budget_usd": exact_usd(key.budget_pusd),
+    }
 
 
 def rotated_name(name: str, at: float) -> str:

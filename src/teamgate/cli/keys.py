@@ -11,6 +11,7 @@ import orjson
 from teamgate.auth.keys import (
     CREDENTIAL_ROLES,
     DEFAULT_ROTATION_GRACE,
+    key_json,
     key_state,
     new_client_key,
     new_credential,
@@ -142,23 +143,6 @@ def _key_view(key: Any) -> dict[str, Any]:
     return view | {"revoked_at": key.revoked_at}
 
 
-def key_row(k: ClientKey, now: float) -> dict[str, Any]:
-    """One key as ``keys list --json`` prints it (the admin API's key shape)."""
-    return {
-        "name": k.name,
-        "team": k.team,
-        "environment": k.environment,
-        "purpose": k.purpose,
-        "fingerprint": k.fingerprint,
-        "created_at": iso_time(k.created_at),
-        "expires_at": iso_time(k.expires_at),
-        "revoked_at": iso_time(k.revoked_at),
-        "last_used_at": iso_time(k.last_used_at),
-        "state": key_state(k, now),
-        "budget_usd": exact_usd(k.budget_pusd),
-    }
-
-
 def cmd_list(args: argparse.Namespace) -> int:
     settings = settings_from(args)
 
@@ -168,7 +152,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     keys = with_store(settings, fetch)
     now = time.time()
     if args.json:
-        print(orjson.dumps([key_row(k, now) for k in keys], option=orjson.OPT_INDENT_2).decode())
+        print(orjson.dumps([key_json(k, now) for k in keys], option=orjson.OPT_INDENT_2).decode())
         return 0
     header = ("name", "team", "env", "purpose", "fingerprint", "created", "expires", "last used")
     rows_t = [
@@ -208,7 +192,7 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     if key is None:
         return fail(f"no live key named {args.name!r}")
     if args.json:
-        print(orjson.dumps(key_row(key, now), option=orjson.OPT_INDENT_2).decode())
+        print(orjson.dumps(key_json(key, now), option=orjson.OPT_INDENT_2).decode())
         return 0
     print(f"Revoked {args.name}. Running gateways refuse it within 2 seconds.")
     return 0
