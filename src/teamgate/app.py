@@ -23,7 +23,7 @@ from teamgate.budget import ReservationAbandoned
 from teamgate.config.schema import Settings
 from teamgate.endpoints.batch_poller import BatchPoller
 from teamgate.endpoints.chat import handle_chat
-from teamgate.endpoints.routes import route_beyond_chat
+from teamgate.endpoints.routes import route_beyond_chat, unpaused_key
 from teamgate.http.asgi import (
     JSON,
     ClientDisconnected,
@@ -194,7 +194,7 @@ class TeamgateApp:
         if route == "models" or route.startswith("models/"):
             if method != "GET":
                 raise MethodNotAllowed(f"Method {method} is not allowed for {scope['path']}.")
-            key = await self._authenticate(scope)
+            key = unpaused_key(gw, scope)
             policy = gw.policies[key.team]
             body = list_models(policy) if route == "models" else get_model(policy, route[7:])
             await send_bytes(send, 200, body, [JSON])

@@ -59,3 +59,40 @@ def test_bad_pause_requests_are_clear_errors(
         resp = client.post(path, json=body)
     assert resp.status_code == status, resp.text
     assert resp.json()["error"]["code"] == code
+
+
+# Every route a client key reaches without being metered: a pause stops these too (a
+# leaked key must not list or read the team's files and batches while it is paused).
+UNMETERED = [
+    ("GET", "/openai/v1/models"),
+    ("GET", "/openai/v1/models/llama-3.1-8b-instant"),
+    ("GET", "/openai/v1/files"),
+    ("GET", "/openai/v1/files/file_nope"),
+    ("GET", "/openai/v1/files/file_nope/content"),
+    ("DELETE", "/openai/v1/files/file_nope"),
+    ("GET", "/openai/v1/batches"),
+    ("GET", "/openai/v1/batches/batch_nope"),
+    ("POST", "/openai/v1/batches/batch_nope/cancel"),
+]
+
+
+def test_a_pause_stops_the_unmetered_routes_too(admin_gateway: RunningGateway) -> None:
+    gw = admin_gateway
+    paused = {"authorization": f"Bearer {gw.key('chatbot', 'prod')}"}
+    with admin(gw) as client:
+        before = {
+            r: httpx.request(r[0], gw.url + r[1], headers=paused).status_code for r in UNMETERED
+        }
+        assert 403 not in before.values(), before
+        made = client.post("/admin/pauses", json={"scope": "team:chatbot", "reason": "leaked"})
+        assert made.status_code == 201, made.text
+        for method, path in UNMETERED:
+            resp = httpx.request(method, gw.url + path, headers=paused)
+            assert resp.status_code == 403, (method, path, resp.text)
+            error = resp.json()["error"]
+            assert error["code"] == "scope_paused" and error["reason"] == "leaked", (path, error)
+        client.post("/admin/pauses/resume", json={"scope": "team:chatbot"})
+        after = {
+            r: httpx.request(r[0], gw.url + r[1], headers=paused).status_code for r in UNMETERED
+        }
+    assert after == before

@@ -21,6 +21,7 @@ Routes (after the ``/openai/v1/`` or ``/v1/`` prefix):
 
 from __future__ import annotations
 
+from teamgate.auth.pauses import ScopePaused
 from teamgate.endpoints.audio import handle_audio
 from teamgate.endpoints.batches import batch_by_id, create_batch, list_batches
 from teamgate.endpoints.files import file_by_id, list_files, upload_file
@@ -47,6 +48,18 @@ def _key(gw: Gateway, scope: Scope) -> ClientKey:
     return gw.keys.authenticate(header(scope, b"authorization"))
 
 
+def unpaused_key(gw: Gateway, scope: Scope) -> ClientKey:
+    """The key of a request that reads or deletes without being metered (models, file and
+    batch listings, an object by id): a paused scope is refused here too, 403
+    ``scope_paused``, so a pause stops everything a leaked key can do. (A metered request
+    is refused by its lifecycle, which also records it.)"""
+    key = _key(gw, scope)
+    pause = gw.keys.paused(key)
+    if pause is not None:
+        raise ScopePaused(pause)
+    return key
+
+
 async def route_beyond_chat(
     gw: Gateway, route: str, method: str, scope: Scope, receive: Receive, send: Send
 ) -> bool:
@@ -68,10 +81,10 @@ async def route_beyond_chat(
             if method == "POST":
                 await upload_file(gw, scope, receive, send, key)
             else:
-                await list_files(gw, scope, send, key)
+                await list_files(gw, scope, send, unpaused_key(gw, scope))
             return True
         _allow(method, ("GET",) if rest else ("GET", "DELETE"), scope)
-        await file_by_id(gw, scope, send, _key(gw, scope), object_id, rest, method)
+        await file_by_id(gw, scope, send, unpaused_key(gw, scope), object_id, rest, method)
         return True
     if root == "batches" and rest in ("", "cancel") and (object_id or not rest):
         if not object_id:
@@ -80,9 +93,9 @@ async def route_beyond_chat(
             if method == "POST":
                 await create_batch(gw, scope, receive, send, key)
             else:
-                await list_batches(gw, scope, send, key)
+                await list_batches(gw, scope, send, unpaused_key(gw, scope))
             return True
         _allow(method, ("POST",) if rest else ("GET",), scope)
-        await batch_by_id(gw, scope, send, _key(gw, scope), object_id, cancel=bool(rest))
+        await batch_by_id(gw, scope, send, unpaused_key(gw, scope), object_id, cancel=bool(rest))
         return True
     return False
