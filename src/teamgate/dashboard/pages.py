@@ -80,8 +80,8 @@ def login_page(csrf: str, error: str = "", sso: str | None = None) -> bytes:
         f"{message}{button}"
         '<form method=post action="/dashboard/login">'
         f'<input type=hidden name=csrf value="{html.escape(csrf)}">'
-        "<label>Admin key or tga_ credential <input type=password name=key autocomplete=current-password "
-        "required autofocus></label>"
+        "<label>Admin key or tga_ credential <input type=password name=key "
+        "autocomplete=current-password required autofocus></label>"
         "<button type=submit>Sign in</button></form></main>",
     )
 
