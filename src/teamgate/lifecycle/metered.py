@@ -213,7 +213,7 @@ class MeteredRequest:
 
     async def admit(self, demand: Demand) -> None:
         """Back-pressure check, limits (queueing while the client stays), the reservation."""
-        gw, team = self.gw, self.key.team
+        gw = self.gw
         self.demand = demand
         pause = gw.keys.paused(self.key)
         if pause is not None:  # recorded as INVALID with code scope_paused (one record)
@@ -222,51 +222,83 @@ class MeteredRequest:
         watch = self.watch = ClientWatch(self.receive)
         waiting = time.perf_counter()
         try:
-            try:
-                with gw.tracing.span(
-                    "teamgate.admission",
-                    team=team,
-                    environment=self.key.environment,
-                    model=demand.model,
-                ):
-                    self.ticket = await gw.limiter.admit(
-                        team,
-                        demand.model,
-                        demand.tokens,
-                        client_gone=watch,
-                        audio_seconds=demand.audio_seconds,
-                    )
-            except (RateLimited, PayloadTooLarge) as exc:
-                self.error_code = getattr(exc, "reason", "")
-                self._decide(Outcome.LIMIT_REFUSED, exc.status)
-                raise
-            except ClientGone:
-                self._decide(Outcome.CLIENT_GONE_QUEUED, CLIENT_CLOSED)
-                raise
-            try:
-                with gw.tracing.span(
-                    "teamgate.reservation", cost_picodollars=demand.worst_case_pusd
-                ):
-                    self.reservation = await gw.budget.reserve(
-                        payer_of(self.key), demand.worst_case_pusd, client_gone=watch.event
-                    )
-            except BudgetExceeded as exc:
-                if demand.fit_field is not None:
-                    fit = gw.prices.max_completion_fit(
-                        demand.model, demand.prompt_bound, exc.available_pusd
-                    )
-                    exc.add_fit(fit, field=demand.fit_field)
-                self.error_code = exc.reason
-                self._decide(Outcome.BUDGET_REFUSED, exc.status)
-                raise
-            except ReservationAbandoned:
-                self._decide(Outcome.CLIENT_GONE_QUEUED, CLIENT_CLOSED)
-                raise
+            if not await self._admit_at_once(demand):
+                await self._admit_in_steps(demand, watch)
         finally:
             self.queue_s = time.perf_counter() - waiting
         if watch.gone:  # left while queued: admitted, but nobody to answer
             self._decide(Outcome.CLIENT_GONE_QUEUED, CLIENT_CLOSED)
             raise ClientGone
+
+    async def _admit_at_once(self, demand: Demand) -> bool:
+        """On Redis: limits and budget in ONE script call when everything passes (True);
+        False, having taken nothing, when the separate steps must decide."""
+        gw = self.gw
+        gate = gw.shared.gate if gw.shared is not None else None
+        if gate is None or demand.audio_seconds:
+            return False
+        with gw.tracing.span(
+            "teamgate.admission",
+            team=self.key.team,
+            environment=self.key.environment,
+            model=demand.model,
+            cost_picodollars=demand.worst_case_pusd,
+        ):
+            both = await gate.admit(
+                gw.limiter,
+                gw.budget,
+                self.key.team,
+                demand.model,
+                demand.tokens,
+                payer_of(self.key),
+                demand.worst_case_pusd,
+            )
+        if both is None:
+            return False
+        self.ticket, self.reservation = both
+        return True
+
+    async def _admit_in_steps(self, demand: Demand, watch: ClientWatch) -> None:
+        """Limits (queueing while the client stays), then the reservation (waiting)."""
+        gw, team = self.gw, self.key.team
+        try:
+            with gw.tracing.span(
+                "teamgate.admission",
+                team=team,
+                environment=self.key.environment,
+                model=demand.model,
+            ):
+                self.ticket = await gw.limiter.admit(
+                    team,
+                    demand.model,
+                    demand.tokens,
+                    client_gone=watch,
+                    audio_seconds=demand.audio_seconds,
+                )
+        except (RateLimited, PayloadTooLarge) as exc:
+            self.error_code = getattr(exc, "reason", "")
+            self._decide(Outcome.LIMIT_REFUSED, exc.status)
+            raise
+        except ClientGone:
+            self._decide(Outcome.CLIENT_GONE_QUEUED, CLIENT_CLOSED)
+            raise
+        try:
+            with gw.tracing.span("teamgate.reservation", cost_picodollars=demand.worst_case_pusd):
+                self.reservation = await gw.budget.reserve(
+                    payer_of(self.key), demand.worst_case_pusd, client_gone=watch.event
+                )
+        except BudgetExceeded as exc:
+            if demand.fit_field is not None:
+                fit = gw.prices.max_completion_fit(
+                    demand.model, demand.prompt_bound, exc.available_pusd
+                )
+                exc.add_fit(fit, field=demand.fit_field)
+            self.error_code = exc.reason
+            self._decide(Outcome.BUDGET_REFUSED, exc.status)
+            raise
+        except ReservationAbandoned:
+            self._decide(Outcome.CLIENT_GONE_QUEUED, CLIENT_CLOSED)
+            raise
 
     async def forward(
         self,
@@ -437,6 +469,14 @@ class MeteredRequest:
         elif outcome.charge is Charge.NOTHING:
             self.bill = NO_BILL
         bill, ticket, reservation = self.bill, self.ticket, self.reservation
+        demand = self.demand
+        gate = self.gw.shared.gate if self.gw.shared is not None else None
+        if (
+            gate is not None
+            and not (demand is not None and demand.audio_seconds)
+            and await gate.settle(self.gw.budget, ticket, reservation, bill.tokens, bill.cost_pusd)
+        ):
+            return  # Redis: settle, corrections and slot release in one script call
         try:
             if reservation is not None:
                 if bill.cost_pusd:
@@ -445,7 +485,6 @@ class MeteredRequest:
                     await reservation.release()
             if ticket is not None:
                 await ticket.correct(bill.tokens)
-                demand = self.demand
                 if demand is not None and demand.audio_seconds:
                     billed = bill.audio_seconds or 0
                     await self.gw.limiter.correct_audio(
