@@ -69,7 +69,12 @@ class BatchedScript:
         return f"BatchedScript(sha={self.sha[:10]})"
 
     async def __call__(self, keys: Sequence[Any] = (), args: Sequence[Any] = ()) -> Any:
-        return await self._batcher.call(self, keys, args)
+        return await self._batcher.submit(self, keys, args)
+
+    def submit(self, keys: Sequence[Any] = (), args: Sequence[Any] = ()) -> asyncio.Future[Any]:
+        """Queue the call; its reply as a future. Once queued, the call is sent even if
+        nobody awaits the future any more (a caller can shield it, without a Task)."""
+        return self._batcher.submit(self, keys, args)
 
 
 class ScriptBatcher:
@@ -92,6 +97,12 @@ class ScriptBatcher:
         return BatchedScript(self, source)
 
     async def call(self, script: BatchedScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        return await self.submit(script, keys, args)
+
+    def submit(
+        self, script: BatchedScript, keys: Sequence[Any], args: Sequence[Any]
+    ) -> asyncio.Future[Any]:
+        """Queue one call for the next batch; its reply (or error) as a future."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         if self._dedicated:
@@ -101,7 +112,7 @@ class ScriptBatcher:
         elif not self._queue:
             loop.call_soon(self._flush)
         self._queue.append((script, keys, args, future))
-        return await future
+        return future
 
     async def aclose(self) -> None:
         """Wait for the batches in flight and close the dedicated connection."""

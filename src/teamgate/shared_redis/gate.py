@@ -36,14 +36,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable
 from typing import Any
 
 from teamgate.budget.book import BudgetBook, Reservation
-from teamgate.budget.counters import BudgetScope, ScopeTotals
+from teamgate.budget.counters import ScopeTotals
 from teamgate.budget.scopes import Payer
 from teamgate.limits.limiter import Limiter
-from teamgate.limits.plan import AdmissionPlan
 from teamgate.limits.ticket import Closing, Ticket
 from teamgate.shared_redis import gate_lua
 from teamgate.shared_redis.batching import REDIS_UNAVAILABLE, ScriptBatcher
@@ -105,25 +104,6 @@ class CombinedGate:
         if plan is None:
             return None
         period_key, scopes = book.direct_scopes(payer)
-        task = asyncio.ensure_future(
-            self._admit(limiter, book, plan, payer, period_key, scopes, worst_case_pico)
-        )
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:  # what the script took is given back once it answers
-            task.add_done_callback(lambda done: self._undo_abandoned(book, done))
-            raise
-
-    async def _admit(
-        self,
-        limiter: Limiter,
-        book: BudgetBook,
-        plan: AdmissionPlan,
-        payer: Payer,
-        period_key: str,
-        scopes: Sequence[BudgetScope],
-        amount: int,
-    ) -> Admitted | None:
         limits, budget = self._limits.primary, self._budget.primary
         slots, checks = plan.slots, plan.rate_checks
         holders = [limits.new_holder() for _ in slots]
@@ -138,34 +118,48 @@ class CombinedGate:
         budget_keys: list[str] = []
         rid = ""
         if budgeted:
-            budget_keys, budget_args, rid = budget.reserve_parts(scopes, amount)
+            budget_keys, budget_args, rid = budget.reserve_parts(scopes, worst_case_pico)
             keys += budget_keys
             args += budget_args
+
+        def admitted(reply: Any) -> Admitted | None:
+            """Note what the script took: the ticket and the reservation (None: nothing)."""
+            if reply[0] != b"ok":
+                return None
+            for slot, holder in zip(slots, holders, strict=True):
+                self._limits.took_in_redis(slot.key, holder)
+            totals: dict[str, ScopeTotals] = {}
+            if budgeted:
+                generation = _text(reply[2])
+                totals = budget.note_reserved(
+                    scopes, budget_keys, worst_case_pico, rid, generation, reply[3:]
+                )
+            ticket = limiter.admitted(plan, [_float(t) for t in reply[1]])
+            return ticket, book.reserved(payer, period_key, scopes, worst_case_pico, totals)
+
+        call = self._acquire.submit(keys, args)
         try:
-            reply = await self._acquire(keys=keys, args=args)
+            reply = await asyncio.shield(call)  # a future, not a Task: nothing to schedule
         except REDIS_UNAVAILABLE as exc:
             log.debug("combined admission: Redis unavailable (%s); separate steps", exc)
             return None
-        if reply[0] != b"ok":
-            return None
-        for slot, holder in zip(slots, holders, strict=True):
-            self._limits.took_in_redis(slot.key, holder)
-        totals: dict[str, ScopeTotals] = {}
-        if budgeted:
-            totals = budget.note_reserved(
-                scopes, budget_keys, amount, rid, _text(reply[2]), reply[3:]
-            )
-        ticket = limiter.admitted(plan, [_float(t) for t in reply[1]])
-        return ticket, book.reserved(payer, period_key, scopes, amount, totals)
+        except asyncio.CancelledError:  # what the script took is given back once it answers
+            call.add_done_callback(lambda done: self._undo_abandoned(book, admitted, done))
+            raise
+        return admitted(reply)
 
-    def _undo_abandoned(self, book: BudgetBook, task: asyncio.Future[Admitted | None]) -> None:
-        if task.cancelled() or task.exception() is not None:
+    def _undo_abandoned(
+        self,
+        book: BudgetBook,
+        admitted: Callable[[Any], Admitted | None],
+        call: asyncio.Future[Any],
+    ) -> None:
+        if call.cancelled() or call.exception() is not None:
             return
-        admitted = task.result()
-        if admitted is None:
+        both = admitted(call.result())
+        if both is None:
             return
-        ticket, reservation = admitted
-        undo = asyncio.ensure_future(self._discard(book, ticket, reservation))
+        undo = asyncio.ensure_future(self._discard(book, *both))
         self._background.add(undo)
         undo.add_done_callback(self._background.discard)
 
@@ -229,7 +223,7 @@ class CombinedGate:
         if not keys:
             self._finish(book, ticket, closing, reservation, cost_pico, None, None)
             return True
-        send = asyncio.ensure_future(self._settle(keys=keys, args=[*head, *args]))
+        send = self._settle.submit(keys, [*head, *args])
         try:
             reply = await asyncio.shield(send)
         except REDIS_UNAVAILABLE as exc:
