@@ -104,30 +104,38 @@ async def test_admits_and_settles_in_one_call_each(redis_prefix: Fixture) -> Non
     assert p.book.remaining_pico(TEAM) == PICO - PICO // 100
 
 
-@pytest.mark.parametrize("refusal", ["budget", "rate", "slot"])
-async def test_a_refusal_takes_nothing_and_the_separate_steps_decide(
+@pytest.mark.parametrize("refusal", ["rate", "slot"])
+async def test_a_limit_refusal_takes_nothing_and_the_limiter_decides(
     redis_prefix: Fixture, refusal: str
 ) -> None:
     p = await build(*redis_prefix, rpm=1 if refusal == "rate" else 10)
-    held = None
-    if refusal != "budget":  # a first request holds the one slot, or spent the one rpm
-        held = await p.gate.admit(p.limiter, p.book, "a", "m", 10, TEAM, 5)
-        assert held is not None
-        if refusal == "rate":
-            assert await p.gate.settle(p.book, held[0], held[1], 10, 5)
+    # a first request holds the one slot, or spent the one request of the minute
+    held = await p.gate.admit(p.limiter, p.book, "a", "m", 10, TEAM, 5)
+    assert held is not None and held[1] is not None
+    if refusal == "rate":
+        assert await p.gate.settle(p.book, held[0], held[1], 10, 5)
     state = await p.redis_state()
-    worst = 2 * PICO if refusal == "budget" else 7
-    assert await p.gate.admit(p.limiter, p.book, "a", "m", 10, TEAM, worst) is None
-    after = await p.redis_state()
-    if refusal == "budget":  # the GCRA checks passed in the script, yet nothing was stored
-        assert after == (0, False, 0)
-    assert after == state
-    if refusal == "budget":
-        with pytest.raises(BudgetExceeded):
-            await p.book.reserve(TEAM, worst)
-    elif refusal == "rate":
-        with pytest.raises(RateLimited):
-            await p.limiter.admit("a", "m", 10)
+    assert await p.gate.admit(p.limiter, p.book, "a", "m", 10, TEAM, 7) is None
+    assert await p.redis_state() == state  # not even the budget was reserved
+    with pytest.raises(RateLimited):
+        await p.limiter.admit("a", "m", 10)
+
+
+async def test_a_budget_that_does_not_fit_leaves_the_admission_to_the_book(
+    redis_prefix: Fixture,
+) -> None:
+    """As the limiter's admission followed by the book's reserve always did: the request
+    holds its slot and counts against rpm; the book refuses (or waits) in its own step."""
+    p = await build(*redis_prefix)
+    both = await p.gate.admit(p.limiter, p.book, "a", "m", 10, TEAM, 2 * PICO)
+    assert both is not None
+    ticket, reservation = both
+    assert reservation is None
+    assert await p.redis_state() == (1, True, 0)
+    with pytest.raises(BudgetExceeded):
+        await p.book.reserve(TEAM, 2 * PICO)
+    assert await p.gate.settle(p.book, ticket, None, 0, 0)
+    assert await p.redis_state() == (0, True, 0)
 
 
 async def test_a_cancelled_admission_gives_everything_back(redis_prefix: Fixture) -> None:

@@ -222,21 +222,25 @@ class MeteredRequest:
         watch = self.watch = ClientWatch(self.receive)
         waiting = time.perf_counter()
         try:
-            if not await self._admit_at_once(demand):
-                await self._admit_in_steps(demand, watch)
+            await self._admit_at_once(demand)
+            if self.ticket is None:
+                await self._limit(demand, watch)
+            if self.reservation is None:
+                await self._reserve(demand, watch)
         finally:
             self.queue_s = time.perf_counter() - waiting
         if watch.gone:  # left while queued: admitted, but nobody to answer
             self._decide(Outcome.CLIENT_GONE_QUEUED, CLIENT_CLOSED)
             raise ClientGone
 
-    async def _admit_at_once(self, demand: Demand) -> bool:
-        """On Redis: limits and budget in ONE script call when everything passes (True);
-        False, having taken nothing, when the separate steps must decide."""
+    async def _admit_at_once(self, demand: Demand) -> None:
+        """On Redis: the limits, and the budget if it fits, in ONE script call. What it did
+        not do (nothing, when a limit refused; the reservation, when the budget did not
+        fit) is left to the separate steps, which refuse, queue and wait as always."""
         gw = self.gw
         gate = gw.shared.gate if gw.shared is not None else None
         if gate is None or demand.audio_seconds:
-            return False
+            return
         with gw.tracing.span(
             "teamgate.admission",
             team=self.key.team,
@@ -253,13 +257,11 @@ class MeteredRequest:
                 payer_of(self.key),
                 demand.worst_case_pusd,
             )
-        if both is None:
-            return False
-        self.ticket, self.reservation = both
-        return True
+        if both is not None:
+            self.ticket, self.reservation = both
 
-    async def _admit_in_steps(self, demand: Demand, watch: ClientWatch) -> None:
-        """Limits (queueing while the client stays), then the reservation (waiting)."""
+    async def _limit(self, demand: Demand, watch: ClientWatch) -> None:
+        """The limits (queueing while the client stays)."""
         gw, team = self.gw, self.key.team
         try:
             with gw.tracing.span(
@@ -282,6 +284,10 @@ class MeteredRequest:
         except ClientGone:
             self._decide(Outcome.CLIENT_GONE_QUEUED, CLIENT_CLOSED)
             raise
+
+    async def _reserve(self, demand: Demand, watch: ClientWatch) -> None:
+        """The worst case against every budget of the key (waiting while the client stays)."""
+        gw = self.gw
         try:
             with gw.tracing.span("teamgate.reservation", cost_picodollars=demand.worst_case_pusd):
                 self.reservation = await gw.budget.reserve(

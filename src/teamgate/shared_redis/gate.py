@@ -4,15 +4,17 @@ Without this, a request on Redis makes a script call per concurrency slot, one f
 the rate checks, one for the budget reservation, then one for the settle, one per
 TPM/TPD refund and one per slot release. :class:`CombinedGate` makes two:
 
-- :meth:`CombinedGate.admit`: ``ACQUIRE_AND_RESERVE`` takes every slot, passes
-  every GCRA check and reserves the worst case in every budget scope, atomically,
-  or takes nothing (:mod:`teamgate.shared_redis.gate_lua`). Only when everything
-  passes does it answer; otherwise (a full slot, a rate or budget refusal, a wait,
-  counters not loaded, Redis unreachable) it answers None, having taken nothing,
-  and the caller takes the separate steps (:meth:`Limiter.admit
-  <teamgate.limits.limiter.Limiter.admit>`, then :meth:`BudgetBook.reserve
-  <teamgate.budget.book.BudgetBook.reserve>`), which refuse, queue, wait and fail
-  over exactly as they always did.
+- :meth:`CombinedGate.admit`: ``ACQUIRE_AND_RESERVE`` takes every slot and passes
+  every GCRA check, all or nothing, then reserves the worst case in every budget
+  scope if it fits, atomically (:mod:`teamgate.shared_redis.gate_lua`); the same
+  steps in the same order as the limiter's admission followed by the book's
+  reserve. When a slot or a check refuses, nothing is taken and the gate answers
+  None: the limiter decides (:meth:`Limiter.admit
+  <teamgate.limits.limiter.Limiter.admit>` refuses or queues as always). When the
+  budget does not fit (refused, wait, or counters not loaded), the admission stands
+  and the reservation is None: the caller reserves with :meth:`BudgetBook.reserve
+  <teamgate.budget.book.BudgetBook.reserve>`, which refuses or waits as always.
+  Redis unreachable: None, and the separate steps fail over as always.
 - :meth:`CombinedGate.settle`: ``SETTLE_AND_CORRECT`` settles (or releases) the
   reservation, refunds the unused tokens and frees the slots in one script.
 
@@ -51,7 +53,7 @@ from teamgate.shared_redis.limits_failover import FailoverCounters
 
 log = logging.getLogger("teamgate.shared")
 
-Admitted = tuple[Ticket, Reservation]
+Admitted = tuple[Ticket, Reservation | None]
 
 
 def _float(value: Any) -> float:
@@ -92,8 +94,10 @@ class CombinedGate:
         payer: Payer,
         worst_case_pico: int,
     ) -> Admitted | None:
-        """The ticket and the reservation, in one script call; None, having taken nothing,
-        when the separate steps must decide (see the module docstring)."""
+        """The ticket and the reservation, in one script call. The reservation is None when
+        the budget did not fit: the ticket stands, and the caller reserves in the book's own
+        step (which refuses or waits). None, having taken nothing, when the limiter must
+        decide (see the module docstring)."""
         if (
             limiter.counters is not self._limits
             or book.counters is not self._budget
@@ -123,18 +127,21 @@ class CombinedGate:
             args += budget_args
 
         def admitted(reply: Any) -> Admitted | None:
-            """Note what the script took: the ticket and the reservation (None: nothing)."""
-            if reply[0] != b"ok":
+            """Note what the script took: the ticket, and the reservation if it was made
+            (None: nothing was taken)."""
+            if reply[0] in (b"slot", b"rate"):
                 return None
             for slot, holder in zip(slots, holders, strict=True):
                 self._limits.took_in_redis(slot.key, holder)
+            ticket = limiter.admitted(plan, [_float(t) for t in reply[1]])
+            if reply[0] != b"ok":  # the budget did not fit (or is being loaded)
+                return ticket, None
             totals: dict[str, ScopeTotals] = {}
             if budgeted:
                 generation = _text(reply[2])
                 totals = budget.note_reserved(
                     scopes, budget_keys, worst_case_pico, rid, generation, reply[3:]
                 )
-            ticket = limiter.admitted(plan, [_float(t) for t in reply[1]])
             return ticket, book.reserved(payer, period_key, scopes, worst_case_pico, totals)
 
         call = self._acquire.submit(keys, args)
@@ -163,11 +170,14 @@ class CombinedGate:
         self._background.add(undo)
         undo.add_done_callback(self._background.discard)
 
-    async def _discard(self, book: BudgetBook, ticket: Ticket, reservation: Reservation) -> None:
+    async def _discard(
+        self, book: BudgetBook, ticket: Ticket, reservation: Reservation | None
+    ) -> None:
         if not await self.settle(book, ticket, reservation, 0, 0):
             await ticket.correct(0)
             await ticket.release()
-            await reservation.release()
+            if reservation is not None:
+                await reservation.release()
 
     # --- after the answer ------------------------------------------------------------------
     async def settle(

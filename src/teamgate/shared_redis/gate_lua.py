@@ -1,12 +1,14 @@
 """The Lua scripts of :class:`~teamgate.shared_redis.gate.CombinedGate`: one call per side.
 
 ``ACQUIRE_AND_RESERVE`` runs, atomically, what admission and reservation run as
-separate scripts (:mod:`~teamgate.shared_redis.limits_lua`'s ``TAKE_SLOT`` and
-``ACQUIRE``, :mod:`~teamgate.shared_redis.budget_lua`'s ``RESERVE``): it decides
-every slot, every GCRA check and the budget first, and writes only when all of
-them pass, so nothing taken ever needs undoing. Any other outcome writes nothing
-(but the clean-up both do anyway: expired slot holders, reaped reservations) and
-the caller takes the separate steps, which refuse, queue or wait exactly as before.
+separate scripts, in the same order (:mod:`~teamgate.shared_redis.limits_lua`'s
+``TAKE_SLOT`` and ``ACQUIRE``, then :mod:`~teamgate.shared_redis.budget_lua`'s
+``RESERVE``): it decides every slot and every GCRA check first and writes them only
+when all pass (a refusal takes nothing: the caller's limiter then refuses or
+queues as before); then it reserves the budget if it fits. A budget that does not
+fit (or counters not loaded) leaves the admission taken, exactly as the limiter's
+admission stood before the separate reserve, and the caller reserves in its own
+step, which refuses or waits as before.
 
 ``SETTLE_AND_CORRECT`` runs what the end of a request runs as separate calls:
 the budget settle (or release), the TPM/TPD refunds and the slot releases.
@@ -23,8 +25,10 @@ from teamgate.shared_redis.limits_lua import GCRA, PRELUDE, SLOTS
 # the nb scope hashes.
 # ARGV: ns, nr, nb, slot lease_s, then (limit, holder) per slot, (limit, period, cost) per
 # TAT key, then the budget's: amount, reservation id, lease_s, one budget per scope.
-# Reply: {'slot', i} | {'rate', retry_after} | {'unloaded'} | {'budget', outcome, i}
-#      | {'ok', {tats}, generation ('' without budget), totals...}
+# Reply: {'slot', i} | {'rate', retry_after}: nothing taken;
+#        {budget, {tats}, generation, totals...}: the slots and checks taken, and budget
+#        'ok' (reserved; also without budget: nb 0), 'refused', 'wait' or 'unloaded' (not
+#        reserved: the caller reserves in its own step, as it did after the limiter's).
 ACQUIRE_AND_RESERVE = (
     PRELUDE
     + GCRA
@@ -39,21 +43,18 @@ end
 local ra = 4 + 2 * ns
 local results, blocking, retry = gcra_decide(ns, ra, nr)
 if #blocking > 0 then return {'rate', f(retry)} end
-local k, ba = ns + nr, ra + 3 * nr
-local gen = ''
-if nb > 0 then
-  reap(KEYS[k + 2], KEYS[k + 3])
-  gen = redis.call('GET', KEYS[k + 1])
-  if not gen then return {'unloaded'} end
-  local no = budget_decide(k, ba, nb)
-  if no then return {'budget', no[1], no[2]} end
-end
 for i = 1, ns do slot_take(KEYS[i], ARGV[4 + 2 * i], lease) end
-local out = {'ok', gcra_commit(ns, nr, results), gen}
-if nb > 0 then
-  budget_commit(k, ba, nb)
-  for _, x in ipairs(totals(k + 4)) do out[#out + 1] = x end
-end
+local tats = gcra_commit(ns, nr, results)
+if nb == 0 then return {'ok', tats, ''} end
+local k, ba = ns + nr, ra + 3 * nr
+reap(KEYS[k + 2], KEYS[k + 3])
+local gen = redis.call('GET', KEYS[k + 1])
+if not gen then return {'unloaded', tats, ''} end
+local no = budget_decide(k, ba, nb)
+if no then return {no[1], tats, gen} end
+budget_commit(k, ba, nb)
+local out = {'ok', tats, gen}
+for _, x in ipairs(totals(k + 4)) do out[#out + 1] = x end
 return out
 """
 )
