@@ -36,6 +36,7 @@ stands aside: the separate steps fail closed or open, and find Redis again.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 from collections.abc import Callable
@@ -234,23 +235,40 @@ class CombinedGate:
             self._finish(book, ticket, closing, reservation, cost_pico, None, None)
             return True
         send = self._settle.submit(keys, [*head, *args])
+        done = functools.partial(
+            self._settled, book, ticket, closing, reservation, cost_pico, budget_part
+        )
         try:
-            reply = await asyncio.shield(send)
-        except REDIS_UNAVAILABLE as exc:
-            # As the separate steps would: the settle is replayed, slot leases run out.
-            log.warning("combined settle: Redis unavailable (%s)", exc)
-            if budget_part is not None:
-                self._budget.primary.keep_for_replay(*budget_part)
-            reply = None
+            await asyncio.shield(send)
+        except REDIS_UNAVAILABLE:
+            pass  # accounted for below
         except asyncio.CancelledError:  # the call was handed over: account for it when done
-            send.add_done_callback(
-                lambda done: self._finish(
-                    book, ticket, closing, reservation, cost_pico, budget_part, _result(done)
-                )
-            )
+            send.add_done_callback(done)
             raise
-        self._finish(book, ticket, closing, reservation, cost_pico, budget_part, reply)
+        done(send)
         return True
+
+    def _settled(
+        self,
+        book: BudgetBook,
+        ticket: Ticket | None,
+        closing: Closing | None,
+        reservation: Reservation | None,
+        cost_pico: int,
+        budget_part: tuple[tuple[str, ...], list[Any]] | None,
+        call: asyncio.Future[Any],
+    ) -> None:
+        reply = None
+        if not call.cancelled():
+            error = call.exception()
+            if error is None:
+                reply = call.result()
+            elif isinstance(error, REDIS_UNAVAILABLE):
+                # As the separate steps would: the settle is replayed, slot leases run out.
+                log.warning("combined settle: Redis unavailable (%s)", error)
+                if budget_part is not None:
+                    self._budget.primary.keep_for_replay(*budget_part)
+        self._finish(book, ticket, closing, reservation, cost_pico, budget_part, reply)
 
     def _finish(
         self,
@@ -270,9 +288,3 @@ class CombinedGate:
             if reply is not None and budget_part is not None:
                 totals = self._budget.primary.totals_from(reservation.scopes, reply[1:])
             book.closed(reservation, cost_pico, totals)
-
-
-def _result(done: asyncio.Future[Any]) -> Any:
-    if done.cancelled() or done.exception() is not None:
-        return None
-    return done.result()
