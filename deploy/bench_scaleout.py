@@ -1,6 +1,9 @@
 """Requests/second of 1, 2, 3 gateway instances on PostgreSQL + Redis vs 1 on SQLite.
 
-    PYTHONPATH=src python deploy/bench_scaleout.py [seconds]
+    PYTHONPATH=src python deploy/bench_scaleout.py [seconds] [instances ...]
+
+``instances`` are the PostgreSQL + Redis rows to run (default ``1 2 3``); ``5 1``
+runs the SQLite row and one instance on PostgreSQL + Redis only (an A/B pair).
 
 Starts the simulator (``--fast``), the gateways and one ``wrk -t1 -c32`` per
 instance (all at once, summed), then prints a Markdown table. Needs wrk,
@@ -37,6 +40,7 @@ PG = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS = "redis://127.0.0.1:6379/0"
 STATS = {"requests": 0}
 SECONDS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+INSTANCES = [int(n) for n in sys.argv[2:]] or [1, 2, 3]
 BODY = json.dumps(
     {
         "model": "llama-3.1-8b-instant",
@@ -209,7 +213,7 @@ def main() -> None:
             rows.append(
                 ("1 instance, SQLite", run(1, f"sqlite:///{tmp}/bench.db", None, sim_url, tmp))
             )
-            for n in (1, 2, 3):
+            for n in INSTANCES:
                 schema = f"bench_{uuid.uuid4().hex[:8]}"
                 asyncio.run(pg_schema(schema))
                 try:

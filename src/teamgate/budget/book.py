@@ -48,7 +48,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -186,6 +186,15 @@ class Reservation:
         self._done = True
         await self._book._release(self)
 
+    def closing(self) -> bool:
+        """Settle or release handed over to the caller, who does it in one step of its own
+        (one Redis script with the limits' corrections) and reports with
+        :meth:`BudgetBook.closed`. False if closed already (nothing to do)."""
+        if self._done:
+            return False
+        self._done = True
+        return True
+
     def __repr__(self) -> str:
         state = "closed" if self._done else "open"
         return f"Reservation(team={self.team!r}, amount_pico={self.amount_pico}, {state})"
@@ -268,6 +277,10 @@ class BudgetBook:
         if kind == "key":
             return self._key_budgets.get(scope)
         return self._org_budget
+
+    @property
+    def counters(self) -> BudgetCounters:
+        return self._counters
 
     @property
     def org_budget_pico(self) -> int | None:
@@ -384,6 +397,42 @@ class BudgetBook:
         result = await self._counters.reserve(unlimited, amount_pico)
         self._totals.update(result.totals)
         return Reservation(self, payer.team, period.key, scopes, amount_pico)
+
+    # --- one step shared with another component -------------------------------------
+    def direct_scopes(self, payer: Payer | str) -> tuple[str, tuple[BudgetScope, ...]]:
+        """The period key and the scopes a reservation for ``payer`` takes now, for a caller
+        that reserves in a step of its own (one Redis script with the admission). With an
+        outcome ``OK`` it calls :meth:`reserved`; with any other it calls :meth:`reserve`,
+        which refuses or waits exactly as without this step."""
+        payer = _payer(payer)
+        period = self.period()
+        return period.key, self._scopes(payer, period.key)
+
+    def reserved(
+        self,
+        payer: Payer | str,
+        period_key: str,
+        scopes: Sequence[BudgetScope],
+        amount_pico: int,
+        totals: Mapping[str, ScopeTotals],
+    ) -> Reservation:
+        """The reservation the caller's step made (``totals``: the scopes' after it; an
+        amount of 0 when no scope has a budget, as :meth:`reserve` makes it)."""
+        self._totals.update(totals)
+        if all(s.budget_pico is None for s in scopes):
+            amount_pico = 0
+        return Reservation(self, _payer(payer).team, period_key, scopes, amount_pico)
+
+    def closed(
+        self, reservation: Reservation, actual_pico: int, totals: Mapping[str, ScopeTotals]
+    ) -> None:
+        """The caller of :meth:`Reservation.closing` settled it for ``actual_pico`` (0: a
+        release) with ``totals`` after (empty if it could not tell): waiters are woken,
+        alerts checked."""
+        self._signal()
+        self._totals.update(totals)
+        if actual_pico and totals and self._on_settled is not None:
+            self._report(reservation, dict(totals))
 
     async def _wait_for_change(
         self, changed: asyncio.Event, within_s: float, client_gone: asyncio.Event | None

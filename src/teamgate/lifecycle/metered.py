@@ -225,7 +225,7 @@ class MeteredRequest:
 
     async def admit(self, demand: Demand) -> None:
         """Back-pressure check, limits (queueing while the client stays), the reservation."""
-        gw, team = self.gw, self.key.team
+        gw = self.gw
         self.demand = demand
         pause = gw.keys.paused(self.key)
         if pause is not None:  # recorded as INVALID with code scope_paused (one record)
@@ -234,51 +234,89 @@ class MeteredRequest:
         watch = self.watch = ClientWatch(self.receive)
         waiting = time.perf_counter()
         try:
-            try:
-                with gw.tracing.span(
-                    "teamgate.admission",
-                    team=team,
-                    environment=self.key.environment,
-                    model=demand.model,
-                ):
-                    self.ticket = await gw.limiter.admit(
-                        team,
-                        demand.model,
-                        demand.tokens,
-                        client_gone=watch,
-                        audio_seconds=demand.audio_seconds,
-                    )
-            except (RateLimited, PayloadTooLarge) as exc:
-                self.error_code = getattr(exc, "reason", "")
-                self._decide(Outcome.LIMIT_REFUSED, exc.status)
-                raise
-            except ClientGone:
-                self._decide(Outcome.CLIENT_GONE_QUEUED, CLIENT_CLOSED)
-                raise
-            try:
-                with gw.tracing.span(
-                    "teamgate.reservation", cost_picodollars=demand.worst_case_pusd
-                ):
-                    self.reservation = await gw.budget.reserve(
-                        payer_of(self.key), demand.worst_case_pusd, client_gone=watch.event
-                    )
-            except BudgetExceeded as exc:
-                if demand.fit_field is not None:
-                    fit = gw.prices.max_completion_fit(
-                        demand.model, demand.prompt_bound, exc.available_pusd
-                    )
-                    exc.add_fit(fit, field=demand.fit_field)
-                self.error_code = exc.reason
-                self._decide(Outcome.BUDGET_REFUSED, exc.status)
-                raise
-            except ReservationAbandoned:
-                self._decide(Outcome.CLIENT_GONE_QUEUED, CLIENT_CLOSED)
-                raise
+            await self._admit_at_once(demand)
+            if self.ticket is None:
+                await self._limit(demand, watch)
+            if self.reservation is None:
+                await self._reserve(demand, watch)
         finally:
             self.queue_s = time.perf_counter() - waiting
         if watch.gone:  # left while queued: admitted, but nobody to answer
             self._decide(Outcome.CLIENT_GONE_QUEUED, CLIENT_CLOSED)
             raise ClientGone
+
+    async def _admit_at_once(self, demand: Demand) -> None:
+        """On Redis: the limits, and the budget if it fits, in ONE script call. What it did
+        not do (nothing, when a limit refused; the reservation, when the budget did not
+        fit) is left to the separate steps, which refuse, queue and wait as always."""
+        gw = self.gw
+        gate = gw.shared.gate if gw.shared is not None else None
+        if gate is None or demand.audio_seconds:
+            return
+        with gw.tracing.span(
+            "teamgate.admission",
+            team=self.key.team,
+            environment=self.key.environment,
+            model=demand.model,
+            cost_picodollars=demand.worst_case_pusd,
+        ):
+            both = await gate.admit(
+                gw.limiter,
+                gw.budget,
+                self.key.team,
+                demand.model,
+                demand.tokens,
+                payer_of(self.key),
+                demand.worst_case_pusd,
+            )
+        if both is not None:
+            self.ticket, self.reservation = both
+
+    async def _limit(self, demand: Demand, watch: ClientWatch) -> None:
+        """The limits (queueing while the client stays)."""
+        gw, team = self.gw, self.key.team
+        try:
+            with gw.tracing.span(
+                "teamgate.admission",
+                team=team,
+                environment=self.key.environment,
+                model=demand.model,
+            ):
+                self.ticket = await gw.limiter.admit(
+                    team,
+                    demand.model,
+                    demand.tokens,
+                    client_gone=watch,
+                    audio_seconds=demand.audio_seconds,
+                )
+        except (RateLimited, PayloadTooLarge) as exc:
+            self.error_code = getattr(exc, "reason", "")
+            self._decide(Outcome.LIMIT_REFUSED, exc.status)
+            raise
+        except ClientGone:
+            self._decide(Outcome.CLIENT_GONE_QUEUED, CLIENT_CLOSED)
+            raise
+
+    async def _reserve(self, demand: Demand, watch: ClientWatch) -> None:
+        """The worst case against every budget of the key (waiting while the client stays)."""
+        gw = self.gw
+        try:
+            with gw.tracing.span("teamgate.reservation", cost_picodollars=demand.worst_case_pusd):
+                self.reservation = await gw.budget.reserve(
+                    payer_of(self.key), demand.worst_case_pusd, client_gone=watch.event
+                )
+        except BudgetExceeded as exc:
+            if demand.fit_field is not None:
+                fit = gw.prices.max_completion_fit(
+                    demand.model, demand.prompt_bound, exc.available_pusd
+                )
+                exc.add_fit(fit, field=demand.fit_field)
+            self.error_code = exc.reason
+            self._decide(Outcome.BUDGET_REFUSED, exc.status)
+            raise
+        except ReservationAbandoned:
+            self._decide(Outcome.CLIENT_GONE_QUEUED, CLIENT_CLOSED)
+            raise
 
     async def forward(
         self,
@@ -449,6 +487,14 @@ class MeteredRequest:
         elif outcome.charge is Charge.NOTHING:
             self.bill = NO_BILL
         bill, ticket, reservation = self.bill, self.ticket, self.reservation
+        demand = self.demand
+        gate = self.gw.shared.gate if self.gw.shared is not None else None
+        if (
+            gate is not None
+            and not (demand is not None and demand.audio_seconds)
+            and await gate.settle(self.gw.budget, ticket, reservation, bill.tokens, bill.cost_pusd)
+        ):
+            return  # Redis: settle, corrections and slot release in one script call
         try:
             if reservation is not None:
                 if bill.cost_pusd:
@@ -457,7 +503,6 @@ class MeteredRequest:
                     await reservation.release()
             if ticket is not None:
                 await ticket.correct(bill.tokens)
-                demand = self.demand
                 if demand is not None and demand.audio_seconds:
                     billed = bill.audio_seconds or 0
                     await self.gw.limiter.correct_audio(

@@ -107,6 +107,10 @@ class Limiter:
     def settings(self) -> Settings:
         return self._settings
 
+    @property
+    def counters(self) -> Counters:
+        return self._counters
+
     def reconfigure(self, settings: Settings) -> None:
         """Swap the limits at runtime; counter state and queued requests are kept.
 
@@ -178,6 +182,37 @@ class Limiter:
         decision = await self._counters.acquire(checks, self._clock())
         for check, tat in zip(checks, decision.tats, strict=True):
             self._tats[check.key] = tat
+
+    # ---- one step shared with another component ------------------------------------------
+
+    def direct_plan(self, team: str, model: str, tokens: int) -> AdmissionPlan | None:
+        """The plan of an admission that may be tried at once, in a step the caller runs
+        itself (e.g. one Redis script that also reserves the budget); None when
+        :meth:`admit` must decide (a paused model, a too-large request, a queue or fair-share
+        ring with someone ahead), which it does exactly as without this step.
+
+        If every slot and check of the plan passes in the caller's step, it calls
+        :meth:`admitted`; if any refuses, nothing may be taken and it calls :meth:`admit`.
+        """
+        team_cfg = self._settings.teams.get(team)
+        if team_cfg is None or model in self._paused_until:
+            return None
+        plan = self._plans.plan(self._settings, team, model, tokens)
+        if plan.too_large is not None:
+            return None
+        if team_cfg.on_limit != "reject":
+            if team in self._queues:  # someone of the team is queued: FIFO
+                return None
+            if self._settings.org.fair_share and plan.has_org_checks and len(self._ring):
+                return None
+        return plan
+
+    def admitted(self, plan: AdmissionPlan, tats: Sequence[float]) -> Ticket:
+        """The ticket of a :meth:`direct_plan` whose slots and checks the caller took in its
+        own step (``tats``: the checks' new TATs, in order)."""
+        for check, tat in zip(plan.checks, tats, strict=True):
+            self._tats[check.check.key] = tat
+        return self._ticket(plan, plan.slots)
 
     def headers(self, team: str) -> dict[str, str]:
         """The team's own ``x-ratelimit-*`` headers, with Groq's semantics and formats.
@@ -358,6 +393,13 @@ class Limiter:
             if slots and self._queues:
                 self._notify(team, any(s.scope in ("org", "org_model") for s in slots))
 
+        def closed(checks: Sequence[RateCheck], tats: Sequence[float]) -> None:
+            for check, tat in zip(checks, tats, strict=False):
+                self._tats[check.key] = tat
+            if self._queues and (checks or slots):
+                org_wide = any(c.key.startswith("org:") for c in checks)
+                self._notify(team, org_wide or any(s.scope in ("org", "org_model") for s in slots))
+
         return Ticket(
             team=team,
             model=model,
@@ -366,6 +408,8 @@ class Limiter:
             refund=self._refund,
             release=release,
             headers=lambda: self.headers(team),
+            slot_keys=tuple(s.key for s in slots),
+            closed=closed,
         )
 
     async def _refund(self, checks: Sequence[RateCheck], amount: int) -> None:

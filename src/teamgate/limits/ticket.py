@@ -8,8 +8,20 @@ releases the concurrency slots when the response is done.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from teamgate.limits.counters import RateCheck
+
+
+@dataclass(frozen=True, slots=True)
+class Closing:
+    """What a ticket's end gives back, for a caller that does it in one step of its own
+    (:meth:`Ticket.closing`): ``refund`` tokens to each of ``checks`` (none when 0), and
+    one concurrency slot of each of ``slot_keys``."""
+
+    refund: int
+    checks: tuple[RateCheck, ...]
+    slot_keys: tuple[str, ...]
 
 
 class Ticket:
@@ -29,6 +41,7 @@ class Ticket:
     """
 
     __slots__ = (
+        "_closed",
         "_headers",
         "_refund",
         "_refunded",
@@ -37,6 +50,7 @@ class Ticket:
         "_token_checks",
         "model",
         "reserved_tokens",
+        "slot_keys",
         "team",
     )
 
@@ -50,6 +64,8 @@ class Ticket:
         refund: Callable[[Sequence[RateCheck], int], Awaitable[None]],
         release: Callable[[], Awaitable[None]],
         headers: Callable[[], dict[str, str]],
+        slot_keys: tuple[str, ...] = (),
+        closed: Callable[[Sequence[RateCheck], Sequence[float]], None] | None = None,
     ) -> None:
         self.team = team
         self.model = model
@@ -58,6 +74,8 @@ class Ticket:
         self._refund = refund
         self._release = release
         self._headers = headers
+        self._closed = closed
+        self.slot_keys = slot_keys
         self._refunded = 0
         self._released = False
 
@@ -79,6 +97,26 @@ class Ticket:
             return
         self._released = True
         await self._release()
+
+    def closing(self, actual_tokens: int) -> Closing | None:
+        """:meth:`correct` and :meth:`release` handed over to the caller, who does both in
+        one step of its own (one Redis script with the budget's settle). The ticket counts
+        as corrected and released from now on; the caller reports the new TATs of the
+        refunded checks with :meth:`closed`. None if released already (nothing to do)."""
+        if self._released:
+            return None
+        self._released = True
+        refund = self.reserved_tokens - max(actual_tokens, 0) - self._refunded
+        if refund <= 0 or not self._token_checks:
+            return Closing(0, (), self.slot_keys)
+        self._refunded += refund
+        return Closing(refund, self._token_checks, self.slot_keys)
+
+    def closed(self, closing: Closing, tats: Sequence[float]) -> None:
+        """The caller of :meth:`closing` did it: ``tats`` are the refunded checks' new TATs
+        (empty if it could not tell); the limiter's view is updated and queues woken."""
+        if self._closed is not None:
+            self._closed(closing.checks if tats else (), tats)
 
     def headers(self) -> dict[str, str]:
         """The team's ``x-ratelimit-*`` headers now (see :meth:`Limiter.headers`)."""

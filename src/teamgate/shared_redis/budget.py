@@ -229,6 +229,63 @@ class RedisBudgetCounters(RoundTripBudgetCounters):
             return self._known_totals(scopes)
         return self._totals_from(scopes, reply)
 
+    # --- the steps of the combined scripts (:mod:`teamgate.shared_redis.gate`) -----------
+    def reserve_parts(
+        self, scopes: Sequence[BudgetScope], amount: int
+    ) -> tuple[list[str], list[Any], str]:
+        """The keys and arguments of a reservation of ``amount`` (as :meth:`reserve` sends,
+        without the waiters flag) and its new reservation id."""
+        if amount < 0:
+            raise ValueError("a reservation cannot be negative")
+        rid = uuid.uuid4().hex
+        budgets = ["" if s.budget_pico is None else str(s.budget_pico) for s in scopes]
+        return self._keys(scopes), [amount, rid, self.lease_s, *budgets], rid
+
+    def note_reserved(
+        self,
+        scopes: Sequence[BudgetScope],
+        keys: Sequence[str],
+        amount: int,
+        rid: str,
+        generation: str,
+        flat: Sequence[Any],
+    ) -> dict[str, ScopeTotals]:
+        """Note a reservation another script made (leased and renewed from now on); the
+        scopes' totals from the script's flat reply."""
+        self.generation = generation
+        self._open.setdefault((tuple(keys), amount), []).append((rid, generation))
+        return self._totals_from(scopes, flat)
+
+    def settle_parts(
+        self, scopes: Sequence[BudgetScope], reserved: int, actual: int
+    ) -> tuple[tuple[str, ...], list[Any]] | None:
+        """The keys and arguments of settling a reservation (``actual`` 0: releasing it) in
+        another script, the reservation now counted as closed here; None when earlier
+        settles wait for replay (this one must go behind them: use :meth:`settle`)."""
+        if actual < 0:
+            raise ValueError("a cost cannot be negative")
+        if self._pending:
+            return None
+        keys = tuple(self._keys(scopes))
+        held = self._open.get((keys, reserved))
+        rid, gen = held.pop() if held else ("", self.generation)
+        if held is not None and not held:
+            del self._open[(keys, reserved)]
+        return keys, [rid, actual, gen, *self._publish]
+
+    def keep_for_replay(self, keys: tuple[str, ...], args: Sequence[Any]) -> None:
+        """A settle from :meth:`settle_parts` that could not reach Redis: kept and replayed
+        in order, like one of :meth:`settle`."""
+        rid, actual, gen = args[0], args[1], args[2]
+        log.warning("budget settle kept for replay, Redis unavailable")
+        self._pending.append((keys, str(rid), int(actual), str(gen)))
+
+    def totals_from(
+        self, scopes: Sequence[BudgetScope], flat: Sequence[Any]
+    ) -> dict[str, ScopeTotals]:
+        """The scopes' totals from a script's flat reply (settled, reserved per scope)."""
+        return self._totals_from(scopes, flat)
+
     async def charge(self, scopes: Sequence[BudgetScope], actual: int, generation: str) -> None:
         """Add spend settled elsewhere (fail-open memory) under ``generation``; kept if Redis
         is away and replayed, like a settle."""

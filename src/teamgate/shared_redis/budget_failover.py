@@ -95,6 +95,11 @@ class FailoverBudgetCounters(RoundTripBudgetCounters):
             self._memory, self._headroom = MemoryBudgetCounters(), {}
         return result
 
+    def holds_in_memory(self, scopes: Sequence[BudgetScope], reserved: int) -> bool:
+        """Whether a reservation like this one may be held in memory (made while failing
+        open): then only :meth:`settle` / :meth:`release` know which to close."""
+        return (tuple(s.key for s in scopes), reserved) in self._in_memory
+
     def _pop_local(self, scopes: Sequence[BudgetScope], reserved: int) -> str | None:
         key = (tuple(s.key for s in scopes), reserved)
         held = self._in_memory.get(key)

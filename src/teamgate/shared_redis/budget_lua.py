@@ -25,9 +25,16 @@ that was reaped already does not release it twice.
 
 from __future__ import annotations
 
-_PRELUDE = """
+_CLOCK = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+"""
+
+# Exact money, reservations and totals; needs ``now`` (from _CLOCK, or the limits' prelude).
+# The steps are functions over a slice of KEYS and ARGV (offsets ``k`` and ``a``) so the
+# combined scripts (:mod:`teamgate.shared_redis.gate_lua`) run the same code: at KEYS[k+1]
+# the marker, k+2 the leases, k+3 the reservation info, then the scope hashes up to #KEYS.
+MONEY = """
 local B = 1000000000
 local function big(s)
   s = tostring(s or '0')
@@ -73,6 +80,49 @@ local function totals(first)
   end
   return out
 end
+-- Whether amount (ARGV[a+1]) fits the n scopes' budgets (ARGV[a+3+i], '' = unlimited):
+-- nil, or {'refused' | 'wait', the deciding scope's 1-based index}. Writes nothing.
+local function budget_decide(k, a, n)
+  local amount = big(ARGV[a + 1])
+  for pass = 1, 2 do
+    for i = 1, n do
+      local budget = ARGV[a + 3 + i]
+      if budget ~= '' then
+        local v = redis.call('HMGET', KEYS[k + 3 + i], 'settled', 'reserved')
+        local used = big(v[1])
+        if pass == 2 then used = add(used, big(v[2])) end
+        if gt(add(used, amount), big(budget)) then
+          if pass == 1 then return {'refused', i} end
+          return {'wait', i}
+        end
+      end
+    end
+  end
+  return nil
+end
+-- Reserve amount (ARGV[a+1]) in the n scopes under id ARGV[a+2], leased for ARGV[a+3] s.
+local function budget_commit(k, a, n)
+  local info = ARGV[a + 1]
+  for i = 1, n do
+    redis.call('HINCRBY', KEYS[k + 3 + i], 'reserved', ARGV[a + 1])
+    info = info .. '|' .. KEYS[k + 3 + i]
+  end
+  redis.call('ZADD', KEYS[k + 2], now + tonumber(ARGV[a + 3]), ARGV[a + 2])
+  redis.call('HSET', KEYS[k + 3], ARGV[a + 2], info)
+end
+-- Close reservation ARGV[a+1] ('' none) and add ARGV[a+2] to settled under generation
+-- ARGV[a+3]; PUBLISH on channel ARGV[a+4] (while the waiters flag ARGV[a+5] exists, if given).
+local function budget_settle(k, a)
+  if ARGV[a + 1] ~= '' then drop(KEYS[k + 2], KEYS[k + 3], ARGV[a + 1]) end
+  local gen = redis.call('GET', KEYS[k + 1])
+  if ARGV[a + 2] ~= '0' and gen and (ARGV[a + 3] == '' or ARGV[a + 3] == gen) then
+    for i = k + 4, #KEYS do redis.call('HINCRBY', KEYS[i], 'settled', ARGV[a + 2]) end
+  end
+  local channel, flag = ARGV[a + 4], ARGV[a + 5]
+  if channel and channel ~= '' and (not flag or redis.call('EXISTS', flag) == 1) then
+    redis.call('PUBLISH', channel, '1')
+  end
+end
 """
 
 # KEYS: marker, leases, info, scope hashes...
@@ -80,41 +130,24 @@ end
 # then (optional) the waiters flag key: set for 5 s on a 'wait' outcome, so settles publish.
 # Reply: {'unloaded'} | {outcome, deciding scope index (1-based, 0 none), generation, totals...}
 RESERVE = (
-    _PRELUDE
+    _CLOCK
+    + MONEY
     + """
 reap(KEYS[2], KEYS[3])
 local gen = redis.call('GET', KEYS[1])
 if not gen then return {'unloaded'} end
-local amount = big(ARGV[1])
 local scopes = #KEYS - 3
-for pass = 1, 2 do
-  for i = 1, scopes do
-    local budget = ARGV[3 + i]
-    if budget ~= '' then
-      local v = redis.call('HMGET', KEYS[3 + i], 'settled', 'reserved')
-      local used = big(v[1])
-      if pass == 2 then used = add(used, big(v[2])) end
-      if gt(add(used, amount), big(budget)) then
-        local outcome = 'refused'
-        if pass == 2 then
-          outcome = 'wait'
-          local flag = ARGV[4 + scopes]
-          if flag and flag ~= '' then redis.call('SET', flag, '1', 'PX', 5000) end
-        end
-        local out = {outcome, i, gen}
-        for _, x in ipairs(totals(4)) do out[#out + 1] = x end
-        return out
-      end
-    end
+local no = budget_decide(0, 0, scopes)
+if no then
+  if no[1] == 'wait' then
+    local flag = ARGV[4 + scopes]
+    if flag and flag ~= '' then redis.call('SET', flag, '1', 'PX', 5000) end
   end
+  local out = {no[1], no[2], gen}
+  for _, x in ipairs(totals(4)) do out[#out + 1] = x end
+  return out
 end
-local info = ARGV[1]
-for i = 1, scopes do
-  redis.call('HINCRBY', KEYS[3 + i], 'reserved', ARGV[1])
-  info = info .. '|' .. KEYS[3 + i]
-end
-redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[2])
-redis.call('HSET', KEYS[3], ARGV[2], info)
+budget_commit(0, 0, scopes)
 local out = {'ok', 0, gen}
 for _, x in ipairs(totals(4)) do out[#out + 1] = x end
 return out
@@ -130,16 +163,10 @@ return out
 # loss is settled by the ledger load instead, so nothing is counted twice.
 # Reply: totals...
 SETTLE = (
-    _PRELUDE
+    _CLOCK
+    + MONEY
     + """
-if ARGV[1] ~= '' then drop(KEYS[2], KEYS[3], ARGV[1]) end
-local gen = redis.call('GET', KEYS[1])
-if ARGV[2] ~= '0' and gen and (ARGV[3] == '' or ARGV[3] == gen) then
-  for i = 4, #KEYS do redis.call('HINCRBY', KEYS[i], 'settled', ARGV[2]) end
-end
-if ARGV[4] and ARGV[4] ~= '' and (not ARGV[5] or redis.call('EXISTS', ARGV[5]) == 1) then
-  redis.call('PUBLISH', ARGV[4], '1')
-end
+budget_settle(0, 0)
 return totals(4)
 """
 )

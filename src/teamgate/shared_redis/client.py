@@ -6,6 +6,8 @@ Built by the :class:`~teamgate.runtime.Gateway` when ``redis.url`` is set:
   :class:`~teamgate.shared_redis.limits_failover.FailoverCounters`;
 - budgets: :class:`~teamgate.shared_redis.budget.RedisBudgetCounters` behind
   :class:`~teamgate.shared_redis.budget_failover.FailoverBudgetCounters`;
+- one script call on each side of a request (admission with reservation, settle with
+  the corrections): :class:`~teamgate.shared_redis.gate.CombinedGate`;
 - budget wake-ups: settles and releases publish on ``<prefix>budget:changed``;
   a listener here wakes this instance's waiting requests, and while any wait
   it also wakes them every ``recheck_s`` (in case a message was missed).
@@ -35,6 +37,7 @@ from teamgate.config.schema import RedisSettings
 from teamgate.shared_redis.batching import REDIS_UNAVAILABLE, ScriptBatcher
 from teamgate.shared_redis.budget import RedisBudgetCounters
 from teamgate.shared_redis.budget_failover import FailoverBudgetCounters
+from teamgate.shared_redis.gate import CombinedGate
 from teamgate.shared_redis.limits import RedisCounters
 from teamgate.shared_redis.limits_failover import FailoverCounters
 
@@ -72,6 +75,7 @@ class SharedState:
             instances=settings.instances,
         )
         self.budget: FailoverBudgetCounters | None = None
+        self.gate: CombinedGate | None = None  # once the budget counters exist
         self._task: asyncio.Task[None] | None = None
 
     def budget_counters(self, spend_source: Any, timezone: str) -> FailoverBudgetCounters:
@@ -86,6 +90,7 @@ class SharedState:
         self.budget = FailoverBudgetCounters(
             primary, mode=self.settings.failure_mode, instances=self.settings.instances
         )
+        self.gate = CombinedGate(self.counters, self.budget, self.batcher)
         return self.budget
 
     async def start(self, wake: Callable[[], None], waiting: Callable[[], int]) -> None:

@@ -114,8 +114,12 @@ class RedisCounters(RoundTripCounters):
     def _key(self, key: str) -> str:
         return self._prefix + key
 
+    rate_key = _key  # the Redis key of a rate counter (for the combined scripts)
+
     def _slot_key(self, key: str) -> str:
         return self._prefix + "slot:" + key
+
+    slot_key = _slot_key  # the Redis key of a concurrency slot set
 
     async def acquire(self, checks: Sequence[RateCheck], now: float) -> Decision:
         if not checks:
@@ -144,22 +148,36 @@ class RedisCounters(RoundTripCounters):
         return int(remaining), _float(reset)
 
     # --- concurrency slots ---------------------------------------------------------
-    async def try_take_slot(self, key: str, limit: int) -> bool:
+    def new_holder(self) -> str:
+        """A fresh holder id of this instance (a slot's member in its sorted set)."""
         self._serial += 1
-        holder = f"{self._instance}:{self._serial}"
-        taken = await self._take(keys=[self._slot_key(key)], args=[limit, holder, self.lease_s])
-        if taken:
-            self._held.setdefault(key, []).append(holder)
-        return bool(taken)
+        return f"{self._instance}:{self._serial}"
 
-    async def release_slot(self, key: str) -> None:
+    def hold(self, key: str, holder: str) -> None:
+        """Note a slot of ``key`` taken as ``holder`` (its lease is renewed from now on)."""
+        self._held.setdefault(key, []).append(holder)
+
+    def pop_holder(self, key: str) -> str | None:
+        """Forget one slot of ``key`` this instance holds: its holder, to remove; None if none."""
         holders = self._held.get(key)
         if not holders:
-            return
+            return None
         holder = holders.pop()
         if not holders:
             del self._held[key]
-        await self._client.zrem(self._slot_key(key), holder)
+        return holder
+
+    async def try_take_slot(self, key: str, limit: int) -> bool:
+        holder = self.new_holder()
+        taken = await self._take(keys=[self._slot_key(key)], args=[limit, holder, self.lease_s])
+        if taken:
+            self.hold(key, holder)
+        return bool(taken)
+
+    async def release_slot(self, key: str) -> None:
+        holder = self.pop_holder(key)
+        if holder is not None:
+            await self._client.zrem(self._slot_key(key), holder)
 
     async def slots_taken(self, key: str) -> int:
         """Live holders of ``key`` across every instance (expired leases not counted)."""

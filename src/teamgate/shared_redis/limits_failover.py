@@ -106,6 +106,23 @@ class FailoverCounters(RoundTripCounters):
             self._slots_in_memory.setdefault(key, []).append(in_memory)
         return taken
 
+    def took_in_redis(self, key: str, holder: str) -> None:
+        """Note a slot of ``key`` taken in Redis by another script (the combined one)."""
+        self.primary.hold(key, holder)
+        self._slots_in_memory.setdefault(key, []).append(False)
+
+    def give_back_holder(self, key: str) -> str | None:
+        """For releasing one slot of ``key`` in another script: the Redis holder to remove,
+        or None when the slot was held in memory (fail open; released here) or not at all."""
+        held = self._slots_in_memory.get(key)
+        in_memory = held.pop() if held else False
+        if held is not None and not held:
+            del self._slots_in_memory[key]
+        if in_memory and self._memory is not None:
+            self._memory.release_slot_now(key)
+            return None
+        return self.primary.pop_holder(key)
+
     async def release_slot(self, key: str) -> None:
         held = self._slots_in_memory.get(key)
         in_memory = held.pop() if held else False

@@ -1,0 +1,290 @@
+"""One Redis round trip on each side of a request: admission with reservation, then settle.
+
+Without this, a request on Redis makes a script call per concurrency slot, one for
+the rate checks, one for the budget reservation, then one for the settle, one per
+TPM/TPD refund and one per slot release. :class:`CombinedGate` makes two:
+
+- :meth:`CombinedGate.admit`: ``ACQUIRE_AND_RESERVE`` takes every slot and passes
+  every GCRA check, all or nothing, then reserves the worst case in every budget
+  scope if it fits, atomically (:mod:`teamgate.shared_redis.gate_lua`); the same
+  steps in the same order as the limiter's admission followed by the book's
+  reserve. When a slot or a check refuses, nothing is taken and the gate answers
+  None: the limiter decides (:meth:`Limiter.admit
+  <teamgate.limits.limiter.Limiter.admit>` refuses or queues as always). When the
+  budget does not fit (refused, wait, or counters not loaded), the admission stands
+  and the reservation is None: the caller reserves with :meth:`BudgetBook.reserve
+  <teamgate.budget.book.BudgetBook.reserve>`, which refuses or waits as always.
+  Redis unreachable: None, and the separate steps fail over as always.
+- :meth:`CombinedGate.settle`: ``SETTLE_AND_CORRECT`` settles (or releases) the
+  reservation, refunds the unused tokens and frees the slots in one script.
+
+Both go through the instance's :class:`~teamgate.shared_redis.batching.ScriptBatcher`,
+so concurrent requests still share pipelines. The limits and budget packages do
+not know each other; this module, above both, joins them through their
+"one step shared with another component" methods (``Limiter.direct_plan`` /
+``admitted``, ``Ticket.closing`` / ``closed``, ``BudgetBook.direct_scopes`` /
+``reserved`` / ``closed``, ``Reservation.closing``).
+
+While either failover wrapper is degraded (Redis was unreachable), the gate
+stands aside: the separate steps fail closed or open, and find Redis again.
+
+>>> # gate = CombinedGate(shared.counters, shared.budget, shared.batcher)
+>>> # both = await gate.admit(limiter, book, team, model, tokens, payer, worst_case)
+>>> # ... ; await gate.settle(book, ticket, reservation, bill.tokens, bill.cost_pusd)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import math
+from collections.abc import Callable
+from typing import Any
+
+from teamgate.budget.book import BudgetBook, Reservation
+from teamgate.budget.counters import ScopeTotals
+from teamgate.budget.scopes import Payer
+from teamgate.limits.limiter import Limiter
+from teamgate.limits.ticket import Closing, Ticket
+from teamgate.shared_redis import gate_lua
+from teamgate.shared_redis.batching import REDIS_UNAVAILABLE, ScriptBatcher
+from teamgate.shared_redis.budget_failover import FailoverBudgetCounters
+from teamgate.shared_redis.limits_failover import FailoverCounters
+
+log = logging.getLogger("teamgate.shared")
+
+Admitted = tuple[Ticket, Reservation | None]
+
+
+def _float(value: Any) -> float:
+    text = value.decode() if isinstance(value, bytes) else str(value)
+    return math.inf if text in ("inf", "+inf") else float(text)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class CombinedGate:
+    """Admission with reservation, and settle with corrections, one script call each."""
+
+    def __init__(
+        self, limits: FailoverCounters, budget: FailoverBudgetCounters, batcher: ScriptBatcher
+    ) -> None:
+        self._limits = limits
+        self._budget = budget
+        self._acquire = batcher.script(gate_lua.ACQUIRE_AND_RESERVE)
+        self._settle = batcher.script(gate_lua.SETTLE_AND_CORRECT)
+        self._background: set[asyncio.Future[None]] = set()
+
+    def __repr__(self) -> str:
+        return "CombinedGate()"
+
+    def _usable(self) -> bool:
+        return not self._limits.degraded and not self._budget.degraded
+
+    # --- before forwarding ---------------------------------------------------------------
+    async def admit(
+        self,
+        limiter: Limiter,
+        book: BudgetBook,
+        team: str,
+        model: str,
+        tokens: int,
+        payer: Payer,
+        worst_case_pico: int,
+    ) -> Admitted | None:
+        """The ticket and the reservation, in one script call. The reservation is None when
+        the budget did not fit: the ticket stands, and the caller reserves in the book's own
+        step (which refuses or waits). None, having taken nothing, when the limiter must
+        decide (see the module docstring)."""
+        if (
+            limiter.counters is not self._limits
+            or book.counters is not self._budget
+            or not self._usable()
+        ):
+            return None
+        plan = limiter.direct_plan(team, model, tokens)
+        if plan is None:
+            return None
+        period_key, scopes = book.direct_scopes(payer)
+        limits, budget = self._limits.primary, self._budget.primary
+        slots, checks = plan.slots, plan.rate_checks
+        holders = [limits.new_holder() for _ in slots]
+        budgeted = any(s.budget_pico is not None for s in scopes)
+        keys = [limits.slot_key(s.key) for s in slots]
+        keys += [limits.rate_key(c.key) for c in checks]
+        args: list[Any] = [len(slots), len(checks), len(scopes) if budgeted else 0, limits.lease_s]
+        for slot, holder in zip(slots, holders, strict=True):
+            args += [slot.limit, holder]
+        for check in checks:
+            args += [check.limit, repr(float(check.period)), check.cost]
+        budget_keys: list[str] = []
+        rid = ""
+        if budgeted:
+            budget_keys, budget_args, rid = budget.reserve_parts(scopes, worst_case_pico)
+            keys += budget_keys
+            args += budget_args
+
+        def admitted(reply: Any) -> Admitted | None:
+            """Note what the script took: the ticket, and the reservation if it was made
+            (None: nothing was taken)."""
+            if reply[0] in (b"slot", b"rate"):
+                return None
+            for slot, holder in zip(slots, holders, strict=True):
+                self._limits.took_in_redis(slot.key, holder)
+            ticket = limiter.admitted(plan, [_float(t) for t in reply[1]])
+            if reply[0] != b"ok":  # the budget did not fit (or is being loaded)
+                return ticket, None
+            totals: dict[str, ScopeTotals] = {}
+            if budgeted:
+                generation = _text(reply[2])
+                totals = budget.note_reserved(
+                    scopes, budget_keys, worst_case_pico, rid, generation, reply[3:]
+                )
+            return ticket, book.reserved(payer, period_key, scopes, worst_case_pico, totals)
+
+        call = self._acquire.submit(keys, args)
+        try:
+            reply = await asyncio.shield(call)  # a future, not a Task: nothing to schedule
+        except REDIS_UNAVAILABLE as exc:
+            log.debug("combined admission: Redis unavailable (%s); separate steps", exc)
+            return None
+        except asyncio.CancelledError:  # what the script took is given back once it answers
+            call.add_done_callback(lambda done: self._undo_abandoned(book, admitted, done))
+            raise
+        return admitted(reply)
+
+    def _undo_abandoned(
+        self,
+        book: BudgetBook,
+        admitted: Callable[[Any], Admitted | None],
+        call: asyncio.Future[Any],
+    ) -> None:
+        if call.cancelled() or call.exception() is not None:
+            return
+        both = admitted(call.result())
+        if both is None:
+            return
+        undo = asyncio.ensure_future(self._discard(book, *both))
+        self._background.add(undo)
+        undo.add_done_callback(self._background.discard)
+
+    async def _discard(
+        self, book: BudgetBook, ticket: Ticket, reservation: Reservation | None
+    ) -> None:
+        if not await self.settle(book, ticket, reservation, 0, 0):
+            await ticket.correct(0)
+            await ticket.release()
+            if reservation is not None:
+                await reservation.release()
+
+    # --- after the answer ------------------------------------------------------------------
+    async def settle(
+        self,
+        book: BudgetBook,
+        ticket: Ticket | None,
+        reservation: Reservation | None,
+        tokens: int,
+        cost_pico: int,
+    ) -> bool:
+        """Settle the reservation for ``cost_pico`` (0: release it), correct the token
+        counters to ``tokens`` and free the slots, in one script call. False, having done
+        nothing, when the separate steps must do it (a degraded wrapper, a reservation that
+        may be held in memory, settles waiting for replay)."""
+        if not self._usable() or (ticket is None and reservation is None):
+            return False
+        budget = self._budget.primary
+        if reservation is not None and reservation.open:
+            if budget.pending or self._budget.holds_in_memory(
+                reservation.scopes, reservation.amount_pico
+            ):
+                return False
+        else:
+            reservation = None
+        limits = self._limits.primary
+        closing = ticket.closing(tokens) if ticket is not None else None
+        refunds = closing.checks if closing is not None and closing.refund else ()
+        keys = [limits.rate_key(c.key) for c in refunds]
+        args: list[Any] = []
+        for check in refunds:
+            args += [check.limit, repr(float(check.period)), closing.refund]  # type: ignore[union-attr]
+        holders = []
+        for key in closing.slot_keys if closing is not None else ():
+            holder = self._limits.give_back_holder(key)
+            if holder is not None:
+                keys.append(limits.slot_key(key))
+                holders.append(holder)
+        args += holders
+        budget_part: tuple[tuple[str, ...], list[Any]] | None = None
+        # (closing() first: it marks the reservation closed even when there is nothing to send)
+        if (
+            reservation is not None
+            and reservation.closing()
+            and (reservation.amount_pico or cost_pico)
+        ):
+            budget_part = budget.settle_parts(
+                reservation.scopes, reservation.amount_pico, cost_pico
+            )
+            assert budget_part is not None  # nothing pending: checked above, no await since
+            keys += budget_part[0]
+            args += budget_part[1]
+        head = [len(refunds), len(holders), 1 if budget_part is not None else 0]
+        if not keys:
+            self._finish(book, ticket, closing, reservation, cost_pico, None, None)
+            return True
+        send = self._settle.submit(keys, [*head, *args])
+        done = functools.partial(
+            self._settled, book, ticket, closing, reservation, cost_pico, budget_part
+        )
+        try:
+            await asyncio.shield(send)
+        except REDIS_UNAVAILABLE:
+            pass  # accounted for below
+        except asyncio.CancelledError:  # the call was handed over: account for it when done
+            send.add_done_callback(done)
+            raise
+        done(send)
+        return True
+
+    def _settled(
+        self,
+        book: BudgetBook,
+        ticket: Ticket | None,
+        closing: Closing | None,
+        reservation: Reservation | None,
+        cost_pico: int,
+        budget_part: tuple[tuple[str, ...], list[Any]] | None,
+        call: asyncio.Future[Any],
+    ) -> None:
+        reply = None
+        if not call.cancelled():
+            error = call.exception()
+            if error is None:
+                reply = call.result()
+            elif isinstance(error, REDIS_UNAVAILABLE):
+                # As the separate steps would: the settle is replayed, slot leases run out.
+                log.warning("combined settle: Redis unavailable (%s)", error)
+                if budget_part is not None:
+                    self._budget.primary.keep_for_replay(*budget_part)
+        self._finish(book, ticket, closing, reservation, cost_pico, budget_part, reply)
+
+    def _finish(
+        self,
+        book: BudgetBook,
+        ticket: Ticket | None,
+        closing: Closing | None,
+        reservation: Reservation | None,
+        cost_pico: int,
+        budget_part: tuple[tuple[str, ...], list[Any]] | None,
+        reply: Any,
+    ) -> None:
+        """The limiter's and the book's bookkeeping after a settle (``reply`` None: unknown)."""
+        if ticket is not None and closing is not None:
+            ticket.closed(closing, [_float(t) for t in reply[0]] if reply is not None else [])
+        if reservation is not None:
+            totals: dict[str, ScopeTotals] = {}
+            if reply is not None and budget_part is not None:
+                totals = self._budget.primary.totals_from(reservation.scopes, reply[1:])
+            book.closed(reservation, cost_pico, totals)
