@@ -18,9 +18,10 @@ from tests.conftest import UPSTREAM_SECRETS, RunningGateway, build_settings, sta
 from tests.loadgen import chat_body, send_all
 
 from shared_services import REDIS_URL, unique_name
+from teamgate.http.serving import ServerThread
 from teamgate.pricing.prices import PriceTable
 from teamgate.pricing.tokens import prompt_token_bound
-from teamgate.simulator import Simulator
+from teamgate.simulator import Simulator, SimulatorConfig, create_simulator
 
 CAP = 2048  # chatbot's max tokens per request
 LONG = {"x-sim-completion-tokens": str(CAP)}  # the simulator answers with the whole cap
@@ -44,6 +45,18 @@ def wait_until_known(gw: RunningGateway, secret: str) -> None:
     while httpx.get(gw.url + "/teamgate/v1/usage", headers=headers).status_code != 200:
         assert time.monotonic() < deadline, "the new key never became known"
         time.sleep(0.1)
+
+
+@pytest.fixture
+def simulator() -> Iterator[Simulator]:
+    """Groq announcing organization limits 200 long answers never reach: this test is
+    about budgets, and Groq's default 6,000 TPM headers would make teamgate pause the
+    model (429 ``groq_rate_limit``) part-way, on a schedule set by the machine's speed."""
+    config = SimulatorConfig(ratelimit_limit_requests=10**7, ratelimit_limit_tokens=10**9)
+    sim = create_simulator(config)
+    with ServerThread(sim.app) as url:
+        sim.url = url  # type: ignore[attr-defined]
+        yield sim
 
 
 @pytest.fixture(params=["memory", "redis"])
