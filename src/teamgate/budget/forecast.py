@@ -26,13 +26,13 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from teamgate.budget.period import month_of
 from teamgate.budget.scopes import env_scope, key_scope
 from teamgate.config.schema import Settings
 from teamgate.ledger.records import ClientKey
+from teamgate.ledger.store import Store
 from teamgate.ledger.summary import UsageGroup
 from teamgate.pricing.money import usd_to_pico
 
@@ -132,20 +132,8 @@ class ScopeForecast:
     runs_out_on: date
 
 
-class UsageSource(Protocol):
-    async def usage_summary(
-        self,
-        start: float,
-        end: float,
-        group_by: Sequence[str] = (),
-        *,
-        tz: str = "UTC",
-        team: str | None = None,
-    ) -> list[UsageGroup]: ...
-
-
 async def forecasts(
-    store: UsageSource, settings: Settings, now: float, scopes: Sequence[ScopeBudget]
+    store: Store, settings: Settings, now: float, scopes: Sequence[ScopeBudget]
 ) -> list[ScopeForecast]:
     """The scopes that run out before the period ends at the pace so far."""
     tz = settings.org.timezone
@@ -180,7 +168,7 @@ class ForecastWatch:
 
     def __init__(
         self,
-        store: UsageSource,
+        store: Store,
         settings: Callable[[], Settings],
         on_forecast: OnForecast,
         *,
