@@ -137,6 +137,8 @@ def from_headers(headers: Iterable[tuple[bytes, bytes]]) -> Attribution:
             user = value
         else:
             tags = value
+    if user is None and tags is None:
+        return NONE  # the common case: no object, no checks
     return Attribution(
         "" if user is None else check_user(user, USER_HEADER.decode()),
         "" if tags is None else parse_tags(tags),

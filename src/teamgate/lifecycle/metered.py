@@ -34,6 +34,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import aiohttp
 
@@ -67,6 +68,9 @@ from teamgate.runtime import Gateway
 from teamgate.upstream.client import DROP_RESPONSE_RAW
 from teamgate.upstream.error_body import groq_shaped_error
 from teamgate.upstream.forward import Opened, Payload, UpstreamAttempt, open_upstream
+
+if TYPE_CHECKING:  # only with Redis configured (the redis extra)
+    from teamgate.shared_redis.gate import CombinedGate
 
 log = logging.getLogger("teamgate.lifecycle")
 
@@ -149,6 +153,7 @@ class MeteredRequest:
         "model",
         "model_requested",
         "outcome",
+        "payer",
         "queue_s",
         "receive",
         "request_id",
@@ -179,6 +184,7 @@ class MeteredRequest:
         self.receive = receive
         self.send = send
         self.key = key
+        self.payer = payer_of(key)  # whose budgets this request spends, built once
         self.endpoint = endpoint
         self.request_id = gw.request_ids.next()
         self.ts = time.time()
@@ -250,8 +256,8 @@ class MeteredRequest:
         not do (nothing, when a limit refused; the reservation, when the budget did not
         fit) is left to the separate steps, which refuse, queue and wait as always."""
         gw = self.gw
-        gate = gw.shared.gate if gw.shared is not None else None
-        if gate is None or demand.audio_seconds:
+        gate = self._gate(demand)
+        if gate is None:
             return
         with gw.tracing.span(
             "teamgate.admission",
@@ -266,11 +272,19 @@ class MeteredRequest:
                 self.key.team,
                 demand.model,
                 demand.tokens,
-                payer_of(self.key),
+                self.payer,
                 demand.worst_case_pusd,
             )
         if both is not None:
             self.ticket, self.reservation = both
+
+    def _gate(self, demand: Demand | None) -> CombinedGate | None:
+        """Redis's one-call admission and settlement, for every demand but audio seconds
+        (the separate steps handle those); None without Redis."""
+        shared = self.gw.shared
+        if shared is None or (demand is not None and demand.audio_seconds):
+            return None
+        return shared.gate
 
     async def _limit(self, demand: Demand, watch: ClientWatch) -> None:
         """The limits (queueing while the client stays)."""
@@ -303,7 +317,7 @@ class MeteredRequest:
         try:
             with gw.tracing.span("teamgate.reservation", cost_picodollars=demand.worst_case_pusd):
                 self.reservation = await gw.budget.reserve(
-                    payer_of(self.key), demand.worst_case_pusd, client_gone=watch.event
+                    self.payer, demand.worst_case_pusd, client_gone=watch.event
                 )
         except BudgetExceeded as exc:
             if demand.fit_field is not None:
@@ -488,11 +502,9 @@ class MeteredRequest:
             self.bill = NO_BILL
         bill, ticket, reservation = self.bill, self.ticket, self.reservation
         demand = self.demand
-        gate = self.gw.shared.gate if self.gw.shared is not None else None
-        if (
-            gate is not None
-            and not (demand is not None and demand.audio_seconds)
-            and await gate.settle(self.gw.budget, ticket, reservation, bill.tokens, bill.cost_pusd)
+        gate = self._gate(demand)
+        if gate is not None and await gate.settle(
+            self.gw.budget, ticket, reservation, bill.tokens, bill.cost_pusd
         ):
             return  # Redis: settle, corrections and slot release in one script call
         try:
