@@ -85,18 +85,26 @@ class Env:
             await client.aclose()
 
 
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[str]:
-    sim = create_simulator(SimulatorConfig(latency_s=0.05, completion_tokens=8))
-    with ServerThread(sim.app) as url:
-        yield url
+def cluster_fixtures(latency_s: float) -> tuple[Any, Any]:
+    """The ``upstream`` (a simulator answering after ``latency_s``, one per module) and
+    ``env`` fixtures of a cluster test module."""
+
+    @pytest.fixture(scope="module")
+    def upstream() -> Iterator[str]:
+        sim = create_simulator(SimulatorConfig(latency_s=latency_s, completion_tokens=8))
+        with ServerThread(sim.app) as url:
+            yield url
+
+    @pytest.fixture
+    async def env(tmp_path: Path, upstream: str) -> AsyncIterator[Env]:
+        e = Env(tmp_path, upstream)
+        yield e
+        await e.teardown()
+
+    return upstream, env
 
 
-@pytest.fixture
-async def env(tmp_path: Path, upstream: str) -> AsyncIterator[Env]:
-    e = Env(tmp_path, upstream)
-    yield e
-    await e.teardown()
+upstream, env = cluster_fixtures(latency_s=0.05)
 
 
 async def spread(cluster: Cluster, secret: str, n: int, **kw: Any) -> list[Reply]:

@@ -10,36 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
-from pathlib import Path
 
 import aiohttp
 import pytest
 
 from teamgate.cli import main
-from teamgate.http.serving import ServerThread
-from teamgate.simulator import create_simulator
-from teamgate.simulator.config import SimulatorConfig
 
 from .cluster import UPSTREAM_ENV, Cluster, Reply, chat
-from .test_multi_instance import Env
+from .test_multi_instance import Env, cluster_fixtures
 
 WAVE = 200  # concurrent requests per wave, half for each team, over the three instances
 
 
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[str]:
-    sim = create_simulator(SimulatorConfig(latency_s=0.02, completion_tokens=8))
-    with ServerThread(sim.app) as url:
-        yield url
-
-
-@pytest.fixture
-async def env(tmp_path: Path, upstream: str) -> AsyncIterator[Env]:
-    e = Env(tmp_path, upstream)
-    yield e
-    await e.teardown()
+upstream, env = cluster_fixtures(latency_s=0.02)
 
 
 async def wave(
