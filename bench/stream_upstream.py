@@ -34,7 +34,7 @@ from pathlib import Path
 from procs import Service, free_port, raise_nofile, wait_for_port
 
 from teamgate.simulator.completions import DONE_EVENT, Completion
-from upstream import GROQ_HEADERS, MODEL
+from upstream import GROQ_HEADERS, MODEL, http_common
 
 SLICE = 273  # bytes per write: a content event, padded (273 * 1000 divides by 3 ms exactly)
 FAST_PERIOD_MS = 3
@@ -132,17 +132,8 @@ pid {workdir}/nginx-streams.pid;
 error_log {workdir}/nginx-streams-error.log warn;
 events {{ worker_connections 20000; multi_accept on; }}
 http {{
-    access_log off;
-    client_body_temp_path {temp}/body;
-    proxy_temp_path {temp}/proxy;
-    fastcgi_temp_path {temp}/fastcgi;
-    uwsgi_temp_path {temp}/uwsgi;
-    scgi_temp_path {temp}/scgi;
-    keepalive_requests 100000000;
-    keepalive_timeout 300s;
-    server_tokens off;
-    client_body_buffer_size 64k;
-    sendfile off;  # sendfile rounds each write up to a page; buffered writes keep the slice
+{http_common(temp)}    # sendfile rounds each write up to a page; buffered writes keep the slice
+    sendfile off;
     tcp_nodelay on;
     postpone_output 0;
     etag off;

@@ -63,6 +63,22 @@ GROQ_HEADERS = """
 """
 
 
+def http_common(temp: Path) -> str:
+    """The ``http {}`` settings every bench nginx shares: no logs, temp files in ``temp``,
+    connections kept open for the whole run."""
+    return f"""    access_log off;
+    client_body_temp_path {temp}/body;
+    proxy_temp_path {temp}/proxy;
+    fastcgi_temp_path {temp}/fastcgi;
+    uwsgi_temp_path {temp}/uwsgi;
+    scgi_temp_path {temp}/scgi;
+    keepalive_requests 100000000;
+    keepalive_timeout 300s;
+    server_tokens off;
+    client_body_buffer_size 64k;
+"""
+
+
 def nginx_config(workdir: Path, port: int, stream_port: int) -> str:
     """An nginx.conf: one process, no logs, fixed answers, long keep-alive."""
     body, stream = answer_bodies()
@@ -76,17 +92,7 @@ pid {workdir}/nginx.pid;
 error_log {workdir}/nginx-error.log warn;
 events {{ worker_connections 4096; }}
 http {{
-    access_log off;
-    client_body_temp_path {temp}/body;
-    proxy_temp_path {temp}/proxy;
-    fastcgi_temp_path {temp}/fastcgi;
-    uwsgi_temp_path {temp}/uwsgi;
-    scgi_temp_path {temp}/scgi;
-    keepalive_requests 100000000;
-    keepalive_timeout 300s;
-    server_tokens off;
-    client_body_buffer_size 64k;
-    server {{
+{http_common(temp)}    server {{
         listen 127.0.0.1:{port} reuseport;
         location / {{
             if ($http_x_bench_stream) {{ rewrite ^ /_bench_stream last; }}
