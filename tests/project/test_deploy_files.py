@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.packaging.wheel_venv import STRIP_HASHES
 
 from teamgate.cli import build_parser
 from teamgate.config.loader import load_settings
 from teamgate.config.schema import ServerSettings
+from tests.project.packaging.wheel_venv import STRIP_HASHES
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"

@@ -13,7 +13,7 @@ from pathlib import Path
 from teamgate.cli import build_parser
 from teamgate.config import schema
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 CONFIGURATION = (ROOT / "docs" / "configuration.md").read_text()
 CLI_REFERENCE = (ROOT / "docs" / "cli.md").read_text()
@@ -117,4 +117,4 @@ def test_quick_start_has_exactly_two_commands() -> None:
     block = section.split("```sh", 1)[1].split("```", 1)[0]
     commands = [line for line in block.strip().splitlines() if line.strip()]
     assert len(commands) == 2
-    assert all(Path(Path(__file__).resolve().parents[1], c.split()[0]).exists() for c in commands)
+    assert all(Path(Path(__file__).resolve().parents[2], c.split()[0]).exists() for c in commands)

@@ -18,8 +18,6 @@ from typing import Any
 
 import httpx
 import orjson
-from tests.conftest import UPSTREAM_SECRETS, build_settings
-from tests.endpoints.audio_files import wav_bytes
 
 from teamgate.app import TeamgateApp, create_app
 from teamgate.auth.keys import new_client_key
@@ -27,6 +25,8 @@ from teamgate.ledger import open_store
 from teamgate.ledger.owned import OwnedObject
 from teamgate.ledger.records import UsageRecord
 from teamgate.runtime import Gateway
+from tests.conftest import UPSTREAM_SECRETS, build_settings
+from tests.support.audio_files import wav_bytes
 
 TEAM = "analytics"
 MODEL = "llama-3.1-8b-instant"

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from tests.conftest import RunningGateway
-
 from teamgate.ledger.records import UsageRecord
+from tests.conftest import RunningGateway
 
 
 def records_after(gw: RunningGateway, count: int, *, timeout_s: float = 10.0) -> list[UsageRecord]:

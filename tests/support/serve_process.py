@@ -14,11 +14,11 @@ from typing import Any
 
 import httpx
 import yaml
-from tests.conftest import BASE_CONFIG, UPSTREAM_SECRETS, merge
 
 from teamgate.auth.keys import new_client_key
 from teamgate.ledger import open_store
 from teamgate.ledger.records import UsageRecord
+from tests.conftest import BASE_CONFIG, UPSTREAM_SECRETS, merge
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 ADMIN_KEY = "tgadmin_test_secret_0123456789abcdef"

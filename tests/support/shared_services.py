@@ -13,6 +13,7 @@ import uuid
 
 import asyncpg
 import pytest
+import redis.asyncio as redis_asyncio
 
 from teamgate.ledger.postgres.store import PostgresStore
 
@@ -24,6 +25,11 @@ REDIS_URL = os.environ.get("TEAMGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"
 
 def unique_name(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:16]}"
+
+
+async def delete_prefix(client: redis_asyncio.Redis, prefix: str) -> None:
+    async for key in client.scan_iter(match=prefix + "*", count=1000):
+        await client.delete(key)
 
 
 async def create_schema(name: str) -> None:

@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import RunningGateway, start_gateway
 
 from teamgate.simulator import Simulator
+from tests.conftest import RunningGateway, start_gateway
 
 ADMIN_KEY = "adm_test_9f8e7d6c5b4a39281706_Qx7Lm2"
 

@@ -8,9 +8,9 @@ from datetime import datetime
 
 import httpx
 import pytest
-from tests.conftest import UPSTREAM_SECRETS, RunningGateway
 
 from teamgate.admin.routes import ROUTES
+from tests.conftest import UPSTREAM_SECRETS, RunningGateway
 
 from .conftest import ADMIN_KEY, admin, chat, flushed_records, traffic
 

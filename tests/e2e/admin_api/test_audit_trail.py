@@ -16,9 +16,6 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from tests.admin.conftest import ADMIN_KEY
-from tests.conftest import BASE_CONFIG, UPSTREAM_SECRETS, merge
-from tests.test_docs import _commands
 
 from teamgate.admin.openapi import openapi_document
 from teamgate.app import create_app
@@ -30,6 +27,9 @@ from teamgate.ledger.audit_records import AuditEntry
 from teamgate.ledger.pause_records import Pause
 from teamgate.ledger.sqlite.store import SQLiteStore
 from teamgate.simulator import Simulator
+from tests.conftest import BASE_CONFIG, UPSTREAM_SECRETS, merge
+from tests.e2e.admin_api.conftest import ADMIN_KEY
+from tests.project.test_docs import _commands
 
 WEBHOOK_TOKEN = "whsec_audit_token_91ab"
 NEW_UPSTREAM = "gsk_test_chatbot_prod_audit_7788"

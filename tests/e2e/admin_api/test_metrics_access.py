@@ -8,14 +8,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.admin.conftest import ADMIN_KEY
-from tests.conftest import RunningGateway, start_gateway
 
 from teamgate.admin import create_admin_app
 from teamgate.config.errors import ConfigError
 from teamgate.config.loader import parse_settings
 from teamgate.http.serving import ServerThread
 from teamgate.simulator import Simulator
+from tests.conftest import RunningGateway, start_gateway
+from tests.e2e.admin_api.conftest import ADMIN_KEY
 
 TOKEN = "mtok_" + "a1b2c3d4" * 5
 PATCH = {"metrics": {"token_env": "TEAMGATE_METRICS_TOKEN"}}

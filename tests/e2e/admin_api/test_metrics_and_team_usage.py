@@ -7,11 +7,11 @@ from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
-from tests.conftest import UPSTREAM_SECRETS, RunningGateway
 
 from teamgate.admin import create_admin_app
 from teamgate.http.serving import ServerThread
 from teamgate.simulator import Simulator
+from tests.conftest import UPSTREAM_SECRETS, RunningGateway
 
 from .conftest import ADMIN_KEY, chat, flushed_records, start_admin_gateway, traffic
 

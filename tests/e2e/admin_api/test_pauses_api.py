@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from tests.admin.conftest import admin, admin_gateway, chat
+
 from tests.conftest import RunningGateway
+from tests.e2e.admin_api.conftest import admin, admin_gateway, chat
 
 __all__ = ["admin_gateway"]  # the fixture
 

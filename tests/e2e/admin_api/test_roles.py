@@ -12,12 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.admin.conftest import ADMIN_KEY, admin, chat, start_admin_gateway, traffic
-from tests.conftest import RunningGateway
 
 from teamgate.admin.routes import ROUTES
 from teamgate.http.serving import ServerThread
 from teamgate.simulator import Simulator, create_simulator
+from tests.conftest import RunningGateway
+from tests.e2e.admin_api.conftest import ADMIN_KEY, admin, chat, start_admin_gateway, traffic
 
 ROLES = ("admin", "lead", "other", "viewer", "none")
 """lead: team admin of chatbot; other: team admin of research; viewer: viewer of chatbot."""

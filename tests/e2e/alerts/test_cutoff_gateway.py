@@ -9,15 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.budget.test_budget_gateway import MODEL, usd, wait_for_records, worst_case
-from tests.budget.test_sub_budgets_gateway import wait_until_known
-from tests.conftest import UPSTREAM_SECRETS, RunningGateway, start_gateway
-from tests.loadgen import chat_body, send_all
-from tests.webhook import WebhookReceiver
 
 from teamgate.app import create_app
 from teamgate.http.serving import ServerThread
 from teamgate.simulator import Simulator
+from tests.conftest import UPSTREAM_SECRETS, RunningGateway, start_gateway
+from tests.e2e.budgets.test_budget_gateway import MODEL, usd, wait_for_records, worst_case
+from tests.e2e.budgets.test_sub_budgets_gateway import wait_until_known
+from tests.support.loadgen import chat_body, send_all
+from tests.support.webhook import WebhookReceiver
 
 HALF = {"x-sim-completion-tokens": "256"}  # about half of analytics' 512-token cap
 

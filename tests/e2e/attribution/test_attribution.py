@@ -27,7 +27,6 @@ import httpx
 import orjson
 import pytest
 
-from shared_services import POSTGRES_URL, create_schema, drop_schema, schema_url, unique_name
 from teamgate.http.serving import ServerThread
 from teamgate.ledger.attribution import tag_value
 from teamgate.ledger.postgres.store import PostgresStore
@@ -36,8 +35,7 @@ from teamgate.observability.metrics import render_metrics
 from teamgate.reports import build_report, default_month
 from teamgate.simulator import Simulator, create_simulator
 from teamgate.simulator.config import SimulatorConfig
-
-from .harness import (
+from tests.support.asgi_gateway import (
     BATCH_LINE,
     EMBED,
     KEY_1,
@@ -49,6 +47,13 @@ from .harness import (
     batch_create,
     owned_batch_file,
     running,
+)
+from tests.support.shared_services import (
+    POSTGRES_URL,
+    create_schema,
+    drop_schema,
+    schema_url,
+    unique_name,
 )
 
 ROOMY = {"teams": {TEAM: {"limits": {"rpm": 100_000, "tpd": 100_000_000, "concurrency": 50}}}}

@@ -11,12 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.admin.conftest import ADMIN_KEY, admin, start_admin_gateway
-from tests.admin.test_roles import _session
-from tests.conftest import RunningGateway
 
 from teamgate.dashboard.api import TOP_N
 from teamgate.simulator import Simulator
+from tests.conftest import RunningGateway
+from tests.e2e.admin_api.conftest import ADMIN_KEY, admin, start_admin_gateway
+from tests.e2e.admin_api.test_roles import _session
 
 MODEL = "llama-3.1-8b-instant"
 CHATBOT_USERS = [f"cb-{i:02d}" for i in range(TOP_N + 4)]  # more than the dashboard's top

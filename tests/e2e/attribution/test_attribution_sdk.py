@@ -10,12 +10,11 @@ from pathlib import Path
 import openai
 import orjson
 import pytest
-from tests.conftest import RunningGateway, start_gateway
-from tests.endpoints.test_sdk import openai_client
 
 from teamgate.simulator import Simulator
-
-from .ledger_wait import records_after
+from tests.conftest import RunningGateway, start_gateway
+from tests.e2e.sdk_compatibility.test_sdk import openai_client
+from tests.support.ledger_wait import records_after
 
 MODEL = "llama-3.1-8b-instant"
 MSG = [{"role": "user", "content": "hi"}]

@@ -9,13 +9,12 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from tests.conftest import RunningGateway, start_gateway
-from tests.endpoints.test_sdk import error_of, groq_client, openai_client
 
 from teamgate.simulator import Simulator
-
-from .audio_files import wav_bytes
-from .ledger_wait import records_after
+from tests.conftest import RunningGateway, start_gateway
+from tests.e2e.sdk_compatibility.test_sdk import error_of, groq_client, openai_client
+from tests.support.audio_files import wav_bytes
+from tests.support.ledger_wait import records_after
 
 PATCH: dict[str, Any] = {
     "teams": {

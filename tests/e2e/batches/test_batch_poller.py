@@ -18,8 +18,6 @@ from zoneinfo import ZoneInfo
 import openai
 import orjson
 import pytest
-from tests.conftest import UPSTREAM_SECRETS, RunningGateway, start_gateway
-from tests.endpoints.test_sdk import error_of, openai_client
 
 from teamgate.app import create_app
 from teamgate.endpoints.batch_poller import BatchPoller
@@ -29,6 +27,8 @@ from teamgate.ledger.records import UsageRecord
 from teamgate.pricing.price_list import BUILTIN_PRICES
 from teamgate.reports import build_report, week_named
 from teamgate.simulator import Simulator
+from tests.conftest import UPSTREAM_SECRETS, RunningGateway, start_gateway
+from tests.e2e.sdk_compatibility.test_sdk import error_of, openai_client
 
 from .test_batches import MODEL, jsonl, line, upload
 

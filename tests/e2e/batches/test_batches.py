@@ -10,13 +10,12 @@ from typing import Any
 import openai
 import orjson
 import pytest
-from tests.conftest import RunningGateway, start_gateway
-from tests.endpoints.test_sdk import error_of, openai_client
 
 from teamgate.pricing.prices import PriceTable
 from teamgate.simulator import Simulator
-
-from .ledger_wait import records_after
+from tests.conftest import RunningGateway, start_gateway
+from tests.e2e.sdk_compatibility.test_sdk import error_of, openai_client
+from tests.support.ledger_wait import records_after
 
 MODEL = "llama-3.1-8b-instant"
 

@@ -13,8 +13,9 @@ from typing import Any
 
 import openai
 import pytest
+
 from tests.conftest import UPSTREAM_SECRETS, RunningGateway
-from tests.endpoints.test_sdk import error_of, openai_client
+from tests.e2e.sdk_compatibility.test_sdk import error_of, openai_client
 
 from .test_batches import jsonl, line
 

@@ -14,15 +14,15 @@ from typing import Any
 
 import orjson
 import pytest
-from tests.conftest import UPSTREAM_SECRETS, build_settings, start_gateway
-from tests.endpoints.ledger_wait import records_after
-from tests.loadgen import send_all
 
 from teamgate.endpoints.responses import responses_prompt_bound
 from teamgate.http.serving import ServerThread
 from teamgate.pricing.prices import PriceTable
 from teamgate.simulator import Simulator, SimulatorConfig, create_simulator
 from teamgate.simulator.responses_api import embeddings_tokens
+from tests.conftest import UPSTREAM_SECRETS, build_settings, start_gateway
+from tests.support.ledger_wait import records_after
+from tests.support.loadgen import send_all
 
 MODEL = "llama-3.1-8b-instant"
 EMBED = "nomic-embed-text-v1_5"

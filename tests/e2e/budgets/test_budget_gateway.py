@@ -11,14 +11,14 @@ from typing import Any
 import groq
 import httpx
 import pytest
-from tests.conftest import RunningGateway, build_settings, start_gateway
-from tests.loadgen import chat_body, send_all
-from tests.webhook import WebhookReceiver
 
 from teamgate.http.serving import ServerThread
 from teamgate.pricing.prices import PriceTable
 from teamgate.pricing.tokens import prompt_token_bound
 from teamgate.simulator import Simulator
+from tests.conftest import RunningGateway, build_settings, start_gateway
+from tests.support.loadgen import chat_body, send_all
+from tests.support.webhook import WebhookReceiver
 
 MODEL = "llama-3.1-8b-instant"
 CAP = 512  # analytics' max tokens per request

@@ -11,12 +11,18 @@ import httpx
 import orjson
 import pytest
 import yaml
-from tests.admin.conftest import ADMIN_KEY, admin, chat, flushed_records, start_admin_gateway
-from tests.cli.cli_inproc import teamgate, write_config
-from tests.cli.test_cli_json import check
-from tests.conftest import BASE_CONFIG, merge
 
 from teamgate.simulator import Simulator
+from tests.conftest import BASE_CONFIG, merge
+from tests.e2e.admin_api.conftest import (
+    ADMIN_KEY,
+    admin,
+    chat,
+    flushed_records,
+    start_admin_gateway,
+)
+from tests.e2e.cli.cli_inproc import teamgate, write_config
+from tests.e2e.cli.test_cli_json import check
 
 KEY = "chatbot-staging-job"
 STAGING = {"teams": {"chatbot": {"environments": {"staging": {"monthly_budget_usd": "20"}}}}}

@@ -13,15 +13,15 @@ from typing import Any
 import httpx
 import pytest
 import redis as redis_sync
-from tests.budget.test_budget_gateway import MODEL, usd, wait_for_records
-from tests.conftest import UPSTREAM_SECRETS, RunningGateway, build_settings, start_gateway
-from tests.loadgen import chat_body, send_all
 
-from shared_services import REDIS_URL, unique_name
 from teamgate.http.serving import ServerThread
 from teamgate.pricing.prices import PriceTable
 from teamgate.pricing.tokens import prompt_token_bound
 from teamgate.simulator import Simulator, SimulatorConfig, create_simulator
+from tests.conftest import UPSTREAM_SECRETS, RunningGateway, build_settings, start_gateway
+from tests.e2e.budgets.test_budget_gateway import MODEL, usd, wait_for_records
+from tests.support.loadgen import chat_body, send_all
+from tests.support.shared_services import REDIS_URL, unique_name
 
 CAP = 2048  # chatbot's max tokens per request
 LONG = {"x-sim-completion-tokens": str(CAP)}  # the simulator answers with the whole cap

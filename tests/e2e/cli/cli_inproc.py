@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.conftest import BASE_CONFIG, merge
 
 from teamgate.cli import main
+from tests.conftest import BASE_CONFIG, merge
 
 
 def teamgate(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

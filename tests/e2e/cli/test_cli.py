@@ -14,8 +14,9 @@ from pathlib import Path
 import httpx
 import orjson
 import yaml
-from tests.cli.test_serve_reload import SRC, free_port
+
 from tests.conftest import BASE_CONFIG, merge
+from tests.e2e.cli.test_serve_reload import SRC, free_port
 
 
 def run_cli(

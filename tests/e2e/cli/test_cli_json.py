@@ -15,14 +15,14 @@ import jsonschema_rs
 import orjson
 import pytest
 import yaml
-from tests.admin.conftest import ADMIN_KEY, admin, chat, start_admin_gateway
-from tests.cli.cli_inproc import teamgate, write_config
-from tests.conftest import BASE_CONFIG, UPSTREAM_SECRETS, merge
 
 from teamgate.admin.routes import SCHEMAS
 from teamgate.simulator import Simulator
+from tests.conftest import BASE_CONFIG, UPSTREAM_SECRETS, merge
+from tests.e2e.admin_api.conftest import ADMIN_KEY, admin, chat, start_admin_gateway
+from tests.e2e.cli.cli_inproc import teamgate, write_config
 
-CLI_DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
+CLI_DOC = Path(__file__).resolve().parents[3] / "docs" / "cli.md"
 _BLOCK = re.compile(r"<!-- json-schema: ([a-z-]+) -->\n```json\n(.*?)\n```", re.S)
 
 

@@ -12,10 +12,10 @@ import re
 from pathlib import Path
 
 import pytest
-from tests.cli.cli_inproc import teamgate, write_config
-from tests.reports.conftest import record
 
 from teamgate.ledger.sqlite.store import SQLiteStore
+from tests.e2e.cli.cli_inproc import teamgate, write_config
+from tests.e2e.reports.conftest import record
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 _VARIABLE = [

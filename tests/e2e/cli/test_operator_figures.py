@@ -11,10 +11,10 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tests.cli.cli_inproc import teamgate, write_config
-from tests.cli.test_serve_reload import SRC
 
 from teamgate.config.loader import load_settings
+from tests.e2e.cli.cli_inproc import teamgate, write_config
+from tests.e2e.cli.test_serve_reload import SRC
 
 READING_COMMANDS = [
     ("usage",),
@@ -146,9 +146,8 @@ def test_a_rotated_key_shows_in_grace(tmp_path: Path, capsys: pytest.CaptureFixt
 
 
 def _ledger_with_records(tmp_path: Path, extra: int = 0) -> Path:
-    from tests.reports.conftest import record
-
     from teamgate.ledger.sqlite.store import SQLiteStore
+    from tests.e2e.reports.conftest import record
 
     config = write_config(tmp_path)
 

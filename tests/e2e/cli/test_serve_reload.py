@@ -12,12 +12,12 @@ from pathlib import Path
 
 import httpx
 import yaml
-from tests.conftest import BASE_CONFIG, UPSTREAM_SECRETS, merge
 
 from teamgate.http.serving import ServerThread
 from teamgate.simulator import create_simulator
+from tests.conftest import BASE_CONFIG, UPSTREAM_SECRETS, merge
 
-SRC = str(Path(__file__).resolve().parents[2] / "src")
+SRC = str(Path(__file__).resolve().parents[3] / "src")
 
 
 def free_port() -> int:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import orjson
 import yaml
-from tests.admin.conftest import ADMIN_KEY, start_admin_gateway
-from tests.cli.test_cli import run_cli
-from tests.conftest import BASE_CONFIG, merge
-from tests.loadgen import chat_body, send_all
 
 from teamgate.simulator import Simulator
+from tests.conftest import BASE_CONFIG, merge
+from tests.e2e.admin_api.conftest import ADMIN_KEY, start_admin_gateway
+from tests.e2e.cli.test_cli import run_cli
+from tests.support.loadgen import chat_body, send_all
 
 
 def test_usage_reports_reserved_from_the_running_gateway(

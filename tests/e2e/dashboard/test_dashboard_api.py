@@ -11,15 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.admin.conftest import (
-    ADMIN_KEY,
-    admin,
-    chat,
-    flushed_records,
-    start_admin_gateway,
-    traffic,
-)
-from tests.conftest import UPSTREAM_SECRETS, RunningGateway
 
 from teamgate.admin.access import Principal
 from teamgate.admin.context import AdminRequest
@@ -29,6 +20,15 @@ from teamgate.dashboard.api import ENDPOINTS, answer
 from teamgate.http.errors import NotFound, PermissionDenied
 from teamgate.runtime import Gateway
 from teamgate.simulator import Simulator
+from tests.conftest import UPSTREAM_SECRETS, RunningGateway
+from tests.e2e.admin_api.conftest import (
+    ADMIN_KEY,
+    admin,
+    chat,
+    flushed_records,
+    start_admin_gateway,
+    traffic,
+)
 
 
 @pytest.fixture

@@ -14,7 +14,13 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Page, sync_playwright
-from tests.admin.conftest import (
+
+from teamgate.budget import month_of
+from teamgate.ledger import open_store
+from teamgate.pricing.money import format_usd
+from teamgate.simulator import Simulator
+from tests.conftest import RunningGateway
+from tests.e2e.admin_api.conftest import (
     ADMIN_KEY,
     admin_gateway,
     chat,
@@ -22,13 +28,7 @@ from tests.admin.conftest import (
     start_admin_gateway,
     traffic,
 )
-from tests.conftest import RunningGateway
-from tests.ledger.conftest import make_record
-
-from teamgate.budget import month_of
-from teamgate.ledger import open_store
-from teamgate.pricing.money import format_usd
-from teamgate.simulator import Simulator
+from tests.unit.ledger.conftest import make_record
 
 __all__ = ["admin_gateway"]  # the fixture, shared with tests/admin
 
@@ -41,7 +41,7 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DOCS = ROOT / "docs"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 

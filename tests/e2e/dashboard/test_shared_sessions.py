@@ -12,13 +12,13 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.admin.conftest import ADMIN_KEY
-from tests.conftest import BASE_CONFIG, UPSTREAM_SECRETS, merge
 
 from teamgate.app import create_app
 from teamgate.config.loader import parse_settings
 from teamgate.http.serving import ServerThread
 from teamgate.simulator import Simulator
+from tests.conftest import BASE_CONFIG, UPSTREAM_SECRETS, merge
+from tests.e2e.admin_api.conftest import ADMIN_KEY
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -26,14 +26,14 @@ def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'shared.db'}"
         return
-    from shared_services import (
+    from teamgate.ledger.postgres.store import PostgresStore
+    from tests.support.shared_services import (
         POSTGRES_URL,
         create_schema,
         drop_schema,
         schema_url,
         unique_name,
     )
-    from teamgate.ledger.postgres.store import PostgresStore
 
     schema = unique_name("sessions")
     asyncio.run(create_schema(schema))

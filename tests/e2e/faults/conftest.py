@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from tests.conftest import UPSTREAM_SECRETS, RunningGateway, start_gateway
 
 from teamgate.ledger.records import UsageRecord
 from teamgate.simulator import Simulator
+from tests.conftest import UPSTREAM_SECRETS, RunningGateway, start_gateway
 
 ANALYTICS_UPSTREAM = UPSTREAM_SECRETS["GROQ_KEY_ANALYTICS_PROD"]
 MODEL = "llama-3.1-8b-instant"

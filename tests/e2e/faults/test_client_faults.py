@@ -12,8 +12,10 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 import pytest
+
+from teamgate.simulator import Simulator
 from tests.conftest import RunningGateway, start_gateway
-from tests.hardening.conftest import (
+from tests.e2e.faults.conftest import (
     ANALYTICS_UPSTREAM,
     FAULT_PATCH,
     MODEL,
@@ -24,8 +26,6 @@ from tests.hardening.conftest import (
     records_when,
     wait_until,
 )
-
-from teamgate.simulator import Simulator
 
 
 def _connect(gw: RunningGateway, rcvbuf: int | None = None) -> socket.socket:

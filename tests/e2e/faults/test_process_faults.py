@@ -13,9 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import UPSTREAM_SECRETS, RunningGateway, build_settings
-from tests.hardening.conftest import assert_groq_error, chat, chat_body, records_when, wait_until
-from tests.hardening.serve_process import ServeProcess
 
 from teamgate.app import create_app
 from teamgate.config.loader import load_settings
@@ -25,6 +22,9 @@ from teamgate.ledger.spill import SPILL_GLOB, read_spill
 from teamgate.ledger.sqlite.store import SQLiteStore
 from teamgate.runtime import Gateway
 from teamgate.simulator import SimulatorConfig, create_simulator
+from tests.conftest import UPSTREAM_SECRETS, RunningGateway, build_settings
+from tests.e2e.faults.conftest import assert_groq_error, chat, chat_body, records_when, wait_until
+from tests.support.serve_process import ServeProcess
 
 CHAT = "/openai/v1/chat/completions"
 

@@ -11,8 +11,12 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+
+from teamgate.app import create_app
+from teamgate.http.serving import ServerThread
+from teamgate.simulator import Simulator
 from tests.conftest import UPSTREAM_SECRETS, RunningGateway, build_settings
-from tests.hardening.conftest import (
+from tests.e2e.faults.conftest import (
     ANALYTICS_UPSTREAM,
     FAULT_PATCH,
     assert_groq_error,
@@ -22,10 +26,6 @@ from tests.hardening.conftest import (
     sse_events,
     wait_until,
 )
-
-from teamgate.app import create_app
-from teamgate.http.serving import ServerThread
-from teamgate.simulator import Simulator
 
 
 def test_timeout_before_first_byte_is_504_without_hanging(fgw: RunningGateway) -> None:

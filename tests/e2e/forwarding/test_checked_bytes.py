@@ -19,10 +19,10 @@ import httpx
 import openai
 import orjson
 import pytest
-from tests.conftest import RunningGateway, start_gateway
-from tests.endpoints.test_sdk import openai_client
 
 from teamgate.simulator import Simulator
+from tests.conftest import RunningGateway, start_gateway
+from tests.e2e.sdk_compatibility.test_sdk import openai_client
 
 ALLOWED = "llama-3.1-8b-instant"
 FORBIDDEN = "llama-3.3-70b-versatile"  # not in analytics' allowlist

@@ -7,9 +7,9 @@ import string
 
 import httpx
 import pytest
-from tests.conftest import RunningGateway
 
 from teamgate.upstream.client import forward_headers
+from tests.conftest import RunningGateway
 
 # What the security review saw reach Groq, and what else clients and proxies add.
 ISSUE_HEADERS = {

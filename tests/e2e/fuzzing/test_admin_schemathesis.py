@@ -32,12 +32,12 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from tests.admin.conftest import ADMIN_KEY, start_admin_gateway
-from tests.conftest import RunningGateway
 
 from teamgate.admin.routes import ROUTES
 from teamgate.http.serving import ServerThread
 from teamgate.simulator import create_simulator
+from tests.conftest import RunningGateway
+from tests.e2e.admin_api.conftest import ADMIN_KEY, start_admin_gateway
 
 EXAMPLES = 60  # per operation and mode
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}

@@ -14,8 +14,6 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from tests.conftest import UPSTREAM_SECRETS, build_settings
-from tests.hardening.asgi_harness import Answer, AsgiHarness
 
 from teamgate.app import create_app
 from teamgate.auth.keys import new_client_key
@@ -24,6 +22,8 @@ from teamgate.http.serving import ServerThread
 from teamgate.ledger import open_store
 from teamgate.policy.rules import ChatPlan
 from teamgate.simulator import Simulator, SimulatorConfig, create_simulator
+from tests.conftest import UPSTREAM_SECRETS, build_settings
+from tests.e2e.fuzzing.asgi_harness import Answer, AsgiHarness
 
 ALLOWED = "llama-3.1-8b-instant"  # the only model team analytics may use
 CAP = 512  # analytics' max_tokens_per_request

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.conftest import UPSTREAM_SECRETS
-from tests.hardening.serve_process import ADMIN_KEY, ServeProcess
 
 from teamgate.observability.log_format import JsonFormatter
 from teamgate.simulator import Simulator
+from tests.conftest import UPSTREAM_SECRETS
+from tests.support.serve_process import ADMIN_KEY, ServeProcess
 
 CHAT = {"model": "llama-3.1-8b-instant", "messages": [{"role": "user", "content": "hi"}]}
 REQUIRED = {"time", "level", "logger", "message"}

@@ -21,10 +21,10 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import RunningGateway, start_gateway
-from tests.endpoints.audio_files import wav_bytes
 
 from teamgate.simulator import Simulator
+from tests.conftest import RunningGateway, start_gateway
+from tests.support.audio_files import wav_bytes
 
 CHAT = "/openai/v1/chat/completions"
 EMBED = "nomic-embed-text-v1_5"

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from teamgate.simulator import Simulator
-
-from .harness import LIMITS, TEAM, Request, chat, running
-from .harness import responses as responses_request
+from tests.support.asgi_gateway import LIMITS, TEAM, Request, chat, running
+from tests.support.asgi_gateway import responses as responses_request
 
 PATCH = {
     "upstream": {"timeout_s": 5},

@@ -23,8 +23,7 @@ import pytest
 
 from teamgate.limits.plan import team_key
 from teamgate.simulator import Simulator
-
-from .harness import (
+from tests.support.asgi_gateway import (
     AUDIO_SECONDS,
     BATCH_FILE_WORST_PUSD,
     EMBED,

@@ -10,11 +10,11 @@ import groq
 import httpx
 import openai
 import pytest
-from tests.conftest import UPSTREAM_SECRETS, start_gateway
-from tests.loadgen import chat_body, send_all
 
 from teamgate.pricing.tokens import prompt_token_bound
 from teamgate.simulator import Simulator
+from tests.conftest import UPSTREAM_SECRETS, start_gateway
+from tests.support.loadgen import chat_body, send_all
 
 MODEL = "llama-3.1-8b-instant"
 ANALYTICS_KEY = UPSTREAM_SECRETS["GROQ_KEY_ANALYTICS_PROD"]

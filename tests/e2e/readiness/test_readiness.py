@@ -12,22 +12,22 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import UPSTREAM_SECRETS, build_settings
-from tests.hardening.serve_process import ServeProcess
-from tests.readiness.tcp_proxy import StallingProxy
-from tests.shared_services import (
-    POSTGRES_URL,
-    REDIS_URL,
-    create_schema,
-    drop_schema,
-    unique_name,
-)
 
 from teamgate.app import create_app
 from teamgate.http.serving import ServerThread
 from teamgate.ledger.postgres.store import PostgresStore
 from teamgate.routes.readiness import Probe, Readiness
 from teamgate.simulator import Simulator
+from tests.conftest import UPSTREAM_SECRETS, build_settings
+from tests.e2e.readiness.tcp_proxy import StallingProxy
+from tests.support.serve_process import ServeProcess
+from tests.support.shared_services import (
+    POSTGRES_URL,
+    REDIS_URL,
+    create_schema,
+    drop_schema,
+    unique_name,
+)
 
 FLIP_S = 2.0  # the promise: /readyz follows a dependency within 2 s, both ways
 
@@ -222,9 +222,8 @@ async def test_a_busy_sqlite_writer_does_not_make_the_gateway_unready(tmp_path: 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 async def test_ping_answers_on_both_stores_and_fails_when_closed(tmp_path: Path, kind: str) -> None:
-    from tests.shared_services import TempSchemaPostgresStore
-
     from teamgate.ledger.sqlite.store import SQLiteStore
+    from tests.support.shared_services import TempSchemaPostgresStore
 
     store = SQLiteStore(str(tmp_path / "p.db")) if kind == "sqlite" else TempSchemaPostgresStore()
     await store.open()

@@ -6,6 +6,7 @@ import time
 
 import httpx
 import pytest
+
 from tests.conftest import RunningGateway
 
 
@@ -97,9 +98,8 @@ def test_revoked_and_expired_keys_refused_without_restart(gateway: RunningGatewa
     while post(gateway, secret, body).status_code == 401:  # the cache picks up a new key
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    from tests.conftest import run
-
     from teamgate.ledger import open_store
+    from tests.conftest import run
 
     async def revoke() -> None:
         store = open_store(gateway.settings.storage.url)

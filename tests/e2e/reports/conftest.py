@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.conftest import BASE_CONFIG, merge
 
 from teamgate.ledger.records import UsageRecord
 from teamgate.ledger.sqlite.store import SQLiteStore
+from tests.conftest import BASE_CONFIG, merge
 
 WEEK_START = datetime(2026, 11, 16, tzinfo=UTC).timestamp()  # Monday of 2026-W47
 WEEK_END = WEEK_START + 7 * 86400

@@ -16,14 +16,14 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from tests.conftest import RunningGateway
-from tests.hardening.conftest import records_when
 
 from teamgate.cli import main
 from teamgate.http.serving import ServerThread
 from teamgate.ledger.refused_model import REFUSED_MODEL
 from teamgate.ledger.sqlite.store import SQLiteStore
 from teamgate.reports.escape import csv_cell, markdown_cell, slack_text
+from tests.conftest import RunningGateway
+from tests.e2e.faults.conftest import records_when
 
 from .conftest import WEEK_START, Ledger, record
 from .test_send import Inbox

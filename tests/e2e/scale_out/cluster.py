@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import yaml
 
-SRC = str(Path(__file__).resolve().parents[2] / "src")
+SRC = str(Path(__file__).resolve().parents[3] / "src")
 UPSTREAM_ENV = {"GROQ_KEY_A": "gsk_scaleout_test_0001"}
 
 

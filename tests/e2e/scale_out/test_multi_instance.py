@@ -19,7 +19,6 @@ import aiohttp
 import pytest
 import redis.asyncio as redis_asyncio
 
-from shared_services import REDIS_URL, create_schema, drop_schema, schema_url, unique_name
 from teamgate.auth.keys import new_client_key
 from teamgate.http.serving import ServerThread
 from teamgate.ledger.postgres.store import PostgresStore
@@ -27,9 +26,16 @@ from teamgate.ledger.records import UsageRecord
 from teamgate.pricing.tokens import prompt_token_bound
 from teamgate.simulator import create_simulator
 from teamgate.simulator.config import SimulatorConfig
+from tests.support.shared_services import (
+    REDIS_URL,
+    create_schema,
+    delete_prefix,
+    drop_schema,
+    schema_url,
+    unique_name,
+)
 
 from .cluster import Cluster, Reply, chat, cluster_config, free_port
-from .conftest import delete_prefix
 
 PICO = 10**12
 

@@ -17,11 +17,11 @@ from typing import Any
 import httpx
 import pytest
 import redis as redis_sync
-from tests.conftest import RunningGateway, start_gateway
-from tests.loadgen import chat_body
 
-from shared_services import REDIS_URL, unique_name
 from teamgate.simulator import Simulator
+from tests.conftest import RunningGateway, start_gateway
+from tests.support.loadgen import chat_body
+from tests.support.shared_services import REDIS_URL, unique_name
 
 MODEL = "llama-3.1-8b-instant"
 EVERY_LIMIT = {

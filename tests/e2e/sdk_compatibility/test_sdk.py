@@ -8,6 +8,7 @@ import groq
 import httpx
 import openai
 import pytest
+
 from tests.conftest import UPSTREAM_SECRETS, RunningGateway
 
 MSG = [{"role": "user", "content": "Hello there"}]

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.conftest import BASE_CONFIG, UPSTREAM_SECRETS, merge
-from tests.hardening.serve_process import ADMIN_KEY, SRC
 
 from teamgate.admin.key_strength import admin_key_problem
 from teamgate.cli import main
+from tests.conftest import BASE_CONFIG, UPSTREAM_SECRETS, merge
+from tests.support.serve_process import ADMIN_KEY, SRC
 
 WEAK = [
     "short",

@@ -15,14 +15,14 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.admin.conftest import ADMIN_KEY
-from tests.conftest import RunningGateway, start_gateway
-from tests.hardening.serve_process import ServeProcess
 
 from teamgate.auth.gate import address_bucket
 from teamgate.http.serving import ServerThread
 from teamgate.http.trusted_proxies import TrustedProxies
 from teamgate.simulator import Simulator, create_simulator
+from tests.conftest import RunningGateway, start_gateway
+from tests.e2e.admin_api.conftest import ADMIN_KEY
+from tests.support.serve_process import ServeProcess
 
 DELAY_S = 0.25
 LIMIT = 2

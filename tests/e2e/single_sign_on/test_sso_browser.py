@@ -16,10 +16,6 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
-from tests.admin.conftest import ADMIN_KEY
-from tests.conftest import UPSTREAM_SECRETS, RunningGateway, start_gateway
-from tests.dashboard.test_dashboard_browser import ARGS, ROOT, _errors, chromium_path
-from tests.scaleout.cluster import free_port
 
 from teamgate.app import create_app
 from teamgate.config.schema import OidcSettings
@@ -27,6 +23,10 @@ from teamgate.http.serving import ServerThread
 from teamgate.ledger import open_store
 from teamgate.ledger.audit_records import AuditEntry
 from teamgate.simulator import Simulator
+from tests.conftest import UPSTREAM_SECRETS, RunningGateway, start_gateway
+from tests.e2e.admin_api.conftest import ADMIN_KEY
+from tests.e2e.dashboard.test_dashboard_browser import ARGS, ROOT, _errors, chromium_path
+from tests.e2e.scale_out.cluster import free_port
 
 __all__ = ["chromium_path"]
 

@@ -17,15 +17,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from tests.admin.conftest import ADMIN_KEY
-from tests.conftest import RunningGateway, start_gateway
-from tests.dashboard.fake_idp import FakeIdp, SigningKey
 
 from teamgate.dashboard.oidc import OidcClient, SignInRefused, pkce_challenge
 from teamgate.http.serving import ServerThread
 from teamgate.ledger import open_store
 from teamgate.ledger.audit_records import AuditEntry
 from teamgate.simulator import Simulator
+from tests.conftest import RunningGateway, start_gateway
+from tests.e2e.admin_api.conftest import ADMIN_KEY
+from tests.e2e.single_sign_on.fake_idp import FakeIdp, SigningKey
 
 CLIENT_SECRET = "oidc-client-secret-for-tests-0001"
 

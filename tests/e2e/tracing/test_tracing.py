@@ -7,7 +7,6 @@ from pathlib import Path
 import httpx
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
-from tests.conftest import UPSTREAM_SECRETS, build_settings
 
 from teamgate.app import create_app
 from teamgate.auth.keys import new_client_key
@@ -17,6 +16,7 @@ from teamgate.ledger import open_store
 from teamgate.observability.serving import wrap_for_serving
 from teamgate.observability.tracing import OFF, start_tracing
 from teamgate.simulator import Simulator
+from tests.conftest import UPSTREAM_SECRETS, build_settings
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 CLIENT_SPAN = "00f067aa0ba902b7"

@@ -14,10 +14,10 @@ import aiohttp
 import orjson
 import pytest
 import yaml
-from tests.conftest import BASE_CONFIG, RunningGateway, merge, start_gateway
 
 from teamgate.http.serving import ServerThread
 from teamgate.simulator import Simulator, SimulatorConfig, create_simulator
+from tests.conftest import BASE_CONFIG, RunningGateway, merge, start_gateway
 
 MSG = [{"role": "user", "content": "Hello there"}]
 

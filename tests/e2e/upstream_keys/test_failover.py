@@ -8,10 +8,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.conftest import UPSTREAM_SECRETS
-from tests.upstream.conftest import MSG, Webhook, drive_load, running_gateway
 
 from teamgate.simulator import Simulator
+from tests.conftest import UPSTREAM_SECRETS
+from tests.e2e.upstream_keys.conftest import MSG, Webhook, drive_load, running_gateway
 
 PRIMARY = UPSTREAM_SECRETS["GROQ_KEY_CHATBOT_PROD"]
 SPARE = "gsk_test_chatbot_prod_spare_9912"

@@ -8,12 +8,12 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from tests.upstream.conftest import MSG, running_gateway, write_config
 
 from teamgate.auth.keys import hash_secret, new_client_key, rotate_client_key
 from teamgate.cli import main
 from teamgate.ledger.sqlite.store import SQLiteStore
 from teamgate.simulator import Simulator
+from tests.e2e.upstream_keys.conftest import MSG, running_gateway, write_config
 
 T0 = 1_800_000_000.0
 

@@ -9,8 +9,6 @@ from typing import Any
 
 import orjson
 import pytest
-from tests.conftest import BASE_CONFIG, UPSTREAM_SECRETS, RunningGateway, merge
-from tests.upstream.conftest import drive_load, running_gateway, write_config
 
 from teamgate.cli import main
 from teamgate.config.loader import parse_settings
@@ -19,6 +17,8 @@ from teamgate.ledger.upstream_records import UpstreamUsageDelta
 from teamgate.secrets import SecretResolver
 from teamgate.simulator import Simulator
 from teamgate.upstream.operations import OperationRefused, key_status, retire, rotate
+from tests.conftest import BASE_CONFIG, UPSTREAM_SECRETS, RunningGateway, merge
+from tests.e2e.upstream_keys.conftest import drive_load, running_gateway, write_config
 
 OLD = UPSTREAM_SECRETS["GROQ_KEY_CHATBOT_PROD"]
 NEW = "gsk_test_chatbot_prod_may_5505"

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from teamgate.cli import main
+from teamgate.simulator import Simulator
 from tests.conftest import UPSTREAM_SECRETS
-from tests.upstream.conftest import (
+from tests.e2e.upstream_keys.conftest import (
     Webhook,
     drive_load,
     run_in_gateway_loop,
     running_gateway,
     write_config,
 )
-
-from teamgate.cli import main
-from teamgate.simulator import Simulator
 
 SPARE = "gsk_scan_spare_value_7a7a7a"
 ADMIN_KEY = "adm_scan_admin_key_5c5c5c5c5c_R8tZq1"

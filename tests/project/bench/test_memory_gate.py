@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 GATE = 100  # bytes per request
 
 # (backend, requests, warm-up): the shared path's pools and prepared statements

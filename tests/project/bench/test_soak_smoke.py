@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_a_short_soak_reconciles(tmp_path: Path) -> None:

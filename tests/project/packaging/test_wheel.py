@@ -14,8 +14,15 @@ from pathlib import Path
 import groq
 import httpx
 import pytest
-from tests.packaging.wheel_venv import REPO, Venv, build_dist, clean_env, make_venv, serving
-from tests.shared_services import POSTGRES_URL, REDIS_URL, create_schema, drop_schema, unique_name
+
+from tests.project.packaging.wheel_venv import REPO, Venv, build_dist, clean_env, make_venv, serving
+from tests.support.shared_services import (
+    POSTGRES_URL,
+    REDIS_URL,
+    create_schema,
+    drop_schema,
+    unique_name,
+)
 
 RUNTIME_FILES = [
     "teamgate/py.typed",

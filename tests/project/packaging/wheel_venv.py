@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 LOCK = REPO / "requirements.lock"
 # The lock's pins without their hashes: the constraints a wheel is installed with (pip's
 # hash mode would demand a hash for the wheel just built too). The Dockerfile runs the

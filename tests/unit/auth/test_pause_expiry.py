@@ -4,14 +4,14 @@ first, and none again after a restart (the store's alert state)."""
 from __future__ import annotations
 
 import jsonschema
-from tests.alerts.test_alerts import RecordingPoster, make_settings
-from tests.ledger.conftest import store_fixture
 
 from teamgate.auth.pauses import EXPIRY_LOOKBACK_S, PauseExpiry
 from teamgate.ledger.pause_records import Pause
 from teamgate.ledger.store import Store
 from teamgate.observability.alert_delivery import ALERT_SCHEMA
 from teamgate.observability.alerts import AlertManager
+from tests.unit.ledger.conftest import store_fixture
+from tests.unit.observability.test_alerts import RecordingPoster, make_settings
 
 NOW = 1_795_000_000.0
 

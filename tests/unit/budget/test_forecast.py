@@ -8,8 +8,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import jsonschema
-from tests.alerts.test_alerts import FakeAlertStore, RecordingPoster
-from tests.ledger.conftest import make_key, make_record, store_fixture
 
 from teamgate.budget.forecast import ForecastWatch, budget_scopes, forecasts, runs_out_day
 from teamgate.config.schema import (
@@ -22,6 +20,8 @@ from teamgate.config.schema import (
 from teamgate.ledger.store import Store
 from teamgate.observability.alert_delivery import ALERT_SCHEMA
 from teamgate.observability.alerts import AlertManager
+from tests.unit.ledger.conftest import make_key, make_record, store_fixture
+from tests.unit.observability.test_alerts import FakeAlertStore, RecordingPoster
 
 USD = 10**12
 HOOK = "https://hooks.example.com/services/T000/B000/secret"

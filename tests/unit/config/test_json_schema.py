@@ -10,8 +10,6 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from tests.config.conftest import seed_config
-from tests.config.test_validation import CASES, Mutation
 
 from teamgate.cli import main
 from teamgate.cli.schema import render_schema
@@ -19,8 +17,10 @@ from teamgate.config.json_schema import settings_schema
 from teamgate.config.loader import example_config_path
 from teamgate.config.sections import SERVER_FIELDS, TRUSTED_PROXIES
 from teamgate.config.validate import TOP_LEVEL_KEYS
+from tests.unit.config.conftest import seed_config
+from tests.unit.config.test_validation import CASES, Mutation
 
-PUBLISHED = Path(__file__).resolve().parents[2] / "teamgate.schema.json"
+PUBLISHED = Path(__file__).resolve().parents[3] / "teamgate.schema.json"
 
 # Cases the loader rejects by relating several values (or by what is installed), which a
 # JSON Schema cannot express; `teamgate check` is the full validation. Every other case

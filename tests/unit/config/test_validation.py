@@ -624,10 +624,9 @@ def test_null_thresholds_mean_the_defaults_and_empty_means_none(config: dict[str
 
 
 def test_a_typod_model_name_gets_did_you_mean() -> None:
-    from tests.conftest import BASE_CONFIG, merge
-
     from teamgate.config.errors import ConfigError
     from teamgate.config.loader import parse_settings
+    from tests.conftest import BASE_CONFIG, merge
 
     data = merge(
         BASE_CONFIG, {"teams": {"analytics": {"allowed_models": ["llama-3.1-8b-instnat"]}}}

@@ -29,7 +29,7 @@ def make_sqlite_memory_store(tmp_path: Path) -> Store:
 
 def make_postgres_store(tmp_path: Path) -> Store:
     """A fresh schema per test (created on open, dropped on close): parallel-safe."""
-    from shared_services import TempSchemaPostgresStore
+    from tests.support.shared_services import TempSchemaPostgresStore
 
     return TempSchemaPostgresStore()
 

@@ -73,7 +73,7 @@ async def test_sqlite_audit_log_is_append_only(tmp_path: Path, statement: str) -
     ["UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log"],
 )
 async def test_postgres_audit_log_is_append_only(statement: str) -> None:
-    from shared_services import TempSchemaPostgresStore
+    from tests.support.shared_services import TempSchemaPostgresStore
 
     store = TempSchemaPostgresStore()
     await store.open()
@@ -108,9 +108,8 @@ async def test_sqlite_ledger_and_its_wal_are_owner_only(tmp_path: Path) -> None:
 
 
 def test_spill_files_are_owner_only(tmp_path: Path) -> None:
-    from tests.ledger.conftest import make_record
-
     from teamgate.ledger.spill import read_spill, write_spill
+    from tests.unit.ledger.conftest import make_record
 
     path = write_spill(tmp_path, [make_record()], now=1.0)
     assert oct(os.stat(path).st_mode & 0o777) == "0o600"

@@ -50,7 +50,7 @@ CHILD = textwrap.dedent(
 
 async def test_flushed_records_survive_sigkill(tmp_path: Path) -> None:
     path = str(tmp_path / "teamgate.db")
-    src = str(Path(__file__).resolve().parents[2] / "src")
+    src = str(Path(__file__).resolve().parents[3] / "src")
     env = {**os.environ, "PYTHONPATH": src}
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, path], stdout=subprocess.PIPE, env=env, text=True

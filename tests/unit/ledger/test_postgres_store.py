@@ -8,11 +8,17 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from shared_services import POSTGRES_URL, create_schema, drop_schema, schema_url, unique_name
 from teamgate.cli import main
 from teamgate.ledger import open_store
 from teamgate.ledger.postgres.schema import SchemaMismatch, latest_version
 from teamgate.ledger.postgres.store import PostgresStore
+from tests.support.shared_services import (
+    POSTGRES_URL,
+    create_schema,
+    drop_schema,
+    schema_url,
+    unique_name,
+)
 
 from .conftest import make_record
 

@@ -72,8 +72,8 @@ async def test_a_second_connection_sees_sessions_and_revocations(
         await first.open()
         second: Store = SQLiteStore(str(tmp_path / "shared.db"))
     else:
-        from shared_services import TempSchemaPostgresStore
         from teamgate.ledger.postgres.store import PostgresStore
+        from tests.support.shared_services import TempSchemaPostgresStore
 
         temp = TempSchemaPostgresStore()
         await temp.open()

@@ -6,7 +6,8 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
-from limits_vtime import VirtualTimeLoop
+
+from tests.unit.limits.limits_vtime import VirtualTimeLoop
 
 
 @pytest.fixture

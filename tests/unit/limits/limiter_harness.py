@@ -8,7 +8,6 @@ from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
 import pytest
-from limits_vtime import VirtualTimeLoop
 
 from teamgate.config.schema import Limits, OnLimit, OrgConfig, Settings, TeamConfig
 from teamgate.limits import (
@@ -18,6 +17,7 @@ from teamgate.limits import (
     MemoryCounters,
     RateCheck,
 )
+from tests.unit.limits.limits_vtime import VirtualTimeLoop
 
 M = "llama-3.1-8b-instant"
 T = TypeVar("T")

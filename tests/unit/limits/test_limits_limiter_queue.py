@@ -5,12 +5,20 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from limiter_harness import M, YieldingCounters, backend, limiter_for, run, settings, team
-from limits_vtime import VirtualTimeLoop
 
 from teamgate.config.schema import Limits, OrgConfig
 from teamgate.http.errors import RateLimited
 from teamgate.limits import ClientGone, Limiter, MemoryCounters, Ticket
+from tests.unit.limits.limiter_harness import (
+    M,
+    YieldingCounters,
+    backend,
+    limiter_for,
+    run,
+    settings,
+    team,
+)
+from tests.unit.limits.limits_vtime import VirtualTimeLoop
 
 __all__ = ["backend"]  # the autouse fixture: every test runs on both backends
 

@@ -19,7 +19,6 @@ import orjson
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from tests.alerts.test_alerts import USD, FakeAlertStore, RecordingPoster, free_port, make_settings
 
 from teamgate.auth.pauses import alert_fields, paused_text
 from teamgate.config.schema import AlertSettings, EmailSettings, Settings
@@ -27,6 +26,13 @@ from teamgate.ledger.pause_records import Pause
 from teamgate.observability.alert_delivery import ALERT_SCHEMA, slack_body
 from teamgate.observability.alerts import AlertManager
 from teamgate.secrets import SecretResolver
+from tests.unit.observability.test_alerts import (
+    USD,
+    FakeAlertStore,
+    RecordingPoster,
+    free_port,
+    make_settings,
+)
 
 SLACK = "https://hooks.slack.com/services/T000/B000/very-secret-token"
 SMTP_PASSWORD = "smtp-pass-0123456789"

@@ -7,12 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as redis_asyncio
 
-from shared_services import REDIS_URL, unique_name
-
-
-async def delete_prefix(client: redis_asyncio.Redis, prefix: str) -> None:
-    async for key in client.scan_iter(match=prefix + "*", count=1000):
-        await client.delete(key)
+from tests.support.shared_services import REDIS_URL, delete_prefix, unique_name
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import httpx
 
 from teamgate.simulator.cli import main
 
-SRC = Path(__file__).resolve().parents[2] / "src"
+SRC = Path(__file__).resolve().parents[3] / "src"
 
 
 def test_module_runs_and_announces_its_url() -> None:
