@@ -1,7 +1,7 @@
 # teamgate's container image: the wheel, installed with its PostgreSQL and Redis extras.
 #   docker build -t teamgate:0.1.0 .
 #   docker run -v $PWD/teamgate.yaml:/etc/teamgate/teamgate.yaml:ro -p 8080:8080 teamgate:0.1.0
-# The install steps are the ones CI runs (tests/packaging/test_wheel.py): `python -m build`,
+# The install steps are the ones CI runs (tests/project/packaging/test_wheel.py): `python -m build`,
 # then `pip install <wheel>[postgres,redis] -c constraints.txt`, the constraints being
 # requirements.lock's pins without their hashes (pip's hash mode needs every requirement
 # hashed, and the wheel just built has none; scripts/bootstrap installs the lock hashed).

@@ -30,7 +30,6 @@ from load import run_load, time_to_first_byte
 from procs import Service
 from report import Row, machine, render, targets
 from targets import litellm_python, start_bare, start_litellm, start_teamgate
-
 from upstream import MODEL, UPSTREAM_KEY, start_nginx, start_simulator
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -25,10 +25,10 @@ from typing import Any
 
 from harness import request_body
 from targets import teamgate_config
+from upstream import UPSTREAM_KEY, start_nginx
 
 from teamgate.app import create_app
 from teamgate.config.loader import load_settings
-from upstream import UPSTREAM_KEY, start_nginx
 
 CONCURRENCY = 16
 

@@ -1,6 +1,6 @@
 """``python -m teamgate`` with a deliberate leak: every request's body is kept forever.
 
-Only for the test of the memory check itself (tests/bench/test_memory_gate.py):
+Only for the test of the memory check itself (tests/project/bench/test_memory_gate.py):
 the check must fail on a gateway that leaks, or it would pass on anything.
 The app is built exactly as ``teamgate serve`` builds it, then wrapped.
 

@@ -11,7 +11,7 @@ figures come out:
 * **slope**: bytes per request from a least-squares line through every sample
   after the warm-up. A leak is a slope; noise is not. ``--gate B`` makes the
   run fail when the slope exceeds B bytes per request: the suite runs a short
-  version of this (tests/bench/test_memory_gate.py), and checks that it fails
+  version of this (tests/project/bench/test_memory_gate.py), and checks that it fails
   on a gateway with a deliberate leak (``--leak``).
 
     bench/run memory                              # 1,000,000 requests, SQLite
@@ -39,7 +39,6 @@ from harness import CHAT, ROOT
 from mix import run_mix
 from procs import Service
 from targets import start_teamgate
-
 from upstream import start_nginx, start_simulator
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"

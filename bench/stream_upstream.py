@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from procs import Service, free_port, raise_nofile, wait_for_port
+from upstream import GROQ_HEADERS, MODEL, http_common
 
 from teamgate.simulator.completions import DONE_EVENT, Completion
-from upstream import GROQ_HEADERS, MODEL, http_common
 
 SLICE = 273  # bytes per write: a content event, padded (273 * 1000 divides by 3 ms exactly)
 FAST_PERIOD_MS = 3

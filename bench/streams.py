@@ -55,10 +55,10 @@ from stream_upstream import (
     start_stream_nginx,
 )
 from targets import litellm_python, start_bare, start_litellm, start_teamgate
+from upstream import MODEL, UPSTREAM_KEY
 
 from teamgate.config.schema import Settings
 from teamgate.pricing.prices import PriceTable
-from upstream import MODEL, UPSTREAM_KEY
 
 MAX_CONNECTIONS = 12000  # upstream pools: never the limit here
 

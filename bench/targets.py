@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 from procs import Service, free_port, raise_nofile, wait_for_port
-
 from upstream import MODEL, UPSTREAM_KEY
 
 BENCH_DIR = Path(__file__).resolve().parent

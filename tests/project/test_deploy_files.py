@@ -82,7 +82,7 @@ def test_dockerfile_is_multi_stage_and_copies_only_what_exists() -> None:
 def test_dockerfile_installs_as_ci_does_and_runs_as_non_root() -> None:
     steps = dockerfile()
     runs = " ".join(args for kind, args in steps if kind == "RUN")
-    # The same steps as tests/packaging/test_wheel.py: python -m build, then the wheel
+    # The same steps as tests/project/packaging/test_wheel.py: python -m build, then the wheel
     # with the extras, pinned by requirements.lock's pins (hashes stripped: CONSTRAINTS).
     assert "python -m build --outdir /dist ." in runs
     assert f"sed '{STRIP_HASHES}' /tmp/requirements.lock > /tmp/constraints.txt" in runs

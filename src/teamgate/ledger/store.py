@@ -4,7 +4,7 @@ A store holds client keys, the usage ledger, alert state and upstream key state.
 It is opened in the app's lifespan and closed there. All methods are async;
 a backend that blocks (sqlite3) runs them on its own single writer thread.
 
-The shared test suite in ``tests/ledger/test_store_contract.py`` runs against
+The shared test suite in ``tests/unit/ledger/test_store_contract.py`` runs against
 every backend.
 """
 

@@ -24,7 +24,7 @@ class ClientWatch(asyncio.Event):
     drops the listening task, so a request's watch is freed by reference
     counting when the request ends, not left for the cycle collector (under
     load, per-request cycles are what made the gateway's memory grow;
-    tests/hardening/test_reference_cycles.py keeps them out).
+    tests/e2e/memory/test_reference_cycles.py keeps them out).
     """
 
     __slots__ = ("_asked", "_on_gone", "_receive", "_task")

@@ -1,7 +1,7 @@
 """Snapshots of CLI tables: one style (lowercase headers, a rule, numbers right-aligned,
 one money format). Times and months are replaced by placeholders before comparing.
 
-Refresh after an intended change: ``TEAMGATE_UPDATE_SNAPSHOTS=1 scripts/test tests/cli``.
+Refresh after an intended change: ``TEAMGATE_UPDATE_SNAPSHOTS=1 scripts/test tests/e2e/cli``.
 """
 
 from __future__ import annotations

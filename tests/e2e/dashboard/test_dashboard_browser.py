@@ -30,7 +30,7 @@ from tests.e2e.admin_api.conftest import (
 )
 from tests.unit.ledger.conftest import make_record
 
-__all__ = ["admin_gateway"]  # the fixture, shared with tests/admin
+__all__ = ["admin_gateway"]  # the fixture, shared with tests/e2e/admin_api
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [

@@ -7,7 +7,7 @@ each kind of request the gateway meters, with the collector told to keep
 (not free) what it finds, and fails when any of it is teamgate's own: an
 object of a teamgate class, or a frame or coroutine of teamgate code. The
 simulator (also in this process) and the libraries are not counted: the RSS
-check in tests/bench/test_memory_gate.py watches the whole process.
+check in tests/project/bench/test_memory_gate.py watches the whole process.
 """
 
 from __future__ import annotations
