@@ -11,27 +11,22 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
 
 from teamgate.admin.context import AdminRequest, Conflict, Reply
 from teamgate.auth.keys import (
     CREDENTIAL_ROLES,
     DEFAULT_ROTATION_GRACE,
+    key_json,
     new_client_key,
     new_credential,
     parse_budget,
     parse_duration,
     rotate_client_key,
 )
-from teamgate.auth.keys import key_json as shown_key
 from teamgate.http.errors import InvalidRequest, NotFound
 from teamgate.ledger.records import ClientKey
 
 MAX_DURATION_S = 100 * 365 * 86400  # `expires_in` and `grace`: at most about 100 years
-
-
-def key_json(k: ClientKey, now: float | None = None) -> dict[str, Any]:
-    return shown_key(k, time.time() if now is None else now)
 
 
 def _duration(req: AdminRequest, name: str) -> float | None:
@@ -124,7 +119,7 @@ async def create_key(req: AdminRequest) -> Reply:
     except KeyError:
         raise Conflict(f"a live key named `{record.name}` exists; revoke or rotate it") from None
     await gw.keys.refresh(force=True)
-    return Reply(201, {**key_json(record), "key": secret})
+    return Reply(201, {**key_json(record, time.time()), "key": secret})
 
 
 async def revoke_key(req: AdminRequest) -> Reply:
@@ -138,7 +133,7 @@ async def revoke_key(req: AdminRequest) -> Reply:
     await gw.keys.refresh(force=True)
     key = await gw.store.get_client_key(name)
     assert key is not None
-    return Reply(200, key_json(key))
+    return Reply(200, key_json(key, time.time()))
 
 
 async def rotate_key(req: AdminRequest) -> Reply:

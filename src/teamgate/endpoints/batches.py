@@ -45,7 +45,7 @@ from teamgate.http.asgi import Receive, Scope, Send, read_body, send_bytes
 from teamgate.http.errors import InvalidRequest
 from teamgate.ledger.owned import OwnedObject
 from teamgate.ledger.records import ClientKey
-from teamgate.lifecycle import Demand, MeteredRequest, ObjectMeter, answer_headers
+from teamgate.lifecycle import Demand, MeteredRequest, ObjectMeter, answer_headers, payer_of
 from teamgate.runtime import Gateway
 
 BATCHES_PATH = "/openai/v1/batches"
@@ -128,7 +128,7 @@ async def batch_by_id(
         batch = json_object(data) if resp.status == 200 else None
         if batch is not None:
             await settle_if_finished(gw, scope, key, obj, batch)
-        headers = answer_headers(gw, key, resp)
+        headers = answer_headers(gw, payer_of(key), resp)
         await send_bytes(send, resp.status, data, headers)
     finally:
         resp.release()
@@ -151,7 +151,7 @@ async def list_batches(gw: Gateway, scope: Scope, send: Send, key: ClientKey) ->
                     await register_outputs(gw, obj, batch)
                     await settle_if_finished(gw, scope, key, obj, batch)
             out = orjson.dumps(mine)
-        headers = answer_headers(gw, key, resp)
+        headers = answer_headers(gw, payer_of(key), resp)
         await send_bytes(send, resp.status, out, headers)
     finally:
         resp.release()

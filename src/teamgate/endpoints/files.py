@@ -36,7 +36,7 @@ from teamgate.http.asgi import Receive, Scope, Send, send_bytes
 from teamgate.http.errors import InvalidRequest
 from teamgate.ledger.owned import OwnedObject
 from teamgate.ledger.records import ClientKey
-from teamgate.lifecycle import MeteredRequest, ObjectMeter, answer_headers
+from teamgate.lifecycle import MeteredRequest, ObjectMeter, answer_headers, payer_of
 from teamgate.runtime import Gateway
 
 FILES_PATH = "/openai/v1/files"
@@ -105,7 +105,7 @@ async def list_files(gw: Gateway, scope: Scope, send: Send, key: ClientKey) -> N
         data = await resp.read()
         listing = json_object(data) if resp.status == 200 else None
         out = data if listing is None else orjson.dumps(await only_owned(gw, "file", key, listing))
-        headers = answer_headers(gw, key, resp)
+        headers = answer_headers(gw, payer_of(key), resp)
         await send_bytes(send, resp.status, out, headers)
     finally:
         resp.release()
@@ -134,7 +134,7 @@ async def _stream_content(
     gw: Gateway, key: ClientKey, send: Send, resp: aiohttp.ClientResponse
 ) -> None:
     """Relay a file's bytes as they arrive (an output file can be large)."""
-    headers = answer_headers(gw, key, resp)
+    headers = answer_headers(gw, payer_of(key), resp)
     await send({"type": "http.response.start", "status": resp.status, "headers": headers})
     with contextlib.suppress(OSError):
         async for chunk in resp.content.iter_any():

@@ -11,7 +11,7 @@ import aiohttp
 
 from teamgate.http.asgi import Scope, Send, send_bytes
 from teamgate.ledger.records import ClientKey
-from teamgate.lifecycle import answer_headers
+from teamgate.lifecycle import answer_headers, payer_of
 from teamgate.runtime import Gateway
 from teamgate.upstream.forward import Opened, Payload, open_upstream
 
@@ -47,6 +47,6 @@ async def relay_whole(
 ) -> bytes:
     """Read Groq's whole answer and send it (or ``body`` in its place); returns Groq's bytes."""
     data = await resp.read()
-    headers = answer_headers(gw, key, resp)
+    headers = answer_headers(gw, payer_of(key), resp)
     await send_bytes(send, resp.status, data if body is None else body, headers)
     return data

@@ -7,14 +7,9 @@ is one :class:`Outcome`, and the outcome decides the ledger record.
 """
 
 from teamgate.lifecycle.bill import NO_BILL, Bill, Meter, ObjectMeter, TokenMeter
-from teamgate.lifecycle.metered import (
-    CLIENT_CLOSED,
-    Demand,
-    MeteredRequest,
-    answer_headers,
-    payer_of,
-    team_headers,
-)
+from teamgate.lifecycle.demand import Demand
+from teamgate.lifecycle.headers import answer_headers, payer_of, team_headers
+from teamgate.lifecycle.metered import CLIENT_CLOSED, MeteredRequest
 from teamgate.lifecycle.outcome import Charge, Outcome
 from teamgate.lifecycle.watch import ClientWatch
 

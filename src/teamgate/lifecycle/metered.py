@@ -23,25 +23,25 @@ the request's attribution (end user and tags, :mod:`teamgate.ledger.attribution`
 The outcome is set where it is decided (a refusal, Groq's status, a timeout,
 a cut stream), never inferred from attributes carried on exceptions; an
 exception escaping before any decision is classified once, on exit.
+
+Beside it: :mod:`.demand` (what a request holds), :mod:`.headers` (the team's answer
+headers, from the request's one ``Payer``), :mod:`.answers` (reading or streaming
+Groq's answer), :mod:`.record` (the one ledger record).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-import aiohttp
-
 from teamgate.auth.pauses import ScopePaused
-from teamgate.budget import Payer, ReservationAbandoned
+from teamgate.budget import ReservationAbandoned
 from teamgate.budget.book import Reservation
-from teamgate.http.asgi import ClientDisconnected, Receive, Scope, Send, encode_headers, send_bytes
+from teamgate.http.asgi import ClientDisconnected, Receive, Scope, Send, send_bytes
 from teamgate.http.errors import (
     BudgetExceeded,
     GatewayError,
@@ -50,22 +50,21 @@ from teamgate.http.errors import (
     RateLimited,
     StateUnavailable,
     UpstreamTimeout,
-    UpstreamUnavailable,
 )
 from teamgate.ledger import attribution
 from teamgate.ledger.attribution import Attribution
-from teamgate.ledger.records import ClientKey, UsageRecord
+from teamgate.ledger.records import ClientKey
 from teamgate.ledger.shutdown import refuse_if_backlogged
+from teamgate.lifecycle.answers import read_whole, relay_stream
 from teamgate.lifecycle.bill import NO_BILL, Bill, Meter
+from teamgate.lifecycle.demand import Demand
+from teamgate.lifecycle.headers import answer_headers, payer_of, team_headers
 from teamgate.lifecycle.outcome import Charge, Outcome
+from teamgate.lifecycle.record import write_record
 from teamgate.lifecycle.watch import ClientWatch
 from teamgate.limits import ClientGone
 from teamgate.limits.ticket import Ticket
-from teamgate.observability.refusal_log import log_refusal
-from teamgate.pricing.money import usd_text
-from teamgate.pricing.prices import PriceTable
 from teamgate.runtime import Gateway
-from teamgate.upstream.client import DROP_RESPONSE_RAW
 from teamgate.upstream.error_body import groq_shaped_error
 from teamgate.upstream.forward import Opened, Payload, UpstreamAttempt, open_upstream
 
@@ -75,66 +74,6 @@ if TYPE_CHECKING:  # only with Redis configured (the redis extra)
 log = logging.getLogger("teamgate.lifecycle")
 
 CLIENT_CLOSED = 499  # the status recorded for a client that left before an answer
-
-
-@dataclass(frozen=True, slots=True)
-class Demand:
-    """What an admitted request holds: ``tokens`` against TPM/TPD (prompt bound plus
-    the cap; 0 for none), ``audio_seconds`` against ASH/ASD, ``worst_case_pusd``
-    against the budgets. ``fit_field`` names the request's output cap (e.g.
-    ``max_completion_tokens``): a budget refusal then says the largest value of it
-    that fits now, from ``prompt_bound``."""
-
-    model: str
-    tokens: int
-    worst_case_pusd: int
-    audio_seconds: int = 0
-    prompt_bound: int = 0
-    fit_field: str | None = None
-
-    @classmethod
-    def for_tokens(
-        cls, prices: PriceTable, model: str, prompt_bound: int, cap: int, fit_field: str
-    ) -> Demand:
-        """A token-priced request's demand: prompt bound plus cap against TPM/TPD, its
-        worst-case cost against the budgets, ``fit_field`` its output cap's name."""
-        return cls(
-            model,
-            prompt_bound + cap,
-            prices.worst_case(model, prompt_bound, cap),
-            prompt_bound=prompt_bound,
-            fit_field=fit_field,
-        )
-
-
-def payer_of(key: ClientKey) -> Payer:
-    """Whose budgets a request made with ``key`` spends: the key's own (if it has one), its
-    environment's, its team's and the org's."""
-    return Payer(key.team, key.environment, key.name, key.budget_pusd)
-
-
-def team_headers(gw: Gateway, key: ClientKey | str) -> list[tuple[str, str]]:
-    """The team's ``x-ratelimit-*`` headers and the budget remaining: the tightest of the
-    key's scopes (a team's name: of the team and the org)."""
-    payer = Payer(key) if isinstance(key, str) else payer_of(key)
-    out = list(gw.limiter.headers(payer.team).items())
-    remaining = gw.budget.remaining_pico(payer)
-    if remaining is not None:
-        out.append(("x-teamgate-budget-remaining-usd", usd_text(remaining, 6)))
-    return out
-
-
-def answer_headers(
-    gw: Gateway, key: ClientKey | str, resp: aiohttp.ClientResponse
-) -> list[tuple[bytes, bytes]]:
-    """Groq's response headers minus hop-by-hop and its org limits, plus the team's.
-
-    Groq's headers stay the bytes they arrived as (no decoding and re-encoding per
-    header: this runs on every answer).
-    """
-    headers = [(k, v) for k, v in resp.raw_headers if k.lower() not in DROP_RESPONSE_RAW]
-    headers += encode_headers(team_headers(gw, key))
-    return headers
 
 
 class MeteredRequest:
@@ -226,7 +165,7 @@ class MeteredRequest:
         try:
             refuse_if_backlogged(gw.ledger, gw.settings.storage.max_pending_records)
         except StateUnavailable as exc:
-            self._decide(Outcome.BACKLOGGED, exc.status)
+            self.decide(Outcome.BACKLOGGED, exc.status)
             raise
 
     async def admit(self, demand: Demand) -> None:
@@ -248,7 +187,7 @@ class MeteredRequest:
         finally:
             self.queue_s = time.perf_counter() - waiting
         if watch.gone:  # left while queued: admitted, but nobody to answer
-            self._decide(Outcome.CLIENT_GONE_QUEUED, CLIENT_CLOSED)
+            self.decide(Outcome.CLIENT_GONE_QUEUED, CLIENT_CLOSED)
             raise ClientGone
 
     async def _admit_at_once(self, demand: Demand) -> None:
@@ -305,10 +244,10 @@ class MeteredRequest:
                 )
         except (RateLimited, PayloadTooLarge) as exc:
             self.error_code = getattr(exc, "reason", "")
-            self._decide(Outcome.LIMIT_REFUSED, exc.status)
+            self.decide(Outcome.LIMIT_REFUSED, exc.status)
             raise
         except ClientGone:
-            self._decide(Outcome.CLIENT_GONE_QUEUED, CLIENT_CLOSED)
+            self.decide(Outcome.CLIENT_GONE_QUEUED, CLIENT_CLOSED)
             raise
 
     async def _reserve(self, demand: Demand, watch: ClientWatch) -> None:
@@ -326,10 +265,10 @@ class MeteredRequest:
                 )
                 exc.add_fit(fit, field=demand.fit_field)
             self.error_code = exc.reason
-            self._decide(Outcome.BUDGET_REFUSED, exc.status)
+            self.decide(Outcome.BUDGET_REFUSED, exc.status)
             raise
         except ReservationAbandoned:
-            self._decide(Outcome.CLIENT_GONE_QUEUED, CLIENT_CLOSED)
+            self.decide(Outcome.CLIENT_GONE_QUEUED, CLIENT_CLOSED)
             raise
 
     async def forward(
@@ -364,14 +303,14 @@ class MeteredRequest:
                 tracing.set(span, status=opened.resp.status)
         except UpstreamTimeout as exc:
             sent = Outcome.UPSTREAM_TIMEOUT_AFTER_SEND
-            self._decide(sent if exc.sent else Outcome.CONNECT_TIMEOUT, exc.status)
+            self.decide(sent if exc.sent else Outcome.CONNECT_TIMEOUT, exc.status)
             raise
         except InvalidRequest as exc:  # a header Groq must not see: nothing was sent
             self.error_code = exc.code
-            self._decide(Outcome.INVALID, exc.status)
+            self.decide(Outcome.INVALID, exc.status)
             raise
         except GatewayError as exc:  # unreachable, or no usable key: nothing billed
-            self._decide(Outcome.UPSTREAM_UNREACHABLE, exc.status)
+            self.decide(Outcome.UPSTREAM_UNREACHABLE, exc.status)
             raise
         if self.demand is not None and self.demand.model:
             gw.limiter.observe_upstream(self.demand.model, opened.resp.headers)
@@ -391,14 +330,14 @@ class MeteredRequest:
         """
         resp = opened.resp
         try:
-            headers = answer_headers(self.gw, self.key, resp)
+            headers = answer_headers(self.gw, self.payer, resp)
             ctype = resp.headers.get("content-type", "")
             if resp.status == 200 and stream and ctype.startswith("text/event-stream"):
-                await self._relay_stream(resp, headers)
+                await relay_stream(self, resp, headers)
                 return
-            data = await self._read_whole(resp)
+            data = await read_whole(self, resp)
             if resp.status != 200:
-                self._decide(Outcome.UPSTREAM_ERROR, resp.status)
+                self.decide(Outcome.UPSTREAM_ERROR, resp.status)
                 shaped = groq_shaped_error(resp.status, ctype, data)
                 if shaped is not None:
                     data = shaped
@@ -407,7 +346,7 @@ class MeteredRequest:
             else:
                 assert self.meter is not None
                 self.bill = self.meter.whole(data, ctype)
-                self._decide(Outcome.SERVED, 200)
+                self.decide(Outcome.SERVED, 200)
                 if on_served is not None:
                     await on_served(data)
             if self.settle_first:
@@ -422,72 +361,8 @@ class MeteredRequest:
         reservation, self.reservation = self.reservation, None
         return reservation
 
-    # --- answers -----------------------------------------------------------------------
-    async def _read_whole(self, resp: aiohttp.ClientResponse) -> bytes:
-        reading = time.perf_counter()
-        try:
-            data = await resp.read()
-        except TimeoutError:
-            error = UpstreamTimeout("Groq did not finish its answer in time.")
-            self._decide(Outcome.UPSTREAM_TIMEOUT_AFTER_SEND, error.status)
-            raise error from None
-        except aiohttp.ClientError as exc:
-            cut = UpstreamUnavailable(f"Groq's answer was cut off: {type(exc).__name__}")
-            self._decide(Outcome.UPSTREAM_UNREACHABLE, cut.status)
-            raise cut from None
-        self.upstream.upstream_s += time.perf_counter() - reading
-        return data
-
-    async def _relay_stream(
-        self, resp: aiohttp.ClientResponse, headers: list[tuple[bytes, bytes]]
-    ) -> None:
-        """Relay an SSE stream as it comes; a client that leaves cancels Groq's work."""
-        assert self.meter is not None
-        meter = self.meter.stream()
-        send = self.send
-        gone = self.watch if self.watch is not None else ClientWatch(self.receive)
-        self.watch = gone
-        # A client that leaves mid-stream closes Groq's response (Groq stops generating).
-        gone.on_gone(resp.close)
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        broken = ""
-        relaying = time.perf_counter()
-        # One message, its body swapped per chunk: the server reads it before send returns.
-        message = {"type": "http.response.body", "body": b"", "more_body": True}
-        try:
-            async for chunk in resp.content.iter_any():
-                meter.feed(chunk)
-                message["body"] = chunk
-                await send(message)
-                if gone.is_set():
-                    break
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            broken = f"upstream stream broke: {type(exc).__name__}"
-        except OSError:
-            broken = "client disconnected"
-        finally:
-            self.upstream.upstream_s += time.perf_counter() - relaying
-        if gone.gone:
-            broken = "client disconnected"
-            resp.close()
-        elif not broken and not meter.done:
-            broken = "upstream stream ended without [DONE]"
-        if broken.startswith("upstream") and meter.error is None:
-            await _send_stream_error(send)
-        with contextlib.suppress(OSError):
-            await send({"type": "http.response.body", "body": b""})
-        self.bill = self.meter.streamed(meter)
-        if not broken:
-            self._decide(Outcome.SERVED, 200)
-            return
-        gone_mid = broken == "client disconnected"
-        self._decide(Outcome.CLIENT_GONE_MID_ANSWER if gone_mid else Outcome.STREAM_CUT, 200)
-        log.warning(
-            "stream for team %s cut (%s); usage %s", self.key.team, broken, self.bill.source
-        )
-
     # --- the end -------------------------------------------------------------------------
-    def _decide(self, outcome: Outcome, status: int) -> None:
+    def decide(self, outcome: Outcome, status: int) -> None:
         self.outcome, self.status = outcome, status
 
     async def settle(self) -> None:
@@ -547,90 +422,22 @@ class MeteredRequest:
         finally:
             if self.watch is not None:
                 self.watch.close()
-            self._record()
+            write_record(self)
             if isinstance(exc, GatewayError):
-                exc.headers.update(team_headers(self.gw, self.key))
+                exc.headers.update(team_headers(self.gw, self.payer))
 
     def _classify(self, exc: BaseException | None) -> None:
         """The outcome of a request that ended before any stage decided one."""
         if isinstance(exc, GatewayError):
             self.error_code = exc.code
-            self._decide(Outcome.INVALID, exc.status)
+            self.decide(Outcome.INVALID, exc.status)
         elif isinstance(exc, asyncio.CancelledError) and self.meter is not None:
             # Stopped after Groq was sent the request: it may run and bill it.
             self.bill = self.meter.worst()
-            self._decide(Outcome.CLIENT_GONE_MID_ANSWER, CLIENT_CLOSED)
+            self.decide(Outcome.CLIENT_GONE_MID_ANSWER, CLIENT_CLOSED)
         elif isinstance(exc, ClientDisconnected | ClientGone | asyncio.CancelledError):
-            self._decide(Outcome.CLIENT_GONE_QUEUED, CLIENT_CLOSED)
+            self.decide(Outcome.CLIENT_GONE_QUEUED, CLIENT_CLOSED)
         else:
             if exc is not None:
                 log.error("metered request %s failed", self.request_id, exc_info=exc)
-            self._decide(Outcome.FAILED, 500)
-
-    def _record(self) -> None:
-        outcome = self.outcome or Outcome.FAILED
-        bill, key, usage = self.bill, self.key, self.bill.usage
-        rec = UsageRecord(
-            ts=self.ts,
-            request_id=self.request_id,
-            groq_id=bill.groq_id,
-            team=key.team,
-            environment=key.environment,
-            purpose=key.purpose,
-            client_key=key.name,
-            upstream_key=self.upstream.key_name,
-            model_requested=self.model_requested,
-            model_served=bill.model_served or self.model,
-            prompt_tokens=usage.prompt_tokens if usage is not None else 0,
-            completion_tokens=usage.completion_tokens if usage is not None else 0,
-            cached_tokens=usage.cached_tokens if usage is not None else 0,
-            cost_pusd=bill.cost_pusd,
-            status=self.status,
-            latency_ms=(time.perf_counter() - self.started) * 1000,
-            streamed=self.streamed,
-            usage_source=bill.source,
-            refusal=self._refusal(outcome),
-            endpoint=self.endpoint,
-            end_user=self.attribution.end_user,
-            tags=self.attribution.tags,
-        )
-        tracing = self.gw.tracing
-        if tracing.enabled:  # the request's span gets the outcome; the hand-off its own span
-            figures = {
-                "team": rec.team,
-                "environment": rec.environment,
-                "model": rec.model_served or rec.model_requested,
-                "status": rec.status,
-                "prompt_tokens": rec.prompt_tokens,
-                "completion_tokens": rec.completion_tokens,
-                "cost_picodollars": rec.cost_pusd,
-            }
-            tracing.annotate(**figures, outcome=outcome.label)
-            with tracing.span("teamgate.ledger", **figures):
-                self.gw.ledger.append(rec)
-        else:
-            self.gw.ledger.append(rec)
-        self.gw.metrics.observe(rec, self.model, self.queue_s, self.upstream.upstream_s)
-        log_refusal(rec)
-
-    def _refusal(self, outcome: Outcome) -> str:
-        """The record's refusal code: the refusing error's own, else the outcome's."""
-        if outcome in (Outcome.INVALID, Outcome.LIMIT_REFUSED, Outcome.BUDGET_REFUSED):
-            return self.error_code or outcome.refusal
-        return outcome.refusal
-
-
-async def _send_stream_error(send: Send) -> None:
-    error = GatewayError(
-        "The upstream stream was interrupted before it completed.",
-        code="stream_interrupted",
-        type="server_error",
-    )
-    with contextlib.suppress(OSError):
-        await send(
-            {
-                "type": "http.response.body",
-                "body": b"data: " + error.body() + b"\n\n",
-                "more_body": True,
-            }
-        )
+            self.decide(Outcome.FAILED, 500)

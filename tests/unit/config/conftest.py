@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from teamgate.config import secret_refs
+
 
 def seed_config() -> dict[str, Any]:
     return {
@@ -83,3 +85,10 @@ def seed_config() -> dict[str, Any]:
 @pytest.fixture
 def config() -> dict[str, Any]:
     return seed_config()
+
+
+@pytest.fixture
+def no_cloud_extras(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The AWS and GCP clients count as not installed, whatever the venv holds (the
+    validation table's secret-reference cases expect the "needs the extra" messages)."""
+    monkeypatch.setattr(secret_refs, "module_available", lambda name: False)
