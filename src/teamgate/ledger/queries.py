@@ -13,14 +13,16 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from teamgate.ledger import rules, sql
 from teamgate.ledger.audit_records import AUDIT_COLUMNS, AuditEntry
 from teamgate.ledger.owned import ObjectKind, OwnedObject
 from teamgate.ledger.pause_records import Pause
 from teamgate.ledger.records import ClientKey, UsageRecord
+from teamgate.ledger.rollup import Runs, SummaryPlan, groups_from_rows, offset_runs, plan_summary
 from teamgate.ledger.session_records import DashboardSession
-from teamgate.ledger.summary import UsageGroup
+from teamgate.ledger.summary import GroupBy, UsageGroup, check_dimensions
 from teamgate.ledger.upstream_records import UpstreamKeyState, UpstreamKeyUsage
 
 _T = TypeVar("_T")
@@ -88,16 +90,34 @@ class SharedQueries:
             return [], after
         return [sql.usage_from_row(tuple(row)[1:]) for row in rows], int(rows[-1][0])
 
+    async def _summary_rows(
+        self, dims: Sequence[str], plan: SummaryPlan, runs: Runs, tz: str, team: str | None
+    ) -> Sequence[Sequence[object]]:
+        """The rows of the grouped query of ``plan`` (the store's own SQL)."""
+        raise NotImplementedError
+
     async def usage_summary(
         self,
         start: float,
         end: float,
-        group_by: Sequence[str] = (),
+        group_by: GroupBy = (),
         *,
         tz: str = "UTC",
         team: str | None = None,
     ) -> list[UsageGroup]:
-        raise NotImplementedError
+        """Sums per group in [start, end): whole buckets from the roll-up, the ends raw."""
+        dims = check_dimensions(list(group_by))
+        runs: Runs = []
+        if "day" in dims:
+            ZoneInfo(tz)  # an unknown zone fails here, on both stores
+            ((lo, hi),) = await self._fetch(sql.TS_SPAN, start, end)
+            if lo is None:
+                return []
+            runs = offset_runs(lo, hi + 1, tz)  # offsets over the span that holds records
+        plan = plan_summary(start, end, dims, runs)
+        if not plan.uses_rollup and not plan.raw_ranges:
+            return []
+        return groups_from_rows(await self._summary_rows(dims, plan, runs, tz, team), dims)
 
     async def count_usage(self, start: float, end: float) -> int:
         """How many records fall in [start, end), from the roll-up where it can."""

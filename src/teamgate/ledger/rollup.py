@@ -32,8 +32,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import SupportsInt, cast
 from datetime import datetime, timedelta
+from typing import SupportsInt, cast
 from zoneinfo import ZoneInfo
 
 from teamgate.ledger.attribution import is_attribution_dimension
@@ -56,6 +56,7 @@ ROLLUP_SUMS = ("requests", "prompt_tokens", "completion_tokens", "cached_tokens"
 ROLLUP_COLUMNS = ROLLUP_KEY + ROLLUP_SUMS
 
 RollupKey = tuple[int, str, str, str, str, str, str, int]
+Runs = list[tuple[float, int]]  # a timezone's UTC offsets over a range (offset_runs)
 
 
 def bucket_sums(records: Iterable[UsageRecord]) -> list[tuple[int | str, ...]]:

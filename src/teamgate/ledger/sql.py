@@ -146,6 +146,7 @@ LIVE_NAME_INDEX = "client_keys_live_name"
 
 # --- the usage ledger ----------------------------------------------------------------------
 SELECT_USAGE_RANGE = f"{_select('usage', USAGE_COLUMNS)} WHERE ts >= $1 AND ts < $2 ORDER BY ts, id"
+TS_SPAN = "SELECT MIN(ts), MAX(ts) FROM usage WHERE ts >= $1 AND ts < $2"
 SELECT_USAGE_PAGE = (
     f"SELECT id, {', '.join(USAGE_COLUMNS)} FROM usage "  # noqa: S608
     "WHERE id > $1 AND ts >= $2 AND ts < $3 ORDER BY id LIMIT $4"
@@ -276,7 +277,7 @@ BUMP_UPSTREAM_VERSION = "UPDATE meta SET value = value + 1 WHERE key = 'upstream
 _SQLITE_TYPES = {str: "TEXT", float: "REAL", int: "INTEGER", bool: "INTEGER", tuple: "TEXT"}
 
 
-def _sqlite_column(name: str, hint: Any, default: Any) -> str:
+def _sqlite_column(name: str, hint: Any, default: str | None) -> str:
     args = typing.get_args(hint)
     nullable = type(None) in args and typing.get_origin(hint) in (typing.Union, types.UnionType)
     base = next(a for a in args if a is not type(None)) if nullable else hint
@@ -284,7 +285,7 @@ def _sqlite_column(name: str, hint: Any, default: Any) -> str:
         base = type(typing.get_args(base)[0])
     sql_type = _SQLITE_TYPES[typing.get_origin(base) or base]
     column = f"{name} {sql_type}" + ("" if nullable else " NOT NULL")
-    if isinstance(default, str):
+    if default is not None:
         column += " DEFAULT '" + default.replace("'", "''") + "'"
     return column
 
@@ -296,13 +297,26 @@ def sqlite_table(
     first: str = "",
     last: str = "",
     skip: tuple[str, ...] = (),
+    defaults: tuple[str, ...] = (),
     without_rowid: bool = False,
 ) -> str:
     """``CREATE TABLE IF NOT EXISTS`` with a column per field of ``record`` (its type,
-    NOT NULL unless ``… | None``, a text default kept), between ``first`` and ``last``."""
+    NOT NULL unless ``… | None``; the fields named in ``defaults`` keep their text
+    default), between ``first`` and ``last``.
+
+    >>> print(sqlite_table("pauses", Pause, last="PRIMARY KEY (scope)"))
+    CREATE TABLE IF NOT EXISTS pauses (
+        scope TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        until REAL,
+        paused_at REAL NOT NULL,
+        actor TEXT NOT NULL,
+        PRIMARY KEY (scope)
+    )
+    """
     hints = typing.get_type_hints(record)
     columns = [
-        _sqlite_column(f.name, hints[f.name], f.default)
+        _sqlite_column(f.name, hints[f.name], str(f.default) if f.name in defaults else None)
         for f in dataclasses.fields(record)
         if f.name not in skip
     ]

@@ -22,18 +22,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from teamgate.ledger import sql
 from teamgate.ledger.attribution import TAG_PREFIX
-from teamgate.ledger.rollup import (
-    BUCKET_S,
-    SummaryPlan,
-    groups_from_rows,
-    offset_runs,
-    plan_summary,
-)
-from teamgate.ledger.summary import UsageGroup, check_dimensions
+from teamgate.ledger.rollup import BUCKET_S, Runs, SummaryPlan
 
 _DAY = "to_char(to_timestamp({ts}) AT TIME ZONE {tz}, 'YYYY-MM-DD')"
 # ``tag:KEY``: the value after ",KEY=" in the canonical tags ("" if absent); the pattern
@@ -44,7 +36,7 @@ _TAG = "COALESCE(substring(',' || tags || ',' from {pattern}), '')"
 def summary_query(
     dims: Sequence[str], tz: str, team: str | None, plan: SummaryPlan
 ) -> tuple[str, list[object]]:
-    """The grouped query of ``plan`` and its parameters (``$1``…); "" when it reads nothing.
+    """The grouped query of ``plan`` (which reads something) and its parameters (``$1``…).
 
     >>> from teamgate.ledger.rollup import plan_summary
     >>> query, params = summary_query(("team",), "UTC", None, plan_summary(0, 2700.5, (), []))
@@ -85,8 +77,6 @@ def summary_query(
     for lo, hi in plan.raw_ranges:
         where = f"ts >= {bind(lo, '::float8')} AND ts < {bind(hi, '::float8')}{team_filter}"
         selects.append(f"SELECT {columns(True)}{sql.RAW_SUM_TERMS} FROM usage WHERE {where}")  # noqa: S608
-    if not selects:
-        return "", params
     return sql.outer_summary(len(dims), " UNION ALL ".join(selects)), params
 
 
@@ -96,27 +86,9 @@ class PostgresSummaryQueries:
     # Provided by PostgresStore: the open asyncpg pool.
     _db: Callable[[], Any]
 
-    async def usage_summary(
-        self,
-        start: float,
-        end: float,
-        group_by: Sequence[str] = (),
-        *,
-        tz: str = "UTC",
-        team: str | None = None,
-    ) -> list[UsageGroup]:
-        """Sums per group in [start, end): whole buckets from the roll-up, the rest raw."""
-        dims = check_dimensions(list(group_by))
-        runs: list[tuple[float, int]] = []
-        if "day" in dims:
-            ZoneInfo(tz)  # an unknown zone fails here, as with the SQLite store
-            lo, hi = await self._db().fetchrow(
-                "SELECT MIN(ts), MAX(ts) FROM usage WHERE ts >= $1 AND ts < $2", start, end
-            )
-            if lo is None:
-                return []
-            runs = offset_runs(lo, hi + 1, tz)  # offsets over the span that holds records
-        query, params = summary_query(dims, tz, team, plan_summary(start, end, dims, runs))
-        if not query:
-            return []
-        return groups_from_rows(await self._db().fetch(query, *params), dims)
+    async def _summary_rows(
+        self, dims: Sequence[str], plan: SummaryPlan, runs: Runs, tz: str, team: str | None
+    ) -> list[Any]:
+        query, params = summary_query(dims, tz, team, plan)
+        rows: list[Any] = await self._db().fetch(query, *params)
+        return rows

@@ -43,7 +43,9 @@ STATEMENTS = (
     ),
     "CREATE UNIQUE INDEX IF NOT EXISTS client_keys_live_name "
     "ON client_keys (name) WHERE revoked_at IS NULL",
-    sqlite_table("usage", UsageRecord, first="id INTEGER PRIMARY KEY"),
+    sqlite_table(
+        "usage", UsageRecord, first="id INTEGER PRIMARY KEY", defaults=("end_user", "tags")
+    ),
     "CREATE INDEX IF NOT EXISTS usage_ts ON usage (ts, team, cost_pusd)",  # per-team sums
     "CREATE INDEX IF NOT EXISTS usage_team_ts ON usage (team, ts)",
     sqlite_table(

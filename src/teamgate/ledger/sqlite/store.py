@@ -41,12 +41,12 @@ from teamgate.ledger import rules
 from teamgate.ledger.file_modes import owner_only
 from teamgate.ledger.queries import SharedQueries
 from teamgate.ledger.records import UsageRecord
+from teamgate.ledger.rollup import Runs, SummaryPlan
 from teamgate.ledger.sql import LIVE_NAME_INDEX, SQLITE, USAGE_COLUMNS, usage_row
 from teamgate.ledger.sqlite import summary
 from teamgate.ledger.sqlite.schema import UnknownSchemaVersion, check_version, create_tables
 from teamgate.ledger.sqlite.transaction import immediate as _transaction
 from teamgate.ledger.sqlite.upstream import SQLiteUpstreamTables
-from teamgate.ledger.summary import UsageGroup
 
 __all__ = ["SQLiteStore", "UnknownSchemaVersion"]
 
@@ -242,16 +242,7 @@ class SQLiteStore(SQLiteUpstreamTables, SharedQueries):
                 items,
             )
 
-    async def usage_summary(
-        self,
-        start: float,
-        end: float,
-        group_by: Sequence[str] = (),
-        *,
-        tz: str = "UTC",
-        team: str | None = None,
-    ) -> list[UsageGroup]:
-        """Sums per group in [start, end), computed by SQLite over exact roll-ups."""
-        return await self._run(
-            summary.usage_summary, self._db(), start, end, tuple(group_by), tz, team
-        )
+    async def _summary_rows(
+        self, dims: Sequence[str], plan: SummaryPlan, runs: Runs, tz: str, team: str | None
+    ) -> list[tuple[object, ...]]:
+        return await self._run(summary.summary_rows, self._db(), dims, plan, runs, team)

@@ -17,15 +17,7 @@ from collections.abc import Sequence
 from teamgate.ledger import sql
 from teamgate.ledger.attribution import TAG_PREFIX
 from teamgate.ledger.records import UsageRecord
-from teamgate.ledger.rollup import (
-    BUCKET_S,
-    ROLLUP_COLUMNS,
-    bucket_sums,
-    groups_from_rows,
-    offset_runs,
-    plan_summary,
-)
-from teamgate.ledger.summary import UsageGroup, check_dimensions
+from teamgate.ledger.rollup import BUCKET_S, ROLLUP_COLUMNS, Runs, SummaryPlan, bucket_sums
 
 ROLLUP_VERSION = 1
 
@@ -102,25 +94,14 @@ def _columns(
     return "".join(f"{e} AS g{i}, " for i, e in enumerate(exprs)), params
 
 
-def usage_summary(
+def summary_rows(
     conn: sqlite3.Connection,
-    start: float,
-    end: float,
-    group_by: Sequence[str],
-    tz: str = "UTC",
-    team: str | None = None,
-) -> list[UsageGroup]:
-    """Sums per group over the records with ``start <= ts < end``, sorted by group."""
-    dims = check_dimensions(list(group_by))
-    runs: list[tuple[float, int]] = []
-    if "day" in dims:
-        lo, hi = conn.execute(
-            "SELECT MIN(ts), MAX(ts) FROM usage WHERE ts >= ? AND ts < ?", (start, end)
-        ).fetchone()
-        if lo is None:
-            return []
-        runs = offset_runs(lo, hi + 1, tz)  # offsets over the span that holds records
-    plan = plan_summary(start, end, dims, runs)
+    dims: Sequence[str],
+    plan: SummaryPlan,
+    runs: Runs,
+    team: str | None,
+) -> list[tuple[object, ...]]:
+    """The grouped sums of ``plan`` (:func:`teamgate.ledger.sql.outer_summary` rows)."""
     team_filter, team_params = ("", []) if team is None else (" AND team = ?", [team])
     params: list[object] = []
     selects: list[str] = []
@@ -138,7 +119,5 @@ def usage_summary(
             f"WHERE ts >= ? AND ts < ?{team_filter}"
         )
         params += [*p, lo, hi, *team_params]
-    if not selects:
-        return []
     query = sql.outer_summary(len(dims), " UNION ALL ".join(selects))
-    return groups_from_rows(conn.execute(query, params), dims)
+    return conn.execute(query, params).fetchall()
