@@ -304,6 +304,7 @@ def sqlite_table(
     NOT NULL unless ``… | None``; the fields named in ``defaults`` keep their text
     default), between ``first`` and ``last``.
 
+    >>> from teamgate.ledger.pause_records import Pause
     >>> print(sqlite_table("pauses", Pause, last="PRIMARY KEY (scope)"))
     CREATE TABLE IF NOT EXISTS pauses (
         scope TEXT NOT NULL,
