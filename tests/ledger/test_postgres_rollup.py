@@ -4,31 +4,24 @@ same buckets at once end with exact sums (their upserts lock buckets in one orde
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
-from shared_services import POSTGRES_URL, create_schema, drop_schema, unique_name
 from teamgate.ledger.postgres import schema as schema_module
 from teamgate.ledger.postgres.schema import known_migrations
 from teamgate.ledger.postgres.store import PostgresStore
 from teamgate.ledger.rollup import ROLLUP_COLUMNS, bucket_sums
 from teamgate.ledger.sql import USAGE_COLUMNS, usage_row
 
+from . import test_postgres_store as postgres
 from .test_summary_contract import T0, expected, sample_records
 
 DIMS = ("team", "environment", "purpose", "key", "model", "refusal", "status")
 
 
-@pytest.fixture
-async def schema() -> AsyncIterator[str]:
-    name = unique_name("test")
-    await create_schema(name)
-    try:
-        yield name
-    finally:
-        await drop_schema(name)
+schema = postgres.schema  # a fresh PostgreSQL schema per test, dropped after it
+POSTGRES_URL = postgres.POSTGRES_URL
 
 
 async def _connect(schema: str) -> asyncpg.Connection:
