@@ -11,14 +11,14 @@ every backend.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, Unpack
 
 from teamgate.ledger.audit_records import AuditEntry
 from teamgate.ledger.owned import ObjectKind, OwnedObject
 from teamgate.ledger.pause_records import Pause
 from teamgate.ledger.records import ClientKey, UsageRecord
 from teamgate.ledger.session_records import DashboardSession
-from teamgate.ledger.summary import UsageGroup
+from teamgate.ledger.summary import GroupBy, SummaryOptions, UsageGroup
 from teamgate.ledger.upstream_records import (
     UpstreamKeyState,
     UpstreamKeyUsage,
@@ -99,13 +99,7 @@ class Store(Protocol):
         """
 
     async def usage_summary(
-        self,
-        start: float,
-        end: float,
-        group_by: Sequence[str] = (),
-        *,
-        tz: str = "UTC",
-        team: str | None = None,
+        self, start: float, end: float, group_by: GroupBy = (), **options: Unpack[SummaryOptions]
     ) -> list[UsageGroup]:
         """Sums per group of the records in [start, end), sorted by group values.
 

@@ -11,9 +11,21 @@ grouping (SQL ``GROUP BY`` in SQLite), so no record is ever loaded into Python.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from teamgate.ledger.attribution import is_attribution_dimension
+
+GroupBy = Sequence[str]  # the dimensions a summary is grouped by, in order
+
+
+class SummaryOptions(TypedDict, total=False):
+    """``usage_summary``'s keyword options: the timezone of ``day``, one team only."""
+
+    tz: str  # default "UTC"
+    team: str | None  # default None: every team
+
 
 # Dimensions a summary may be grouped by. ``day`` is the calendar day (YYYY-MM-DD)
 # in the timezone passed to ``usage_summary``; ``model`` is the model served, or the

@@ -44,7 +44,7 @@ async def test_a_batch_is_a_few_statements_and_every_record_lands(
             for i in range(size)
         ]
         await store.append_usage(records)
-        inserts = [s for s in seen if s.startswith("INSERT INTO usage")]
+        inserts = [s for s in seen if s.startswith("INSERT INTO usage (")]
         # greedy cuts of 256, 32, 4 and 1 rows: never more than 256ths plus 7+7+3
         assert len(inserts) <= size // 256 + 17
         stored = await store.usage_records(0, 2e9)
@@ -68,7 +68,7 @@ async def test_batches_of_every_size_prepare_at_most_four_insert_statements(
         for size in range(1, 300, 7):
             await store.append_usage([make_record(request_id=f"b{n + i}") for i in range(size)])
             n += size
-        shapes = {s.count("),") for s in seen if s.startswith("INSERT INTO usage")}
+        shapes = {s.count("),") for s in seen if s.startswith("INSERT INTO usage (")}
         assert len(shapes) <= 4
         with sqlite3.connect(tmp_path / "ledger.db") as conn:
             assert conn.execute("SELECT count(*) FROM usage").fetchone()[0] == n

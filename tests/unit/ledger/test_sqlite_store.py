@@ -10,7 +10,7 @@ import pytest
 
 from teamgate.config.errors import ConfigError
 from teamgate.ledger.open import open_store
-from teamgate.ledger.records import UsageRecord
+from teamgate.ledger.rules import Rule
 from teamgate.ledger.sqlite.store import SQLiteStore, UnknownSchemaVersion
 
 from .conftest import make_key, make_record
@@ -67,13 +67,13 @@ async def test_a_file_from_before_key_budgets_gets_the_column(tmp_path: Path) ->
 async def test_every_call_runs_on_one_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     store = SQLiteStore(":memory:")
     threads: set[str] = set()
-    original = SQLiteStore._append_usage
+    original = SQLiteStore._apply_sync  # every write transaction, appends included
 
-    def spy(self: SQLiteStore, records: list[UsageRecord]) -> None:
+    def spy(self: SQLiteStore, rule: Rule[object]) -> object:
         threads.add(threading.current_thread().name)
-        original(self, records)
+        return original(self, rule)
 
-    monkeypatch.setattr(SQLiteStore, "_append_usage", spy)
+    monkeypatch.setattr(SQLiteStore, "_apply_sync", spy)
     await store.open()
     try:
         for i in range(5):

@@ -2,11 +2,11 @@
 
 A mixin: the methods use the store's asyncpg pool through its ``_db``. The
 tables (migration ``0003_upstream_keys.sql``) are those of the SQLite store:
-``upstream_keys`` (state changes and keys added by rotation, with secret
-references only), ``upstream_usage`` (totals per key) and
-``upstream_usage_hourly`` (hourly buckets for the last-24-hours count, pruned
-after 48 hours). Every write is one transaction; a state write bumps
-``meta.upstream_version``, which every gateway polls.
+``upstream_usage`` (totals per key) and ``upstream_usage_hourly`` (hourly buckets
+for the last-24-hours count, pruned after 48 hours), written here with arrays
+(``unnest``) in one transaction; key states and the reads are shared SQL
+(``ledger/queries.py``): a state write bumps ``meta.upstream_version``, which
+every gateway polls.
 
 Usage (through the store)::
 
@@ -20,28 +20,12 @@ Usage (through the store)::
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from teamgate.ledger.upstream_records import UpstreamKeyState, UpstreamKeyUsage, UpstreamUsageDelta
+from teamgate.ledger.sql import KEEP_HOURS_S, POSTGRES, PRUNE_HOURLY
+from teamgate.ledger.upstream_records import UpstreamUsageDelta
 
-HOUR_S = 3600
-KEEP_HOURS_S = 48 * HOUR_S
-
-_STATE_COLUMNS = tuple(f.name for f in dataclasses.fields(UpstreamKeyState))
-# SQL built from the dataclass's own field names only (constants, no input).
-_UPSERT_STATE = (
-    f"INSERT INTO upstream_keys ({', '.join(_STATE_COLUMNS)}) "  # noqa: S608
-    f"VALUES ({', '.join(f'${i + 1}' for i in range(len(_STATE_COLUMNS)))}) "
-    "ON CONFLICT (name) DO UPDATE SET "
-    + ", ".join(f"{c} = EXCLUDED.{c}" for c in _STATE_COLUMNS if c != "name")
-)
-_SELECT_STATES = (
-    f"SELECT {', '.join(_STATE_COLUMNS)} FROM upstream_keys "  # noqa: S608
-    'ORDER BY project COLLATE "C", preferred_order, name COLLATE "C"'
-)
-_BUMP_UPSTREAM_VERSION = "UPDATE meta SET value = value + 1 WHERE key = 'upstream_version'"
 _ADD_USAGE = (
     "INSERT INTO upstream_usage "
     "(name, fingerprint, requests, failures, first_used_at, last_used_at) "
@@ -61,36 +45,13 @@ _ADD_HOURLY = (
     "ON CONFLICT (name, hour) DO UPDATE SET "
     "requests = upstream_usage_hourly.requests + EXCLUDED.requests"
 )
-# An hour bucket [h, h + 3600) overlaps (now - 24 h, now] when h + 3600 > now - 24 h.
-_SELECT_USAGE = (
-    "SELECT u.name, u.fingerprint, u.requests, u.failures, u.first_used_at, "
-    "u.last_used_at, COALESCE((SELECT SUM(h.requests) FROM upstream_usage_hourly h "
-    "WHERE h.name = u.name AND h.hour > $1::float8 AND h.hour <= $2::float8), 0) "
-    'FROM upstream_usage u ORDER BY u.name COLLATE "C"'
-)
 
 
 class PostgresUpstreamTables:
-    """The upstream-key part of the PostgreSQL store (mixed into ``PostgresStore``)."""
+    """The upstream-usage part of the PostgreSQL store (mixed into ``PostgresStore``)."""
 
     # Provided by PostgresStore: the open asyncpg pool.
     _db: Callable[[], Any]
-
-    async def set_upstream_key_states(self, states: Sequence[UpstreamKeyState]) -> None:
-        if not states:
-            return
-        async with self._db().acquire() as conn, conn.transaction():
-            # One statement per state, in order: a name given twice ends as its last state.
-            await conn.executemany(_UPSERT_STATE, [dataclasses.astuple(s) for s in states])
-            await conn.execute(_BUMP_UPSTREAM_VERSION)
-
-    async def upstream_key_states(self) -> list[UpstreamKeyState]:
-        rows = await self._db().fetch(_SELECT_STATES)
-        return [UpstreamKeyState(*row) for row in rows]
-
-    async def upstream_state_version(self) -> int:
-        value = await self._db().fetchval("SELECT value FROM meta WHERE key = 'upstream_version'")
-        return int(value)
 
     async def record_upstream_usage(self, usage: dict[str, UpstreamUsageDelta]) -> None:
         if not usage:
@@ -120,12 +81,4 @@ class PostgresUpstreamTables:
                     [h[1] for h in hourly],
                     [h[2] for h in hourly],
                 )
-            await conn.execute(
-                "DELETE FROM upstream_usage_hourly WHERE hour < $1::float8",
-                newest - KEEP_HOURS_S,
-            )
-
-    async def upstream_key_usage(self, now: float) -> list[UpstreamKeyUsage]:
-        since = now - 24 * HOUR_S - HOUR_S
-        rows = await self._db().fetch(_SELECT_USAGE, since, now)
-        return [UpstreamKeyUsage.from_row(row) for row in rows]
+            await conn.execute(POSTGRES.render(PRUNE_HOURLY), newest - KEEP_HOURS_S)
