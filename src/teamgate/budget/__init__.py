@@ -12,9 +12,11 @@ from teamgate.budget.counters import (
     BudgetCounters,
     BudgetScope,
     MemoryBudgetCounters,
+    ReservationHandle,
     ReserveOutcome,
     ReserveResult,
     ScopeTotals,
+    unreserved,
 )
 from teamgate.budget.period import BudgetPeriod, month_of, period_named
 from teamgate.budget.scopes import Payer
@@ -29,10 +31,12 @@ __all__ = [
     "Payer",
     "Reservation",
     "ReservationAbandoned",
+    "ReservationHandle",
     "ReserveOutcome",
     "ReserveResult",
     "ScopeTotals",
     "SpendSource",
     "month_of",
     "period_named",
+    "unreserved",
 ]

@@ -57,9 +57,11 @@ from teamgate.budget.counters import (
     BudgetCounters,
     BudgetScope,
     MemoryBudgetCounters,
+    ReservationHandle,
     ReserveOutcome,
     ReserveResult,
     ScopeTotals,
+    unreserved,
 )
 from teamgate.budget.messages import refusal_message, wait_timeout_message
 from teamgate.budget.period import BudgetPeriod, month_of
@@ -145,28 +147,35 @@ class BudgetStatus:
 class Reservation:
     """An admitted request's hold on the budget; settle it or release it exactly once.
 
-    Both methods are idempotent: only the first call of either has an effect.
+    Both methods are idempotent: only the first call of either has an effect. ``handle``
+    is the counters' :class:`~teamgate.budget.counters.ReservationHandle`: settling or
+    releasing passes it back to them as it is.
 
     >>> # r = await book.reserve("chatbot", worst_case_pico)
     >>> # ... forward the request ...; await r.settle(actual_cost_pico)  # or r.release()
     """
 
-    __slots__ = ("_book", "_done", "amount_pico", "period", "scopes", "team")
+    __slots__ = ("_book", "_done", "handle", "period", "scopes", "team")
 
     def __init__(
         self,
         book: BudgetBook,
         team: str,
         period: str,
-        scopes: Sequence[BudgetScope],
-        amount_pico: int,
+        scopes: tuple[BudgetScope, ...],
+        handle: ReservationHandle,
     ) -> None:
         self._book = book
         self._done = False
         self.team = team
         self.period = period
-        self.scopes = tuple(scopes)
-        self.amount_pico = amount_pico
+        self.scopes = scopes  # with their budgets (the handle's may be a hold's, unlimited)
+        self.handle = handle
+
+    @property
+    def amount_pico(self) -> int:
+        """What it holds, picodollars (0 when no scope has a budget)."""
+        return self.handle.amount
 
     @property
     def open(self) -> bool:
@@ -356,9 +365,10 @@ class BudgetBook:
         period = self.period()
         scopes = self._scopes(payer, period.key)
         if all(s.budget_pico is None for s in scopes):
-            return Reservation(self, team, period.key, scopes, 0)
-        if self._counters.reserve_now(scopes, worst_case_pico, self._totals):
-            return Reservation(self, team, period.key, scopes, worst_case_pico)
+            return Reservation(self, team, period.key, scopes, unreserved(scopes))
+        handle = self._counters.reserve_now(scopes, worst_case_pico, self._totals)
+        if handle is not None:
+            return Reservation(self, team, period.key, scopes, handle)
         loop = asyncio.get_running_loop()
         started = loop.time()
         deadline = started + max_wait_s
@@ -367,11 +377,11 @@ class BudgetBook:
             period = self.period()
             scopes = self._scopes(payer, period.key)
             if all(s.budget_pico is None for s in scopes):
-                return Reservation(self, team, period.key, scopes, 0)
+                return Reservation(self, team, period.key, scopes, unreserved(scopes))
             result = await self._counters.reserve(scopes, worst_case_pico)
             self._totals.update(result.totals)
-            if result.outcome is ReserveOutcome.OK:
-                return Reservation(self, team, period.key, scopes, worst_case_pico)
+            if result.handle is not None:  # the outcome is OK
+                return Reservation(self, team, period.key, scopes, result.handle)
             if result.outcome is ReserveOutcome.REFUSED:
                 raise self._refusal(result, worst_case_pico, period, scopes)
             remaining = deadline - loop.time()
@@ -392,11 +402,12 @@ class BudgetBook:
         period = self.period()
         scopes = self._scopes(payer, period.key)
         if all(s.budget_pico is None for s in scopes):
-            return Reservation(self, payer.team, period.key, scopes, 0)
-        unlimited = [BudgetScope(s.key, None) for s in scopes]
+            return Reservation(self, payer.team, period.key, scopes, unreserved(scopes))
+        unlimited = tuple(BudgetScope(s.key, None) for s in scopes)
         result = await self._counters.reserve(unlimited, amount_pico)
         self._totals.update(result.totals)
-        return Reservation(self, payer.team, period.key, scopes, amount_pico)
+        assert result.handle is not None  # scopes without a budget always take it
+        return Reservation(self, payer.team, period.key, scopes, result.handle)
 
     # --- one step shared with another component -------------------------------------
     def direct_scopes(self, payer: Payer | str) -> tuple[str, tuple[BudgetScope, ...]]:
@@ -412,16 +423,17 @@ class BudgetBook:
         self,
         payer: Payer | str,
         period_key: str,
-        scopes: Sequence[BudgetScope],
-        amount_pico: int,
+        scopes: tuple[BudgetScope, ...],
+        handle: ReservationHandle | None,
         totals: Mapping[str, ScopeTotals],
     ) -> Reservation:
-        """The reservation the caller's step made (``totals``: the scopes' after it; an
-        amount of 0 when no scope has a budget, as :meth:`reserve` makes it)."""
+        """The reservation the caller's step made: its counters' ``handle`` (None when no
+        scope has a budget, so nothing was reserved, as :meth:`reserve` does), and
+        ``totals``, the scopes' after it."""
         self._totals.update(totals)
-        if all(s.budget_pico is None for s in scopes):
-            amount_pico = 0
-        return Reservation(self, _payer(payer).team, period_key, scopes, amount_pico)
+        if handle is None:
+            handle = unreserved(scopes)
+        return Reservation(self, _payer(payer).team, period_key, scopes, handle)
 
     def closed(
         self, reservation: Reservation, actual_pico: int, totals: Mapping[str, ScopeTotals]
@@ -521,11 +533,11 @@ class BudgetBook:
 
     # --- settle / release ------------------------------------------------------------
     async def _settle(self, reservation: Reservation, actual_pico: int) -> None:
-        counters, scopes, amount = self._counters, reservation.scopes, reservation.amount_pico
+        counters, handle = self._counters, reservation.handle
         try:
-            totals = counters.settle_now(scopes, amount, actual_pico)
+            totals = counters.settle_now(handle, actual_pico)
             if totals is None:
-                totals = await counters.settle(scopes, amount, actual_pico)
+                totals = await counters.settle(handle, actual_pico)
         finally:
             self._signal()
         self._totals.update(totals)
@@ -536,7 +548,7 @@ class BudgetBook:
         if reservation.amount_pico == 0:
             return
         try:
-            totals = await self._counters.release(reservation.scopes, reservation.amount_pico)
+            totals = await self._counters.release(reservation.handle)
         finally:
             self._signal()
         self._totals.update(totals)

@@ -47,6 +47,7 @@ from redis.asyncio import Redis
 from teamgate.background.tasks import stop_task
 from teamgate.budget.counters import (
     BudgetScope,
+    ReservationHandle,
     ReserveOutcome,
     ReserveResult,
     RoundTripBudgetCounters,
@@ -99,7 +100,7 @@ class RedisBudgetCounters(RoundTripBudgetCounters):
         self._rebuild_delay = rebuild_delay_s
         self._load_timeout = load_timeout_s
         self._replay_interval = replay_interval_s
-        self._open: dict[tuple[tuple[str, ...], int], list[tuple[str, str]]] = {}
+        self._open: set[str] = set()  # ids of the reservations this instance holds open
         self._pending: list[tuple[tuple[str, ...], str, int, str]] = []  # settles to replay
         self._known: dict[str, ScopeTotals] = {}
         self.generation = ""  # the last marker generation seen
@@ -155,10 +156,9 @@ class RedisBudgetCounters(RoundTripBudgetCounters):
 
     async def renew(self) -> int:
         """Extend the leases of every reservation this instance holds open."""
-        ids = [rid for held in self._open.values() for rid, _ in held]
-        if not ids:
+        if not self._open:
             return 0
-        return int(await self._renew(keys=[self._p + "leases"], args=[self.lease_s, *ids]))
+        return int(await self._renew(keys=[self._p + "leases"], args=[self.lease_s, *self._open]))
 
     async def replay(self) -> None:
         """Apply, in order, the settles and releases Redis could not take when they happened."""
@@ -194,30 +194,37 @@ class RedisBudgetCounters(RoundTripBudgetCounters):
         self.generation = gen
         totals = self._totals_from(scopes, reply[3:])
         if outcome is ReserveOutcome.OK:
-            self._open.setdefault((tuple(keys), amount), []).append((rid, gen))
-            return ReserveResult(outcome, totals=totals)
+            self._open.add(rid)
+            handle = ReservationHandle(scopes, amount, self, rid, gen)
+            return ReserveResult(outcome, totals=totals, handle=handle)
         scope = scopes[index - 1]
         settled, reserved = totals[scope.key]
         return ReserveResult(outcome, scope.key, settled, reserved, scope.budget_pico, totals)
 
-    async def settle(
-        self, scopes: Sequence[BudgetScope], reserved: int, actual: int
-    ) -> dict[str, ScopeTotals]:
+    async def settle(self, handle: ReservationHandle, actual: int) -> dict[str, ScopeTotals]:
         if actual < 0:
             raise ValueError("a cost cannot be negative")
-        return await self._close_reservation(scopes, reserved, actual)
+        return await self._close_reservation(handle, actual)
 
-    async def release(self, scopes: Sequence[BudgetScope], reserved: int) -> dict[str, ScopeTotals]:
-        return await self._close_reservation(scopes, reserved, 0)
+    async def release(self, handle: ReservationHandle) -> dict[str, ScopeTotals]:
+        return await self._close_reservation(handle, 0)
+
+    def _closing(self, handle: ReservationHandle) -> tuple[str, str]:
+        """The reservation id and generation to close ``handle`` under, no longer renewed
+        from now on (``""`` and the current generation for a handle that holds nothing)."""
+        if handle.holder is None:
+            return "", self.generation
+        if handle.holder is not self:
+            raise ValueError("this reservation is held by another budget backend")
+        self._open.discard(handle.rid)
+        return handle.rid, handle.generation
 
     async def _close_reservation(
-        self, scopes: Sequence[BudgetScope], reserved: int, actual: int
+        self, handle: ReservationHandle, actual: int
     ) -> dict[str, ScopeTotals]:
+        scopes = handle.scopes
         keys = tuple(self._keys(scopes))
-        held = self._open.get((keys, reserved))
-        rid, gen = held.pop() if held else ("", self.generation)
-        if held is not None and not held:
-            del self._open[(keys, reserved)]
+        rid, gen = self._closing(handle)
         if self._pending:  # keep the order: this one goes behind those waiting
             self._pending.append((keys, rid, actual, gen))
             return self._known_totals(scopes)
@@ -244,20 +251,20 @@ class RedisBudgetCounters(RoundTripBudgetCounters):
     def note_reserved(
         self,
         scopes: Sequence[BudgetScope],
-        keys: Sequence[str],
         amount: int,
         rid: str,
         generation: str,
         flat: Sequence[Any],
-    ) -> dict[str, ScopeTotals]:
-        """Note a reservation another script made (leased and renewed from now on); the
-        scopes' totals from the script's flat reply."""
+    ) -> tuple[ReservationHandle, dict[str, ScopeTotals]]:
+        """Note a reservation another script made (leased and renewed from now on): its
+        handle, and the scopes' totals from the script's flat reply."""
         self.generation = generation
-        self._open.setdefault((tuple(keys), amount), []).append((rid, generation))
-        return self._totals_from(scopes, flat)
+        self._open.add(rid)
+        handle = ReservationHandle(scopes, amount, self, rid, generation)
+        return handle, self._totals_from(scopes, flat)
 
     def settle_parts(
-        self, scopes: Sequence[BudgetScope], reserved: int, actual: int
+        self, handle: ReservationHandle, actual: int
     ) -> tuple[tuple[str, ...], list[Any]] | None:
         """The keys and arguments of settling a reservation (``actual`` 0: releasing it) in
         another script, the reservation now counted as closed here; None when earlier
@@ -266,12 +273,8 @@ class RedisBudgetCounters(RoundTripBudgetCounters):
             raise ValueError("a cost cannot be negative")
         if self._pending:
             return None
-        keys = tuple(self._keys(scopes))
-        held = self._open.get((keys, reserved))
-        rid, gen = held.pop() if held else ("", self.generation)
-        if held is not None and not held:
-            del self._open[(keys, reserved)]
-        return keys, [rid, actual, gen, *self._publish]
+        rid, gen = self._closing(handle)
+        return tuple(self._keys(handle.scopes)), [rid, actual, gen, *self._publish]
 
     def keep_for_replay(self, keys: tuple[str, ...], args: Sequence[Any]) -> None:
         """A settle from :meth:`settle_parts` that could not reach Redis: kept and replayed
