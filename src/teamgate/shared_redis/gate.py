@@ -38,7 +38,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +48,7 @@ from teamgate.budget.scopes import Payer
 from teamgate.limits.limiter import Limiter
 from teamgate.limits.ticket import Closing, Ticket
 from teamgate.shared_redis import gate_lua
+from teamgate.shared_redis.backend import reply_float, reply_text
 from teamgate.shared_redis.batching import REDIS_UNAVAILABLE, ScriptBatcher
 from teamgate.shared_redis.budget_failover import FailoverBudgetCounters
 from teamgate.shared_redis.limits_failover import FailoverCounters
@@ -56,15 +56,6 @@ from teamgate.shared_redis.limits_failover import FailoverCounters
 log = logging.getLogger("teamgate.shared")
 
 Admitted = tuple[Ticket, Reservation | None]
-
-
-def _float(value: Any) -> float:
-    text = value.decode() if isinstance(value, bytes) else str(value)
-    return math.inf if text in ("inf", "+inf") else float(text)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class CombinedGate:
@@ -134,13 +125,13 @@ class CombinedGate:
                 return None
             for slot, holder in zip(slots, holders, strict=True):
                 self._limits.took_in_redis(slot.key, holder)
-            ticket = limiter.admitted(plan, [_float(t) for t in reply[1]])
+            ticket = limiter.admitted(plan, [reply_float(t) for t in reply[1]])
             if reply[0] != b"ok":  # the budget did not fit (or is being loaded)
                 return ticket, None
             if not budgeted:  # nothing to reserve: the book counts the spend all the same
                 return ticket, book.reserved(payer, period_key, scopes, None, {})
             handle, totals = budget.note_reserved(
-                scopes, worst_case_pico, rid, _text(reply[2]), reply[3:]
+                scopes, worst_case_pico, rid, reply_text(reply[2]), reply[3:]
             )
             return ticket, book.reserved(payer, period_key, scopes, handle, totals)
 
@@ -258,7 +249,7 @@ class CombinedGate:
         """The limiter's and the book's bookkeeping after a settle (``reply`` None: unknown)."""
         ticket, closing, reservation = settling.ticket, settling.closing, settling.reservation
         if ticket is not None and closing is not None:
-            ticket.closed(closing, [_float(t) for t in reply[0]] if reply is not None else [])
+            ticket.closed(closing, [reply_float(t) for t in reply[0]] if reply is not None else [])
         if reservation is not None:
             totals: dict[str, ScopeTotals] = {}
             if reply is not None and settling.budget_part is not None:
