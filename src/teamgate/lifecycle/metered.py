@@ -40,7 +40,7 @@ import aiohttp
 
 from teamgate.auth.pauses import ScopePaused
 from teamgate.budget import Payer, ReservationAbandoned
-from teamgate.budget.book import Reservation
+from teamgate.budget.reservation import Reservation
 from teamgate.http.asgi import ClientDisconnected, Receive, Scope, Send, encode_headers, send_bytes
 from teamgate.http.errors import (
     BudgetExceeded,

@@ -44,7 +44,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from teamgate.budget.book import SpendSource
+from teamgate.budget import SpendSource
 from teamgate.budget.counters import (
     BudgetScope,
     ReservationHandle,

@@ -42,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from teamgate.budget.book import BudgetBook, Reservation
+from teamgate.budget import BudgetBook, Reservation
 from teamgate.budget.counters import ScopeTotals
 from teamgate.budget.scopes import Payer
 from teamgate.limits.limiter import Limiter
