@@ -267,7 +267,9 @@ class MemoryBudgetCounters:
         """:meth:`settle`, synchronously (this backend never waits)."""
         if actual < 0:
             raise ValueError("a cost cannot be negative")
-        held = self._held(handle)
+        if handle.holder is not self and handle.holder is not None:
+            self._held(handle)  # raises: another backend holds it
+        held = handle.amount
         settled_of, reserved_of = self._settled, self._reserved
         out: dict[str, ScopeTotals] = {}
         for scope in handle.scopes:
