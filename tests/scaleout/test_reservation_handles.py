@@ -88,6 +88,11 @@ class Outage(Counters):
         super().__init__(budget)
         self.budget, self.outage = budget, outage
 
+    async def reserve(self, amount: int) -> Any:
+        handle = await super().reserve(amount)
+        assert self.budget.holds_in_memory(handle)  # taken in memory, not in Redis
+        return handle
+
     async def totals(self) -> ScopeTotals:
         return self.seen  # memory's (Redis is away: the wrapper answers its last known)
 
