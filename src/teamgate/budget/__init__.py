@@ -1,23 +1,23 @@
-"""Monthly budgets (per key, environment, team and org): periods, atomic counters, and
-the book that reserves and settles."""
+"""Monthly budgets (per key, environment, team and org): periods, the configured
+budgets, atomic counters, the book that reserves and settles, its reservations, and
+the waits and refusals of those that do not fit."""
 
-from teamgate.budget.book import (
-    BudgetBook,
-    BudgetStatus,
-    Reservation,
-    ReservationAbandoned,
-    SpendSource,
-)
+from teamgate.budget.book import BudgetBook, SpendSource
+from teamgate.budget.budgets import BudgetStatus
 from teamgate.budget.counters import (
     BudgetCounters,
     BudgetScope,
     MemoryBudgetCounters,
+    ReservationHandle,
     ReserveOutcome,
     ReserveResult,
     ScopeTotals,
+    unreserved,
 )
 from teamgate.budget.period import BudgetPeriod, month_of, period_named
+from teamgate.budget.reservation import Reservation
 from teamgate.budget.scopes import Payer
+from teamgate.budget.waiting import ReservationAbandoned
 
 __all__ = [
     "BudgetBook",
@@ -29,10 +29,12 @@ __all__ = [
     "Payer",
     "Reservation",
     "ReservationAbandoned",
+    "ReservationHandle",
     "ReserveOutcome",
     "ReserveResult",
     "ScopeTotals",
     "SpendSource",
     "month_of",
     "period_named",
+    "unreserved",
 ]

@@ -6,14 +6,9 @@ every open reservation, atomically across every scope it belongs to — its key
 (when the key has a budget), its environment, its team and the org
 (:mod:`teamgate.budget.scopes`, :mod:`teamgate.budget.counters`).
 
-Waiting, exactly: when the worst case fits beside the settled spend but not beside
-the open reservations (``WAIT``), :meth:`BudgetBook.reserve` waits for any
-settle, release or :meth:`BudgetBook.reconfigure` in this process (an event,
-no polling) and tries again. After ``max_wait_s`` it tries one last time; if the
-answer is still ``WAIT`` it raises :class:`BudgetExceeded` with
-``x-should-retry: true`` (the budget may pay for it later). A ``REFUSED`` answer
-raises at once with ``x-should-retry: false``. If ``client_gone`` is set while
-waiting, :class:`ReservationAbandoned` is raised.
+A reservation that fits only once open ones close waits (:mod:`teamgate.budget.waiting`);
+one that cannot fit, or waited in vain, is refused (:mod:`teamgate.budget.refusals`).
+Each :class:`~teamgate.budget.reservation.Reservation` keeps its counters' handle.
 
 Months roll over by themselves: every call reads the injected clock and
 switches to the new month's counter keys, which start at zero. Reservations
@@ -25,9 +20,7 @@ settle it is called once per budgeted scope as
 ``"key:<name>"``, ``"env:<team>/<env>"``, ``"team:<name>"`` or ``"org"``. It must not
 block; its exceptions are logged.
 Pass ``on_refused`` (e.g. ``AlertManager.exhausted_nowait``) to hear of every
-``REFUSED`` answer as ``on_refused(scope, period_key, settled_pico, budget_pico,
-worst_case_pico, resets_at_ts, reset_text)`` naming the scope that did not fit (the
-cut-off alert); same rules.
+``REFUSED`` answer (the cut-off alert, :mod:`teamgate.budget.refusals`); same rules.
 
 >>> import asyncio
 >>> from decimal import Decimal
@@ -45,46 +38,43 @@ cut-off alert); same rules.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import Protocol
 
+from teamgate.budget.budgets import Budgets, BudgetStatus
 from teamgate.budget.counters import (
     BudgetCounters,
     BudgetScope,
     MemoryBudgetCounters,
+    ReservationHandle,
     ReserveOutcome,
-    ReserveResult,
     ScopeTotals,
+    unreserved,
 )
-from teamgate.budget.messages import refusal_message, wait_timeout_message
 from teamgate.budget.period import BudgetPeriod, month_of
+from teamgate.budget.refusals import RefusedHook, refusal, wait_timeout
+from teamgate.budget.reservation import Reservation
 from teamgate.budget.scopes import (
     ORG,
     SPEND_DIMENSIONS,
     Payer,
     counter_key,
-    env_scope,
     key_scope,
-    refusal_reason,
-    scope_kind,
     scope_of_counter,
     scope_team,
     settled_by_scope,
     team_scope,
 )
-from teamgate.config.errors import ConfigError
+from teamgate.budget.waiting import Changes
 from teamgate.config.schema import Settings
-from teamgate.http.errors import BudgetExceeded
 from teamgate.ledger.summary import UsageGroup
-from teamgate.pricing.money import usd_to_pico
+
+__all__ = ["BudgetBook", "Reservation", "SettledHook", "SpendSource"]
+# (Reservation lives in teamgate.budget.reservation: the book makes them, and says so.)
 
 SettledHook = Callable[[str, str, int, int], None]
-RefusedHook = Callable[[str, str, int, int, int, float, str], None]
 _ZERO = ScopeTotals(0, 0)
 _log = logging.getLogger("teamgate.budget")
 
@@ -98,18 +88,6 @@ class SpendSource(Protocol):
     ) -> list[UsageGroup]: ...
 
 
-class ReservationAbandoned(Exception):
-    """The client went away while its request waited for budget; nothing is reserved."""
-
-
-def _budget_pico(dollars: Decimal, path: str) -> int:
-    """Exact picodollars of a configured budget; a ConfigError if it has sub-picodollar digits."""
-    try:
-        return usd_to_pico(dollars)
-    except ValueError:
-        raise ConfigError(path, f"{dollars} has more than 12 decimals") from None
-
-
 def team_scope_key(team: str, period_key: str) -> str:
     return counter_key(team_scope(team), period_key)
 
@@ -120,84 +98,6 @@ def org_scope_key(period_key: str) -> str:
 
 def _payer(who: Payer | str) -> Payer:
     return Payer(who) if isinstance(who, str) else who
-
-
-@dataclass(frozen=True, slots=True)
-class BudgetStatus:
-    """Month-to-date state of one scope: a key, an environment, a team, or the org
-    (``team`` is None for the org)."""
-
-    scope: str  # "key:<name>", "env:<team>/<env>", "team:<name>" or "org"
-    team: str | None
-    period: str
-    settled_pico: int
-    reserved_pico: int
-    budget_pico: int | None
-
-    @property
-    def percent(self) -> float | None:
-        """Settled spend as a percentage of the budget (display only)."""
-        if not self.budget_pico:
-            return None
-        return self.settled_pico * 100 / self.budget_pico
-
-
-class Reservation:
-    """An admitted request's hold on the budget; settle it or release it exactly once.
-
-    Both methods are idempotent: only the first call of either has an effect.
-
-    >>> # r = await book.reserve("chatbot", worst_case_pico)
-    >>> # ... forward the request ...; await r.settle(actual_cost_pico)  # or r.release()
-    """
-
-    __slots__ = ("_book", "_done", "amount_pico", "period", "scopes", "team")
-
-    def __init__(
-        self,
-        book: BudgetBook,
-        team: str,
-        period: str,
-        scopes: Sequence[BudgetScope],
-        amount_pico: int,
-    ) -> None:
-        self._book = book
-        self._done = False
-        self.team = team
-        self.period = period
-        self.scopes = tuple(scopes)
-        self.amount_pico = amount_pico
-
-    @property
-    def open(self) -> bool:
-        return not self._done
-
-    async def settle(self, actual_pico: int) -> None:
-        """Charge the actual cost (it may exceed the reservation if estimated)."""
-        if self._done:
-            return
-        self._done = True
-        await self._book._settle(self, actual_pico)
-
-    async def release(self) -> None:
-        """Give the reservation back unspent (Groq failed the request)."""
-        if self._done:
-            return
-        self._done = True
-        await self._book._release(self)
-
-    def closing(self) -> bool:
-        """Settle or release handed over to the caller, who does it in one step of its own
-        (one Redis script with the limits' corrections) and reports with
-        :meth:`BudgetBook.closed`. False if closed already (nothing to do)."""
-        if self._done:
-            return False
-        self._done = True
-        return True
-
-    def __repr__(self) -> str:
-        state = "closed" if self._done else "open"
-        return f"Reservation(team={self.team!r}, amount_pico={self.amount_pico}, {state})"
 
 
 class BudgetBook:
@@ -226,57 +126,24 @@ class BudgetBook:
         self._on_settled = on_settled
         self._on_refused = on_refused
         self._totals: dict[str, ScopeTotals] = {}
-        self._changed = asyncio.Event()
-        self._waiters = 0
+        self._changes = Changes()
         self._tz = settings.org.timezone
         self._period = month_of(clock(), self._tz)
-        self._team_budgets: dict[str, int | None] = {}
-        self._env_budgets: dict[str, int | None] = {}  # "env:team/env" -> budget
-        self._key_budgets: dict[str, int] = {}  # "key:name" -> budget, as keys are seen
-        self._org_budget: int | None = None
-        self._apply(settings)
-
-    # --- configuration -----------------------------------------------------------
-    def _apply(self, settings: Settings) -> None:
-        self._team_budgets = {
-            name: None
-            if team.monthly_budget_usd is None
-            else _budget_pico(team.monthly_budget_usd, f"teams.{name}.monthly_budget_usd")
-            for name, team in settings.teams.items()
-        }
-        self._env_budgets = {
-            env_scope(name, env_name): None
-            if env.monthly_budget_usd is None
-            else _budget_pico(
-                env.monthly_budget_usd,
-                f"teams.{name}.environments.{env_name}.monthly_budget_usd",
-            )
-            for name, team in settings.teams.items()
-            for env_name, env in team.environments.items()
-        }
-        org = settings.org.monthly_budget_usd
-        self._org_budget = None if org is None else _budget_pico(org, "org.monthly_budget_usd")
-        self._tz = settings.org.timezone
-        self._scope_cache = {}
+        self._budgets = Budgets(settings)
 
     def reconfigure(self, settings: Settings) -> None:
         """Swap in new budgets (counters are kept) and wake every waiting request."""
-        self._apply(settings)
+        self._budgets = Budgets(settings, keys=self._budgets.keys)
+        self._tz = settings.org.timezone
+        self._scope_cache = {}
         self._signal()
 
     def budget_pico(self, team: str) -> int | None:
-        return self._team_budgets.get(team)
+        return self._budgets.teams.get(team)
 
     def scope_budget_pico(self, scope: str) -> int | None:
         """The budget of any scope (``key:…``, ``env:…``, ``team:…``, ``org``); None: none."""
-        kind = scope_kind(scope)
-        if kind == "team":
-            return self._team_budgets.get(scope.partition(":")[2])
-        if kind == "env":
-            return self._env_budgets.get(scope)
-        if kind == "key":
-            return self._key_budgets.get(scope)
-        return self._org_budget
+        return self._budgets.of(scope)
 
     @property
     def counters(self) -> BudgetCounters:
@@ -284,12 +151,12 @@ class BudgetBook:
 
     @property
     def org_budget_pico(self) -> int | None:
-        return self._org_budget
+        return self._budgets.org
 
     @property
     def waiters(self) -> int:
         """How many requests are waiting for reservations in flight right now."""
-        return self._waiters
+        return self._changes.waiters
 
     # --- period ----------------------------------------------------------------
     def period(self) -> BudgetPeriod:
@@ -309,7 +176,7 @@ class BudgetBook:
             if len(self._scope_cache) >= 10_000:
                 self._scope_cache.clear()
             if payer.key is not None and payer.key_budget_pico is not None:
-                self._key_budgets[key_scope(payer.key)] = payer.key_budget_pico
+                self._budgets.keys[key_scope(payer.key)] = payer.key_budget_pico
             scopes = self._scope_cache[cache_key] = tuple(
                 BudgetScope(counter_key(name, period_key), self.scope_budget_pico(name))
                 for name in payer.scope_names()
@@ -322,9 +189,9 @@ class BudgetBook:
         period = self.period()
         groups = await store.usage_summary(period.start_ts, period.end_ts, SPEND_DIMENSIONS)
         settled = settled_by_scope(groups)
-        for team in self._team_budgets:
+        for team in self._budgets.teams:
             settled.setdefault(team_scope(team), 0)
-        for scope in self._env_budgets:
+        for scope in self._budgets.envs:
             settled.setdefault(scope, 0)
         keys = [counter_key(scope, period.key) for scope in settled]
         for key, amount in zip(keys, settled.values(), strict=True):
@@ -356,28 +223,31 @@ class BudgetBook:
         period = self.period()
         scopes = self._scopes(payer, period.key)
         if all(s.budget_pico is None for s in scopes):
-            return Reservation(self, team, period.key, scopes, 0)
-        if self._counters.reserve_now(scopes, worst_case_pico, self._totals):
-            return Reservation(self, team, period.key, scopes, worst_case_pico)
+            return Reservation(self, team, period.key, scopes, unreserved(scopes))
+        handle = self._counters.reserve_now(scopes, worst_case_pico, self._totals)
+        if handle is not None:
+            return Reservation(self, team, period.key, scopes, handle)
         loop = asyncio.get_running_loop()
         started = loop.time()
         deadline = started + max_wait_s
         while True:
-            changed = self._changed
+            changed = self._changes.event
             period = self.period()
             scopes = self._scopes(payer, period.key)
             if all(s.budget_pico is None for s in scopes):
-                return Reservation(self, team, period.key, scopes, 0)
+                return Reservation(self, team, period.key, scopes, unreserved(scopes))
             result = await self._counters.reserve(scopes, worst_case_pico)
             self._totals.update(result.totals)
-            if result.outcome is ReserveOutcome.OK:
-                return Reservation(self, team, period.key, scopes, worst_case_pico)
+            if result.handle is not None:  # the outcome is OK
+                return Reservation(self, team, period.key, scopes, result.handle)
             if result.outcome is ReserveOutcome.REFUSED:
-                raise self._refusal(result, worst_case_pico, period, scopes)
+                raise refusal(
+                    result, worst_case_pico, period, scopes, self._totals, self._on_refused
+                )
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise self._wait_timeout(result, worst_case_pico, period, max_wait_s)
-            await self._wait_for_change(changed, remaining, client_gone)
+                raise wait_timeout(result, worst_case_pico, period, max_wait_s)
+            await self._changes.wait(changed, remaining, client_gone)
 
     async def hold(self, payer: Payer | str, amount_pico: int) -> Reservation:
         """A reservation that is never refused nor waits: for money already committed.
@@ -392,11 +262,12 @@ class BudgetBook:
         period = self.period()
         scopes = self._scopes(payer, period.key)
         if all(s.budget_pico is None for s in scopes):
-            return Reservation(self, payer.team, period.key, scopes, 0)
-        unlimited = [BudgetScope(s.key, None) for s in scopes]
+            return Reservation(self, payer.team, period.key, scopes, unreserved(scopes))
+        unlimited = tuple(BudgetScope(s.key, None) for s in scopes)
         result = await self._counters.reserve(unlimited, amount_pico)
         self._totals.update(result.totals)
-        return Reservation(self, payer.team, period.key, scopes, amount_pico)
+        assert result.handle is not None  # scopes without a budget always take it
+        return Reservation(self, payer.team, period.key, scopes, result.handle)
 
     # --- one step shared with another component -------------------------------------
     def direct_scopes(self, payer: Payer | str) -> tuple[str, tuple[BudgetScope, ...]]:
@@ -412,16 +283,17 @@ class BudgetBook:
         self,
         payer: Payer | str,
         period_key: str,
-        scopes: Sequence[BudgetScope],
-        amount_pico: int,
+        scopes: tuple[BudgetScope, ...],
+        handle: ReservationHandle | None,
         totals: Mapping[str, ScopeTotals],
     ) -> Reservation:
-        """The reservation the caller's step made (``totals``: the scopes' after it; an
-        amount of 0 when no scope has a budget, as :meth:`reserve` makes it)."""
+        """The reservation the caller's step made: its counters' ``handle`` (None when no
+        scope has a budget, so nothing was reserved, as :meth:`reserve` does), and
+        ``totals``, the scopes' after it."""
         self._totals.update(totals)
-        if all(s.budget_pico is None for s in scopes):
-            amount_pico = 0
-        return Reservation(self, _payer(payer).team, period_key, scopes, amount_pico)
+        if handle is None:
+            handle = unreserved(scopes)
+        return Reservation(self, _payer(payer).team, period_key, scopes, handle)
 
     def closed(
         self, reservation: Reservation, actual_pico: int, totals: Mapping[str, ScopeTotals]
@@ -434,98 +306,13 @@ class BudgetBook:
         if actual_pico and totals and self._on_settled is not None:
             self._report(reservation, dict(totals))
 
-    async def _wait_for_change(
-        self, changed: asyncio.Event, within_s: float, client_gone: asyncio.Event | None
-    ) -> None:
-        """Return when ``changed`` is set or ``within_s`` passed; raise if the client left."""
-        self._waiters += 1
-        try:
-            if client_gone is None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(), within_s)
-                return
-            waits = {
-                asyncio.ensure_future(changed.wait()),
-                asyncio.ensure_future(client_gone.wait()),
-            }
-            try:
-                await asyncio.wait(waits, timeout=within_s, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in waits:
-                    task.cancel()
-            if client_gone.is_set():
-                raise ReservationAbandoned("the client went away while waiting for budget")
-        finally:
-            self._waiters -= 1
-
-    def _refusal(
-        self,
-        result: ReserveResult,
-        amount: int,
-        period: BudgetPeriod,
-        scopes: Sequence[BudgetScope],
-    ) -> BudgetExceeded:
-        scope = scope_of_counter(result.scope_key or scopes[-1].key)
-        if self._on_refused is not None:
-            try:
-                self._on_refused(
-                    scope,
-                    period.key,
-                    result.settled,
-                    result.budget_pico or 0,
-                    amount,
-                    period.end_ts,
-                    period.reset_text(),
-                )
-            except Exception:
-                _log.exception("budget cut-off hook failed for %s", scope)
-        message = refusal_message(
-            scope=scope,
-            settled=result.settled,
-            budget=result.budget_pico or 0,
-            amount=amount,
-            period_key=period.key,
-            reset_text=period.reset_text(),
-        )
-        # What is left in the tightest budget (settled spend only: reservations settle).
-        available = [
-            s.budget_pico - result.totals.get(s.key, self._totals.get(s.key, _ZERO)).settled
-            for s in scopes
-            if s.budget_pico is not None
-        ]
-        return BudgetExceeded(
-            message,
-            reason=refusal_reason(scope),
-            available_pusd=max(min(available), 0) if available else None,
-            worst_pusd=amount,
-        )
-
-    def _wait_timeout(
-        self, result: ReserveResult, amount: int, period: BudgetPeriod, waited: float
-    ) -> BudgetExceeded:
-        scope = scope_of_counter(result.scope_key or org_scope_key(period.key))
-        message = wait_timeout_message(
-            scope=scope,
-            settled=result.settled,
-            reserved=result.reserved,
-            budget=result.budget_pico or 0,
-            amount=amount,
-            period_key=period.key,
-            waited_s=waited,
-        )
-        return BudgetExceeded(
-            message,
-            headers={"x-should-retry": "true", "retry-after": "1"},
-            reason=refusal_reason(scope),
-        )
-
     # --- settle / release ------------------------------------------------------------
     async def _settle(self, reservation: Reservation, actual_pico: int) -> None:
-        counters, scopes, amount = self._counters, reservation.scopes, reservation.amount_pico
+        counters, handle = self._counters, reservation.handle
         try:
-            totals = counters.settle_now(scopes, amount, actual_pico)
+            totals = counters.settle_now(handle, actual_pico)
             if totals is None:
-                totals = await counters.settle(scopes, amount, actual_pico)
+                totals = await counters.settle(handle, actual_pico)
         finally:
             self._signal()
         self._totals.update(totals)
@@ -536,7 +323,7 @@ class BudgetBook:
         if reservation.amount_pico == 0:
             return
         try:
-            totals = await self._counters.release(reservation.scopes, reservation.amount_pico)
+            totals = await self._counters.release(reservation.handle)
         finally:
             self._signal()
         self._totals.update(totals)
@@ -560,8 +347,7 @@ class BudgetBook:
 
     def _signal(self) -> None:
         """Wake every waiter (they retry); later waiters get a fresh event."""
-        self._changed.set()
-        self._changed = asyncio.Event()
+        self._changes.signal()
 
     # --- seeing it -----------------------------------------------------------------
     def remaining_pico(self, payer: Payer | str) -> int | None:
@@ -595,19 +381,19 @@ class BudgetBook:
         then every environment with a budget and every key with one seen so far (sorted)."""
         period = self.period()
         prefix, suffix = "team:", f":{period.key}"
-        teams = set(self._team_budgets)
+        budgets = self._budgets
+        teams = set(budgets.teams)
         teams.update(
             key[len(prefix) : -len(suffix)]
             for key in self._totals
             if key.startswith(prefix) and key.endswith(suffix)
         )
         rows = [
-            self._status(team_scope(t), team_scope_key(t, period.key), self._team_budgets.get(t))
+            self._status(team_scope(t), team_scope_key(t, period.key), budgets.teams.get(t))
             for t in sorted(teams)
         ]
-        rows.append(self._status(ORG, org_scope_key(period.key), self._org_budget))
-        narrow = {s: b for s, b in self._env_budgets.items() if b is not None}
-        narrow.update(self._key_budgets)
+        rows.append(self._status(ORG, org_scope_key(period.key), budgets.org))
+        narrow = budgets.narrow()
         rows += [
             self._status(scope, counter_key(scope, period.key), narrow[scope])
             for scope in sorted(narrow)

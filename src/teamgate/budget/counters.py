@@ -18,10 +18,19 @@ A scope whose ``budget_pico`` is ``None`` is counted but never limits.
 >>> import asyncio
 >>> c = MemoryBudgetCounters()
 >>> scopes = [BudgetScope("team:a:2026-11", 100), BudgetScope("org:2026-11", None)]
->>> asyncio.run(c.reserve(scopes, 60)).outcome
+>>> first = asyncio.run(c.reserve(scopes, 60))
+>>> first.outcome
 <ReserveOutcome.OK: 'ok'>
 >>> asyncio.run(c.reserve(scopes, 60)).outcome  # fits beside settled 0, not beside reserved 60
 <ReserveOutcome.WAIT: 'wait'>
+>>> asyncio.run(c.settle(first.handle, 25))["team:a:2026-11"]  # the handle says what to close
+ScopeTotals(settled=25, reserved=0)
+
+Reservations are closed by handle: :meth:`BudgetCounters.reserve` answers ``OK`` with a
+:class:`ReservationHandle`, and :meth:`~BudgetCounters.settle` /
+:meth:`~BudgetCounters.release` take it back. The handle carries what closing needs
+(the scopes, the amount, the backend that holds it and its own id there), so two
+reservations with the same scopes and amount are never mistaken for each other.
 """
 
 from __future__ import annotations
@@ -47,6 +56,51 @@ class ScopeTotals(NamedTuple):
     reserved: int
 
 
+class ReservationHandle:
+    """One open reservation, as the backend that took it knows it: what ``settle`` and
+    ``release`` need, so no caller rebuilds it. Opaque to callers (pass it back as it
+    is); only the backends read its fields. Two handles are the same reservation only
+    if they are the same object.
+
+    ``holder`` is the backend that holds it (None: nothing is held, see
+    :func:`unreserved`); ``rid`` and ``generation`` are its id and the counters'
+    generation in that backend (empty where the backend has none).
+    """
+
+    __slots__ = ("amount", "generation", "holder", "rid", "scopes")
+
+    def __init__(
+        self,
+        scopes: Sequence[BudgetScope],
+        amount: int,
+        holder: object = None,
+        rid: str = "",
+        generation: str = "",
+    ) -> None:
+        self.scopes = scopes
+        self.amount = amount
+        self.holder = holder
+        self.rid = rid
+        self.generation = generation
+
+    def __repr__(self) -> str:
+        return f"ReservationHandle(amount={self.amount}, scopes={len(self.scopes)})"
+
+
+def unreserved(scopes: Sequence[BudgetScope]) -> ReservationHandle:
+    """A handle that holds nothing: settling it charges spend to ``scopes`` without a
+    reservation to drop (a request with no budget to reserve against, which is still
+    counted); releasing it does nothing.
+
+    >>> import asyncio
+    >>> c = MemoryBudgetCounters()
+    >>> s = [BudgetScope("org:2026-11", 10)]
+    >>> asyncio.run(c.settle(unreserved(s), 4))["org:2026-11"]
+    ScopeTotals(settled=4, reserved=0)
+    """
+    return ReservationHandle(scopes, 0)
+
+
 class ReserveOutcome(enum.Enum):
     OK = "ok"
     REFUSED = "refused"
@@ -59,7 +113,8 @@ class ReserveResult:
 
     For ``REFUSED`` and ``WAIT``, ``scope_key`` names the scope that decided it and
     ``settled``/``reserved``/``budget_pico`` are that scope's numbers. ``totals``
-    holds every given scope's totals after the step (for cheap local caches).
+    holds every given scope's totals after the step (for cheap local caches). For
+    ``OK``, ``handle`` is the reservation, to settle or release.
     """
 
     outcome: ReserveOutcome
@@ -68,6 +123,7 @@ class ReserveResult:
     reserved: int = 0
     budget_pico: int | None = None
     totals: Mapping[str, ScopeTotals] = field(default_factory=dict)
+    handle: ReservationHandle | None = None
 
 
 def budget_rule(
@@ -124,34 +180,31 @@ class BudgetCounters(Protocol):
 
     def reserve_now(
         self, scopes: Sequence[BudgetScope], amount: int, totals: dict[str, ScopeTotals]
-    ) -> bool | None:
-        """:meth:`reserve` when its outcome is ``OK``, synchronously (True, the scopes'
-        totals written into ``totals``); False having changed nothing otherwise; None when
-        this backend cannot answer without a round trip."""
+    ) -> ReservationHandle | None:
+        """:meth:`reserve` when its outcome is ``OK``, synchronously: the handle, the
+        scopes' totals written into ``totals``. None, having changed nothing, otherwise or
+        when this backend cannot answer without a round trip: await :meth:`reserve`."""
         ...
 
-    def settle_now(
-        self, scopes: Sequence[BudgetScope], reserved: int, actual: int
-    ) -> dict[str, ScopeTotals] | None:
+    def settle_now(self, handle: ReservationHandle, actual: int) -> dict[str, ScopeTotals] | None:
         """:meth:`settle` synchronously, or None: await :meth:`settle`."""
         ...
 
     async def reserve(self, scopes: Sequence[BudgetScope], amount: int) -> ReserveResult:
-        """Reserve ``amount`` against all ``scopes`` at once, or none of them."""
+        """Reserve ``amount`` against all ``scopes`` at once, or none of them (``OK``: the
+        result's ``handle`` is the reservation)."""
         ...
 
-    async def settle(
-        self, scopes: Sequence[BudgetScope], reserved: int, actual: int
-    ) -> dict[str, ScopeTotals]:
-        """Drop ``reserved`` from the reservations and add ``actual`` to the settled spend.
+    async def settle(self, handle: ReservationHandle, actual: int) -> dict[str, ScopeTotals]:
+        """Drop the reservation and add ``actual`` to the settled spend of its scopes.
 
-        ``actual`` may exceed ``reserved`` (an estimated cost): it is settled anyway.
-        Returns the totals of the scopes after the step.
+        ``actual`` may exceed the amount reserved (an estimated cost): it is settled
+        anyway. Returns the totals of the scopes after the step.
         """
         ...
 
-    async def release(self, scopes: Sequence[BudgetScope], reserved: int) -> dict[str, ScopeTotals]:
-        """Drop ``reserved`` from the reservations without spending it."""
+    async def release(self, handle: ReservationHandle) -> dict[str, ScopeTotals]:
+        """Drop the reservation without spending it."""
         ...
 
     async def totals(self, scope_key: str) -> ScopeTotals:
@@ -169,8 +222,9 @@ class MemoryBudgetCounters:
     >>> import asyncio
     >>> c = MemoryBudgetCounters()
     >>> s = [BudgetScope("org:2026-11", 10)]
-    >>> asyncio.run(c.settle(s, 0, 4))["org:2026-11"]
-    ScopeTotals(settled=4, reserved=0)
+    >>> held = asyncio.run(c.reserve(s, 6)).handle
+    >>> asyncio.run(c.release(held))["org:2026-11"]
+    ScopeTotals(settled=0, reserved=0)
     """
 
     def __init__(self) -> None:
@@ -185,34 +239,43 @@ class MemoryBudgetCounters:
 
     def reserve_now(
         self, scopes: Sequence[BudgetScope], amount: int, totals: dict[str, ScopeTotals]
-    ) -> bool:
+    ) -> ReservationHandle | None:
         """:meth:`reserve` when its outcome is ``OK``, synchronously: reserve ``amount``
-        in every scope, write their totals into ``totals`` and return True. Otherwise
-        change nothing and return False (call :meth:`reserve` for the refusal's details).
+        in every scope, write their totals into ``totals`` and return the handle.
+        Otherwise change nothing and return None (call :meth:`reserve` for the refusal's
+        details).
         """
         if amount < 0:
             raise ValueError("a reservation cannot be negative")
         settled_of, reserved_of = self._settled, self._reserved
         if budget_rule(scopes, settled_of, reserved_of, amount)[0] is not ReserveOutcome.OK:
-            return False
+            return None
         for scope in scopes:
             key = scope.key
             reserved = reserved_of[key] = reserved_of.get(key, 0) + amount
             totals[key] = ScopeTotals(settled_of.get(key, 0), reserved)
-        return True
+        return ReservationHandle(scopes, amount, self)
 
-    def settle_now(
-        self, scopes: Sequence[BudgetScope], reserved: int, actual: int
-    ) -> dict[str, ScopeTotals]:
+    def _held(self, handle: ReservationHandle) -> int:
+        """The amount ``handle`` holds here (0 for :func:`unreserved`); a ValueError for
+        a handle another backend holds (closing it here would close the wrong one)."""
+        if handle.holder is not self and handle.holder is not None:
+            raise ValueError("this reservation is held by another budget backend")
+        return handle.amount
+
+    def settle_now(self, handle: ReservationHandle, actual: int) -> dict[str, ScopeTotals]:
         """:meth:`settle`, synchronously (this backend never waits)."""
         if actual < 0:
             raise ValueError("a cost cannot be negative")
+        if handle.holder is not self and handle.holder is not None:
+            self._held(handle)  # raises: another backend holds it
+        held = handle.amount
         settled_of, reserved_of = self._settled, self._reserved
         out: dict[str, ScopeTotals] = {}
-        for scope in scopes:
+        for scope in handle.scopes:
             key = scope.key
             settled = settled_of[key] = settled_of.get(key, 0) + actual
-            left = reserved_of[key] = max(0, reserved_of.get(key, 0) - reserved)
+            left = reserved_of[key] = max(0, reserved_of.get(key, 0) - held)
             out[key] = ScopeTotals(settled, left)
         return out
 
@@ -232,21 +295,17 @@ class MemoryBudgetCounters:
             )
         for scope in scopes:
             self._reserved[scope.key] = self._reserved.get(scope.key, 0) + amount
-        return ReserveResult(ReserveOutcome.OK, totals=self._all_totals(scopes))
+        handle = ReservationHandle(scopes, amount, self)
+        return ReserveResult(ReserveOutcome.OK, totals=self._all_totals(scopes), handle=handle)
 
-    async def settle(
-        self, scopes: Sequence[BudgetScope], reserved: int, actual: int
-    ) -> dict[str, ScopeTotals]:
-        if actual < 0:
-            raise ValueError("a cost cannot be negative")
-        for scope in scopes:
-            self._settled[scope.key] = self._settled.get(scope.key, 0) + actual
-        return await self.release(scopes, reserved)
+    async def settle(self, handle: ReservationHandle, actual: int) -> dict[str, ScopeTotals]:
+        return self.settle_now(handle, actual)
 
-    async def release(self, scopes: Sequence[BudgetScope], reserved: int) -> dict[str, ScopeTotals]:
-        for scope in scopes:
-            self._reserved[scope.key] = max(0, self._reserved.get(scope.key, 0) - reserved)
-        return self._all_totals(scopes)
+    async def release(self, handle: ReservationHandle) -> dict[str, ScopeTotals]:
+        held = self._held(handle)
+        for scope in handle.scopes:
+            self._reserved[scope.key] = max(0, self._reserved.get(scope.key, 0) - held)
+        return self._all_totals(handle.scopes)
 
     async def totals(self, scope_key: str) -> ScopeTotals:
         return self._totals(scope_key)
@@ -262,10 +321,8 @@ class RoundTripBudgetCounters:
 
     def reserve_now(
         self, scopes: Sequence[BudgetScope], amount: int, totals: dict[str, ScopeTotals]
-    ) -> bool | None:
+    ) -> ReservationHandle | None:
         return None
 
-    def settle_now(
-        self, scopes: Sequence[BudgetScope], reserved: int, actual: int
-    ) -> dict[str, ScopeTotals] | None:
+    def settle_now(self, handle: ReservationHandle, actual: int) -> dict[str, ScopeTotals] | None:
         return None

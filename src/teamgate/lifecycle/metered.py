@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 
 from teamgate.auth.pauses import ScopePaused
 from teamgate.budget import ReservationAbandoned
-from teamgate.budget.book import Reservation
+from teamgate.budget.reservation import Reservation
 from teamgate.http.asgi import ClientDisconnected, Receive, Scope, Send, send_bytes
 from teamgate.http.errors import (
     BudgetExceeded,

@@ -1,7 +1,8 @@
 """Lua script calls made concurrently are sent to Redis together, as one pipeline.
 
-Every request of a gateway on Redis makes three script calls (admission,
-reserve, settle), each one a write and a read on a pooled socket. Under load,
+Every request of a gateway on Redis makes two script calls (the admission with
+its budget reservation, and the settle: :mod:`teamgate.shared_redis.gate`), each
+one a write and a read on a pooled socket. Under load,
 many requests make theirs at about the same time: a :class:`ScriptBatcher`
 collects the calls and sends them as ONE pipeline (one write, one read of all
 the replies), in the order they were made. Each script still runs atomically

@@ -44,9 +44,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from teamgate.background.tasks import stop_task
+from teamgate.budget import SpendSource
 from teamgate.budget.counters import (
     BudgetScope,
+    ReservationHandle,
     ReserveOutcome,
     ReserveResult,
     RoundTripBudgetCounters,
@@ -56,6 +57,7 @@ from teamgate.budget.period import period_named
 from teamgate.budget.scopes import SPEND_DIMENSIONS, counter_key, settled_by_scope
 from teamgate.http.errors import StateUnavailable
 from teamgate.shared_redis import budget_lua as redis_lua
+from teamgate.shared_redis.backend import RedisBackend, reply_text
 from teamgate.shared_redis.batching import REDIS_UNAVAILABLE, ScriptBatcher
 
 log = logging.getLogger("teamgate.budget")
@@ -71,19 +73,17 @@ def _period_of(scope_key: str) -> str:
     return scope_key.rsplit(":", 1)[1]
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-class RedisBudgetCounters(RoundTripBudgetCounters):
-    """Budget counters in Redis with leased reservations. See the module docstring."""
+class RedisBudgetCounters(RedisBackend, RoundTripBudgetCounters):
+    """Budget counters in Redis with leased reservations, each month loaded once from
+    ``spend_source`` (the ledger), and settles kept for replay while Redis is away. See
+    the module docstring."""
 
     def __init__(
         self,
         client: Redis,
         prefix: str = "teamgate:",
         *,
-        spend_source: Any = None,
+        spend_source: SpendSource | None = None,
         timezone: str = "UTC",
         lease_s: float = 30.0,
         rebuild_delay_s: float = 0.3,
@@ -91,54 +91,44 @@ class RedisBudgetCounters(RoundTripBudgetCounters):
         replay_interval_s: float = 0.2,
         batcher: ScriptBatcher | None = None,
     ) -> None:
-        self._client = client
-        self._p = prefix + "budget:"
+        super().__init__(
+            client, prefix + "budget:", "teamgate-budget-leases", lease_s=lease_s, batcher=batcher
+        )
         self._spend = spend_source
         self._tz = timezone
-        self.lease_s = lease_s
         self._rebuild_delay = rebuild_delay_s
         self._load_timeout = load_timeout_s
         self._replay_interval = replay_interval_s
-        self._open: dict[tuple[tuple[str, ...], int], list[tuple[str, str]]] = {}
+        self._open: set[str] = set()  # ids of the reservations this instance holds open
         self._pending: list[tuple[tuple[str, ...], str, int, str]] = []  # settles to replay
         self._known: dict[str, ScopeTotals] = {}
         self.generation = ""  # the last marker generation seen
-        self.channel = self._p + "changed"
+        self.channel = self._prefix + "changed"
         self.waiters_flag = self.channel + ":waiters"
         self._publish = (self.channel, self.waiters_flag)
-        batcher = batcher or ScriptBatcher(client)
-        self._reserve = batcher.script(redis_lua.RESERVE)
-        self._settle = batcher.script(redis_lua.SETTLE)
-        self._renew = batcher.script(redis_lua.RENEW)
-        self._load = batcher.script(redis_lua.LOAD)
-        self._task: asyncio.Task[None] | None = None
-
-    def __repr__(self) -> str:
-        return f"RedisBudgetCounters(prefix={self._p!r})"
+        self._reserve = self._batcher.script(redis_lua.RESERVE)
+        self._settle = self._batcher.script(redis_lua.SETTLE)
+        self._renew = self._batcher.script(redis_lua.RENEW)
+        self._load = self._batcher.script(redis_lua.LOAD)
 
     # --- keys ------------------------------------------------------------------------
     def _keys(self, scopes: Sequence[BudgetScope]) -> list[str]:
         period = _period_of(scopes[0].key)
         return [
-            self._p + "loaded:" + period,
-            self._p + "leases",
-            self._p + "res",
-            *(self._p + s.key for s in scopes),
+            self._prefix + "loaded:" + period,
+            self._prefix + "leases",
+            self._prefix + "res",
+            *(self._prefix + s.key for s in scopes),
         ]
 
     # --- lifecycle ---------------------------------------------------------------
-    async def start(self) -> None:
-        """Start renewing this instance's leases and replaying settles Redis missed."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._background(), name="teamgate-budget-leases")
-
     async def close(self) -> None:
-        await stop_task(self._task)
-        self._task = None
+        await super().close()
         with contextlib.suppress(*REDIS_UNAVAILABLE):
             await self.replay()
 
     async def _background(self) -> None:
+        """Renew this instance's leases and replay the settles Redis missed."""
         loop = asyncio.get_running_loop()
         next_renew = loop.time() + self.lease_s / 3
         while True:
@@ -155,10 +145,11 @@ class RedisBudgetCounters(RoundTripBudgetCounters):
 
     async def renew(self) -> int:
         """Extend the leases of every reservation this instance holds open."""
-        ids = [rid for held in self._open.values() for rid, _ in held]
-        if not ids:
+        if not self._open:
             return 0
-        return int(await self._renew(keys=[self._p + "leases"], args=[self.lease_s, *ids]))
+        return int(
+            await self._renew(keys=[self._prefix + "leases"], args=[self.lease_s, *self._open])
+        )
 
     async def replay(self) -> None:
         """Apply, in order, the settles and releases Redis could not take when they happened."""
@@ -190,34 +181,41 @@ class RedisBudgetCounters(RoundTripBudgetCounters):
             if loop.time() > deadline:
                 raise StateUnavailable("The budget counters are being rebuilt; retry shortly.")
             await self.ensure_loaded(_period_of(scopes[0].key))
-        outcome, index, gen = _OUTCOMES[reply[0]], int(reply[1]), _text(reply[2])
+        outcome, index, gen = _OUTCOMES[reply[0]], int(reply[1]), reply_text(reply[2])
         self.generation = gen
         totals = self._totals_from(scopes, reply[3:])
         if outcome is ReserveOutcome.OK:
-            self._open.setdefault((tuple(keys), amount), []).append((rid, gen))
-            return ReserveResult(outcome, totals=totals)
+            self._open.add(rid)
+            handle = ReservationHandle(scopes, amount, self, rid, gen)
+            return ReserveResult(outcome, totals=totals, handle=handle)
         scope = scopes[index - 1]
         settled, reserved = totals[scope.key]
         return ReserveResult(outcome, scope.key, settled, reserved, scope.budget_pico, totals)
 
-    async def settle(
-        self, scopes: Sequence[BudgetScope], reserved: int, actual: int
-    ) -> dict[str, ScopeTotals]:
+    async def settle(self, handle: ReservationHandle, actual: int) -> dict[str, ScopeTotals]:
         if actual < 0:
             raise ValueError("a cost cannot be negative")
-        return await self._close_reservation(scopes, reserved, actual)
+        return await self._close_reservation(handle, actual)
 
-    async def release(self, scopes: Sequence[BudgetScope], reserved: int) -> dict[str, ScopeTotals]:
-        return await self._close_reservation(scopes, reserved, 0)
+    async def release(self, handle: ReservationHandle) -> dict[str, ScopeTotals]:
+        return await self._close_reservation(handle, 0)
+
+    def _closing(self, handle: ReservationHandle) -> tuple[str, str]:
+        """The reservation id and generation to close ``handle`` under, no longer renewed
+        from now on (``""`` and the current generation for a handle that holds nothing)."""
+        if handle.holder is None:
+            return "", self.generation
+        if handle.holder is not self:
+            raise ValueError("this reservation is held by another budget backend")
+        self._open.discard(handle.rid)
+        return handle.rid, handle.generation
 
     async def _close_reservation(
-        self, scopes: Sequence[BudgetScope], reserved: int, actual: int
+        self, handle: ReservationHandle, actual: int
     ) -> dict[str, ScopeTotals]:
+        scopes = handle.scopes
         keys = tuple(self._keys(scopes))
-        held = self._open.get((keys, reserved))
-        rid, gen = held.pop() if held else ("", self.generation)
-        if held is not None and not held:
-            del self._open[(keys, reserved)]
+        rid, gen = self._closing(handle)
         if self._pending:  # keep the order: this one goes behind those waiting
             self._pending.append((keys, rid, actual, gen))
             return self._known_totals(scopes)
@@ -244,20 +242,20 @@ class RedisBudgetCounters(RoundTripBudgetCounters):
     def note_reserved(
         self,
         scopes: Sequence[BudgetScope],
-        keys: Sequence[str],
         amount: int,
         rid: str,
         generation: str,
         flat: Sequence[Any],
-    ) -> dict[str, ScopeTotals]:
-        """Note a reservation another script made (leased and renewed from now on); the
-        scopes' totals from the script's flat reply."""
+    ) -> tuple[ReservationHandle, dict[str, ScopeTotals]]:
+        """Note a reservation another script made (leased and renewed from now on): its
+        handle, and the scopes' totals from the script's flat reply."""
         self.generation = generation
-        self._open.setdefault((tuple(keys), amount), []).append((rid, generation))
-        return self._totals_from(scopes, flat)
+        self._open.add(rid)
+        handle = ReservationHandle(scopes, amount, self, rid, generation)
+        return handle, self._totals_from(scopes, flat)
 
     def settle_parts(
-        self, scopes: Sequence[BudgetScope], reserved: int, actual: int
+        self, handle: ReservationHandle, actual: int
     ) -> tuple[tuple[str, ...], list[Any]] | None:
         """The keys and arguments of settling a reservation (``actual`` 0: releasing it) in
         another script, the reservation now counted as closed here; None when earlier
@@ -266,12 +264,8 @@ class RedisBudgetCounters(RoundTripBudgetCounters):
             raise ValueError("a cost cannot be negative")
         if self._pending:
             return None
-        keys = tuple(self._keys(scopes))
-        held = self._open.get((keys, reserved))
-        rid, gen = held.pop() if held else ("", self.generation)
-        if held is not None and not held:
-            del self._open[(keys, reserved)]
-        return keys, [rid, actual, gen, *self._publish]
+        rid, gen = self._closing(handle)
+        return tuple(self._keys(handle.scopes)), [rid, actual, gen, *self._publish]
 
     def keep_for_replay(self, keys: tuple[str, ...], args: Sequence[Any]) -> None:
         """A settle from :meth:`settle_parts` that could not reach Redis: kept and replayed
@@ -299,7 +293,9 @@ class RedisBudgetCounters(RoundTripBudgetCounters):
             self._pending.append((keys, "", actual, generation))
 
     async def totals(self, scope_key: str) -> ScopeTotals:
-        settled, reserved = await self._client.hmget(self._p + scope_key, "settled", "reserved")
+        settled, reserved = await self._client.hmget(
+            self._prefix + scope_key, "settled", "reserved"
+        )
         totals = ScopeTotals(int(settled or 0), int(reserved or 0))
         self._known[scope_key] = totals
         return totals
@@ -312,12 +308,12 @@ class RedisBudgetCounters(RoundTripBudgetCounters):
     # --- loading a month from the ledger ---------------------------------------------------
     async def ensure_loaded(self, period_key: str) -> bool:
         """Make sure the month's counters are loaded; True if this call loaded them."""
-        marker = self._p + "loaded:" + period_key
+        marker = self._prefix + "loaded:" + period_key
         if await self._client.exists(marker):
             return False
         if self._spend is None:
             raise RuntimeError("RedisBudgetCounters needs spend_source to load a month")
-        lock = self._p + "loading:" + period_key
+        lock = self._prefix + "loading:" + period_key
         token = uuid.uuid4().hex
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._load_timeout
@@ -338,7 +334,7 @@ class RedisBudgetCounters(RoundTripBudgetCounters):
             )
             keys, values = [marker], []
             for scope, settled in settled_by_scope(groups).items():
-                keys.append(self._p + counter_key(scope, period_key))
+                keys.append(self._prefix + counter_key(scope, period_key))
                 values.append(str(settled))
             loaded = bool(await self._load(keys=keys, args=[uuid.uuid4().hex, *values]))
             if loaded:

@@ -24,13 +24,14 @@ from collections.abc import Sequence
 from teamgate.budget.counters import (
     BudgetScope,
     MemoryBudgetCounters,
+    ReservationHandle,
     ReserveResult,
     RoundTripBudgetCounters,
     ScopeTotals,
 )
 from teamgate.shared_redis.batching import REDIS_UNAVAILABLE
 from teamgate.shared_redis.budget import RedisBudgetCounters
-from teamgate.shared_redis.failover import FailureMode
+from teamgate.shared_redis.failover import Failover
 
 log = logging.getLogger("teamgate.budget")
 
@@ -39,33 +40,18 @@ UNAVAILABLE_MESSAGE = (
 )
 
 
-class FailoverBudgetCounters(RoundTripBudgetCounters):
+class FailoverBudgetCounters(Failover[RedisBudgetCounters], RoundTripBudgetCounters):
     """Redis budget counters with a failure mode. See the module docstring."""
 
     def __init__(
         self, primary: RedisBudgetCounters, *, mode: str = "closed", instances: int = 1
     ) -> None:
-        self.primary = primary
-        self.mode = FailureMode(
-            "budgets",
-            logger=log,
-            open_mode=mode == "open",
-            instances=instances,
-            message=UNAVAILABLE_MESSAGE,
+        super().__init__(
+            primary, "budgets", log, UNAVAILABLE_MESSAGE, mode=mode, instances=instances
         )
         self._memory = MemoryBudgetCounters()
         self._headroom: dict[str, int] = {}
-        self._in_memory: dict[tuple[tuple[str, ...], int], list[str]] = {}  # -> generations
-
-    @property
-    def degraded(self) -> bool:
-        return self.mode.degraded
-
-    async def start(self) -> None:
-        await self.primary.start()
-
-    async def close(self) -> None:
-        await self.primary.close()
+        self._in_memory: set[ReservationHandle] = set()  # open, made while failing open
 
     def _local_scopes(self, scopes: Sequence[BudgetScope]) -> list[BudgetScope]:
         out = []
@@ -76,7 +62,7 @@ class FailoverBudgetCounters(RoundTripBudgetCounters):
             if scope.key not in self._headroom:
                 settled, reserved = self.primary.known_totals(scope.key)
                 self._headroom[scope.key] = (
-                    max(0, scope.budget_pico - settled - reserved) // self.mode.instances
+                    max(0, scope.budget_pico - settled - reserved) // self.instances
                 )
             out.append(BudgetScope(scope.key, self._headroom[scope.key]))
         return out
@@ -85,45 +71,46 @@ class FailoverBudgetCounters(RoundTripBudgetCounters):
         try:
             result = await self.primary.reserve(scopes, amount)
         except REDIS_UNAVAILABLE as exc:
-            self.mode.down(exc)  # raises when failing closed
-            result = await self._memory.reserve(self._local_scopes(scopes), amount)
-            if result.outcome.value == "ok":
-                key = (tuple(s.key for s in scopes), amount)
-                self._in_memory.setdefault(key, []).append(self.primary.generation)
-            return result
-        if self.mode.up() and not self._in_memory:  # an outage ended with nothing held
+            self.down(exc)  # raises when failing closed
+            return self._reserve_in_memory(
+                scopes, await self._memory.reserve(self._local_scopes(scopes), amount)
+            )
+        if self.up() and not self._in_memory:  # an outage ended with nothing held
             self._memory, self._headroom = MemoryBudgetCounters(), {}
         return result
 
-    def holds_in_memory(self, scopes: Sequence[BudgetScope], reserved: int) -> bool:
-        """Whether a reservation like this one may be held in memory (made while failing
-        open): then only :meth:`settle` / :meth:`release` know which to close."""
-        return (tuple(s.key for s in scopes), reserved) in self._in_memory
+    def _reserve_in_memory(
+        self, scopes: Sequence[BudgetScope], result: ReserveResult
+    ) -> ReserveResult:
+        """A memory reservation's handle, which also carries the Redis generation it was
+        made under (its spend is charged to Redis under that one)."""
+        if result.handle is None:
+            return result
+        memory = result.handle
+        handle = ReservationHandle(
+            scopes, memory.amount, self._memory, generation=self.primary.generation
+        )
+        self._in_memory.add(handle)
+        return ReserveResult(result.outcome, totals=result.totals, handle=handle)
 
-    def _pop_local(self, scopes: Sequence[BudgetScope], reserved: int) -> str | None:
-        key = (tuple(s.key for s in scopes), reserved)
-        held = self._in_memory.get(key)
-        if not held:
-            return None
-        generation = held.pop()
-        if not held:
-            del self._in_memory[key]
-        return generation
+    def holds_in_memory(self, handle: ReservationHandle) -> bool:
+        """Whether this reservation is held in memory (made while failing open): then only
+        :meth:`settle` / :meth:`release` can close it."""
+        return handle in self._in_memory
 
-    async def settle(
-        self, scopes: Sequence[BudgetScope], reserved: int, actual: int
-    ) -> dict[str, ScopeTotals]:
-        generation = self._pop_local(scopes, reserved)
-        if generation is None:
-            return await self.primary.settle(scopes, reserved, actual)
-        totals = await self._memory.settle(self._local_scopes(scopes), reserved, actual)
-        await self.primary.charge(scopes, actual, generation)
+    async def settle(self, handle: ReservationHandle, actual: int) -> dict[str, ScopeTotals]:
+        if handle not in self._in_memory:
+            return await self.primary.settle(handle, actual)
+        self._in_memory.discard(handle)
+        totals = await self._memory.settle(handle, actual)
+        await self.primary.charge(handle.scopes, actual, handle.generation)
         return totals
 
-    async def release(self, scopes: Sequence[BudgetScope], reserved: int) -> dict[str, ScopeTotals]:
-        if self._pop_local(scopes, reserved) is None:
-            return await self.primary.release(scopes, reserved)
-        return await self._memory.release(self._local_scopes(scopes), reserved)
+    async def release(self, handle: ReservationHandle) -> dict[str, ScopeTotals]:
+        if handle not in self._in_memory:
+            return await self.primary.release(handle)
+        self._in_memory.discard(handle)
+        return await self._memory.release(handle)
 
     async def totals(self, scope_key: str) -> ScopeTotals:
         try:

@@ -1,44 +1,70 @@
 """What a component shared through Redis does when Redis cannot be reached.
 
-One rule for the rate limits and the budgets (:mod:`~teamgate.shared_redis.limits_failover`,
-:mod:`~teamgate.shared_redis.budget_failover`): ``redis.failure_mode`` ``closed`` (the
-default) answers :class:`~teamgate.http.errors.StateUnavailable` (503,
-``gateway_state_unavailable``) and admits nothing; ``open`` lets this instance decide
-alone, in memory, on its 1/N share (N = ``redis.instances``), so N instances together
-stay within every global figure. The first failure and the recovery are logged once each,
-not per request.
+One rule, and one helper, for the rate limits and the budgets
+(:mod:`~teamgate.shared_redis.limits_failover`,
+:mod:`~teamgate.shared_redis.budget_failover` both build on :class:`Failover`):
+``redis.failure_mode`` ``closed`` (the default) answers
+:class:`~teamgate.http.errors.StateUnavailable` (503, ``gateway_state_unavailable``) and
+admits nothing; ``open`` lets this instance decide alone, in memory, on its 1/N share
+(N = ``redis.instances``), so N instances together stay within every global figure. The
+first failure and the recovery are logged once each, not per request.
 
->>> mode = FailureMode("rate limits", logger=logging.getLogger("demo"), open_mode=True,
-...                    instances=3, message="down")
->>> mode.share(100), mode.share(2)
-(33, 1)
+>>> class Backend:
+...     async def start(self) -> None: ...
+...     async def close(self) -> None: ...
+>>> mode = Failover(Backend(), "rate limits", logging.getLogger("demo"), "down",
+...                 mode="open", instances=3)
+>>> mode.share(100), mode.share(2), mode.degraded
+(33, 1, False)
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Generic, Protocol, TypeVar
 
 from teamgate.http.errors import StateUnavailable
 
 
-class FailureMode:
-    """Closed or open, this instance's share, and whether Redis is down right now."""
+class Backend(Protocol):
+    """A Redis backend with background work (lease renewal, replay) to start and stop."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+PrimaryT = TypeVar("PrimaryT", bound=Backend)
+
+
+class Failover(Generic[PrimaryT]):
+    """A Redis backend (``primary``) and its failure mode: closed or open, this
+    instance's share, and whether Redis is down right now. The failover wrappers of the
+    limits and the budgets are this plus what each keeps in memory."""
 
     def __init__(
         self,
+        primary: PrimaryT,
         component: str,
-        *,
         logger: logging.Logger,
-        open_mode: bool,
-        instances: int,
         message: str,
+        *,
+        mode: str = "closed",
+        instances: int = 1,
     ) -> None:
+        self.primary = primary
         self.component = component
-        self.open = open_mode
+        self.open = mode == "open"
         self.instances = max(1, instances)
         self.degraded = False
         self._log = logger
         self._message = message
+
+    async def start(self) -> None:
+        await self.primary.start()
+
+    async def close(self) -> None:
+        await self.primary.close()
 
     def down(self, exc: BaseException) -> None:
         """Redis failed this call: log it once, then raise 503 when failing closed."""

@@ -38,16 +38,17 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from teamgate.budget.book import BudgetBook, Reservation
+from teamgate.budget import BudgetBook, Reservation
 from teamgate.budget.counters import ScopeTotals
 from teamgate.budget.scopes import Payer
 from teamgate.limits.limiter import Limiter
 from teamgate.limits.ticket import Closing, Ticket
 from teamgate.shared_redis import gate_lua
+from teamgate.shared_redis.backend import reply_float, reply_text
 from teamgate.shared_redis.batching import REDIS_UNAVAILABLE, ScriptBatcher
 from teamgate.shared_redis.budget_failover import FailoverBudgetCounters
 from teamgate.shared_redis.limits_failover import FailoverCounters
@@ -55,15 +56,6 @@ from teamgate.shared_redis.limits_failover import FailoverCounters
 log = logging.getLogger("teamgate.shared")
 
 Admitted = tuple[Ticket, Reservation | None]
-
-
-def _float(value: Any) -> float:
-    text = value.decode() if isinstance(value, bytes) else str(value)
-    return math.inf if text in ("inf", "+inf") else float(text)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class CombinedGate:
@@ -120,7 +112,6 @@ class CombinedGate:
             args += [slot.limit, holder]
         for check in checks:
             args += [check.limit, repr(float(check.period)), check.cost]
-        budget_keys: list[str] = []
         rid = ""
         if budgeted:
             budget_keys, budget_args, rid = budget.reserve_parts(scopes, worst_case_pico)
@@ -134,16 +125,15 @@ class CombinedGate:
                 return None
             for slot, holder in zip(slots, holders, strict=True):
                 self._limits.took_in_redis(slot.key, holder)
-            ticket = limiter.admitted(plan, [_float(t) for t in reply[1]])
+            ticket = limiter.admitted(plan, [reply_float(t) for t in reply[1]])
             if reply[0] != b"ok":  # the budget did not fit (or is being loaded)
                 return ticket, None
-            totals: dict[str, ScopeTotals] = {}
-            if budgeted:
-                generation = _text(reply[2])
-                totals = budget.note_reserved(
-                    scopes, budget_keys, worst_case_pico, rid, generation, reply[3:]
-                )
-            return ticket, book.reserved(payer, period_key, scopes, worst_case_pico, totals)
+            if not budgeted:  # nothing to reserve: the book counts the spend all the same
+                return ticket, book.reserved(payer, period_key, scopes, None, {})
+            handle, totals = budget.note_reserved(
+                scopes, worst_case_pico, rid, reply_text(reply[2]), reply[3:]
+            )
+            return ticket, book.reserved(payer, period_key, scopes, handle, totals)
 
         call = self._acquire.submit(keys, args)
         try:
@@ -191,15 +181,13 @@ class CombinedGate:
     ) -> bool:
         """Settle the reservation for ``cost_pico`` (0: release it), correct the token
         counters to ``tokens`` and free the slots, in one script call. False, having done
-        nothing, when the separate steps must do it (a degraded wrapper, a reservation that
-        may be held in memory, settles waiting for replay)."""
+        nothing, when the separate steps must do it (a degraded wrapper, a reservation
+        held in memory, settles waiting for replay)."""
         if not self._usable() or (ticket is None and reservation is None):
             return False
         budget = self._budget.primary
         if reservation is not None and reservation.open:
-            if budget.pending or self._budget.holds_in_memory(
-                reservation.scopes, reservation.amount_pico
-            ):
+            if budget.pending or self._budget.holds_in_memory(reservation.handle):
                 return False
         else:
             reservation = None
@@ -217,27 +205,23 @@ class CombinedGate:
                 keys.append(limits.slot_key(key))
                 holders.append(holder)
         args += holders
-        budget_part: tuple[tuple[str, ...], list[Any]] | None = None
+        settling = _Settling(book, ticket, closing, reservation, cost_pico)
         # (closing() first: it marks the reservation closed even when there is nothing to send)
         if (
             reservation is not None
             and reservation.closing()
             and (reservation.amount_pico or cost_pico)
         ):
-            budget_part = budget.settle_parts(
-                reservation.scopes, reservation.amount_pico, cost_pico
-            )
-            assert budget_part is not None  # nothing pending: checked above, no await since
-            keys += budget_part[0]
-            args += budget_part[1]
-        head = [len(refunds), len(holders), 1 if budget_part is not None else 0]
+            settling.budget_part = budget.settle_parts(reservation.handle, cost_pico)
+            assert settling.budget_part is not None  # nothing pending: checked, no await since
+            keys += settling.budget_part[0]
+            args += settling.budget_part[1]
+        head = [len(refunds), len(holders), 1 if settling.budget_part is not None else 0]
         if not keys:
-            self._finish(book, ticket, closing, reservation, cost_pico, None, None)
+            self._finish(settling, None)
             return True
         send = self._settle.submit(keys, [*head, *args])
-        done = functools.partial(
-            self._settled, book, ticket, closing, reservation, cost_pico, budget_part
-        )
+        done = functools.partial(self._settled, settling)
         try:
             await asyncio.shield(send)
         except REDIS_UNAVAILABLE:
@@ -248,16 +232,7 @@ class CombinedGate:
         done(send)
         return True
 
-    def _settled(
-        self,
-        book: BudgetBook,
-        ticket: Ticket | None,
-        closing: Closing | None,
-        reservation: Reservation | None,
-        cost_pico: int,
-        budget_part: tuple[tuple[str, ...], list[Any]] | None,
-        call: asyncio.Future[Any],
-    ) -> None:
+    def _settled(self, settling: _Settling, call: asyncio.Future[Any]) -> None:
         reply = None
         if not call.cancelled():
             error = call.exception()
@@ -266,25 +241,30 @@ class CombinedGate:
             elif isinstance(error, REDIS_UNAVAILABLE):
                 # As the separate steps would: the settle is replayed, slot leases run out.
                 log.warning("combined settle: Redis unavailable (%s)", error)
-                if budget_part is not None:
-                    self._budget.primary.keep_for_replay(*budget_part)
-        self._finish(book, ticket, closing, reservation, cost_pico, budget_part, reply)
+                if settling.budget_part is not None:
+                    self._budget.primary.keep_for_replay(*settling.budget_part)
+        self._finish(settling, reply)
 
-    def _finish(
-        self,
-        book: BudgetBook,
-        ticket: Ticket | None,
-        closing: Closing | None,
-        reservation: Reservation | None,
-        cost_pico: int,
-        budget_part: tuple[tuple[str, ...], list[Any]] | None,
-        reply: Any,
-    ) -> None:
+    def _finish(self, settling: _Settling, reply: Any) -> None:
         """The limiter's and the book's bookkeeping after a settle (``reply`` None: unknown)."""
+        ticket, closing, reservation = settling.ticket, settling.closing, settling.reservation
         if ticket is not None and closing is not None:
-            ticket.closed(closing, [_float(t) for t in reply[0]] if reply is not None else [])
+            ticket.closed(closing, [reply_float(t) for t in reply[0]] if reply is not None else [])
         if reservation is not None:
             totals: dict[str, ScopeTotals] = {}
-            if reply is not None and budget_part is not None:
+            if reply is not None and settling.budget_part is not None:
                 totals = self._budget.primary.totals_from(reservation.scopes, reply[1:])
-            book.closed(reservation, cost_pico, totals)
+            settling.book.closed(reservation, settling.cost_pico, totals)
+
+
+@dataclass(slots=True)
+class _Settling:
+    """One combined settle: what it closes, and the budget's part of the script call
+    (None: nothing to settle in Redis)."""
+
+    book: BudgetBook
+    ticket: Ticket | None
+    closing: Closing | None
+    reservation: Reservation | None
+    cost_pico: int
+    budget_part: tuple[tuple[str, ...], list[Any]] | None = None

@@ -31,30 +31,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from redis.asyncio import Redis
 
-from teamgate.background.tasks import stop_task
 from teamgate.limits.counters import Decision, RateCheck, RoundTripCounters
 from teamgate.shared_redis import limits_lua as redis_lua
+from teamgate.shared_redis.backend import RedisBackend, reply_float
 from teamgate.shared_redis.batching import ScriptBatcher
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger("teamgate.limits")
 
 
-def _float(value: Any) -> float:
-    text = value.decode() if isinstance(value, bytes) else str(value)
-    return math.inf if text in ("inf", "+inf") else float(text)
-
-
-class RedisCounters(RoundTripCounters):
+class RedisCounters(RedisBackend, RoundTripCounters):
     """GCRA rate counters and leased concurrency slots in Redis. See the module docstring."""
 
     def __init__(
@@ -65,36 +56,21 @@ class RedisCounters(RoundTripCounters):
         lease_s: float = 30.0,
         batcher: ScriptBatcher | None = None,
     ) -> None:
-        if lease_s <= 0:
-            raise ValueError("lease_s must be positive")
-        self._client = client
-        self._prefix = prefix + "rl:"
-        self.lease_s = lease_s
+        super().__init__(
+            client, prefix + "rl:", "teamgate-slot-leases", lease_s=lease_s, batcher=batcher
+        )
         self._instance = uuid.uuid4().hex[:12]
         self._serial = 0
         self._held: dict[str, list[str]] = {}  # slot key -> this instance's holder ids
-        batcher = batcher or ScriptBatcher(client)
-        self._acquire = batcher.script(redis_lua.ACQUIRE)
-        self._refund = batcher.script(redis_lua.REFUND)
-        self._peek = batcher.script(redis_lua.PEEK)
-        self._take = batcher.script(redis_lua.TAKE_SLOT)
-        self._renew = batcher.script(redis_lua.RENEW_SLOTS)
-        self._task: asyncio.Task[None] | None = None
-
-    def __repr__(self) -> str:
-        return f"RedisCounters(prefix={self._prefix!r})"
+        self._acquire = self._batcher.script(redis_lua.ACQUIRE)
+        self._refund = self._batcher.script(redis_lua.REFUND)
+        self._peek = self._batcher.script(redis_lua.PEEK)
+        self._take = self._batcher.script(redis_lua.TAKE_SLOT)
+        self._renew = self._batcher.script(redis_lua.RENEW_SLOTS)
 
     # --- lifecycle ---------------------------------------------------------------
-    async def start(self) -> None:
-        """Start renewing this instance's slot leases."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._renew_forever(), name="teamgate-slot-leases")
-
-    async def close(self) -> None:
-        await stop_task(self._task)
-        self._task = None
-
-    async def _renew_forever(self) -> None:
+    async def _background(self) -> None:
+        """Renew this instance's slot leases."""
         while True:
             await asyncio.sleep(self.lease_s / 3)
             try:
@@ -131,21 +107,21 @@ class RedisCounters(RoundTripCounters):
         allowed, retry, blocking, remaining, tats, _now = reply
         return Decision(
             allowed=bool(allowed),
-            retry_after=_float(retry),
+            retry_after=reply_float(retry),
             blocking=tuple(int(i) for i in blocking),
             blocked_remaining=int(remaining),
-            tats=tuple(_float(t) for t in tats),
+            tats=tuple(reply_float(t) for t in tats),
         )
 
     async def refund(self, key: str, limit: int, period: float, amount: int, now: float) -> float:
         reply = await self._refund(keys=[self._key(key)], args=[limit, repr(float(period)), amount])
-        return _float(reply)
+        return reply_float(reply)
 
     async def peek(self, key: str, limit: int, period: float, now: float) -> tuple[int, float]:
         remaining, reset = await self._peek(
             keys=[self._key(key)], args=[limit, repr(float(period))]
         )
-        return int(remaining), _float(reset)
+        return int(remaining), reply_float(reset)
 
     # --- concurrency slots ---------------------------------------------------------
     def new_holder(self) -> str:
@@ -181,5 +157,5 @@ class RedisCounters(RoundTripCounters):
 
     async def slots_taken(self, key: str) -> int:
         """Live holders of ``key`` across every instance (expired leases not counted)."""
-        now = _float((await self._client.time())[0])
+        now = reply_float((await self._client.time())[0])
         return int(await self._client.zcount(self._slot_key(key), now, "+inf"))

@@ -18,16 +18,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from teamgate.limits.counters import Decision, RateCheck, RoundTripCounters
 from teamgate.limits.memory import MemoryCounters
 from teamgate.shared_redis.batching import REDIS_UNAVAILABLE
-from teamgate.shared_redis.failover import FailureMode
+from teamgate.shared_redis.failover import Failover
 from teamgate.shared_redis.limits import RedisCounters
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger("teamgate.limits")
 
@@ -36,38 +32,23 @@ UNAVAILABLE_MESSAGE = (
 )
 
 
-class FailoverCounters(RoundTripCounters):
+class FailoverCounters(Failover[RedisCounters], RoundTripCounters):
     """Redis counters with a failure mode. See the module docstring."""
 
     def __init__(self, primary: RedisCounters, *, mode: str = "closed", instances: int = 1) -> None:
-        self.primary = primary
-        self.mode = FailureMode(
-            "rate limits",
-            logger=log,
-            open_mode=mode == "open",
-            instances=instances,
-            message=UNAVAILABLE_MESSAGE,
+        super().__init__(
+            primary, "rate limits", log, UNAVAILABLE_MESSAGE, mode=mode, instances=instances
         )
-        self._memory = MemoryCounters() if mode == "open" else None
+        self._memory = MemoryCounters() if self.open else None
         self._slots_in_memory: dict[str, list[bool]] = {}
 
-    @property
-    def degraded(self) -> bool:
-        return self.mode.degraded
-
     def _down(self, exc: BaseException) -> MemoryCounters:
-        self.mode.down(exc)  # raises when failing closed
+        self.down(exc)  # raises when failing closed
         assert self._memory is not None
         return self._memory
 
     def _scaled(self, check: RateCheck) -> RateCheck:
-        return RateCheck(check.key, self.mode.share(check.limit), check.period, check.cost)
-
-    async def start(self) -> None:
-        await self.primary.start()
-
-    async def close(self) -> None:
-        await self.primary.close()
+        return RateCheck(check.key, self.share(check.limit), check.period, check.cost)
 
     async def acquire(self, checks: Sequence[RateCheck], now: float) -> Decision:
         try:
@@ -75,7 +56,7 @@ class FailoverCounters(RoundTripCounters):
         except REDIS_UNAVAILABLE as exc:
             memory = self._down(exc)
             return memory.acquire_now([self._scaled(c) for c in checks], time.time())
-        self.mode.up()
+        self.up()
         return decision
 
     async def refund(self, key: str, limit: int, period: float, amount: int, now: float) -> float:
@@ -84,7 +65,7 @@ class FailoverCounters(RoundTripCounters):
         except REDIS_UNAVAILABLE:
             if self._memory is None:
                 return now  # nothing to give back to; the bucket refills by itself
-            return self._memory.refund_now(key, self.mode.share(limit), period, amount, time.time())
+            return self._memory.refund_now(key, self.share(limit), period, amount, time.time())
 
     async def peek(self, key: str, limit: int, period: float, now: float) -> tuple[int, float]:
         try:
@@ -92,7 +73,7 @@ class FailoverCounters(RoundTripCounters):
         except REDIS_UNAVAILABLE:
             if self._memory is None:
                 return limit, 0.0
-            return self._memory.peek_now(key, self.mode.share(limit), period, time.time())
+            return self._memory.peek_now(key, self.share(limit), period, time.time())
 
     async def try_take_slot(self, key: str, limit: int) -> bool:
         try:
@@ -100,7 +81,7 @@ class FailoverCounters(RoundTripCounters):
             in_memory = False
         except REDIS_UNAVAILABLE as exc:
             memory = self._down(exc)
-            taken = await memory.try_take_slot(key, self.mode.share(limit))
+            taken = await memory.try_take_slot(key, self.share(limit))
             in_memory = True
         if taken:
             self._slots_in_memory.setdefault(key, []).append(in_memory)
@@ -111,24 +92,24 @@ class FailoverCounters(RoundTripCounters):
         self.primary.hold(key, holder)
         self._slots_in_memory.setdefault(key, []).append(False)
 
-    def give_back_holder(self, key: str) -> str | None:
-        """For releasing one slot of ``key`` in another script: the Redis holder to remove,
-        or None when the slot was held in memory (fail open; released here) or not at all."""
+    def _forget_slot(self, key: str) -> bool:
+        """Forget one slot of ``key`` taken here: whether it was taken in memory."""
         held = self._slots_in_memory.get(key)
         in_memory = held.pop() if held else False
         if held is not None and not held:
             del self._slots_in_memory[key]
-        if in_memory and self._memory is not None:
+        return in_memory
+
+    def give_back_holder(self, key: str) -> str | None:
+        """For releasing one slot of ``key`` in another script: the Redis holder to remove,
+        or None when the slot was held in memory (fail open; released here) or not at all."""
+        if self._forget_slot(key) and self._memory is not None:
             self._memory.release_slot_now(key)
             return None
         return self.primary.pop_holder(key)
 
     async def release_slot(self, key: str) -> None:
-        held = self._slots_in_memory.get(key)
-        in_memory = held.pop() if held else False
-        if held is not None and not held:
-            del self._slots_in_memory[key]
-        if in_memory and self._memory is not None:
+        if self._forget_slot(key) and self._memory is not None:
             await self._memory.release_slot(key)
             return
         try:

@@ -26,6 +26,7 @@ NEEDS_AN_EXTRA = {
     "teamgate.shared_redis.limits_failover": "redis",
     "teamgate.shared_redis.limits": "redis",
     "teamgate.shared_redis.batching": "redis",
+    "teamgate.shared_redis.backend": "redis",
     "teamgate.shared_redis.gate": "redis",
     "teamgate.shared_redis.client": "redis",
     "teamgate.ledger.postgres.store": "asyncpg",

@@ -60,7 +60,13 @@ class Parts:
 
 
 async def build(
-    client: redis_asyncio.Redis, prefix: str, *, rpm: int = 10, concurrency: int = 1
+    client: redis_asyncio.Redis,
+    prefix: str,
+    *,
+    rpm: int = 10,
+    concurrency: int = 1,
+    batcher: ScriptBatcher | None = None,
+    mode: str = "closed",
 ) -> Parts:
     team = TeamConfig(
         "a",
@@ -71,12 +77,13 @@ async def build(
         on_limit="reject",
     )
     settings = Settings(teams={"a": team})
-    batcher = ScriptBatcher(client)
-    counters = FailoverCounters(RedisCounters(client, prefix, batcher=batcher))
+    batcher = batcher or ScriptBatcher(client)
+    counters = FailoverCounters(RedisCounters(client, prefix, batcher=batcher), mode=mode)
     budget = FailoverBudgetCounters(
         RedisBudgetCounters(
             client, prefix, spend_source=NoSpend(), rebuild_delay_s=0.0, batcher=batcher
-        )
+        ),
+        mode=mode,
     )
     book = BudgetBook(settings, budget, clock=lambda: NOW)
     await book.load(NoSpend())

@@ -55,7 +55,8 @@ async def test_open_budget_reserves_a_share_of_the_headroom(
     primary = RedisBudgetCounters(dead_redis)
     budget = FailoverBudgetCounters(primary, mode="open", instances=2)
     scopes = [BudgetScope("team:a:2026-11", 100)]
-    assert (await budget.reserve(scopes, 50)).outcome is ReserveOutcome.OK
+    held = await budget.reserve(scopes, 50)
+    assert held.outcome is ReserveOutcome.OK and held.handle is not None
     assert (await budget.reserve(scopes, 1)).outcome is ReserveOutcome.WAIT  # 100 // 2 held
-    await budget.settle(scopes, 50, 30)
+    await budget.settle(held.handle, 30)
     assert primary.pending == 1  # the spend is charged to Redis once it is back
