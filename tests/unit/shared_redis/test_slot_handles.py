@@ -10,7 +10,6 @@ in Redis, each free the backend that holds them, whichever is released first.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -127,43 +126,30 @@ def redis(fx: Fixture, batcher: OutageBatcher | None = None) -> RedisCounters:
     return RedisCounters(*fx, batcher=batcher)
 
 
-async def memory_backend(fx: Fixture) -> Slots:
-    return Slots(MemoryCounters())
+TABLE = ["memory", "redis", "failover-healthy", "failover-outage", "combined-gate"]
 
 
-async def redis_backend(fx: Fixture) -> Slots:
-    return InRedis(redis(fx))
-
-
-async def failover_healthy(fx: Fixture) -> Slots:
-    return InRedis(FailoverCounters(redis(fx), mode="open"))
-
-
-async def failover_outage(fx: Fixture) -> Slots:
+async def backend(name: str, fx: Fixture) -> Slots | Gate:
+    """The table's row ``name``: that backend, over this test's Redis keys."""
+    if name == "memory":
+        return Slots(MemoryCounters())
+    if name == "combined-gate":
+        return Gate(await build(*fx, concurrency=LIMIT))
     outage = OutageBatcher(fx[0])
-    outage.down = True
-    return Outage(FailoverCounters(redis(fx, outage), mode="open"), outage)
+    if name == "redis":
+        return InRedis(redis(fx, outage))
+    limits = FailoverCounters(redis(fx, outage), mode="open")
+    if name == "failover-healthy":
+        return InRedis(limits)
+    outage.down = True  # failing open through an outage
+    return Outage(limits, outage)
 
 
-async def combined_gate(fx: Fixture) -> Gate:
-    return Gate(await build(*fx, concurrency=LIMIT))
-
-
-Backend = Slots | Gate
-BACKENDS: dict[str, Callable[[Fixture], Awaitable[Backend]]] = {
-    "memory": memory_backend,
-    "redis": redis_backend,
-    "failover-healthy": failover_healthy,
-    "failover-outage": failover_outage,
-    "combined-gate": combined_gate,
-}
-
-
-@pytest.mark.parametrize("name", list(BACKENDS))
+@pytest.mark.parametrize("name", TABLE)
 async def test_take_and_release_through_the_handle_keep_the_counts_exact(
     redis_prefix: Fixture, name: str
 ) -> None:
-    b = await BACKENDS[name](redis_prefix)
+    b = await backend(name, redis_prefix)
     first, second, third = await b.take(), await b.take(), await b.take()
     assert await b.count() == 3
     await b.release(second)  # out of the order they were taken in
