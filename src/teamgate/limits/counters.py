@@ -73,12 +73,11 @@ class SlotHandle:
         return f"SlotHandle(key={self.key!r})"
 
 
-def held_by(handle: SlotHandle, backend: object) -> SlotHandle:
-    """``handle``, checked to be one ``backend`` holds: a ValueError otherwise (releasing
-    it there would free another backend's slot)."""
+def check_holder(handle: SlotHandle, backend: object) -> None:
+    """A ValueError unless ``backend`` holds ``handle`` (releasing it there would free
+    another backend's slot)."""
     if handle.holder is not backend:
         raise ValueError("this concurrency slot is held by another limits backend")
-    return handle
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,8 @@ per-request :class:`~teamgate.limits.plan.AdmissionPlan`: :class:`FastPlan`
 holds, per (team, model), what the checks of any token count are, and a
 backend's :meth:`~teamgate.limits.counters.Counters.try_admit_now` takes the
 slots (their handles go to the ticket) and the GCRA cells at once, or nothing (the
-limiter's full path then decides, exactly as before). A backend behind a round trip (Redis) answers None.
+limiter's full path then decides, exactly as before). A backend behind a round trip
+(Redis) answers None.
 
 >>> from teamgate.config.schema import Limits, Settings, TeamConfig
 >>> from teamgate.limits.memory import MemoryCounters

@@ -395,7 +395,7 @@ class Limiter:
         slots: tuple[PlannedSlot, ...],
         held: tuple[SlotHandle, ...],
     ) -> Ticket:
-        """A ticket holding the slots ``held`` (``slots``' handles: released through them,
+        """A ticket holding ``held``, the handles of ``slots`` (released through them;
         ``slots`` say whom a release wakes)."""
 
         async def release() -> None:

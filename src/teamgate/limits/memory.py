@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from teamgate.limits.counters import Decision, RateCheck, SlotHandle, held_by
+from teamgate.limits.counters import Decision, RateCheck, SlotHandle, check_holder
 from teamgate.limits.gcra import gcra_admit, gcra_check, gcra_peek, gcra_refund
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ class MemoryCounters:
         """Synchronous :meth:`release_slot` (always done: True); a ValueError for a slot
         another backend holds."""
         if slot.holder is not self:
-            held_by(slot, self)  # raises: another backend holds it
+            check_holder(slot, self)  # raises: another backend holds it
         key = slot.key
         taken = self._slots.get(key, 0)
         if taken <= 1:

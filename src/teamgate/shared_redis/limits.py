@@ -38,7 +38,13 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from teamgate.limits.counters import Decision, RateCheck, RoundTripCounters, SlotHandle, held_by
+from teamgate.limits.counters import (
+    Decision,
+    RateCheck,
+    RoundTripCounters,
+    SlotHandle,
+    check_holder,
+)
 from teamgate.shared_redis import limits_lua as redis_lua
 from teamgate.shared_redis.backend import RedisBackend, reply_float
 from teamgate.shared_redis.batching import ScriptBatcher
@@ -140,7 +146,7 @@ class RedisCounters(RedisBackend, RoundTripCounters):
     def release_parts(self, slot: SlotHandle) -> tuple[str, str] | None:
         """The Redis key and holder id of releasing ``slot`` in another script, the slot now
         counted as released here (no longer renewed); None if released already."""
-        held_by(slot, self)
+        check_holder(slot, self)
         if slot not in self._held:
             return None
         self._held.discard(slot)
