@@ -5,7 +5,7 @@
 >>> ticket = await limiter.admit("chatbot", model, tokens=1200)  # doctest: +SKIP
 """
 
-from teamgate.limits.counters import Counters, Decision, RateCheck
+from teamgate.limits.counters import Counters, Decision, RateCheck, SlotHandle
 from teamgate.limits.gcra import GcraResult, gcra_check, gcra_peek, gcra_refund
 from teamgate.limits.headers import format_reset, parse_reset
 from teamgate.limits.limiter import ClientGone, Limiter
@@ -20,6 +20,7 @@ __all__ = [
     "Limiter",
     "MemoryCounters",
     "RateCheck",
+    "SlotHandle",
     "Ticket",
     "format_reset",
     "gcra_check",

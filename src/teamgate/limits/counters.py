@@ -12,6 +12,21 @@ passed. Keys are plain strings such as ``team:chatbot:rpm``,
 ``team:chatbot:model:llama-3.1-8b-instant:tpm``, ``org:rpm`` and
 ``org:model:M:tpm``; a Redis backend may prefix them but uses them as they are.
 
+Concurrency slots are given back by handle: :meth:`Counters.try_take_slot` answers a
+:class:`SlotHandle` (None: the key is full), and :meth:`~Counters.release_slot` takes it
+back. The handle carries the key, the backend that holds the slot and its own id there,
+so two slots of the same key are never mistaken for each other (one taken in memory
+while Redis was away, one in Redis).
+
+>>> import asyncio
+>>> from teamgate.limits.memory import MemoryCounters
+>>> c = MemoryCounters()
+>>> slot = asyncio.run(c.try_take_slot("team:chatbot:concurrency", 1))
+>>> slot, asyncio.run(c.try_take_slot("team:chatbot:concurrency", 1))
+(SlotHandle(key='team:chatbot:concurrency'), None)
+>>> asyncio.run(c.release_slot(slot)); c.slots_taken("team:chatbot:concurrency")
+0
+
 >>> check = RateCheck("team:chatbot:rpm", limit=60, period=60.0, cost=1)
 >>> check.key
 'team:chatbot:rpm'
@@ -35,6 +50,34 @@ class RateCheck:
     limit: int
     period: float
     cost: int
+
+
+class SlotHandle:
+    """One concurrency slot taken, as the backend that took it knows it: what
+    ``release_slot`` needs, so no caller rebuilds it. Opaque to callers (pass it back as it
+    is); only the backends read its fields. Two handles are the same slot only if they are
+    the same object.
+
+    ``holder`` is the backend that holds it; ``sid`` is its id there (its member in the
+    Redis set of the key's holders; empty where the backend has none).
+    """
+
+    __slots__ = ("holder", "key", "sid")
+
+    def __init__(self, key: str, holder: object, sid: str = "") -> None:
+        self.key = key
+        self.holder = holder
+        self.sid = sid
+
+    def __repr__(self) -> str:
+        return f"SlotHandle(key={self.key!r})"
+
+
+def check_holder(handle: SlotHandle, backend: object) -> None:
+    """A ValueError unless ``backend`` holds ``handle`` (releasing it there would free
+    another backend's slot)."""
+    if handle.holder is not backend:
+        raise ValueError("this concurrency slot is held by another limits backend")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +128,12 @@ class Counters(Protocol):
         """Check every check; commit all of them iff all pass."""
         ...
 
-    def try_admit_now(self, fast: FastPlan, tokens: int, now: float) -> list[float] | None:
+    def try_admit_now(
+        self, fast: FastPlan, tokens: int, now: float, slots: list[SlotHandle]
+    ) -> list[float] | None:
         """Take every slot and charge every check of ``fast`` now, synchronously: the new
-        TATs. None, having taken nothing, when one would refuse or the backend cannot
-        answer without a round trip."""
+        TATs, the slots' handles appended to ``slots``. None, having taken nothing, when
+        one would refuse or the backend cannot answer without a round trip."""
         ...
 
     def refund_now(
@@ -101,7 +146,7 @@ class Counters(Protocol):
         """:meth:`peek` synchronously, or None (no synchronous answer)."""
         ...
 
-    def release_slot_now(self, key: str) -> bool:
+    def release_slot_now(self, slot: SlotHandle) -> bool:
         """:meth:`release_slot` synchronously: True when done, False: await it."""
         ...
 
@@ -113,12 +158,13 @@ class Counters(Protocol):
         """``(remaining, reset_after_s)`` of ``key`` without changing it."""
         ...
 
-    async def try_take_slot(self, key: str, limit: int) -> bool:
-        """Take one concurrency slot of ``key`` if fewer than ``limit`` are taken."""
+    async def try_take_slot(self, key: str, limit: int) -> SlotHandle | None:
+        """Take one concurrency slot of ``key`` if fewer than ``limit`` are taken: its
+        handle, to release; None when full."""
         ...
 
-    async def release_slot(self, key: str) -> None:
-        """Give back one concurrency slot of ``key`` (never below zero)."""
+    async def release_slot(self, slot: SlotHandle) -> None:
+        """Give back the slot ``slot`` holds (never below zero)."""
         ...
 
 
@@ -129,7 +175,9 @@ class RoundTripCounters:
 
     suspends = True
 
-    def try_admit_now(self, fast: FastPlan, tokens: int, now: float) -> list[float] | None:
+    def try_admit_now(
+        self, fast: FastPlan, tokens: int, now: float, slots: list[SlotHandle]
+    ) -> list[float] | None:
         return None
 
     def refund_now(
@@ -140,5 +188,5 @@ class RoundTripCounters:
     def peek_now(self, key: str, limit: int, period: float, now: float) -> tuple[int, float] | None:
         return None
 
-    def release_slot_now(self, key: str) -> bool:
+    def release_slot_now(self, slot: SlotHandle) -> bool:
         return False

@@ -5,8 +5,9 @@ request whose every slot and check passes needs no queue, no refusal and no
 per-request :class:`~teamgate.limits.plan.AdmissionPlan`: :class:`FastPlan`
 holds, per (team, model), what the checks of any token count are, and a
 backend's :meth:`~teamgate.limits.counters.Counters.try_admit_now` takes the
-slots and the GCRA cells at once, or nothing (the limiter's full path then
-decides, exactly as before). A backend behind a round trip (Redis) answers None.
+slots (their handles go to the ticket) and the GCRA cells at once, or nothing (the
+limiter's full path then decides, exactly as before). A backend behind a round trip
+(Redis) answers None.
 
 >>> from teamgate.config.schema import Limits, Settings, TeamConfig
 >>> from teamgate.limits.memory import MemoryCounters
@@ -15,9 +16,9 @@ decides, exactly as before). A backend behind a round trip (Redis) answers None.
 >>> fast = FastPlan.of(build_plan(Settings(teams={"chatbot": team}), "chatbot", "m", 1))
 >>> [key for key, *_ in fast.specs]
 ['team:chatbot:rpm', 'team:chatbot:tpm']
->>> MemoryCounters().try_admit_now(fast, 2000, now=0.0) is not None
+>>> MemoryCounters().try_admit_now(fast, 2000, now=0.0, slots=[]) is not None
 True
->>> MemoryCounters().try_admit_now(fast, 20000, now=0.0) is None   # more than the TPM
+>>> MemoryCounters().try_admit_now(fast, 20000, now=0.0, slots=[]) is None   # over the TPM
 True
 """
 

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from teamgate.config.schema import Settings
-from teamgate.limits.counters import Counters, RateCheck
+from teamgate.limits.counters import Counters, RateCheck, SlotHandle
 from teamgate.limits.fast_admit import FastPlan
 from teamgate.limits.feedback import upstream_hold_s
 from teamgate.limits.gcra import EPSILON_S, gcra_peek
@@ -207,12 +207,15 @@ class Limiter:
                 return None
         return plan
 
-    def admitted(self, plan: AdmissionPlan, tats: Sequence[float]) -> Ticket:
+    def admitted(
+        self, plan: AdmissionPlan, tats: Sequence[float], slots: Sequence[SlotHandle]
+    ) -> Ticket:
         """The ticket of a :meth:`direct_plan` whose slots and checks the caller took in its
-        own step (``tats``: the checks' new TATs, in order)."""
+        own step (``tats``: the checks' new TATs, in order; ``slots``: the handles of the
+        plan's slots, in order)."""
         for check, tat in zip(plan.checks, tats, strict=True):
             self._tats[check.check.key] = tat
-        return self._ticket(plan, plan.slots)
+        return self._ticket(plan, tuple(slots))
 
     def headers(self, team: str) -> dict[str, str]:
         """The team's own ``x-ratelimit-*`` headers, with Groq's semantics and formats.
@@ -314,14 +317,15 @@ class Limiter:
             if paused > now:
                 return pause_refusal(plan, paused - now, now)
             self._paused_until.pop(plan.model, None)
-        taken: list[PlannedSlot] = []
+        taken: list[SlotHandle] = []
         try:
             for slot in plan.slots:
-                if not await self._counters.try_take_slot(slot.key, slot.limit):
+                held = await self._counters.try_take_slot(slot.key, slot.limit)
+                if held is None:
                     given, taken = taken, []
                     await self._give_back(given)
                     return slot_refusal(plan, slot, now)
-                taken.append(slot)
+                taken.append(held)
             checks = plan.rate_checks
             if checks:
                 decision = await self._counters.acquire(checks, now)
@@ -351,12 +355,13 @@ class Limiter:
         if team_cfg is None or team_cfg.on_limit != "reject" or model in self._paused_until:
             return None
         fast = self._fast_plan(team, model)
-        tats = self._counters.try_admit_now(fast, tokens, self._clock())
+        held: list[SlotHandle] = []
+        tats = self._counters.try_admit_now(fast, tokens, self._clock(), held)
         if tats is None:
             return None
         for spec, tat in zip(fast.specs, tats, strict=True):
             self._tats[spec[0]] = tat
-        return self._new_ticket(team, model, tokens, fast.token_checks, fast.slots)
+        return self._new_ticket(team, model, tokens, fast.token_checks, fast.slots, tuple(held))
 
     def _fast_plan(self, team: str, model: str) -> FastPlan:
         """The (team, model)'s :class:`FastPlan`, built once per settings object."""
@@ -370,15 +375,16 @@ class Limiter:
             fast = self._fast_plans[(team, model)] = FastPlan.of(template)
         return fast
 
-    async def _give_back(self, slots: Sequence[PlannedSlot]) -> None:
+    async def _give_back(self, slots: Sequence[SlotHandle]) -> None:
         counters = self._counters
         for slot in slots:
-            if not counters.release_slot_now(slot.key):
-                await counters.release_slot(slot.key)
+            if not counters.release_slot_now(slot):
+                await counters.release_slot(slot)
 
-    def _ticket(self, plan: AdmissionPlan, slots: tuple[PlannedSlot, ...]) -> Ticket:
+    def _ticket(self, plan: AdmissionPlan, held: tuple[SlotHandle, ...]) -> Ticket:
+        """The ticket of ``plan``, holding the slots ``held`` (those of ``plan.slots``)."""
         token_checks = [p.check for p in plan.checks if p.is_tokens]
-        return self._new_ticket(plan.team, plan.model, plan.tokens, token_checks, slots)
+        return self._new_ticket(plan.team, plan.model, plan.tokens, token_checks, plan.slots, held)
 
     def _new_ticket(
         self,
@@ -387,9 +393,13 @@ class Limiter:
         tokens: int,
         token_checks: Sequence[RateCheck],
         slots: tuple[PlannedSlot, ...],
+        held: tuple[SlotHandle, ...],
     ) -> Ticket:
+        """A ticket holding ``held``, the handles of ``slots`` (released through them;
+        ``slots`` say whom a release wakes)."""
+
         async def release() -> None:
-            await self._give_back(slots)
+            await self._give_back(held)
             if slots and self._queues:
                 self._notify(team, any(s.scope in ("org", "org_model") for s in slots))
 
@@ -408,7 +418,7 @@ class Limiter:
             refund=self._refund,
             release=release,
             headers=lambda: self.headers(team),
-            slot_keys=tuple(s.key for s in slots),
+            slots=held,
             closed=closed,
         )
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from teamgate.limits.counters import Decision, RateCheck
+from teamgate.limits.counters import Decision, RateCheck, SlotHandle, check_holder
 from teamgate.limits.gcra import gcra_admit, gcra_check, gcra_peek, gcra_refund
 
 if TYPE_CHECKING:
@@ -88,15 +88,18 @@ class MemoryCounters:
     async def acquire(self, checks: Sequence[RateCheck], now: float) -> Decision:
         return self.acquire_now(checks, now)
 
-    def try_admit_now(self, fast: FastPlan, tokens: int, now: float) -> list[float] | None:
+    def try_admit_now(
+        self, fast: FastPlan, tokens: int, now: float, slots: list[SlotHandle]
+    ) -> list[float] | None:
         """Take every slot of ``fast`` and charge every check (``tokens`` for token checks)
-        at once: the new TATs. None, having taken nothing, when any would refuse."""
-        if fast.slots and not self.take_slots_now(fast.slots):
+        at once: the new TATs, the slots' handles appended to ``slots``. None, having taken
+        nothing, when any would refuse."""
+        if fast.slots and not self.take_slots_now(fast.slots, slots):
             return None
         tats = self.try_acquire_now(fast.specs, tokens, now)
-        if tats is None:
-            for slot in fast.slots:
-                self.release_slot_now(slot.key)
+        if tats is None and fast.slots:
+            for _ in fast.slots:
+                self.release_slot_now(slots.pop())
         return tats
 
     def refund_now(self, key: str, limit: int, period: float, amount: int, now: float) -> float:
@@ -118,18 +121,24 @@ class MemoryCounters:
     async def peek(self, key: str, limit: int, period: float, now: float) -> tuple[int, float]:
         return self.peek_now(key, limit, period, now)
 
-    def take_slots_now(self, slots: Sequence[PlannedSlot]) -> bool:
-        """Take one of each slot, or (when any is full) none of them: False."""
+    def take_slots_now(self, slots: Sequence[PlannedSlot], held: list[SlotHandle]) -> bool:
+        """Take one of each slot, their handles appended to ``held``, or (when any is full)
+        none of them: False."""
         taken_of = self._slots
         for slot in slots:
             if taken_of.get(slot.key, 0) >= slot.limit:
                 return False
         for slot in slots:
             taken_of[slot.key] = taken_of.get(slot.key, 0) + 1
+            held.append(SlotHandle(slot.key, self))
         return True
 
-    def release_slot_now(self, key: str) -> bool:
-        """Synchronous :meth:`release_slot` (always done: True)."""
+    def release_slot_now(self, slot: SlotHandle) -> bool:
+        """Synchronous :meth:`release_slot` (always done: True); a ValueError for a slot
+        another backend holds."""
+        if slot.holder is not self:
+            check_holder(slot, self)  # raises: another backend holds it
+        key = slot.key
         taken = self._slots.get(key, 0)
         if taken <= 1:
             self._slots.pop(key, None)
@@ -137,15 +146,15 @@ class MemoryCounters:
             self._slots[key] = taken - 1
         return True
 
-    async def try_take_slot(self, key: str, limit: int) -> bool:
+    async def try_take_slot(self, key: str, limit: int) -> SlotHandle | None:
         taken = self._slots.get(key, 0)
         if taken >= limit:
-            return False
+            return None
         self._slots[key] = taken + 1
-        return True
+        return SlotHandle(key, self)
 
-    async def release_slot(self, key: str) -> None:
-        self.release_slot_now(key)
+    async def release_slot(self, slot: SlotHandle) -> None:
+        self.release_slot_now(slot)
 
     def slots_taken(self, key: str) -> int:
         """How many slots of ``key`` are taken (for tests and metrics)."""

@@ -10,18 +10,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from teamgate.limits.counters import RateCheck
+from teamgate.limits.counters import RateCheck, SlotHandle
 
 
 @dataclass(frozen=True, slots=True)
 class Closing:
     """What a ticket's end gives back, for a caller that does it in one step of its own
     (:meth:`Ticket.closing`): ``refund`` tokens to each of ``checks`` (none when 0), and
-    one concurrency slot of each of ``slot_keys``."""
+    the concurrency ``slots`` (each released through its handle)."""
 
     refund: int
     checks: tuple[RateCheck, ...]
-    slot_keys: tuple[str, ...]
+    slots: tuple[SlotHandle, ...]
 
 
 class Ticket:
@@ -50,7 +50,7 @@ class Ticket:
         "_token_checks",
         "model",
         "reserved_tokens",
-        "slot_keys",
+        "slots",
         "team",
     )
 
@@ -64,7 +64,7 @@ class Ticket:
         refund: Callable[[Sequence[RateCheck], int], Awaitable[None]],
         release: Callable[[], Awaitable[None]],
         headers: Callable[[], dict[str, str]],
-        slot_keys: tuple[str, ...] = (),
+        slots: tuple[SlotHandle, ...] = (),
         closed: Callable[[Sequence[RateCheck], Sequence[float]], None] | None = None,
     ) -> None:
         self.team = team
@@ -75,7 +75,7 @@ class Ticket:
         self._release = release
         self._headers = headers
         self._closed = closed
-        self.slot_keys = slot_keys
+        self.slots = slots
         self._refunded = 0
         self._released = False
 
@@ -108,9 +108,9 @@ class Ticket:
         self._released = True
         refund = self.reserved_tokens - max(actual_tokens, 0) - self._refunded
         if refund <= 0 or not self._token_checks:
-            return Closing(0, (), self.slot_keys)
+            return Closing(0, (), self.slots)
         self._refunded += refund
-        return Closing(refund, self._token_checks, self.slot_keys)
+        return Closing(refund, self._token_checks, self.slots)
 
     def closed(self, closing: Closing, tats: Sequence[float]) -> None:
         """The caller of :meth:`closing` did it: ``tats`` are the refunded checks' new TATs

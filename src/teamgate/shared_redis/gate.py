@@ -123,9 +123,8 @@ class CombinedGate:
             (None: nothing was taken)."""
             if reply[0] in (b"slot", b"rate"):
                 return None
-            for slot, holder in zip(slots, holders, strict=True):
-                self._limits.took_in_redis(slot.key, holder)
-            ticket = limiter.admitted(plan, [reply_float(t) for t in reply[1]])
+            held = [limits.note_taken(s.key, h) for s, h in zip(slots, holders, strict=True)]
+            ticket = limiter.admitted(plan, [reply_float(t) for t in reply[1]], held)
             if reply[0] != b"ok":  # the budget did not fit (or is being loaded)
                 return ticket, None
             if not budgeted:  # nothing to reserve: the book counts the spend all the same
@@ -199,11 +198,11 @@ class CombinedGate:
         for check in refunds:
             args += [check.limit, repr(float(check.period)), closing.refund]  # type: ignore[union-attr]
         holders = []
-        for key in closing.slot_keys if closing is not None else ():
-            holder = self._limits.give_back_holder(key)
-            if holder is not None:
-                keys.append(limits.slot_key(key))
-                holders.append(holder)
+        for slot in closing.slots if closing is not None else ():
+            part = self._limits.release_parts(slot)  # None: nothing held in Redis
+            if part is not None:
+                keys.append(part[0])
+                holders.append(part[1])
         args += holders
         settling = _Settling(book, ticket, closing, reservation, cost_pico)
         # (closing() first: it marks the reservation closed even when there is nothing to send)

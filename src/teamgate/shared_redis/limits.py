@@ -11,7 +11,8 @@ Concurrency slots are leased: the holders of ``KEY`` are members of a sorted
 set scored by lease expiry. This instance renews its holders every
 ``lease_s / 3`` (:meth:`RedisCounters.start`); a SIGKILLed instance stops
 renewing and its slots are reclaimed by the next ``try_take_slot`` after at
-most ``lease_s``.
+most ``lease_s``. A slot's :class:`~teamgate.limits.counters.SlotHandle` carries its
+holder id, so releasing it removes exactly that holder.
 
 Usage::
 
@@ -37,7 +38,13 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from teamgate.limits.counters import Decision, RateCheck, RoundTripCounters
+from teamgate.limits.counters import (
+    Decision,
+    RateCheck,
+    RoundTripCounters,
+    SlotHandle,
+    check_holder,
+)
 from teamgate.shared_redis import limits_lua as redis_lua
 from teamgate.shared_redis.backend import RedisBackend, reply_float
 from teamgate.shared_redis.batching import ScriptBatcher
@@ -61,7 +68,7 @@ class RedisCounters(RedisBackend, RoundTripCounters):
         )
         self._instance = uuid.uuid4().hex[:12]
         self._serial = 0
-        self._held: dict[str, list[str]] = {}  # slot key -> this instance's holder ids
+        self._held: set[SlotHandle] = set()  # the slots this instance holds
         self._acquire = self._batcher.script(redis_lua.ACQUIRE)
         self._refund = self._batcher.script(redis_lua.REFUND)
         self._peek = self._batcher.script(redis_lua.PEEK)
@@ -80,11 +87,11 @@ class RedisCounters(RedisBackend, RoundTripCounters):
 
     async def renew_slots(self) -> int:
         """Extend every slot lease this instance holds; how many were still held."""
-        pairs = [(key, holder) for key, holders in self._held.items() for holder in holders]
-        if not pairs:
+        held = list(self._held)
+        if not held:
             return 0
-        keys = [self._slot_key(k) for k, _ in pairs]
-        return int(await self._renew(keys=keys, args=[self.lease_s, *(h for _, h in pairs)]))
+        keys = [self._slot_key(slot.key) for slot in held]
+        return int(await self._renew(keys=keys, args=[self.lease_s, *(s.sid for s in held)]))
 
     # --- rates -------------------------------------------------------------------
     def _key(self, key: str) -> str:
@@ -129,31 +136,31 @@ class RedisCounters(RedisBackend, RoundTripCounters):
         self._serial += 1
         return f"{self._instance}:{self._serial}"
 
-    def hold(self, key: str, holder: str) -> None:
-        """Note a slot of ``key`` taken as ``holder`` (its lease is renewed from now on)."""
-        self._held.setdefault(key, []).append(holder)
+    def note_taken(self, key: str, holder: str) -> SlotHandle:
+        """Note a slot of ``key`` another script took as ``holder`` (its lease is renewed
+        from now on): its handle."""
+        slot = SlotHandle(key, self, holder)
+        self._held.add(slot)
+        return slot
 
-    def pop_holder(self, key: str) -> str | None:
-        """Forget one slot of ``key`` this instance holds: its holder, to remove; None if none."""
-        holders = self._held.get(key)
-        if not holders:
+    def release_parts(self, slot: SlotHandle) -> tuple[str, str] | None:
+        """The Redis key and holder id of releasing ``slot`` in another script, the slot now
+        counted as released here (no longer renewed); None if released already."""
+        check_holder(slot, self)
+        if slot not in self._held:
             return None
-        holder = holders.pop()
-        if not holders:
-            del self._held[key]
-        return holder
+        self._held.discard(slot)
+        return self._slot_key(slot.key), slot.sid
 
-    async def try_take_slot(self, key: str, limit: int) -> bool:
+    async def try_take_slot(self, key: str, limit: int) -> SlotHandle | None:
         holder = self.new_holder()
         taken = await self._take(keys=[self._slot_key(key)], args=[limit, holder, self.lease_s])
-        if taken:
-            self.hold(key, holder)
-        return bool(taken)
+        return self.note_taken(key, holder) if taken else None
 
-    async def release_slot(self, key: str) -> None:
-        holder = self.pop_holder(key)
-        if holder is not None:
-            await self._client.zrem(self._slot_key(key), holder)
+    async def release_slot(self, slot: SlotHandle) -> None:
+        parts = self.release_parts(slot)
+        if parts is not None:
+            await self._client.zrem(*parts)
 
     async def slots_taken(self, key: str) -> int:
         """Live holders of ``key`` across every instance (expired leases not counted)."""

@@ -8,7 +8,8 @@ While Redis answers it is a pass-through. When a call fails to reach Redis:
 - ``open``: this instance decides alone, in memory, with every limit divided
   by ``instances`` (N), so N instances together stay within the global limits.
 
-Redis is tried again on every call, so the gateway recovers by itself.
+Redis is tried again on every call, so the gateway recovers by itself. A concurrency
+slot is released where it was taken: its handle says whether memory or Redis holds it.
 
 >>> # counters = FailoverCounters(RedisCounters(client), mode="closed", instances=3)
 """
@@ -19,7 +20,7 @@ import logging
 import time
 from collections.abc import Sequence
 
-from teamgate.limits.counters import Decision, RateCheck, RoundTripCounters
+from teamgate.limits.counters import Decision, RateCheck, RoundTripCounters, SlotHandle
 from teamgate.limits.memory import MemoryCounters
 from teamgate.shared_redis.batching import REDIS_UNAVAILABLE
 from teamgate.shared_redis.failover import Failover
@@ -40,7 +41,6 @@ class FailoverCounters(Failover[RedisCounters], RoundTripCounters):
             primary, "rate limits", log, UNAVAILABLE_MESSAGE, mode=mode, instances=instances
         )
         self._memory = MemoryCounters() if self.open else None
-        self._slots_in_memory: dict[str, list[bool]] = {}
 
     def _down(self, exc: BaseException) -> MemoryCounters:
         self.down(exc)  # raises when failing closed
@@ -75,44 +75,36 @@ class FailoverCounters(Failover[RedisCounters], RoundTripCounters):
                 return limit, 0.0
             return self._memory.peek_now(key, self.share(limit), period, time.time())
 
-    async def try_take_slot(self, key: str, limit: int) -> bool:
+    async def try_take_slot(self, key: str, limit: int) -> SlotHandle | None:
         try:
-            taken = await self.primary.try_take_slot(key, limit)
-            in_memory = False
+            return await self.primary.try_take_slot(key, limit)
         except REDIS_UNAVAILABLE as exc:
             memory = self._down(exc)
-            taken = await memory.try_take_slot(key, self.share(limit))
-            in_memory = True
-        if taken:
-            self._slots_in_memory.setdefault(key, []).append(in_memory)
-        return taken
+            return await memory.try_take_slot(key, self.share(limit))
 
-    def took_in_redis(self, key: str, holder: str) -> None:
-        """Note a slot of ``key`` taken in Redis by another script (the combined one)."""
-        self.primary.hold(key, holder)
-        self._slots_in_memory.setdefault(key, []).append(False)
+    def holds_in_memory(self, slot: SlotHandle) -> bool:
+        """Whether this slot is held in memory (taken while failing open)."""
+        return slot.holder is self._memory  # (a handle's holder is never None)
 
-    def _forget_slot(self, key: str) -> bool:
-        """Forget one slot of ``key`` taken here: whether it was taken in memory."""
-        held = self._slots_in_memory.get(key)
-        in_memory = held.pop() if held else False
-        if held is not None and not held:
-            del self._slots_in_memory[key]
-        return in_memory
+    def _released_in_memory(self, slot: SlotHandle) -> bool:
+        """Release ``slot`` in memory if memory holds it: whether it did."""
+        if not self.holds_in_memory(slot):
+            return False
+        assert self._memory is not None
+        return self._memory.release_slot_now(slot)
 
-    def give_back_holder(self, key: str) -> str | None:
-        """For releasing one slot of ``key`` in another script: the Redis holder to remove,
-        or None when the slot was held in memory (fail open; released here) or not at all."""
-        if self._forget_slot(key) and self._memory is not None:
-            self._memory.release_slot_now(key)
+    def release_parts(self, slot: SlotHandle) -> tuple[str, str] | None:
+        """For releasing ``slot`` in another script: the Redis key and holder id to remove,
+        or None when there is nothing to remove in Redis (held in memory: released here now;
+        or released already)."""
+        if self._released_in_memory(slot):
             return None
-        return self.primary.pop_holder(key)
+        return self.primary.release_parts(slot)
 
-    async def release_slot(self, key: str) -> None:
-        if self._forget_slot(key) and self._memory is not None:
-            await self._memory.release_slot(key)
+    async def release_slot(self, slot: SlotHandle) -> None:
+        if self._released_in_memory(slot):
             return
         try:
-            await self.primary.release_slot(key)
+            await self.primary.release_slot(slot)
         except REDIS_UNAVAILABLE as exc:  # the lease runs out by itself
             log.warning("could not release a concurrency slot (lease will expire): %s", exc)

@@ -16,6 +16,7 @@ from teamgate.limits import (
     Limiter,
     MemoryCounters,
     RateCheck,
+    SlotHandle,
 )
 from tests.unit.limits.limits_vtime import VirtualTimeLoop
 
@@ -56,7 +57,9 @@ class YieldingCounters:
     def __init__(self) -> None:
         self._inner = MemoryCounters()
 
-    def try_admit_now(self, fast: Any, tokens: int, now: float) -> list[float] | None:
+    def try_admit_now(
+        self, fast: Any, tokens: int, now: float, slots: list[SlotHandle]
+    ) -> list[float] | None:
         return None
 
     def refund_now(self, key: str, limit: int, period: float, amount: int, now: float) -> None:
@@ -65,7 +68,7 @@ class YieldingCounters:
     def peek_now(self, key: str, limit: int, period: float, now: float) -> None:
         return None
 
-    def release_slot_now(self, key: str) -> bool:
+    def release_slot_now(self, slot: SlotHandle) -> bool:
         return False
 
     async def acquire(self, checks: Sequence[RateCheck], now: float) -> Decision:
@@ -82,15 +85,15 @@ class YieldingCounters:
         await asyncio.sleep(0)
         return await self._inner.peek(key, limit, period, now)
 
-    async def try_take_slot(self, key: str, limit: int) -> bool:
+    async def try_take_slot(self, key: str, limit: int) -> SlotHandle | None:
         await asyncio.sleep(0)
         taken = await self._inner.try_take_slot(key, limit)
         await asyncio.sleep(0)
         return taken
 
-    async def release_slot(self, key: str) -> None:
+    async def release_slot(self, slot: SlotHandle) -> None:
         await asyncio.sleep(0)
-        await self._inner.release_slot(key)
+        await self._inner.release_slot(slot)
 
 
 BACKEND = "memory"

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from teamgate.config.schema import Limits, OrgConfig, Settings, TeamConfig
-from teamgate.limits import Limiter, MemoryCounters
+from teamgate.limits import Limiter, MemoryCounters, SlotHandle
 
 MODEL = "m"
 
@@ -56,10 +56,11 @@ def test_admitted_ticket_hands_over_its_refund_and_slots_once() -> None:
     lim = limiter("reject")
     plan = lim.direct_plan("t", MODEL, 100)
     assert plan is not None
-    ticket = lim.admitted(plan, [60.0 + i for i in range(len(plan.checks))])
+    slots = [SlotHandle(s.key, lim.counters) for s in plan.slots]
+    ticket = lim.admitted(plan, [60.0 + i for i in range(len(plan.checks))], slots)
     closing = ticket.closing(30)
     assert closing is not None
     assert closing.refund == 70 and [c.key for c in closing.checks] == ["team:t:tpm"]
-    assert closing.slot_keys == ("team:t:concurrency",)
+    assert closing.slots == tuple(slots) and slots[0].key == "team:t:concurrency"
     ticket.closed(closing, [1.0])
     assert ticket.closing(0) is None  # released: nothing twice

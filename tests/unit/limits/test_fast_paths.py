@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 
 from teamgate.config.schema import Limits, OrgConfig, Settings, TeamConfig
-from teamgate.limits.counters import Decision, RateCheck
+from teamgate.limits.counters import Decision, RateCheck, SlotHandle
+from teamgate.limits.fast_admit import FastPlan
 from teamgate.limits.gcra import gcra_check
 from teamgate.limits.memory import MemoryCounters
 from teamgate.limits.plan import PlanCache, build_plan
@@ -97,3 +98,20 @@ def test_fast_paths_are_protocol_methods_not_capability_checks() -> None:
         for source in (root / folder).glob("*.py"):
             text = source.read_text()
             assert not re.search(r"type\([^)]*\) is |getattr\(", text), source
+
+
+def test_try_admit_now_hands_out_a_handle_per_slot_or_takes_nothing() -> None:
+    """Admitted: one handle per slot of the plan, each freeing its slot; refused by a rate
+    check after the slots were free: no handle, no slot kept."""
+    fast = FastPlan.of(PlanCache().plan(settings(), "chatbot", "m", 1))
+    counters = MemoryCounters()
+    held: list[SlotHandle] = []
+    assert counters.try_admit_now(fast, 100, 0.0, held) is not None
+    assert [s.key for s in held] == [s.key for s in fast.slots] == ["team:chatbot:concurrency"]
+    assert counters.slots_taken("team:chatbot:concurrency") == 1
+    refused: list[SlotHandle] = []
+    assert counters.try_admit_now(fast, 10**6, 0.0, refused) is None  # over the TPM
+    assert refused == [] and counters.slots_taken("team:chatbot:concurrency") == 1
+    for slot in held:
+        assert counters.release_slot_now(slot)
+    assert counters.slots_taken("team:chatbot:concurrency") == 0

@@ -184,13 +184,14 @@ async def test_memory_refund_and_slots() -> None:
     assert await c.refund("t", 10000, 60.0, 4000, NOW) == pytest.approx(NOW + 36.0)
     assert c.peek_now("t", 10000, 60.0, NOW)[0] == 4000
     assert await c.refund("unknown", 10, 60.0, 5, NOW) == NOW
-    assert await c.try_take_slot("s", 2)
-    assert await c.try_take_slot("s", 2)
+    first = await c.try_take_slot("s", 2)
+    second = await c.try_take_slot("s", 2)
+    assert first is not None and second is not None
     assert not await c.try_take_slot("s", 2)
-    await c.release_slot("s")
+    await c.release_slot(first)
     assert c.slots_taken("s") == 1
-    await c.release_slot("s")
-    await c.release_slot("s")  # never below zero
+    await c.release_slot(second)
+    await c.release_slot(second)  # never below zero
     assert c.slots_taken("s") == 0
 
 

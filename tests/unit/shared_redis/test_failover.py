@@ -42,10 +42,11 @@ async def test_open_limits_each_instance_to_its_share(dead_redis: redis_asyncio.
     check = [RateCheck("team:a:rpm", 60, 60.0, 1)]
     allowed = [(await limits.acquire(check, 0.0)).allowed for _ in range(30)]
     assert sum(allowed) == 20 and limits.degraded
-    assert await limits.try_take_slot("k", 6)
+    held = await limits.try_take_slot("k", 6)
+    assert held is not None and limits.holds_in_memory(held)
     assert await limits.try_take_slot("k", 6)
     assert not await limits.try_take_slot("k", 6)  # 6 // 3
-    await limits.release_slot("k")
+    await limits.release_slot(held)
     assert await limits.try_take_slot("k", 6)
 
 
