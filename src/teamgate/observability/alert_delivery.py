@@ -33,7 +33,7 @@ import aiohttp
 import orjson
 
 from teamgate.config.schema import EmailSettings
-from teamgate.pricing.money import format_usd
+from teamgate.pricing.money import format_usd, usd_to_pico
 
 HttpPost = Callable[[str, bytes], Awaitable[int]]
 """``await post(url, json_body) -> HTTP status``; raising counts as a failed attempt."""
@@ -136,7 +136,7 @@ def title(p: Mapping[str, Any]) -> str:
 
 
 def _money(text: Any) -> str:
-    return format_usd(int(Decimal(str(text)) * 10**12))
+    return format_usd(usd_to_pico(Decimal(str(text))))
 
 
 # payload field -> (label, how to show it); in this order

@@ -192,7 +192,7 @@ def _gateway_gauges(page: _Page, gw: Gateway) -> None:
     teams = [s for s in snapshot if s.scope.startswith("team:")]
     narrow = [s for s in snapshot if s.scope.startswith(("env:", "key:"))]
     for s in teams:
-        page.sample("teamgate_spend_month_usd", ("team",), (s.team,), s.settled_pico / 1e12)
+        page.sample("teamgate_spend_month_usd", ("team",), (s.team,), s.settled_pico / PICO_PER_USD)
     page.family(
         "teamgate_budget_remaining_usd",
         "gauge",
