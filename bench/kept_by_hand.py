@@ -106,8 +106,8 @@ def config() -> None:
 
     import config_msgspec
     import config_pydantic
-    from tests.unit.config.conftest import seed_config
-    from tests.unit.config.test_validation import CASES
+    from tests.support.config_seed import seed_config
+    from tests.support.validation_cases import CASES
 
     from teamgate.config.errors import ConfigError
     from teamgate.config.loader import parse_settings

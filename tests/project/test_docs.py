@@ -12,6 +12,7 @@ from pathlib import Path
 
 from teamgate.cli import build_parser
 from teamgate.config import schema
+from tests.support.cli_commands import cli_commands
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -64,18 +65,8 @@ def test_every_limit_is_documented() -> None:
         assert f"`{field.name}`" in CONFIGURATION, field.name
 
 
-def _commands(parser: argparse.ArgumentParser, prefix: str = "teamgate") -> list[str]:
-    found = []
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for name, sub in action.choices.items():
-                found.append(f"{prefix} {name}")
-                found += _commands(sub, f"{prefix} {name}")
-    return found
-
-
 def test_every_cli_command_is_documented() -> None:
-    missing = [cmd for cmd in _commands(build_parser()) if f"`{cmd}" not in CLI_REFERENCE]
+    missing = [cmd for cmd in cli_commands(build_parser()) if f"`{cmd}" not in CLI_REFERENCE]
     assert missing == []
 
 

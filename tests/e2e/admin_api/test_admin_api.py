@@ -11,8 +11,7 @@ import pytest
 
 from teamgate.admin.routes import ROUTES
 from tests.conftest import UPSTREAM_SECRETS, RunningGateway
-
-from .conftest import ADMIN_KEY, admin, chat, flushed_records, traffic
+from tests.support.admin_gateway import ADMIN_KEY, admin, chat, flushed_records, traffic
 
 
 def concrete(path: str) -> str:

@@ -28,8 +28,8 @@ from teamgate.ledger.pause_records import Pause
 from teamgate.ledger.sqlite.store import SQLiteStore
 from teamgate.simulator import Simulator
 from tests.conftest import BASE_CONFIG, UPSTREAM_SECRETS, merge
-from tests.e2e.admin_api.conftest import ADMIN_KEY
-from tests.project.test_docs import _commands
+from tests.support.admin_gateway import ADMIN_KEY
+from tests.support.cli_commands import cli_commands
 
 WEBHOOK_TOKEN = "whsec_audit_token_91ab"
 NEW_UPSTREAM = "gsk_test_chatbot_prod_audit_7788"
@@ -320,7 +320,7 @@ READ_ONLY_CLI = {
 
 
 def test_every_cli_command_is_classified() -> None:
-    commands = set(_commands(build_parser()))
+    commands = set(cli_commands(build_parser()))
     leaves = {c for c in commands if not any(o.startswith(c + " ") for o in commands)}
     assert leaves == STATE_CHANGING_CLI | READ_ONLY_CLI
 

@@ -15,7 +15,7 @@ from teamgate.config.loader import parse_settings
 from teamgate.http.serving import ServerThread
 from teamgate.simulator import Simulator
 from tests.conftest import RunningGateway, start_gateway
-from tests.e2e.admin_api.conftest import ADMIN_KEY
+from tests.support.admin_gateway import ADMIN_KEY
 
 TOKEN = "mtok_" + "a1b2c3d4" * 5
 PATCH = {"metrics": {"token_env": "TEAMGATE_METRICS_TOKEN"}}

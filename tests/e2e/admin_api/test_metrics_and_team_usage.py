@@ -12,8 +12,13 @@ from teamgate.admin import create_admin_app
 from teamgate.http.serving import ServerThread
 from teamgate.simulator import Simulator
 from tests.conftest import UPSTREAM_SECRETS, RunningGateway
-
-from .conftest import ADMIN_KEY, chat, flushed_records, start_admin_gateway, traffic
+from tests.support.admin_gateway import (
+    ADMIN_KEY,
+    chat,
+    flushed_records,
+    start_admin_gateway,
+    traffic,
+)
 
 
 def samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:

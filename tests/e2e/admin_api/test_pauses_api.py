@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from tests.conftest import RunningGateway
-from tests.e2e.admin_api.conftest import admin, admin_gateway, chat
+from tests.support.admin_gateway import admin, admin_gateway, chat
 
 __all__ = ["admin_gateway"]  # the fixture
 

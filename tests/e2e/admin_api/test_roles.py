@@ -17,7 +17,8 @@ from teamgate.admin.routes import ROUTES
 from teamgate.http.serving import ServerThread
 from teamgate.simulator import Simulator, create_simulator
 from tests.conftest import RunningGateway
-from tests.e2e.admin_api.conftest import ADMIN_KEY, admin, chat, start_admin_gateway, traffic
+from tests.support.admin_gateway import ADMIN_KEY, admin, chat, start_admin_gateway, traffic
+from tests.support.dashboard_login import dashboard_session
 
 ROLES = ("admin", "lead", "other", "viewer", "none")
 """lead: team admin of chatbot; other: team admin of research; viewer: viewer of chatbot."""
@@ -143,20 +144,10 @@ def test_admin_api_role_matrix(
         assert resp.json()["error"]["code"] == "permission_denied"
 
 
-def _session(gw: RunningGateway, credential: str) -> httpx.Client:
-    client = httpx.Client(base_url=gw.url, timeout=30)
-    page = client.get("/dashboard/login")
-    csrf = re.search(r'name=csrf value="([^"]+)"', page.text)
-    assert csrf is not None
-    resp = client.post("/dashboard/login", data={"csrf": csrf.group(1), "key": credential})
-    assert resp.status_code == (303 if credential else 401)
-    return client
-
-
 @pytest.mark.parametrize("role", ROLES)
 def test_dashboard_role_matrix(setup: tuple[RunningGateway, dict[str, str]], role: str) -> None:
     gw, creds = setup
-    client = _session(gw, creds[role])
+    client = dashboard_session(gw, creds[role])
     try:
         page = client.get("/dashboard")
         if role == "none":
@@ -189,7 +180,7 @@ def test_credentials_are_not_proxy_keys_and_revocation_holds(
         ).json()
         headers = {"authorization": f"Bearer {made['key']}"}
         assert httpx.get(gw.url + "/admin/keys", headers=headers).status_code == 200
-        browser = _session(gw, made["key"])  # a dashboard session opened with it
+        browser = dashboard_session(gw, made["key"])  # a dashboard session opened with it
         try:
             assert browser.get("/dashboard").status_code == 200
             assert client.post(f"/admin/keys/{made['name']}/revoke").status_code == 200
@@ -311,7 +302,7 @@ def test_dashboard_actions_role_matrix(
     """Each dashboard action x role, through the session: allowed or denied as the admin
     API says; without the session's CSRF token no action is taken, whoever asks."""
     gw, creds = setup
-    client = _session(gw, creds[role])
+    client = dashboard_session(gw, creds[role])
     try:
         csrf = _csrf(client) if role != "none" else ""
         for op, expected in DASHBOARD_ACTION_EXPECTED.items():

@@ -16,10 +16,10 @@ from teamgate.ledger import open_store
 from teamgate.ledger.pause_records import Pause
 from teamgate.simulator import Simulator
 from tests.conftest import start_gateway
-from tests.e2e.budgets.test_budget_gateway import LONG, MODEL, usd, worst_case
+from tests.support.budget_gateway import LONG, MODEL, usd, worst_case
 from tests.support.loadgen import chat_body, send_all
+from tests.support.ports import free_port
 from tests.support.webhook import WebhookReceiver
-from tests.unit.observability.test_alerts import free_port
 
 
 def _wait(check: Any, what: str, timeout_s: float = 20.0) -> None:

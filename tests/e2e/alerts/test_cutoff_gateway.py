@@ -14,8 +14,13 @@ from teamgate.app import create_app
 from teamgate.http.serving import ServerThread
 from teamgate.simulator import Simulator
 from tests.conftest import UPSTREAM_SECRETS, RunningGateway, start_gateway
-from tests.e2e.budgets.test_budget_gateway import MODEL, usd, wait_for_records, worst_case
-from tests.e2e.budgets.test_sub_budgets_gateway import wait_until_known
+from tests.support.budget_gateway import (
+    MODEL,
+    usd,
+    wait_for_records,
+    wait_until_known,
+    worst_case,
+)
 from tests.support.loadgen import chat_body, send_all
 from tests.support.webhook import WebhookReceiver
 

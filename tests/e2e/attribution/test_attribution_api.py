@@ -15,8 +15,8 @@ import pytest
 from teamgate.dashboard.api import TOP_N
 from teamgate.simulator import Simulator
 from tests.conftest import RunningGateway
-from tests.e2e.admin_api.conftest import ADMIN_KEY, admin, start_admin_gateway
-from tests.e2e.admin_api.test_roles import _session
+from tests.support.admin_gateway import ADMIN_KEY, admin, start_admin_gateway
+from tests.support.dashboard_login import dashboard_session
 
 MODEL = "llama-3.1-8b-instant"
 CHATBOT_USERS = [f"cb-{i:02d}" for i in range(TOP_N + 4)]  # more than the dashboard's top
@@ -163,7 +163,7 @@ def test_dashboard_top_end_users_and_features(attributed: RunningGateway) -> Non
         assert {t["value"] for t in tenant["tags"]["top"]} == {"acme", ""}
         bad = client.get("/dashboard/api/attribution", params={"tag": "Bad Tag"})
         assert bad.status_code == 400
-    lead = _session(attributed, team_admin(attributed, "chatbot"))
+    lead = dashboard_session(attributed, team_admin(attributed, "chatbot"))
     try:
         page = lead.get("/dashboard")
         assert "Top end users and features" in page.text and "id=user-table" in page.text

@@ -2,7 +2,7 @@
 request names are on its one usage record.
 
 The table is the registry of metered endpoints (``ENDPOINTS`` of the outcome matrix,
-tests/lifecycle/test_outcome_matrix.py) less the multipart ones; a metered endpoint in
+tests/support/metered_endpoints.py) less the multipart ones; a metered endpoint in
 ``src/teamgate/endpoints`` that is in neither fails
 :func:`test_the_table_covers_every_metered_endpoint`, so a new JSON endpoint cannot be
 missed. Each family is asked with ``x-teamgate-user`` and ``x-teamgate-tags``; those whose
@@ -19,8 +19,8 @@ import orjson
 import pytest
 
 from teamgate.simulator import Simulator
-from tests.e2e.metering.test_outcome_matrix import ENDPOINTS, Endpoint
 from tests.support.asgi_gateway import EMBED, KEY_1, Request, running
+from tests.support.metered_endpoints import ENDPOINTS, Endpoint
 
 ENDPOINTS_SRC = Path(__file__).resolve().parents[3] / "src" / "teamgate" / "endpoints"
 MULTIPART = {"audio.transcriptions", "audio.translations", "files"}  # no JSON body

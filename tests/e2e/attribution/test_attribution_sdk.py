@@ -13,8 +13,8 @@ import pytest
 
 from teamgate.simulator import Simulator
 from tests.conftest import RunningGateway, start_gateway
-from tests.e2e.sdk_compatibility.test_sdk import openai_client
 from tests.support.ledger_wait import records_after
+from tests.support.sdk_clients import openai_client
 
 MODEL = "llama-3.1-8b-instant"
 MSG = [{"role": "user", "content": "hi"}]

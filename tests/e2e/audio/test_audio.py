@@ -12,9 +12,9 @@ import pytest
 
 from teamgate.simulator import Simulator
 from tests.conftest import RunningGateway, start_gateway
-from tests.e2e.sdk_compatibility.test_sdk import error_of, groq_client, openai_client
 from tests.support.audio_files import wav_bytes
 from tests.support.ledger_wait import records_after
+from tests.support.sdk_clients import error_of, groq_client, openai_client
 
 PATCH: dict[str, Any] = {
     "teams": {

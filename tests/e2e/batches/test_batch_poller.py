@@ -28,7 +28,7 @@ from teamgate.pricing.price_list import BUILTIN_PRICES
 from teamgate.reports import build_report, week_named
 from teamgate.simulator import Simulator
 from tests.conftest import UPSTREAM_SECRETS, RunningGateway, start_gateway
-from tests.e2e.sdk_compatibility.test_sdk import error_of, openai_client
+from tests.support.sdk_clients import error_of, openai_client
 
 from .test_batches import MODEL, jsonl, line, upload
 

@@ -15,7 +15,7 @@ import openai
 import pytest
 
 from tests.conftest import UPSTREAM_SECRETS, RunningGateway
-from tests.e2e.sdk_compatibility.test_sdk import error_of, openai_client
+from tests.support.sdk_clients import error_of, openai_client
 
 from .test_batches import jsonl, line
 

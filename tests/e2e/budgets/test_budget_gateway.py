@@ -13,34 +13,11 @@ import httpx
 import pytest
 
 from teamgate.http.serving import ServerThread
-from teamgate.pricing.prices import PriceTable
-from teamgate.pricing.tokens import prompt_token_bound
 from teamgate.simulator import Simulator
-from tests.conftest import RunningGateway, build_settings, start_gateway
+from tests.conftest import RunningGateway, start_gateway
+from tests.support.budget_gateway import LONG, MODEL, usd, wait_for_records, worst_case
 from tests.support.loadgen import chat_body, send_all
 from tests.support.webhook import WebhookReceiver
-
-MODEL = "llama-3.1-8b-instant"
-CAP = 512  # analytics' max tokens per request
-LONG = {"x-sim-completion-tokens": str(CAP)}  # the simulator answers with the whole cap
-
-
-def worst_case(simulator: Simulator, tmp_path: Path, body: dict[str, Any]) -> int:
-    settings = build_settings(simulator.url, tmp_path / "probe.db")  # type: ignore[attr-defined]
-    return PriceTable.from_settings(settings).worst_case(MODEL, prompt_token_bound(body), CAP)
-
-
-def usd(pico: int) -> str:
-    return str(Decimal(pico) / 10**12)
-
-
-def wait_for_records(gw: RunningGateway, count: int, timeout_s: float = 10.0) -> list[Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        records = gw.records()
-        if len(records) >= count or time.monotonic() > deadline:
-            return records
-        time.sleep(0.05)
 
 
 def spend(records: list[Any], team: str | None = None) -> int:

@@ -14,15 +14,15 @@ import yaml
 
 from teamgate.simulator import Simulator
 from tests.conftest import BASE_CONFIG, merge
-from tests.e2e.admin_api.conftest import (
+from tests.e2e.cli.cli_inproc import teamgate, write_config
+from tests.support.admin_gateway import (
     ADMIN_KEY,
     admin,
     chat,
     flushed_records,
     start_admin_gateway,
 )
-from tests.e2e.cli.cli_inproc import teamgate, write_config
-from tests.e2e.cli.test_cli_json import check
+from tests.support.cli_schemas import check
 
 KEY = "chatbot-staging-job"
 STAGING = {"teams": {"chatbot": {"environments": {"staging": {"monthly_budget_usd": "20"}}}}}

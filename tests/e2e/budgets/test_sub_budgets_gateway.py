@@ -5,12 +5,10 @@ any scope's budget — key, environment, team, org — in memory and with Redis.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import redis as redis_sync
 
@@ -18,8 +16,8 @@ from teamgate.http.serving import ServerThread
 from teamgate.pricing.prices import PriceTable
 from teamgate.pricing.tokens import prompt_token_bound
 from teamgate.simulator import Simulator, SimulatorConfig, create_simulator
-from tests.conftest import UPSTREAM_SECRETS, RunningGateway, build_settings, start_gateway
-from tests.e2e.budgets.test_budget_gateway import MODEL, usd, wait_for_records
+from tests.conftest import UPSTREAM_SECRETS, build_settings, start_gateway
+from tests.support.budget_gateway import MODEL, usd, wait_for_records, wait_until_known
 from tests.support.loadgen import chat_body, send_all
 from tests.support.shared_services import REDIS_URL, unique_name
 
@@ -36,15 +34,6 @@ def delete_prefix(prefix: str) -> None:
             client.delete(key)
     finally:
         client.close()
-
-
-def wait_until_known(gw: RunningGateway, secret: str) -> None:
-    """A key added to the store works once the gateway's key cache polled it (< 2 s)."""
-    deadline = time.monotonic() + 10
-    headers = {"authorization": f"Bearer {secret}"}
-    while httpx.get(gw.url + "/teamgate/v1/usage", headers=headers).status_code != 200:
-        assert time.monotonic() < deadline, "the new key never became known"
-        time.sleep(0.1)
 
 
 @pytest.fixture

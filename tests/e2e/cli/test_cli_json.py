@@ -6,7 +6,6 @@ from the store), and ``usage --url`` for a gateway that is not where the config 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +18,9 @@ import yaml
 from teamgate.admin.routes import SCHEMAS
 from teamgate.simulator import Simulator
 from tests.conftest import BASE_CONFIG, UPSTREAM_SECRETS, merge
-from tests.e2e.admin_api.conftest import ADMIN_KEY, admin, chat, start_admin_gateway
 from tests.e2e.cli.cli_inproc import teamgate, write_config
-
-CLI_DOC = Path(__file__).resolve().parents[3] / "docs" / "cli.md"
-_BLOCK = re.compile(r"<!-- json-schema: ([a-z-]+) -->\n```json\n(.*?)\n```", re.S)
-
-
-def documented_schemas() -> dict[str, dict[str, Any]]:
-    return {name: orjson.loads(body) for name, body in _BLOCK.findall(CLI_DOC.read_text())}
-
-
-def check(schema: str, value: Any) -> None:
-    jsonschema_rs.validate(documented_schemas()[schema], value)
+from tests.support.admin_gateway import ADMIN_KEY, admin, chat, start_admin_gateway
+from tests.support.cli_schemas import check, documented_schemas
 
 
 def test_the_doc_has_every_schema() -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from teamgate.ledger.sqlite.store import SQLiteStore
 from tests.e2e.cli.cli_inproc import teamgate, write_config
-from tests.e2e.reports.conftest import record
+from tests.support.priced_records import record
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 _VARIABLE = [

@@ -147,7 +147,7 @@ def test_a_rotated_key_shows_in_grace(tmp_path: Path, capsys: pytest.CaptureFixt
 
 def _ledger_with_records(tmp_path: Path, extra: int = 0) -> Path:
     from teamgate.ledger.sqlite.store import SQLiteStore
-    from tests.e2e.reports.conftest import record
+    from tests.support.priced_records import record
 
     config = write_config(tmp_path)
 

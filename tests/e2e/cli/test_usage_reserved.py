@@ -10,8 +10,8 @@ import yaml
 
 from teamgate.simulator import Simulator
 from tests.conftest import BASE_CONFIG, merge
-from tests.e2e.admin_api.conftest import ADMIN_KEY, start_admin_gateway
 from tests.e2e.cli.test_cli import run_cli
+from tests.support.admin_gateway import ADMIN_KEY, start_admin_gateway
 from tests.support.loadgen import chat_body, send_all
 
 

@@ -21,7 +21,7 @@ from teamgate.http.errors import NotFound, PermissionDenied
 from teamgate.runtime import Gateway
 from teamgate.simulator import Simulator
 from tests.conftest import UPSTREAM_SECRETS, RunningGateway
-from tests.e2e.admin_api.conftest import (
+from tests.support.admin_gateway import (
     ADMIN_KEY,
     admin,
     chat,

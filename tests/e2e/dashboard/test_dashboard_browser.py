@@ -20,7 +20,7 @@ from teamgate.ledger import open_store
 from teamgate.pricing.money import format_usd
 from teamgate.simulator import Simulator
 from tests.conftest import RunningGateway
-from tests.e2e.admin_api.conftest import (
+from tests.support.admin_gateway import (
     ADMIN_KEY,
     admin_gateway,
     chat,
@@ -28,20 +28,11 @@ from tests.e2e.admin_api.conftest import (
     start_admin_gateway,
     traffic,
 )
-from tests.unit.ledger.conftest import make_record
+from tests.support.browser import ARGS, ROOT, chromium_path, page_errors
+from tests.support.ledger_records import make_record
 
-__all__ = ["admin_gateway"]  # the fixture, shared with tests/e2e/admin_api
+__all__ = ["admin_gateway", "chromium_path"]  # fixtures, from tests/support
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ROOT = Path(__file__).resolve().parents[3]
 DOCS = ROOT / "docs"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 
@@ -79,26 +70,6 @@ def add_spend(gw: RunningGateway) -> None:
             await store.close()
 
     asyncio.run(write())
-
-
-@pytest.fixture(scope="module")
-def chromium_path() -> str:
-    assert Path(CHROMIUM).exists(), "install Debian's chromium: apt-get install -y chromium"
-    return CHROMIUM
-
-
-def _errors(page: Page) -> list[str]:
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on(
-        "console",
-        lambda msg: (
-            errors.append(msg.text)
-            if msg.type == "error" and "Failed to load resource" not in msg.text
-            else None
-        ),
-    )
-    return errors
 
 
 def _sign_in(page: Page, url: str) -> None:
@@ -145,7 +116,7 @@ def test_dashboard_login_numbers_and_screenshot(
         browser = p.chromium.launch(executable_path=chromium_path, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1100})
-            errors = _errors(page)
+            errors = page_errors(page)
             page.goto(admin_gateway.url + "/dashboard")
             assert page.url.endswith("/dashboard/login")
             page.fill("input[name=key]", "not-the-key")
@@ -265,7 +236,7 @@ def test_phone_layout_stacks_without_horizontal_scroll(
                 viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True
             )
             page = context.new_page()
-            errors = _errors(page)
+            errors = page_errors(page)
             page.goto(admin_gateway.url + "/dashboard/login")
             assert page.evaluate("document.documentElement.scrollWidth") <= 390
             assert _axe(page) == []
@@ -367,7 +338,7 @@ def test_an_admin_pauses_a_team_from_the_page_and_resumes_it(
         browser = p.chromium.launch(executable_path=chromium_path, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1100})
-            errors = _errors(page)
+            errors = page_errors(page)
             _sign_in(page, gw.url)
             assert page.is_visible("#pause-form")
             assert "nothing is paused" in page.inner_text("#pause-table")

@@ -18,7 +18,7 @@ from teamgate.config.loader import parse_settings
 from teamgate.http.serving import ServerThread
 from teamgate.simulator import Simulator
 from tests.conftest import BASE_CONFIG, UPSTREAM_SECRETS, merge
-from tests.e2e.admin_api.conftest import ADMIN_KEY
+from tests.support.admin_gateway import ADMIN_KEY
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -15,12 +15,10 @@ import pytest
 
 from teamgate.simulator import Simulator
 from tests.conftest import RunningGateway, start_gateway
-from tests.e2e.faults.conftest import (
-    ANALYTICS_UPSTREAM,
-    FAULT_PATCH,
+from tests.e2e.faults.conftest import ANALYTICS_UPSTREAM, FAULT_PATCH, assert_released
+from tests.support.chat_checks import (
     MODEL,
     assert_groq_error,
-    assert_released,
     chat,
     chat_body,
     records_when,

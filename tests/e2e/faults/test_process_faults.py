@@ -23,7 +23,7 @@ from teamgate.ledger.sqlite.store import SQLiteStore
 from teamgate.runtime import Gateway
 from teamgate.simulator import SimulatorConfig, create_simulator
 from tests.conftest import UPSTREAM_SECRETS, RunningGateway, build_settings
-from tests.e2e.faults.conftest import assert_groq_error, chat, chat_body, records_when, wait_until
+from tests.support.chat_checks import assert_groq_error, chat, chat_body, records_when, wait_until
 from tests.support.serve_process import ServeProcess
 
 CHAT = "/openai/v1/chat/completions"

@@ -16,16 +16,8 @@ from teamgate.app import create_app
 from teamgate.http.serving import ServerThread
 from teamgate.simulator import Simulator
 from tests.conftest import UPSTREAM_SECRETS, RunningGateway, build_settings
-from tests.e2e.faults.conftest import (
-    ANALYTICS_UPSTREAM,
-    FAULT_PATCH,
-    assert_groq_error,
-    assert_released,
-    chat,
-    records_when,
-    sse_events,
-    wait_until,
-)
+from tests.e2e.faults.conftest import ANALYTICS_UPSTREAM, FAULT_PATCH, assert_released, sse_events
+from tests.support.chat_checks import assert_groq_error, chat, records_when, wait_until
 
 
 def test_timeout_before_first_byte_is_504_without_hanging(fgw: RunningGateway) -> None:

@@ -22,7 +22,7 @@ import pytest
 
 from teamgate.simulator import Simulator
 from tests.conftest import RunningGateway, start_gateway
-from tests.e2e.sdk_compatibility.test_sdk import openai_client
+from tests.support.sdk_clients import openai_client
 
 ALLOWED = "llama-3.1-8b-instant"
 FORBIDDEN = "llama-3.3-70b-versatile"  # not in analytics' allowlist

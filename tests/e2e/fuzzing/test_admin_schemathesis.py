@@ -37,7 +37,7 @@ from teamgate.admin.routes import ROUTES
 from teamgate.http.serving import ServerThread
 from teamgate.simulator import create_simulator
 from tests.conftest import RunningGateway
-from tests.e2e.admin_api.conftest import ADMIN_KEY, start_admin_gateway
+from tests.support.admin_gateway import ADMIN_KEY, start_admin_gateway
 
 EXAMPLES = 60  # per operation and mode
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}

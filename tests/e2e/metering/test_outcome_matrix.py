@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,55 +33,10 @@ from tests.support.asgi_gateway import (
     MODEL,
     TEAM,
     Harness,
-    Request,
-    audio,
-    batch_create,
     chat,
-    embeddings,
-    owned_batch_file,
-    responses,
     running,
 )
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    name: str
-    record_endpoint: str
-    build: Callable[[Harness, Simulator, str], Awaitable[Request]]  # (h, sim, serving key)
-    stream: bool = False
-    cap: int = 512  # the team's max (analytics), or the request's own
-    unit: str = "tokens"  # what TPD/ASD count: "tokens", "audio", "none"
-
-
-def _static(request: Callable[[], Request]) -> Callable[[Harness, Simulator, str], Any]:
-    async def build(h: Harness, sim: Simulator, key: str) -> Request:
-        return request()
-
-    return build
-
-
-async def _batch(h: Harness, sim: Simulator, key: str) -> Request:
-    return batch_create(await owned_batch_file(h, key, sim.batch_world))
-
-
-ENDPOINTS = [
-    Endpoint("chat", "chat.completions", _static(lambda: chat(False))),
-    Endpoint("chat-stream", "chat.completions", _static(lambda: chat(True)), True, 400),
-    Endpoint("responses", "responses", _static(lambda: responses(False))),
-    Endpoint("responses-stream", "responses", _static(lambda: responses(True)), True, 400),
-    Endpoint("embeddings", "embeddings", _static(embeddings), cap=0),
-    Endpoint(
-        "transcription",
-        "audio.transcriptions",
-        _static(lambda: audio("transcriptions")),
-        unit="audio",
-    ),
-    Endpoint(
-        "translation", "audio.translations", _static(lambda: audio("translations")), unit="audio"
-    ),
-    Endpoint("batch-create", "batches.create", _batch, cap=0, unit="none"),
-]
+from tests.support.metered_endpoints import ENDPOINTS, Endpoint
 
 
 @dataclass(frozen=True)

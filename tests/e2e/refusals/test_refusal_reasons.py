@@ -18,7 +18,7 @@ import pytest
 from teamgate.http.errors import BUDGET_REASONS, RATE_LIMIT_REASONS
 from teamgate.simulator import Simulator
 from tests.conftest import UPSTREAM_SECRETS, RunningGateway
-from tests.e2e.admin_api.conftest import flushed_records, start_admin_gateway
+from tests.support.admin_gateway import flushed_records, start_admin_gateway
 
 MODEL = "llama-3.1-8b-instant"
 GROQ_EXHAUSTED = {

@@ -7,7 +7,6 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -15,44 +14,10 @@ import yaml
 from teamgate.ledger.records import UsageRecord
 from teamgate.ledger.sqlite.store import SQLiteStore
 from tests.conftest import BASE_CONFIG, merge
+from tests.support.priced_records import PRICES, record
 
 WEEK_START = datetime(2026, 11, 16, tzinfo=UTC).timestamp()  # Monday of 2026-W47
 WEEK_END = WEEK_START + 7 * 86400
-PRICES = {  # picodollars per token (input, output)
-    "llama-3.1-8b-instant": (50_000, 80_000),
-    "llama-3.3-70b-versatile": (590_000, 790_000),
-    "meta-llama/llama-4-scout-17b-16e-instruct": (110_000, 340_000),
-}
-
-
-def record(
-    ts: float, team: str, model: str, prompt: int, completion: int, **kw: Any
-) -> UsageRecord:
-    pin, pout = PRICES[model]
-    refusal = kw.pop("refusal", "")
-    values: dict[str, Any] = {
-        "ts": ts,
-        "request_id": f"req-{ts}-{team}",
-        "groq_id": "",
-        "team": team,
-        "environment": kw.pop("environment", "prod"),
-        "purpose": kw.pop("purpose", "web"),
-        "client_key": kw.pop("client_key", f"{team}-prod-web"),
-        "upstream_key": "up",
-        "model_requested": model,
-        "model_served": "" if refusal else model,
-        "prompt_tokens": 0 if refusal else prompt,
-        "completion_tokens": 0 if refusal else completion,
-        "cached_tokens": 0,
-        "cost_pusd": 0 if refusal else prompt * pin + completion * pout,
-        "status": 429 if refusal else 200,
-        "latency_ms": 1.0,
-        "streamed": False,
-        "usage_source": "none" if refusal else "reported",
-        "refusal": refusal,
-    }
-    values.update(kw)
-    return UsageRecord(**values)
 
 
 def known_records(seed: int = 47) -> list[UsageRecord]:

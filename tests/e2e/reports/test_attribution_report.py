@@ -10,8 +10,9 @@ import random
 import pytest
 
 from teamgate.cli import main
+from tests.support.priced_records import record
 
-from .conftest import WEEK_START, Ledger, record
+from .conftest import WEEK_START, Ledger
 
 USERS = ("", "ana", "bo", "carla@example.com")
 TAGS = ("", "feature=search", "feature=chat,tenant=acme", "tenant=globex")

@@ -23,9 +23,10 @@ from teamgate.ledger.refused_model import REFUSED_MODEL
 from teamgate.ledger.sqlite.store import SQLiteStore
 from teamgate.reports.escape import csv_cell, markdown_cell, slack_text
 from tests.conftest import RunningGateway
-from tests.e2e.faults.conftest import records_when
+from tests.support.chat_checks import records_when
+from tests.support.priced_records import record
 
-from .conftest import WEEK_START, Ledger, record
+from .conftest import WEEK_START, Ledger
 from .test_send import Inbox
 
 FORMULA = '=HYPERLINK("http://evil.example/x","Click me")'

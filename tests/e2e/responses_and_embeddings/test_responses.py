@@ -12,8 +12,8 @@ import pytest
 from teamgate.pricing.prices import PriceTable
 from teamgate.simulator import Simulator
 from tests.conftest import RunningGateway, start_gateway
-from tests.e2e.sdk_compatibility.test_sdk import error_of, openai_client
 from tests.support.ledger_wait import records_after
+from tests.support.sdk_clients import error_of, openai_client
 
 MODEL = "llama-3.1-8b-instant"
 EMBED = "nomic-embed-text-v1_5"

@@ -2,50 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import groq
-import httpx
-import openai
 import pytest
 
 from tests.conftest import UPSTREAM_SECRETS, RunningGateway
+from tests.support.sdk_clients import (
+    close_sdk_clients,
+    error_of,
+    groq_client,
+    http_client,
+    openai_client,
+)
+
+__all__ = ["close_sdk_clients"]  # autouse: closes the SDK clients after each test
 
 MSG = [{"role": "user", "content": "Hello there"}]
-
-
-def error_of(exc: groq.APIStatusError | openai.APIStatusError) -> dict[str, str]:
-    """The ``error`` object of an SDK exception's body."""
-    body = exc.body
-    assert isinstance(body, dict)
-    inner = body.get("error", body)
-    assert isinstance(inner, dict)
-    return inner
-
-
-_OPEN: list[httpx.Client] = []
-
-
-@pytest.fixture(autouse=True)
-def _close_clients() -> Iterator[None]:
-    """Close every SDK client's HTTP pool after each test (no unclosed sockets)."""
-    yield
-    while _OPEN:
-        _OPEN.pop().close()
-
-
-def _http() -> httpx.Client:
-    client = httpx.Client()
-    _OPEN.append(client)
-    return client
-
-
-def groq_client(gw: RunningGateway, key: str) -> groq.Groq:
-    return groq.Groq(api_key=key, base_url=gw.url, max_retries=0, http_client=_http())
-
-
-def openai_client(gw: RunningGateway, key: str, prefix: str = "/openai/v1") -> openai.OpenAI:
-    return openai.OpenAI(api_key=key, base_url=gw.url + prefix, max_retries=0, http_client=_http())
 
 
 def test_groq_sdk_chat_completion_uses_team_upstream_key(gateway: RunningGateway) -> None:
@@ -134,7 +105,7 @@ def test_token_cap(gateway: RunningGateway) -> None:
 def test_bad_keys_are_401(gateway: RunningGateway) -> None:
     for key in ("tg_" + "x" * 40, "gsk_not_ours", ""):
         client = groq.Groq(
-            api_key=key or "none", base_url=gateway.url, max_retries=0, http_client=_http()
+            api_key=key or "none", base_url=gateway.url, max_retries=0, http_client=http_client()
         )
         with pytest.raises(groq.AuthenticationError) as err:
             client.chat.completions.create(model="llama-3.1-8b-instant", messages=MSG)

@@ -21,7 +21,7 @@ from teamgate.http.serving import ServerThread
 from teamgate.http.trusted_proxies import TrustedProxies
 from teamgate.simulator import Simulator, create_simulator
 from tests.conftest import RunningGateway, start_gateway
-from tests.e2e.admin_api.conftest import ADMIN_KEY
+from tests.support.admin_gateway import ADMIN_KEY
 from tests.support.serve_process import ServeProcess
 
 DELAY_S = 0.25

@@ -17,7 +17,7 @@ import pytest
 from teamgate.auth.throttle import AuthFailureThrottle
 from teamgate.simulator import Simulator
 from tests.conftest import UPSTREAM_SECRETS, RunningGateway, start_gateway
-from tests.e2e.faults.conftest import assert_groq_error, chat, records_when
+from tests.support.chat_checks import assert_groq_error, chat, records_when
 from tests.support.serve_process import ADMIN_KEY, SRC, ServeProcess
 
 CHAT = "/openai/v1/chat/completions"

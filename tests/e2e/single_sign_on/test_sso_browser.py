@@ -24,9 +24,9 @@ from teamgate.ledger import open_store
 from teamgate.ledger.audit_records import AuditEntry
 from teamgate.simulator import Simulator
 from tests.conftest import UPSTREAM_SECRETS, RunningGateway, start_gateway
-from tests.e2e.admin_api.conftest import ADMIN_KEY
-from tests.e2e.dashboard.test_dashboard_browser import ARGS, ROOT, _errors, chromium_path
 from tests.e2e.scale_out.cluster import free_port
+from tests.support.admin_gateway import ADMIN_KEY
+from tests.support.browser import ARGS, ROOT, chromium_path, page_errors
 
 __all__ = ["chromium_path"]
 
@@ -138,7 +138,7 @@ def test_admin_and_team_admin_sign_in_through_a_real_provider(
         try:
             # the admin: the organization and every team
             admin = browser.new_context().new_page()
-            errors = _errors(admin)
+            errors = page_errors(admin)
             sign_in_through_the_provider(admin, gw.url, "admin-user")
             options = admin.eval_on_selector_all("#scope option", "os => os.map(o => o.value)")
             assert options == ["org", "team:chatbot", "team:analytics", "team:research"]

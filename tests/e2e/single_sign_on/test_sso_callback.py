@@ -24,8 +24,8 @@ from teamgate.ledger import open_store
 from teamgate.ledger.audit_records import AuditEntry
 from teamgate.simulator import Simulator
 from tests.conftest import RunningGateway, start_gateway
-from tests.e2e.admin_api.conftest import ADMIN_KEY
 from tests.e2e.single_sign_on.fake_idp import FakeIdp, SigningKey
+from tests.support.admin_gateway import ADMIN_KEY
 
 CLIENT_SECRET = "oidc-client-secret-for-tests-0001"
 

@@ -1,11 +1,11 @@
-"""Helpers for the upstream-key tests: a slow simulator, a webhook catcher, a load driver."""
+"""Helpers for the upstream-key tests: a slow simulator, a webhook catcher, a load driver
+(a running gateway and its event loop: tests/support/gateway_context.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,9 +17,8 @@ import yaml
 
 from teamgate.http.serving import ServerThread
 from teamgate.simulator import Simulator, SimulatorConfig, create_simulator
-from tests.conftest import BASE_CONFIG, RunningGateway, merge, start_gateway
-
-MSG = [{"role": "user", "content": "Hello there"}]
+from tests.conftest import BASE_CONFIG, RunningGateway, merge
+from tests.support.gateway_context import MSG
 
 
 @pytest.fixture
@@ -87,21 +86,6 @@ def webhook() -> Iterator[Webhook]:
         yield hook
 
 
-@contextlib.contextmanager
-def running_gateway(
-    simulator: Simulator,
-    tmp_path: Path,
-    patch: dict[str, Any],
-    env: dict[str, str] | None = None,
-) -> Iterator[RunningGateway]:
-    gen = start_gateway(simulator, tmp_path, patch, env)
-    gw = next(gen)
-    try:
-        yield gw
-    finally:
-        gen.close()
-
-
 def write_config(gw: RunningGateway, path: Path, patch: dict[str, Any]) -> Path:
     """The running gateway's config as a YAML file, for the CLI."""
     data = merge(BASE_CONFIG, patch)
@@ -114,13 +98,6 @@ def write_config(gw: RunningGateway, path: Path, patch: dict[str, Any]) -> Path:
     )
     path.write_text(yaml.safe_dump(data))
     return path
-
-
-def run_in_gateway_loop(gw: RunningGateway, coro: Awaitable[Any]) -> Any:
-    """Run a coroutine on the gateway's own event loop (as SIGHUP or `reload` would)."""
-    task = gw.app.gateway.upstream_sync._task
-    assert task is not None
-    return asyncio.run_coroutine_threadsafe(coro, task.get_loop()).result(10)  # type: ignore[arg-type]
 
 
 @dataclass

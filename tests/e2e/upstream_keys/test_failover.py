@@ -11,7 +11,8 @@ import pytest
 
 from teamgate.simulator import Simulator
 from tests.conftest import UPSTREAM_SECRETS
-from tests.e2e.upstream_keys.conftest import MSG, Webhook, drive_load, running_gateway
+from tests.e2e.upstream_keys.conftest import Webhook, drive_load
+from tests.support.gateway_context import MSG, running_gateway
 
 PRIMARY = UPSTREAM_SECRETS["GROQ_KEY_CHATBOT_PROD"]
 SPARE = "gsk_test_chatbot_prod_spare_9912"

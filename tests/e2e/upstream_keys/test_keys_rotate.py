@@ -13,7 +13,8 @@ from teamgate.auth.keys import hash_secret, new_client_key, rotate_client_key
 from teamgate.cli import main
 from teamgate.ledger.sqlite.store import SQLiteStore
 from teamgate.simulator import Simulator
-from tests.e2e.upstream_keys.conftest import MSG, running_gateway, write_config
+from tests.e2e.upstream_keys.conftest import write_config
+from tests.support.gateway_context import MSG, running_gateway
 
 T0 = 1_800_000_000.0
 

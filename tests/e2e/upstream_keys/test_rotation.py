@@ -18,7 +18,8 @@ from teamgate.secrets import SecretResolver
 from teamgate.simulator import Simulator
 from teamgate.upstream.operations import OperationRefused, key_status, retire, rotate
 from tests.conftest import BASE_CONFIG, UPSTREAM_SECRETS, RunningGateway, merge
-from tests.e2e.upstream_keys.conftest import drive_load, running_gateway, write_config
+from tests.e2e.upstream_keys.conftest import drive_load, write_config
+from tests.support.gateway_context import running_gateway
 
 OLD = UPSTREAM_SECRETS["GROQ_KEY_CHATBOT_PROD"]
 NEW = "gsk_test_chatbot_prod_may_5505"

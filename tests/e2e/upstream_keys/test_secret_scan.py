@@ -12,13 +12,8 @@ import pytest
 from teamgate.cli import main
 from teamgate.simulator import Simulator
 from tests.conftest import UPSTREAM_SECRETS
-from tests.e2e.upstream_keys.conftest import (
-    Webhook,
-    drive_load,
-    run_in_gateway_loop,
-    running_gateway,
-    write_config,
-)
+from tests.e2e.upstream_keys.conftest import Webhook, drive_load, write_config
+from tests.support.gateway_context import run_in_gateway_loop, running_gateway
 
 SPARE = "gsk_scan_spare_value_7a7a7a"
 ADMIN_KEY = "adm_scan_admin_key_5c5c5c5c5c_R8tZq1"

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.unit.config.conftest import seed_config
-from tests.unit.config.test_validation import CASES
+from tests.support.config_seed import seed_config
+from tests.support.validation_cases import CASES
 
 BENCH = Path(__file__).resolve().parents[3] / "bench"
 

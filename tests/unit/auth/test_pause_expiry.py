@@ -10,8 +10,8 @@ from teamgate.ledger.pause_records import Pause
 from teamgate.ledger.store import Store
 from teamgate.observability.alert_delivery import ALERT_SCHEMA
 from teamgate.observability.alerts import AlertManager
-from tests.unit.ledger.conftest import store_fixture
-from tests.unit.observability.test_alerts import RecordingPoster, make_settings
+from tests.support.alert_fakes import RecordingPoster, make_settings
+from tests.support.store_backends import store_fixture
 
 NOW = 1_795_000_000.0
 

@@ -20,8 +20,9 @@ from teamgate.config.schema import (
 from teamgate.ledger.store import Store
 from teamgate.observability.alert_delivery import ALERT_SCHEMA
 from teamgate.observability.alerts import AlertManager
-from tests.unit.ledger.conftest import make_key, make_record, store_fixture
-from tests.unit.observability.test_alerts import FakeAlertStore, RecordingPoster
+from tests.support.alert_fakes import FakeAlertStore, RecordingPoster
+from tests.support.ledger_records import make_key, make_record
+from tests.support.store_backends import store_fixture
 
 USD = 10**12
 HOOK = "https://hooks.example.com/services/T000/B000/secret"

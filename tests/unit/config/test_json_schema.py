@@ -17,8 +17,9 @@ from teamgate.config.json_schema import settings_schema
 from teamgate.config.loader import example_config_path
 from teamgate.config.sections import SERVER_FIELDS, TRUSTED_PROXIES
 from teamgate.config.validate import TOP_LEVEL_KEYS
-from tests.unit.config.conftest import seed_config
-from tests.unit.config.test_validation import CASES, Mutation
+from tests.support.config_seed import seed_config
+from tests.support.validation_cases import CASES
+from tests.support.validation_table import Mutation
 
 PUBLISHED = Path(__file__).resolve().parents[3] / "teamgate.schema.json"
 

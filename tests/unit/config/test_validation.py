@@ -1,8 +1,9 @@
 """The validation table: one mutation of a valid config, one exact message.
 
-This file holds every section's cases but ``teams`` (server, upstream, storage, redis,
-admin, org, pricing, aliases, alerts, dashboard, the file's shape); the ``teams``
-section's are in test_validation_teams.py. ``CASES`` is the whole table.
+This file runs every section's cases but ``teams`` (server, upstream, storage, redis,
+admin, org, pricing, aliases, alerts, dashboard, the file's shape); test_validation_teams.py
+runs the ``teams`` section's. The table itself, ``CASES``, is in
+tests/support/validation_cases.py.
 """
 
 from __future__ import annotations
@@ -14,239 +15,15 @@ import pytest
 
 from teamgate.config.fields import InvalidConfig
 from teamgate.config.loader import parse_settings
-from tests.unit.config.test_validation_teams import TEAM_CASES
-from tests.unit.config.validation_table import (
+from tests.support.validation_cases import SECTION_CASES
+from tests.support.validation_table import (
     OIDC,
-    SCHEMES,
-    Case,
     Mutation,
     assert_one_exact_message,
     params,
-    put,
 )
 
 pytestmark = pytest.mark.usefixtures("no_cloud_extras")
-
-SECTION_CASES: list[Case] = [
-    # -- numbers, booleans, choices -------------------------------------------------
-    (
-        "timeout not a number",
-        put("upstream", "timeout_s", value="abc"),
-        "upstream.timeout_s: must be a positive number, got 'abc'",
-    ),
-    (
-        "key_selection choice",
-        put("upstream", "key_selection", value="random"),
-        "upstream.key_selection: must be one of first, round_robin, got 'random'",
-    ),
-    (
-        "redis failure_mode choice",
-        put("redis", value={"failure_mode": "maybe"}),
-        "redis.failure_mode: must be one of closed, open, got 'maybe'",
-    ),
-    (
-        "fair_share is a boolean",
-        put("org", "fair_share", value="yes"),
-        "org.fair_share: must be true or false, got 'yes'",
-    ),
-    (
-        "port out of range",
-        put("server", value={"port": 70000}),
-        "server.port: must be a port number in 0..65535 (0: pick a free port), got 70000",
-    ),
-    (
-        "admin port clashes",
-        put("server", value={"port": 8080, "admin_port": 8080}),
-        "server.admin_port: must differ from server.port (8080) on the same host; "
-        "leave it out to serve the admin API on the proxy's port",
-    ),
-    (
-        "admin key_env not a variable name",
-        put("admin", "key_env", value="my key"),
-        "admin.key_env: must be an environment variable name, got 'my key'",
-    ),
-    # -- unknown keys, shapes ---------------------------------------------------------
-    (
-        "unknown top-level key",
-        put("zzz", value=1),
-        "zzz: unknown key (known keys: server, upstream, storage, redis, admin, metrics, "
-        "dashboard, alerts, secrets, org, pricing, aliases, audio, batches, logging, tracing, "
-        "teams)",
-    ),
-    (
-        "section not a mapping",
-        put("server", value=[1]),
-        "server: must be a mapping, got [1]",
-    ),
-    # -- money ------------------------------------------------------------------------
-    (
-        "boolean budget",
-        put("org", "monthly_budget_usd", value=True),
-        "org.monthly_budget_usd: must be an amount in USD >= 0, got True",
-    ),
-    (
-        "budget not a number",
-        put("org", "monthly_budget_usd", value="lots"),
-        "org.monthly_budget_usd: must be an amount in USD >= 0, got 'lots'",
-    ),
-    (
-        "price with 7 decimals",
-        put("pricing", value={"my-model": {"input": 1e-07, "output": 1}}),
-        "pricing.my-model.input: must have at most 6 decimal places, got 1e-07",
-    ),
-    (
-        "negative price, model name with a dot",
-        put("pricing", value={"qwen/qwen3.6-27b": {"input": -1, "output": 1}}),
-        "pricing.qwen/qwen3.6-27b.input: must be a price in USD per 1M tokens >= 0, got -1",
-    ),
-    (
-        "price without output",
-        put("pricing", value={"my-model": {"input": 1}}),
-        "pricing.my-model.output: is required",
-    ),
-    (
-        "price checked not a date",
-        put("pricing", value={"my-model": {"input": 1, "output": 2, "checked": "2026-13-01"}}),
-        "pricing.my-model.checked: must be a date YYYY-MM-DD, got '2026-13-01'",
-    ),
-    # -- models, aliases, prices -------------------------------------------------------------
-    (
-        "alias of an alias",
-        put("aliases", "quick", value="fast"),
-        "aliases.quick: points at 'fast', which is itself an alias; point at a model directly",
-    ),
-    (
-        "alias shadows a priced model",
-        put("aliases", "llama-3.1-8b-instant", value="llama-3.3-70b-versatile"),
-        "aliases.llama-3.1-8b-instant: alias shadows the priced model "
-        "'llama-3.1-8b-instant'; choose another alias name",
-    ),
-    (
-        "alias shadows a model priced in the config",
-        lambda d: (
-            put("pricing", value={"my-model": {"input": 1, "output": 1}})(d),
-            put("aliases", "my-model", value="llama-3.1-8b-instant")(d),
-        ),
-        "aliases.my-model: alias shadows the priced model 'my-model'; choose another alias name",
-    ),
-    (
-        "org model limits for a model no team uses",
-        put("org", "models", value={"qwen/qwen3-32b": {"rpm": 1}}),
-        "org.models.qwen/qwen3-32b: no team may use this model",
-    ),
-    # -- URLs, storage, time --------------------------------------------------------------------
-    (
-        "base url not http",
-        put("upstream", "base_url", value="ftp://x"),
-        "upstream.base_url: must be an http(s) URL, got 'ftp://x'",
-    ),
-    (
-        "base url with the API path",
-        put("upstream", "base_url", value="https://api.groq.com/openai/v1"),
-        "upstream.base_url: must be the API root without /openai/v1, "
-        "got 'https://api.groq.com/openai/v1'",
-    ),
-    (
-        "storage url scheme (password hidden)",
-        put("storage", "url", value="mysql://tg:hunter2@db/tg"),
-        "storage.url: must start with sqlite:///, sqlite://:memory:, postgresql://, "
-        "postgres://, got 'mysql://tg:***@db/tg'",
-    ),
-    (
-        "redis url scheme",
-        put("redis", value={"url": "http://cache:6379"}),
-        "redis.url: must be a redis:// or rediss:// URL or null, got 'http://cache:6379'",
-    ),
-    (
-        "webhook url not shown",
-        put("alerts", "webhook_url", value="hooks.slack.com/T0/SECRET"),
-        "alerts.webhook_url: must be an http(s) URL (the value is not shown)",
-    ),
-    (
-        "unknown timezone",
-        put("org", "timezone", value="Mars/Olympus"),
-        "org.timezone: must be an IANA time zone such as UTC or Europe/Paris, got 'Mars/Olympus'",
-    ),
-    # -- alert thresholds -------------------------------------------------------------------------
-    (
-        "thresholds not increasing",
-        put("alerts", "thresholds", value=[0.5, 0.5]),
-        "alerts.thresholds[1]: must be greater than the threshold before it (0.5), got 0.5",
-    ),
-    (
-        "threshold as a percentage",
-        put("alerts", "thresholds", value=[0.5, 80]),
-        "alerts.thresholds[1]: must be a fraction in (0, 1], got 80 (write 80% as 0.8)",
-    ),
-    (
-        "thresholds not a list",
-        put("alerts", "thresholds", value=0.5),
-        "alerts.thresholds: must be a list, got 0.5",
-    ),
-    (
-        "a number too big for a float",
-        put("upstream", "timeout_s", value=10**400),
-        "upstream.timeout_s: must be a positive number, got " + repr(10**400)[:57] + "...",
-    ),
-    # -- dashboard single sign-on (dashboard.oidc) -----------------------------------
-    (
-        "oidc issuer over plain http",
-        put("dashboard", value={"oidc": {**OIDC, "issuer": "http://login.example.com"}}),
-        "dashboard.oidc.issuer: must be an https:// URL (http:// only for localhost), "
-        "got 'http://login.example.com'",
-    ),
-    (
-        "oidc without a client id",
-        put("dashboard", value={"oidc": {k: v for k, v in OIDC.items() if k != "client_id"}}),
-        "dashboard.oidc.client_id: is required",
-    ),
-    (
-        "oidc client secret pasted",
-        put("dashboard", value={"oidc": {**OIDC, "client_secret": "s3cr3t-value"}}),
-        "dashboard.oidc.client_secret: " + SCHEMES,
-    ),
-    (
-        "oidc redirect not the callback",
-        put("dashboard", value={"oidc": {**OIDC, "redirect_url": "https://gw.example.com/"}}),
-        "dashboard.oidc.redirect_url: must be an http(s) URL ending in "
-        "/dashboard/oidc/callback (as the browser reaches this gateway), "
-        "got 'https://gw.example.com/'",
-    ),
-    (
-        "oidc scopes without openid",
-        put("dashboard", value={"oidc": {**OIDC, "scopes": ["email"]}}),
-        "dashboard.oidc.scopes: must include openid, got ['email']",
-    ),
-    (
-        "oidc role unknown",
-        put("dashboard", value={"oidc": {**OIDC, "roles": {"finance": "boss"}}}),
-        "dashboard.oidc.roles.finance: must be admin, viewer, viewer:TEAM or "
-        "team-admin:TEAM, got 'boss'",
-    ),
-    (
-        "oidc role names no team",
-        put("dashboard", value={"oidc": {**OIDC, "roles": {"leads": "team-admin:chatbott"}}}),
-        "dashboard.oidc.roles.leads: names no team 'chatbott' "
-        "(teams: chatbot, analytics, research)",
-    ),
-    (
-        "oidc roles empty",
-        put("dashboard", value={"oidc": {**OIDC, "roles": {}}}),
-        "dashboard.oidc.roles: must map at least one claim value to a role",
-    ),
-    (
-        "oidc unknown key",
-        put("dashboard", value={"oidc": {**OIDC, "client": "x"}}),
-        "dashboard.oidc.client: unknown key (did you mean client_id?)",
-    ),
-    (
-        "dashboard session ttl zero",
-        put("dashboard", value={"session_ttl_s": 0}),
-        "dashboard.session_ttl_s: must be a positive number, got 0",
-    ),
-]
-
-CASES: list[Case] = SECTION_CASES + TEAM_CASES  # the whole validation table
 
 
 def test_the_seed_config_is_valid(config: dict[str, Any]) -> None:

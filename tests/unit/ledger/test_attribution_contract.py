@@ -19,8 +19,8 @@ from teamgate.ledger.records import UsageRecord
 from teamgate.ledger.sqlite.store import SQLiteStore
 from teamgate.ledger.store import Store
 from teamgate.ledger.summary import UsageGroup
+from tests.support.ledger_records import make_record
 
-from .conftest import make_record
 from .test_summary_contract import RANGES, T0, sample_records
 
 USERS = ("", "u-1", "alice@example.com", "Zoë ✓", "u 2 with spaces")

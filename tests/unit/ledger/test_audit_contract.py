@@ -109,7 +109,7 @@ async def test_sqlite_ledger_and_its_wal_are_owner_only(tmp_path: Path) -> None:
 
 def test_spill_files_are_owner_only(tmp_path: Path) -> None:
     from teamgate.ledger.spill import read_spill, write_spill
-    from tests.unit.ledger.conftest import make_record
+    from tests.support.ledger_records import make_record
 
     path = write_spill(tmp_path, [make_record()], now=1.0)
     assert oct(os.stat(path).st_mode & 0o777) == "0o600"

@@ -6,8 +6,7 @@ import asyncio
 
 from teamgate.ledger.owned import OwnedObject
 from teamgate.ledger.store import Store
-
-from .conftest import make_record
+from tests.support.ledger_records import make_record
 
 T0 = 1_700_000_000.0
 

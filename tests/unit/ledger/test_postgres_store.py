@@ -12,6 +12,7 @@ from teamgate.cli import main
 from teamgate.ledger import open_store
 from teamgate.ledger.postgres.schema import SchemaMismatch, latest_version
 from teamgate.ledger.postgres.store import PostgresStore
+from tests.support.ledger_records import make_record
 from tests.support.shared_services import (
     POSTGRES_URL,
     create_schema,
@@ -19,8 +20,6 @@ from tests.support.shared_services import (
     schema_url,
     unique_name,
 )
-
-from .conftest import make_record
 
 T0 = 1_700_000_000.0
 

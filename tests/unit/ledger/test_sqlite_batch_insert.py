@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from teamgate.ledger.sqlite.store import SQLiteStore
-
-from .conftest import make_record
+from tests.support.ledger_records import make_record
 
 
 async def _traced(store: SQLiteStore) -> list[str]:

@@ -12,8 +12,7 @@ from teamgate.config.errors import ConfigError
 from teamgate.ledger.open import open_store
 from teamgate.ledger.rules import Rule
 from teamgate.ledger.sqlite.store import SQLiteStore, UnknownSchemaVersion
-
-from .conftest import make_key, make_record
+from tests.support.ledger_records import make_key, make_record
 
 T0 = 1_700_000_000.0
 

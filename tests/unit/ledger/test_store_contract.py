@@ -1,4 +1,4 @@
-"""The Store contract: every backend (see ``STORE_FACTORIES`` in conftest) must pass it."""
+"""The Store contract: every backend of ``STORE_FACTORIES`` (tests/support) must pass it."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ from teamgate.ledger.upstream_records import (
     UpstreamKeyUsage,
     UpstreamUsageDelta,
 )
-
-from .conftest import make_key, make_record
+from tests.support.ledger_records import make_key, make_record
 
 T0 = 1_700_000_000.0
 

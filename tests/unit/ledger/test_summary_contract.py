@@ -20,8 +20,7 @@ from teamgate.ledger.records import UsageRecord
 from teamgate.ledger.sqlite.store import SQLiteStore
 from teamgate.ledger.store import Store
 from teamgate.ledger.summary import UsageGroup
-
-from .conftest import make_record
+from tests.support.ledger_records import make_record
 
 T0 = 1_793_491_200.0  # 2026-11-01 00:00 UTC
 TEAMS = ("chatbot", "analytics", "research")

@@ -11,8 +11,7 @@ import pytest
 from teamgate.ledger.records import UsageRecord
 from teamgate.ledger.sqlite.store import SQLiteStore
 from teamgate.ledger.writer import LedgerNotFlushed, LedgerWriter
-
-from .conftest import make_record
+from tests.support.ledger_records import make_record
 
 T0 = 1_700_000_000.0
 

@@ -4,76 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from decimal import Decimal
 
-import orjson
 import pytest
 from aiohttp import web
 
 from teamgate.budget import BudgetBook
-from teamgate.config.schema import AlertSettings, OrgConfig, Settings, TeamConfig
+from teamgate.config.schema import AlertSettings
 from teamgate.observability.alerts import AlertManager
+from tests.support.alert_fakes import HOOK, FakeAlertStore, RecordingPoster, make_settings
+from tests.support.ports import free_port
 
 USD = 10**12
-HOOK = "https://hooks.example.com/services/T000/B000/very-secret-token"
-
-
-class FakeAlertStore:
-    """mark_alert_fired as the real stores do it: True only the first time."""
-
-    def __init__(self) -> None:
-        self.fired: set[tuple[str, str, str]] = set()
-        self.fail_next = 0
-
-    async def mark_alert_fired(self, scope: str, period: str, threshold: str) -> bool:
-        if self.fail_next:
-            self.fail_next -= 1
-            raise OSError("database is locked")
-        key = (scope, period, threshold)
-        if key in self.fired:
-            return False
-        self.fired.add(key)
-        return True
-
-    async def alerts_fired(self, scope: str, period: str) -> list[str]:
-        return sorted(t for s, p, t in self.fired if (s, p) == (scope, period))
-
-
-class RecordingPoster:
-    def __init__(self, statuses: list[int | Exception] | None = None) -> None:
-        self.statuses = list(statuses or [])
-        self.calls: list[tuple[str, dict[str, object]]] = []
-
-    async def __call__(self, url: str, body: bytes) -> int:
-        self.calls.append((url, orjson.loads(body)))
-        outcome = self.statuses.pop(0) if self.statuses else 200
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
-
-    @property
-    def payloads(self) -> list[dict[str, object]]:
-        return [payload for _, payload in self.calls]
-
-
-def make_settings(
-    webhook: str | None = HOOK,
-    team_thresholds: tuple[Decimal, ...] | None = None,
-    org_thresholds: tuple[Decimal, ...] | None = None,
-) -> Settings:
-    team = TeamConfig(
-        "chatbot",
-        ("m",),
-        100,
-        monthly_budget_usd=Decimal("200"),
-        alert_thresholds=team_thresholds,
-    )
-    return Settings(
-        teams={"chatbot": team},
-        alerts=AlertSettings(webhook_url=webhook),
-        org=OrgConfig(monthly_budget_usd=Decimal("1000"), alert_thresholds=org_thresholds),
-    )
 
 
 def alert_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -255,13 +197,6 @@ async def test_store_failure_is_retried_on_the_next_check(caplog: pytest.LogCapt
     await alerts.flush()
     assert [p["threshold"] for p in poster.payloads] == ["0.5"]
     await alerts.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def test_real_webhook_receiver_gets_the_json() -> None:

@@ -26,13 +26,9 @@ from teamgate.ledger.pause_records import Pause
 from teamgate.observability.alert_delivery import ALERT_SCHEMA, slack_body
 from teamgate.observability.alerts import AlertManager
 from teamgate.secrets import SecretResolver
-from tests.unit.observability.test_alerts import (
-    USD,
-    FakeAlertStore,
-    RecordingPoster,
-    free_port,
-    make_settings,
-)
+from tests.support.alert_fakes import FakeAlertStore, RecordingPoster, make_settings
+from tests.support.ports import free_port
+from tests.unit.observability.test_alerts import USD
 
 SLACK = "https://hooks.slack.com/services/T000/B000/very-secret-token"
 SMTP_PASSWORD = "smtp-pass-0123456789"

@@ -23,7 +23,7 @@ from teamgate.secrets import SecretResolver
 from teamgate.simulator import Simulator
 from teamgate.upstream.keyring import KeyRing
 from teamgate.upstream.sync import UpstreamSync
-from tests.e2e.upstream_keys.conftest import MSG, run_in_gateway_loop, running_gateway
+from tests.support.gateway_context import MSG, run_in_gateway_loop, running_gateway
 
 FIRST = "gsk_keyring_first_value_1111"
 SECOND = "gsk_keyring_second_value_2222"

@@ -1,9 +1,9 @@
 """The validation table's vocabulary: mutations of a valid config, shared strings, and the
 one check every case makes (one mutation, one exact message).
 
-The table itself is split by section of the config: ``test_validation_teams.py`` holds
-the cases inside ``teams``, ``test_validation.py`` every other section's and ``CASES``,
-the whole table (``test_json_schema.py`` runs it against the JSON Schema).
+The table itself is validation_cases.py: ``TEAM_CASES`` inside ``teams``,
+``SECTION_CASES`` every other section's, ``CASES`` the whole table
+(tests/unit/config/test_json_schema.py also runs it against the JSON Schema).
 """
 
 from __future__ import annotations
