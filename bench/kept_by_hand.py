@@ -6,7 +6,7 @@
 Each figure is the best of several timeit repeats on this machine; rerun it after a change.
 The config comparison validates the ``teams`` section with teamgate's own code and with the
 prototypes in bench/config_msgspec.py and bench/config_pydantic.py, and prints each one's
-messages for cases of the validation table (tests/unit/config/test_validation.py).
+messages for cases of the validation table (tests/support/validation_cases.py).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-sys.path[:0] = [str(ROOT)]  # the validation table: tests.unit.config.test_validation
+sys.path[:0] = [str(ROOT)]  # the validation table: tests.support.validation_cases
 
 
 def import_ms(module: str) -> float:
@@ -76,7 +76,7 @@ CONFIG_TIMINGS = (
     ("pydantic validate_python (teams section)", "config_pydantic.validate(teams)"),
     ("teamgate load_settings (whole file, YAML read)", "load_settings(p, env={})"),
 )
-# Cases of tests/unit/config/test_validation.py's table inside the teams section.
+# Cases of the validation table (tests/support/validation_cases.py) inside the teams section.
 CONFIG_CASES = (
     "negative rpm",
     "yes is not a number",
