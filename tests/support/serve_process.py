@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,15 +18,10 @@ from teamgate.auth.keys import new_client_key
 from teamgate.ledger import open_store
 from teamgate.ledger.records import UsageRecord
 from tests.conftest import BASE_CONFIG, UPSTREAM_SECRETS, merge
+from tests.support.ports import free_port
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 ADMIN_KEY = "tgadmin_test_secret_0123456789abcdef"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ServeProcess:

@@ -16,7 +16,8 @@ import orjson
 import yaml
 
 from tests.conftest import BASE_CONFIG, merge
-from tests.e2e.cli.test_serve_reload import SRC, free_port
+from tests.e2e.cli.test_serve_reload import SRC
+from tests.support.ports import free_port
 
 
 def run_cli(

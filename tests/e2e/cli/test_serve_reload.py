@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,14 +15,9 @@ import yaml
 from teamgate.http.serving import ServerThread
 from teamgate.simulator import create_simulator
 from tests.conftest import BASE_CONFIG, UPSTREAM_SECRETS, merge
+from tests.support.ports import free_port
 
 SRC = str(Path(__file__).resolve().parents[3] / "src")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_config(path: Path, upstream: str, db: Path, port: int, budget: str) -> None:

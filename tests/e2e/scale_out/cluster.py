@@ -15,14 +15,10 @@ from typing import Any
 import aiohttp
 import yaml
 
+from tests.support.ports import free_port
+
 SRC = str(Path(__file__).resolve().parents[3] / "src")
 UPSTREAM_ENV = {"GROQ_KEY_A": "gsk_scaleout_test_0001"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def cluster_config(

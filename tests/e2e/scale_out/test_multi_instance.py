@@ -26,6 +26,7 @@ from teamgate.ledger.records import UsageRecord
 from teamgate.pricing.tokens import prompt_token_bound
 from teamgate.simulator import create_simulator
 from teamgate.simulator.config import SimulatorConfig
+from tests.support.ports import free_port
 from tests.support.shared_services import (
     REDIS_URL,
     create_schema,
@@ -35,7 +36,7 @@ from tests.support.shared_services import (
     unique_name,
 )
 
-from .cluster import Cluster, Reply, chat, cluster_config, free_port
+from .cluster import Cluster, Reply, chat, cluster_config
 
 PICO = 10**12
 

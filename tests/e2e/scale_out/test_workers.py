@@ -16,8 +16,9 @@ import pytest
 from teamgate.cli import main
 from teamgate.http.serving import ServerThread
 from teamgate.simulator import create_simulator
+from tests.support.ports import free_port
 
-from .cluster import SRC, UPSTREAM_ENV, Cluster, Instance, cluster_config, free_port
+from .cluster import SRC, UPSTREAM_ENV, Cluster, Instance, cluster_config
 from .test_multi_instance import Env, spread
 
 

@@ -24,9 +24,9 @@ from teamgate.ledger import open_store
 from teamgate.ledger.audit_records import AuditEntry
 from teamgate.simulator import Simulator
 from tests.conftest import UPSTREAM_SECRETS, RunningGateway, start_gateway
-from tests.e2e.scale_out.cluster import free_port
 from tests.support.admin_gateway import ADMIN_KEY
 from tests.support.browser import ARGS, ROOT, chromium_path, page_errors
+from tests.support.ports import free_port
 
 __all__ = ["chromium_path"]
 

@@ -13,7 +13,6 @@ import fcntl
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from tests.support.ports import free_port
 
 REPO = Path(__file__).resolve().parents[3]
 LOCK = REPO / "requirements.lock"
@@ -115,12 +116,6 @@ def make_venv(root: Path, wheel: Path, extras: str = "") -> Venv:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return venv
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
